@@ -1,0 +1,29 @@
+"""sigmascene: write multi-subject scenes as text or Python, compile them into SIGMA-GEN control maps."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .builder import box2d, box3d, camera, mask, mesh, polygon
+from .errors import Diagnostic, SigmaError, SourceLoc
+from .grammar import dumps, load, loads
+from .scene import Box2D, Box3D, Camera, Canvas, Mask, Mesh, Param, Polygon, Relation, Scene, Subject
+
+if TYPE_CHECKING:
+    from .compiler import CompiledScene
+
+__version__ = "0.1.0"
+
+
+def compile(scene: Scene, **options: Any) -> "CompiledScene":  # noqa: A001 - mirrors `sigmascene compile`
+    """Compile a Scene into the SIGMA control image I_C, identity dictionary I_S and manifest."""
+    from .compiler import compile_scene
+
+    return compile_scene(scene, **options)
+
+
+__all__ = [
+    "Box2D", "Box3D", "Camera", "Canvas", "Diagnostic", "Mask", "Mesh", "Param", "Polygon", "Relation", "Scene",
+    "SigmaError", "SourceLoc", "Subject", "box2d", "box3d", "camera", "compile", "dumps", "load", "loads", "mask",
+    "mesh", "polygon",
+]

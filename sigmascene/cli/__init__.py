@@ -1,0 +1,11 @@
+"""`sigmascene` command line. Each module below adds its commands to the shared typer app."""
+
+from ._app import app
+
+# Command modules (one per capability); importing registers their commands.
+from . import lang  # noqa: F401,E402  check, fmt
+# -- more command modules register here, one line each --
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,49 @@
+"""What every command shares: `--set` parsing, scene loading, and turning SigmaError into a clean exit."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, NoReturn, Optional
+
+import typer
+from rich.console import Console
+
+from ..errors import SigmaError
+
+console = Console(stderr=True, highlight=False)
+
+SET_HELP = "Override a `param`: NAME=VALUE (repeatable)."
+
+
+def parse_sets(sets: Optional[list[str]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in sets or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            fail(SigmaError(f"--set expects NAME=VALUE, got {item!r}", hint="for example: --set rug_x=0.4"))
+        out[name.strip()] = value.strip()
+    return out
+
+
+def load_scene(path: Path, sets: Optional[list[str]] = None):
+    """Load + validate a scene file for a command, exiting cleanly on any user error."""
+    from ..grammar import load
+
+    with user_errors():
+        return load(path, overrides=parse_sets(sets))
+
+
+def fail(err: SigmaError) -> NoReturn:
+    print(err.format(), file=sys.stderr)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Print SigmaError the way a compiler does and exit 1, instead of a traceback."""
+    try:
+        yield
+    except SigmaError as err:
+        fail(err)

@@ -1,0 +1,118 @@
+"""Located diagnostics shared by the parser, the Scene validator and the compiler.
+
+Every stage reports problems the same way a compiler does (``file:line:col: error: ...``, the source line,
+a caret, a hint) so that an error discovered late — a missing reference image found while compiling — still
+points into the file the user wrote.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+
+@dataclass(frozen=True)
+class SourceLoc:
+    """A position in a `.sigma` file (1-based line and column), like pbrt-v4's ``FileLoc``."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+# Source texts seen by the parser, so a diagnostic can quote the offending line even when the file was given
+# as a string (``loads``) or has changed on disk since.
+_SOURCES: dict[str, str] = {}
+
+
+def remember_source(file: str, text: str) -> None:
+    _SOURCES[file] = text
+
+
+def source_line(loc: SourceLoc) -> str | None:
+    text = _SOURCES.get(loc.file)
+    if text is None:
+        try:
+            text = Path(loc.file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+    lines = text.splitlines()
+    if 1 <= loc.line <= len(lines):
+        return lines[loc.line - 1]
+    return None
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """A did-you-mean hint for a misspelt keyword or name, or None when nothing is close."""
+    matches = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean '{matches[0]}'?" if matches else None
+
+
+@dataclass
+class Diagnostic:
+    message: str
+    loc: SourceLoc | None = None
+    hint: str | None = None
+    severity: str = "error"
+    # Other places that belong to the same problem (every edge of a depth cycle, a first definition, ...).
+    related: list[tuple[str, SourceLoc | None]] = field(default_factory=list)
+
+    def format(self) -> str:
+        head = f"{self.loc}: " if self.loc else ""
+        out = [f"{head}{self.severity}: {self.message}"]
+        out += _quote(self.loc)
+        for note, loc in self.related:
+            out.append(f"{loc}: note: {note}" if loc else f"note: {note}")
+            out += _quote(loc)
+        if self.hint:
+            out.append(f"  hint: {self.hint}")
+        return "\n".join(out)
+
+    def to_json(self) -> dict:
+        return {
+            "file": self.loc.file if self.loc else None,
+            "line": self.loc.line if self.loc else None,
+            "column": self.loc.column if self.loc else None,
+            "severity": self.severity,
+            "message": self.message,
+            "hint": self.hint,
+            "related": [
+                {"message": m, "file": l.file, "line": l.line, "column": l.column} if l else {"message": m}
+                for m, l in self.related
+            ],
+        }
+
+
+def _quote(loc: SourceLoc | None) -> list[str]:
+    if loc is None:
+        return []
+    line = source_line(loc)
+    if line is None:
+        return []
+    line = line.expandtabs(1)
+    return [f"    {line}", "    " + " " * (loc.column - 1) + "^"]
+
+
+class SigmaError(Exception):
+    """One or more located problems with a scene. The only exception type users of sigmascene should see."""
+
+    def __init__(self, diagnostics: Diagnostic | Sequence[Diagnostic] | str, loc: SourceLoc | None = None,
+                 hint: str | None = None):
+        if isinstance(diagnostics, str):
+            diagnostics = [Diagnostic(diagnostics, loc, hint)]
+        elif isinstance(diagnostics, Diagnostic):
+            diagnostics = [diagnostics]
+        self.diagnostics: list[Diagnostic] = list(diagnostics)
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        return "\n".join(d.format() for d in self.diagnostics)
+
+    def to_json(self) -> str:
+        return json.dumps([d.to_json() for d in self.diagnostics], indent=2)

@@ -1,0 +1,357 @@
+"""The Scene IR: the one typed object that the parser, the Python builder, the compiler and the trainer share.
+
+Values are stored resolved and in canonical units (metres, degrees, canvas fractions); how the user wrote them
+(``$rug_x``, ``51 px``, ``0.5 rad``) is kept beside them as metadata so `fmt` can print the file back as written.
+Metadata — source locations, spelling, comments — never takes part in equality: two scenes are equal when they
+mean the same picture.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, PrivateAttr, field_validator, model_validator
+
+from .errors import Diagnostic, SigmaError, SourceLoc, did_you_mean
+
+SUPPORTED_VERSIONS = (1,)
+MAX_SUBJECTS = 25
+MAX_CANVAS = 4096
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MENTION_RE = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
+
+Vec3 = tuple[FiniteFloat, FiniteFloat, FiniteFloat]
+Angle = Annotated[float, Field(allow_inf_nan=False, ge=-3600, le=3600)]
+
+
+class Node(BaseModel):
+    """Base of every IR node: carries where it came from and how it was spelt, outside equality."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+    _loc: SourceLoc | None = PrivateAttr(default=None)
+    # field path -> (text as written, value it meant then); the printer reuses the text while the value holds.
+    _src: dict[str, tuple[str, Any]] = PrivateAttr(default_factory=dict)
+    # (comment lines before the node, comment at the end of its line)
+    _comments: tuple[list[str], str | None] = PrivateAttr(default=([], None))
+    _locs: dict[str, SourceLoc] = PrivateAttr(default_factory=dict)
+
+    @property
+    def loc(self) -> SourceLoc | None:
+        return self._loc
+
+    def field_loc(self, name: str) -> SourceLoc | None:
+        """Location of one field's value when it came from text, else the node's own location."""
+        return self._locs.get(name, self._loc)
+
+    def __eq__(self, other: object) -> bool:
+        if type(self) is not type(other):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()  # type: ignore[union-attr]
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Canvas(Node):
+    width: int = 1024
+    height: int = 1024
+
+    @field_validator("width", "height")
+    @classmethod
+    def _multiple_of_16(cls, v: int) -> int:
+        if v < 16 or v > MAX_CANVAS or v % 16:
+            raise ValueError(f"canvas sides must be multiples of 16 between 16 and {MAX_CANVAS} pixels, got {v}")
+        return v
+
+
+class Camera(Node):
+    """A pinhole camera in metres, y up. Without `look_at` it looks down -z from `position`."""
+
+    position: Vec3 = (0.0, 0.0, 0.0)
+    look_at: Vec3 | None = None
+    fov: Annotated[float, Field(gt=0, lt=180)] = 55.0  # vertical, degrees
+
+    @model_validator(mode="after")
+    def _look_somewhere(self) -> "Camera":
+        if self.look_at is not None and tuple(self.look_at) == tuple(self.position):
+            raise ValueError("camera look_at must differ from its position")
+        return self
+
+
+class Box2D(Node):
+    """An axis-aligned box in canvas fractions (x right, y down)."""
+
+    kind: Literal["box2d"] = "box2d"
+    x0: FiniteFloat
+    y0: FiniteFloat
+    x1: FiniteFloat
+    y1: FiniteFloat
+
+    @model_validator(mode="after")
+    def _in_canvas(self) -> "Box2D":
+        for v in (self.x0, self.y0, self.x1, self.y1):
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"box2d coordinates must lie in [0, 1] of the canvas (or inside it in px), got {v:g}")
+        if not (self.x0 < self.x1 and self.y0 < self.y1):
+            raise ValueError("box2d needs x0 < x1 and y0 < y1 (it is (x0, y0, x1, y1), not (x, y, w, h))")
+        return self
+
+
+class Box3D(Node):
+    """An oriented box in world metres; yaw about +y, pitch about +x, roll about +z, in degrees."""
+
+    kind: Literal["box3d"] = "box3d"
+    center: Vec3
+    size: Vec3
+    yaw: Angle = 0.0
+    pitch: Angle = 0.0
+    roll: Angle = 0.0
+
+    @field_validator("size")
+    @classmethod
+    def _positive(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if min(v) <= 0:
+            raise ValueError("box3d size must be positive along every axis")
+        return v
+
+
+class Mask(Node):
+    """A binary image (non-zero = subject), resized to the canvas."""
+
+    kind: Literal["mask"] = "mask"
+    path: str
+
+
+class Polygon(Node):
+    kind: Literal["polygon"] = "polygon"
+    points: list[tuple[FiniteFloat, FiniteFloat]]
+
+    @field_validator("points")
+    @classmethod
+    def _valid(cls, pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if len(pts) < 3:
+            raise ValueError(f"a polygon needs at least 3 points, got {len(pts)}")
+        for x, y in pts:
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                raise ValueError(f"polygon points must lie in [0, 1] of the canvas, got ({x:g}, {y:g})")
+        area2 = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(pts, pts[1:] + pts[:1]))
+        if abs(area2) < 1e-12:
+            raise ValueError("polygon has no area (its points are collinear or repeated)")
+        return pts
+
+
+class Mesh(Node):
+    """A mesh proxy (OBJ/PLY/GLB/STL) placed in world metres."""
+
+    kind: Literal["mesh"] = "mesh"
+    path: str
+    position: Vec3 = (0.0, 0.0, 0.0)
+    scale: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    yaw: Angle = 0.0
+    pitch: Angle = 0.0
+    roll: Angle = 0.0
+
+
+Placement = Annotated[Union[Box2D, Box3D, Mask, Polygon, Mesh], Field(discriminator="kind")]
+PLACEMENT_KINDS = ("box2d", "box3d", "mask", "polygon", "mesh")
+
+
+class Relation(Node):
+    """`behind NAME` / `in_front_of NAME`: depth order without numbers."""
+
+    kind: Literal["behind", "in_front_of"]
+    target: str
+
+
+class Subject(Node):
+    name: str
+    ref: str
+    placement: Placement
+    depth: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None  # metres from the camera
+    depth_map: str | None = None
+    relations: list[Relation] = Field(default_factory=list)
+    caption: str | None = None  # what `@name` becomes in prompts
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, v: str) -> str:
+        if not NAME_RE.match(v):
+            raise ValueError(f"subject name {v!r} must be an identifier (letters, digits, _; not starting with a digit)")
+        return v
+
+
+class Param(Node):
+    """`param NAME = value`: a default the command line may override with `--set NAME=VALUE`."""
+
+    name: str
+    value: FiniteFloat | str
+    unit: str | None = None
+
+
+class Include(Node):
+    """`include "file"`, kept so `fmt` prints the statement instead of inlining the file."""
+
+    path: str
+    position: int = 0  # how many subjects of the whole scene precede the included ones
+
+
+class Scene(Node):
+    version: int = 1
+    canvas: Canvas = Field(default_factory=Canvas)
+    seed: int = 0
+    prompt: str = ""
+    compose: str | None = None
+    camera: Camera = Field(default_factory=Camera)
+    params: list[Param] = Field(default_factory=list)
+    includes: list[Include] = Field(default_factory=list)
+    subjects: list[Subject] = Field(default_factory=list)
+
+    _base_dir: Path | None = PrivateAttr(default=None)
+    _file: str | None = PrivateAttr(default=None)
+
+    @field_validator("canvas", mode="before")
+    @classmethod
+    def _canvas_from_pair(cls, v: Any) -> Any:
+        if isinstance(v, (tuple, list)) and len(v) == 2:
+            return Canvas(width=v[0], height=v[1])
+        return v
+
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, v: int) -> int:
+        if v not in SUPPORTED_VERSIONS:
+            raise ValueError(f"sigma {v} is not understood by this build (it reads sigma {', '.join(map(str, SUPPORTED_VERSIONS))})")
+        return v
+
+    # -- building -------------------------------------------------------------------------------------------
+    @property
+    def base_dir(self) -> Path:
+        """Directory that relative paths (refs, masks, meshes) are resolved against."""
+        return self._base_dir if self._base_dir is not None else Path.cwd()
+
+    @base_dir.setter
+    def base_dir(self, value: str | Path) -> None:
+        self._base_dir = Path(value)
+
+    @property
+    def file(self) -> str | None:
+        return self._file
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else self.base_dir / p
+
+    def add_subject(self, name: str, ref: str | Path, placement: Box2D | Box3D | Mask | Polygon | Mesh, *,
+                    depth: float | None = None, depth_map: str | Path | None = None,
+                    behind: str | list[str] | None = None, in_front_of: str | list[str] | None = None,
+                    caption: str | None = None) -> Subject:
+        """Append a subject, as a `subject NAME { ... }` block would; names must be unique."""
+        if self.subject(name) is not None:
+            raise SigmaError(f"subject '{name}' is already defined")
+        rels = [Relation(kind="behind", target=t) for t in _as_list(behind)]
+        rels += [Relation(kind="in_front_of", target=t) for t in _as_list(in_front_of)]
+        subj = Subject(name=name, ref=str(ref), placement=placement, depth=depth,
+                       depth_map=None if depth_map is None else str(depth_map), relations=rels, caption=caption)
+        self.subjects.append(subj)
+        return subj
+
+    def subject(self, name: str) -> Subject | None:
+        return next((s for s in self.subjects if s.name == name), None)
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    # -- checking -------------------------------------------------------------------------------------------
+    def problems(self) -> list[Diagnostic]:
+        """Every cross-node problem (counts, names, references, depth cycles), each located when possible."""
+        out: list[Diagnostic] = []
+        if not self.subjects:
+            out.append(Diagnostic("a scene needs at least one subject", self._locs.get("version", self.loc),
+                                  "add a `subject NAME { ref \"...\" box2d (...) }` block"))
+        if len(self.subjects) > MAX_SUBJECTS:
+            extra = self.subjects[MAX_SUBJECTS]
+            out.append(Diagnostic(f"a scene holds at most {MAX_SUBJECTS} subjects (routing intensities 10..250), "
+                                  f"this one has {len(self.subjects)}", extra.loc))
+        seen: dict[str, Subject] = {}
+        for s in self.subjects:
+            if s.name in seen:
+                out.append(Diagnostic(f"subject '{s.name}' is defined twice", s.loc,
+                                      related=[("first defined here", seen[s.name].loc)]))
+            else:
+                seen[s.name] = s
+        names = list(seen)
+        for s in self.subjects:
+            for r in s.relations:
+                if r.target == s.name:
+                    out.append(Diagnostic(f"subject '{s.name}' cannot be {r.kind.replace('_', ' ')} itself", r.loc))
+                elif r.target not in seen:
+                    out.append(Diagnostic(f"unknown subject '{r.target}' in `{r.kind}`", r.field_loc("target"),
+                                          did_you_mean(r.target, names)))
+        for field in ("prompt", "compose"):
+            text = getattr(self, field) or ""
+            for m in MENTION_RE.finditer(text):
+                if m.group(1) not in seen:
+                    out.append(Diagnostic(f"`@{m.group(1)}` in {field} names no subject",
+                                          self._mention_loc(field, m.start()), did_you_mean(m.group(1), names)))
+        out += self._cycles(seen)
+        return out
+
+    def validate_scene(self) -> "Scene":
+        """Raise one SigmaError listing every problem; return self so calls chain."""
+        problems = self.problems()
+        if problems:
+            raise SigmaError(problems)
+        return self
+
+    def depth_edges(self) -> list[tuple[str, str, Relation]]:
+        """(farther, nearer, relation) for every depth relation."""
+        edges = []
+        for s in self.subjects:
+            for r in s.relations:
+                far, near = (s.name, r.target) if r.kind == "behind" else (r.target, s.name)
+                edges.append((far, near, r))
+        return edges
+
+    def _cycles(self, seen: dict[str, Subject]) -> list[Diagnostic]:
+        graph: dict[str, list[tuple[str, Relation]]] = {n: [] for n in seen}
+        for far, near, rel in self.depth_edges():
+            if far in graph and near in graph and far != near:
+                graph[far].append((near, rel))
+        out, state, stack = [], {n: 0 for n in graph}, []  # 0 new, 1 on stack, 2 done
+
+        def visit(n: str) -> None:
+            state[n] = 1
+            for m, rel in graph[n]:
+                stack.append((n, m, rel))
+                if state[m] == 1:
+                    start = next(i for i, e in enumerate(stack) if e[0] == m)
+                    cyc = stack[start:]
+                    path = " behind ".join([e[0] for e in cyc] + [m])
+                    out.append(Diagnostic(f"depth relations form a cycle: {path}", cyc[0][2].loc,
+                                          "remove one `behind`/`in_front_of` or give explicit depths",
+                                          related=[(f"'{a}' is behind '{b}' here", r.loc) for a, b, r in cyc[1:]]))
+                elif state[m] == 0:
+                    visit(m)
+                stack.pop()
+            state[n] = 2
+
+        for n in graph:
+            if state[n] == 0:
+                visit(n)
+        return out
+
+    def _mention_loc(self, field: str, offset: int) -> SourceLoc | None:
+        loc = self._locs.get(field)
+        if loc is None:
+            return self.loc
+        text, _ = self._src.get(field, (None, None))
+        # Point at the `@` when the string literal has no escapes before it; else at the string.
+        if text is not None and "\\" not in text[: offset + 1]:
+            return SourceLoc(loc.file, loc.line, loc.column + 1 + offset)
+        return loc
+
+
+def _as_list(v: str | list[str] | None) -> list[str]:
+    return [] if v is None else [v] if isinstance(v, str) else list(v)
