@@ -34,8 +34,8 @@ class Node(BaseModel):
     _loc: SourceLoc | None = PrivateAttr(default=None)
     # field path -> (text as written, value it meant then); the printer reuses the text while the value holds.
     _src: dict[str, tuple[str, Any]] = PrivateAttr(default_factory=dict)
-    # (comment lines before the node, comment at the end of its line)
-    _comments: tuple[list[str], str | None] = PrivateAttr(default=([], None))
+    # statement key ("" = the node itself) -> [comment lines before it, comment at the end of its line]
+    _comments: dict[str, list] = PrivateAttr(default_factory=dict)
     _locs: dict[str, SourceLoc] = PrivateAttr(default_factory=dict)
 
     @property

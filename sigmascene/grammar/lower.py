@@ -1,0 +1,436 @@
+"""Parsed statements -> Scene: follow includes, resolve `$params` and units, build pydantic nodes.
+
+Problems are collected, not raised one at a time, so `sigmascene check` can list every error in one run. Each
+value keeps its spelling and location on the node it lands in, for `fmt` and for errors found later.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import Diagnostic, SigmaError, SourceLoc, did_you_mean
+from ..scene import (SUPPORTED_VERSIONS, Box2D, Box3D, Camera, Canvas, Include, Mask, Mesh, Node, Param, Polygon,
+                     Relation, Scene, Subject)
+from .parser import ParsedFile, Scalar, Stmt, Text, Vec, parse_source, parse_value, read_scene_file
+
+_ITEM_KEY = {"s_ref": "ref", "s_caption": "caption", "s_depth": "depth", "s_depth_map": "depth_map",
+             "s_box2d": "placement", "s_box3d": "placement", "s_mask": "placement", "s_polygon": "placement",
+             "s_mesh": "placement"}
+_UNITS = {"length": ("m", "cm"), "angle": ("deg", "rad"), "coord": ("px",), "pixels": ("px",), "plain": ()}
+
+
+def lower(root: ParsedFile, *, base_dir: Path, overrides: Mapping[str, str], fragment: bool = False) -> Scene:
+    return _Lowerer(root, base_dir, overrides, fragment).run()
+
+
+class _Lowerer:
+    def __init__(self, root: ParsedFile, base_dir: Path, overrides: Mapping[str, str], fragment: bool):
+        self.root, self.base_dir, self.overrides, self.fragment = root, base_dir, overrides, fragment
+        self.diags: list[Diagnostic] = []
+        self.scene = Scene()
+        self.scene._file, self.scene._base_dir = (None if root.path.startswith("<") else root.path), base_dir
+        self.first: dict[str, SourceLoc] = {}
+        self.params: dict[str, tuple[Stmt, Scalar | Text]] = {}
+        self.anchors: list[tuple[str, tuple[int, int], tuple[int, int], Node, str]] = []
+        self.comments: dict[str, list] = {}
+
+    def error(self, msg: str, loc: SourceLoc | None, hint: str | None = None, related=None) -> None:
+        self.diags.append(Diagnostic(msg, loc, hint, related=related or []))
+
+    # -- driver ------------------------------------------------------------------------------------------------
+    def run(self) -> Scene:
+        flat = self.expand(self.root, [])
+        self.check_versions(flat)
+        for pf, st in flat:
+            if st.kind == "param":
+                self.param(st)
+        self.apply_overrides()
+        for pf, st in flat:
+            if st.kind in ("canvas", "seed", "prompt", "compose", "camera"):
+                getattr(self, st.kind)(st, pf)
+        for pf, st in flat:
+            if st.kind == "subject":
+                self.subject(st, pf)
+            elif st.kind == "include" and st.args[0].param is None:
+                inc = Include(path=st.args[0].value, position=len(self.scene.subjects))
+                self.place(inc, st, {"path": st.args[0]})
+                self.scene.includes.append(inc)
+                self.anchor(st, inc, "")
+        if self.diags:
+            raise SigmaError(self.diags)
+        self.attach_comments()
+        return self.scene
+
+    def expand(self, pf: ParsedFile, stack: list[tuple[Path, SourceLoc | None]]) -> list[tuple[ParsedFile, Stmt]]:
+        """Statements of a file with its includes spliced in where they stand; include cycles are errors."""
+        self.comments[pf.path] = pf.comments
+        out = []
+        for st in pf.stmts:
+            out.append((pf, st))
+            if st.kind != "include":
+                continue
+            t: Text = st.args[0]
+            if t.param is not None:
+                self.error("include needs a literal file name, not a $param", t.loc)
+                continue
+            target = (self.dir_of(pf) / t.value).resolve()
+            chain = [p for p, _ in stack] + [Path(pf.path).resolve() if not pf.path.startswith("<") else None]
+            if target in chain:
+                names = [p.name for p in chain if p is not None] + [target.name]
+                self.error(f"include cycle: {' -> '.join(names)}", t.loc, "a file cannot include itself, even indirectly",
+                           related=[("included from here", loc) for _, loc in stack if loc is not None])
+                continue
+            try:
+                sub = parse_source(read_scene_file(target, t.loc), str(self.display_path(target)))
+            except SigmaError as err:
+                self.diags += err.diagnostics
+                continue
+            out += self.expand(sub, stack + [(Path(pf.path).resolve() if not pf.path.startswith("<") else None, t.loc)])
+        return out
+
+    def check_versions(self, flat: list[tuple[ParsedFile, Stmt]]) -> None:
+        by_file: dict[str, list[Stmt]] = {}
+        for pf, st in flat:
+            by_file.setdefault(pf.path, []).append(st)
+        root_stmts = by_file.get(self.root.path, [])
+        if not self.fragment and (not root_stmts or root_stmts[0].kind != "version"):
+            loc = root_stmts[0].loc if root_stmts else SourceLoc(self.root.path, 1, 1)
+            self.error("a scene file must start with its language version, `sigma 1`", loc,
+                       f"add `sigma {SUPPORTED_VERSIONS[-1]}` as the first line")
+        for path, stmts in by_file.items():
+            for i, st in enumerate(stmts):
+                if st.kind != "version":
+                    continue
+                if i:
+                    self.error("`sigma` (the language version) must be the first statement of its file", st.loc)
+                v = self.integer(st.args[0], "plain", "language version")
+                if v is None:
+                    continue
+                if v not in SUPPORTED_VERSIONS:
+                    known = ", ".join(f"sigma {k}" for k in SUPPORTED_VERSIONS)
+                    newer = v > max(SUPPORTED_VERSIONS)
+                    self.error(f"sigma {v} is {'newer than' if newer else 'not'} what this build of sigmascene "
+                               f"understands ({known})", st.args[0].loc,
+                               "upgrade sigmascene to read this file" if newer else f"write `sigma {SUPPORTED_VERSIONS[-1]}`")
+                elif path == self.root.path:
+                    self.scene.version = v
+                    self.set_loc(self.scene, "version", st)
+
+    # -- scene-level statements --------------------------------------------------------------------------------
+    def once(self, key: str, st: Stmt, what: str) -> bool:
+        if key in self.first:
+            self.error(f"{what} is given twice", st.loc, f"keep one `{key}` statement",
+                       related=[("first given here", self.first[key])])
+            return False
+        self.first[key] = st.loc
+        return True
+
+    def set_loc(self, node: Node, key: str, st: Stmt, value: Any = None) -> None:
+        node._locs[key] = st.args[0].loc if st.args and hasattr(st.args[0], "loc") else st.loc
+        if value is not None:
+            node._src[key] = value
+        self.anchor(st, node, key)
+
+    def canvas(self, st: Stmt, pf: ParsedFile) -> None:
+        if not self.once("canvas", st, "canvas"):
+            return
+        w, h = (self.integer(a, "pixels", "canvas size") for a in st.args[:2])
+        node = self.make(Canvas, st, {"width": w, "height": h}, {"width": st.args[0], "height": st.args[1]})
+        if node is not None:
+            self.scene.canvas = node
+            self.anchor(st, self.scene, "canvas")
+
+    def seed(self, st: Stmt, pf: ParsedFile) -> None:
+        if self.once("seed", st, "seed"):
+            v = self.integer(st.args[0], "plain", "seed")
+            if v is not None and v < 0:
+                self.error("seed must be zero or positive", st.args[0].loc)
+            elif v is not None:
+                self.scene.seed = v
+                self.set_loc(self.scene, "seed", st, (st.args[0].text, v))
+
+    def prompt(self, st: Stmt, pf: ParsedFile) -> None:
+        self.scene_text("prompt", st)
+
+    def compose(self, st: Stmt, pf: ParsedFile) -> None:
+        self.scene_text("compose", st)
+
+    def scene_text(self, key: str, st: Stmt) -> None:
+        if self.once(key, st, key):
+            v = self.text(st.args[0])
+            if v is not None:
+                setattr(self.scene, key, v)
+                self.set_loc(self.scene, key, st, (st.args[0].text, v))
+
+    def camera(self, st: Stmt, pf: ParsedFile) -> None:
+        if not self.once("camera", st, "camera"):
+            return
+        fields: dict[str, Any] = {}
+        raws: dict[str, Any] = {}
+        spec = {"cam_position": ("position", "length"), "cam_look_at": ("look_at", "length"),
+                "cam_fov": ("fov", "angle")}
+        for it in st.items:
+            name, dim = spec[it.kind]
+            if name in raws:
+                self.error(f"camera {name} is given twice", it.loc)
+                continue
+            raws[name] = it.args[0]
+            fields[name] = self.vec(it.args[0], dim, 3, f"camera {name}") if name != "fov" else self.num(it.args[0], dim)
+        node = self.make(Camera, st, fields, raws)
+        if node is not None:
+            self.scene.camera = node
+            self.anchor(st, self.scene, "camera")
+            for it in st.items:
+                self.anchor(it, node, spec[it.kind][0])
+
+    # -- params -----------------------------------------------------------------------------------------------
+    def param(self, st: Stmt) -> None:
+        name, value, name_loc = st.args[0], st.args[1], st.args[2]
+        if name in self.params:
+            self.error(f"param '{name}' is defined twice", name_loc,
+                       related=[("first defined here", self.params[name][0].loc)])
+            return
+        self.params[name] = (st, value)
+
+    def apply_overrides(self) -> None:
+        for name, text in self.overrides.items():
+            if name not in self.params:
+                hint = did_you_mean(name, self.params) or (
+                    f"params here: {', '.join(self.params)}" if self.params else "declare it with `param NAME = value`")
+                self.error(f"--set {name}={text}: the scene has no `param {name}`", None, hint)
+                continue
+            try:
+                self.params[name] = (self.params[name][0], parse_value(text))
+            except SigmaError as err:
+                self.diags += err.diagnostics
+        for name, (st, raw) in self.params.items():
+            resolved = self.resolve_param(name, raw.loc, [])
+            if resolved is not None:
+                node = self.make(Param, st, {"name": name, "value": resolved[0], "unit": resolved[1]}, {})
+                if node is not None:
+                    node._src["value"] = (raw.text, resolved[0])
+                    self.scene.params.append(node)
+                    self.anchor(st, node, "")
+
+    def resolve_param(self, name: str, loc: SourceLoc, chain: list[str]) -> tuple[float | str, str | None] | None:
+        if name not in self.params:
+            self.error(f"unknown param ${name}", loc, did_you_mean(name, self.params) or "declare it with `param NAME = value`")
+            return None
+        if name in chain:
+            self.error(f"params refer to each other in a cycle: {' -> '.join('$' + c for c in chain + [name])}", loc)
+            return None
+        raw = self.params[name][1]
+        if isinstance(raw, Text):
+            return (raw.value, None) if raw.param is None else self.resolve_param(raw.param, raw.loc, chain + [name])
+        if raw.param is None:
+            return raw.number, raw.unit
+        inner = self.resolve_param(raw.param, raw.loc, chain + [name])
+        if inner is None:
+            return None
+        if raw.unit and inner[1]:
+            self.error(f"${raw.param} already carries the unit {inner[1]}", raw.loc)
+            return None
+        return inner[0], raw.unit or inner[1]
+
+    # -- values -----------------------------------------------------------------------------------------------
+    def num(self, s: Scalar, dim: str, axis: int | None = None) -> float | None:
+        value, unit = s.number, s.unit
+        if s.param is not None:
+            resolved = self.resolve_param(s.param, s.loc, [])
+            if resolved is None:
+                return None
+            if isinstance(resolved[0], str):
+                self.error(f"${s.param} is a string, but a number is needed here", s.loc)
+                return None
+            if s.unit and resolved[1]:
+                self.error(f"${s.param} already carries the unit {resolved[1]}", s.loc)
+                return None
+            value, unit = resolved[0], s.unit or resolved[1]
+        if unit is not None and unit not in _UNITS[dim]:
+            want = {"length": "a length (m or cm)", "angle": "an angle (deg or rad)", "coord": "a canvas fraction or px",
+                    "pixels": "whole pixels", "plain": "a plain number"}[dim]
+            self.error(f"unit '{unit}' does not fit here: expected {want}", s.loc)
+            return None
+        if not math.isfinite(value):
+            self.error("number is out of range", s.loc)
+            return None
+        if unit == "cm":
+            return value / 100.0
+        if unit == "rad":
+            return math.degrees(value)
+        if unit == "px" and dim == "coord":
+            return value / axis
+        return value
+
+    def integer(self, s: Scalar, dim: str, what: str) -> int | None:
+        v = self.num(s, dim)
+        if v is None:
+            return None
+        if v != int(v):
+            self.error(f"{what} must be a whole number, got {s.text}", s.loc)
+            return None
+        return int(v)
+
+    def vec(self, v: Vec | Scalar, dim: str, n: int, what: str, axes: tuple[int, ...] | None = None):
+        if not isinstance(v, Vec) or len(v.items) != n:
+            got = len(v.items) if isinstance(v, Vec) else 1
+            self.error(f"{what} takes {n} numbers in parentheses, got {got}", v.loc)
+            return None
+        out = [self.num(s, dim, axes[i] if axes else None) for i, s in enumerate(v.items)]
+        return None if any(x is None for x in out) else tuple(out)
+
+    def text(self, t: Text) -> str | None:
+        if t.param is None:
+            return t.value
+        resolved = self.resolve_param(t.param, t.loc, [])
+        if resolved is None:
+            return None
+        if not isinstance(resolved[0], str):
+            self.error(f"${t.param} is a number, but a \"string\" is needed here", t.loc)
+            return None
+        return resolved[0]
+
+    def path(self, t: Text, pf: ParsedFile) -> str | None:
+        """A path as the root scene sees it: files named by an included file are rebased onto the root's folder."""
+        p = self.text(t)
+        if p is None or os.path.isabs(p) or pf is self.root or pf.path == self.root.path:
+            return p
+        return Path(os.path.relpath(self.dir_of(pf) / p, self.base_dir)).as_posix()
+
+    def dir_of(self, pf: ParsedFile) -> Path:
+        return self.base_dir if pf.path == self.root.path or pf.path.startswith("<") else Path(pf.path).parent
+
+    def display_path(self, target: Path) -> Path:
+        try:
+            return Path(os.path.relpath(target))
+        except ValueError:
+            return target
+
+    # -- nodes ------------------------------------------------------------------------------------------------
+    def make(self, cls: type[BaseModel], st: Stmt | None, fields: dict[str, Any], raws: dict[str, Any]) -> Any:
+        """Build a node, turning pydantic's complaints into located diagnostics; None if it could not be built."""
+        if any(v is None and k in raws for k, v in fields.items()):
+            return None  # a value already failed with its own error
+        loc = st.loc if st is not None else None
+        try:
+            node = cls(**{k: v for k, v in fields.items() if v is not None or k not in raws})
+        except ValidationError as err:
+            for e in err.errors():
+                key = e["loc"][0] if e["loc"] else None
+                raw = raws.get(key) if isinstance(key, str) else None
+                if raw is not None and isinstance(raw, Vec) and len(e["loc"]) > 1 and isinstance(e["loc"][1], int) \
+                        and e["loc"][1] < len(raw.items):
+                    raw = raw.items[e["loc"][1]]
+                msg = e["msg"].removeprefix("Value error, ")
+                if key and not e["msg"].startswith("Value error"):
+                    msg = f"{key}: {msg[0].lower() + msg[1:]}"
+                self.error(msg, raw.loc if raw is not None else loc)
+            return None
+        node._loc = loc
+        for key, raw in raws.items():
+            self.record(node, key, raw, fields.get(key))
+        return node
+
+    def record(self, node: Node, key: str, raw: Any, value: Any) -> None:
+        if isinstance(raw, Vec):
+            node._locs[key] = raw.loc
+            for i, s in enumerate(raw.items):
+                node._src[f"{key}.{i}"] = (s.text, value[i] if value is not None else None)
+                node._locs[f"{key}.{i}"] = s.loc
+        elif isinstance(raw, (Scalar, Text)):
+            node._locs[key] = raw.loc
+            node._src[key] = (raw.text, value)
+
+    def place(self, node: Node, st: Stmt, raws: dict[str, Any]) -> None:
+        node._loc = st.loc
+        for key, raw in raws.items():
+            self.record(node, key, raw, getattr(node, key))
+
+    def anchor(self, st: Stmt, node: Node, key: str) -> None:
+        self.anchors.append((st.loc.file, (st.loc.line, st.loc.column), st.end, node, key))
+
+    # -- subjects ---------------------------------------------------------------------------------------------
+    def subject(self, st: Stmt, pf: ParsedFile) -> None:
+        from .placements import lower_placement
+
+        name, name_loc = st.args[0], st.args[1]
+        fields: dict[str, Any] = {"name": name}
+        raws: dict[str, Any] = {}
+        seen: dict[str, Stmt] = {}
+        relations: list[Relation] = []
+        item_anchors: list[tuple[Stmt, Node | None, str]] = []
+        ok = True
+        for it in st.items:
+            if it.kind in ("s_behind", "s_in_front_of"):
+                rel = Relation(kind=it.kind[2:], target=it.args[0])
+                rel._loc, rel._locs["target"] = it.loc, it.args[1]
+                relations.append(rel)
+                item_anchors.append((it, rel, ""))
+                continue
+            key = _ITEM_KEY[it.kind]
+            if key in seen:
+                first = seen[key]
+                what = "a placement" if key == "placement" else f"`{key}`"
+                self.error(f"subject '{name}' has {what} twice", it.loc,
+                           "a subject takes exactly one of box2d, box3d, mask, polygon, mesh" if key == "placement" else None,
+                           related=[("first given here", first.loc)])
+                ok = False
+                continue
+            seen[key] = it
+            item_anchors.append((it, None, key))
+            if key == "placement":
+                fields["placement"] = lower_placement(self, it, pf)
+                ok = ok and fields["placement"] is not None
+            elif key == "depth":
+                fields["depth"], raws["depth"] = self.num(it.args[0], "length"), it.args[0]
+            elif key == "caption":
+                fields["caption"], raws["caption"] = self.text(it.args[0]), it.args[0]
+            else:
+                fields[key], raws[key] = self.path(it.args[0], pf), it.args[0]
+        if "ref" not in seen:
+            self.error(f"subject '{name}' has no `ref` (its identity reference image)", name_loc,
+                       f'add `ref "refs/{name}.png"` inside the braces')
+            ok = False
+        if "placement" not in seen:
+            self.error(f"subject '{name}' has no placement", name_loc,
+                       "add one of box2d (...), box3d { ... }, mask \"...\", polygon (...) (...) (...), mesh \"...\"")
+            ok = False
+        if not ok:
+            return
+        fields["relations"] = relations
+        node = self.make(Subject, st, fields, raws)
+        if node is None:
+            return
+        node._locs["name"] = name_loc
+        self.scene.subjects.append(node)
+        self.anchor(st, node, "")
+        for it, target, key in item_anchors:
+            self.anchor(it, target or node, key)
+
+    # -- comments ---------------------------------------------------------------------------------------------
+    def attach_comments(self) -> None:
+        """Give each comment to the statement it trails or the next one it precedes, so `fmt` keeps it."""
+        for file, comments in self.comments.items():
+            anchors = sorted((a for a in self.anchors if a[0] == file), key=lambda a: a[1])
+            for c in comments:
+                text = str(c).rstrip()
+                ends_here = [a for a in anchors if a[2][0] == c.line and a[2][1] <= c.column]
+                if ends_here:
+                    a = max(ends_here, key=lambda a: a[2][1])
+                    _slot(a[3], a[4])[1] = text if _slot(a[3], a[4])[1] is None else _slot(a[3], a[4])[1] + " " + text
+                    continue
+                nxt = next((a for a in anchors if a[1] > (c.line, c.column)), None)
+                if nxt is not None:
+                    _slot(nxt[3], nxt[4])[0].append(text)
+                elif file == self.root.path:
+                    _slot(self.scene, "footer")[0].append(text)
+
+
+def _slot(node: Node, key: str) -> list:
+    return node._comments.setdefault(key, [[], None])
+

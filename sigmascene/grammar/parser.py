@@ -1,0 +1,257 @@
+"""Text -> Scene. Lark parses each file into a light tree of located statements; `lower` turns those into the
+pydantic Scene (resolving params, units, includes) and `Scene.problems` checks cross-references.
+
+Every Lark exception is converted here into a SigmaError with file:line:col and a did-you-mean hint, so no input
+— however broken — reaches the user as a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from ..errors import Diagnostic, SigmaError, SourceLoc, did_you_mean, remember_source
+from ..scene import Scene
+
+GRAMMAR = Path(__file__).with_name("sigma.lark")
+
+STATEMENTS = ("sigma", "canvas", "seed", "prompt", "compose", "camera", "param", "include", "subject")
+SUBJECT_ITEMS = ("ref", "caption", "box2d", "box3d", "mask", "polygon", "mesh", "depth", "depth_map", "behind",
+                 "in_front_of")
+KEYWORDS = STATEMENTS + SUBJECT_ITEMS + ("position", "look_at", "fov", "center", "size", "yaw", "pitch", "roll",
+                                         "scale", "deg", "rad", "px", "m", "cm", "x")
+_TOKEN_WORDS = {"LBRACE": "'{'", "RBRACE": "'}'", "LPAR": "'('", "RPAR": "')'", "COMMA": "','", "EQUAL": "'='",
+                "NUMBER": "a number", "STRING": "a \"string\"", "NAME": "a name", "PARAM_REF": "a $param",
+                "UNIT": "a unit (deg, rad, px, m, cm)", "$END": "end of file"}
+
+
+# Lark fixes lexer callbacks when the parser is built, so comments go to a list that each parse swaps in.
+_comment_sink: list[Token] = []
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", propagate_positions=True,
+                start=["start", "value"], maybe_placeholders=False,
+                lexer_callbacks={"COMMENT": lambda tok: _comment_sink.append(tok)})
+
+
+# --- located pieces of a parsed file ------------------------------------------------------------------------
+@dataclass
+class Scalar:
+    number: float | None  # None when the value is a $param reference
+    param: str | None
+    unit: str | None
+    text: str  # as written, e.g. "30 deg", "$rug_x"
+    loc: SourceLoc
+
+
+@dataclass
+class Text:
+    value: str | None
+    param: str | None
+    text: str
+    loc: SourceLoc
+
+
+@dataclass
+class Vec:
+    items: list[Scalar]
+    loc: SourceLoc
+
+
+@dataclass
+class Stmt:
+    """A statement or block item: keyword, its arguments, nested items, and its span in the file."""
+
+    kind: str
+    args: list[Any]
+    loc: SourceLoc
+    end: tuple[int, int]
+    items: list["Stmt"] = field(default_factory=list)
+
+
+@dataclass
+class ParsedFile:
+    path: str
+    stmts: list[Stmt]
+    comments: list[Token]
+
+
+class _Build(Transformer):
+    def __init__(self, file: str):
+        super().__init__()
+        self.file = file
+
+    def _loc(self, meta_or_tok: Any) -> SourceLoc:
+        return SourceLoc(self.file, meta_or_tok.line, meta_or_tok.column)
+
+    def _stmt(self, kind: str, meta: Any, args: list, items: list | None = None) -> Stmt:
+        return Stmt(kind, args, self._loc(meta), (meta.end_line, meta.end_column), items or [])
+
+    @v_args(meta=True)
+    def scalar(self, meta: Any, children: list[Token]) -> Scalar:
+        tok, unit = children[0], (str(children[1]) if len(children) > 1 else None)
+        text = str(tok) + (f" {unit}" if unit else "")
+        if tok.type == "PARAM_REF":
+            return Scalar(None, str(tok)[1:], unit, text, self._loc(tok))
+        return Scalar(float(tok), None, unit, text, self._loc(tok))
+
+    def text(self, children: list[Token]) -> Text:
+        tok = children[0]
+        if tok.type == "PARAM_REF":
+            return Text(None, str(tok)[1:], str(tok), self._loc(tok))
+        return Text(_decode_string(tok, self.file), None, str(tok), self._loc(tok))
+
+    text_value = text
+
+    @v_args(meta=True)
+    def vec(self, meta: Any, children: list[Scalar]) -> Vec:
+        return Vec(children, self._loc(meta))
+
+    def __default__(self, data: str, children: list, meta: Any) -> Any:
+        if data in ("start", "value"):
+            return children
+        # Block statements carry their items as nested Stmts; everything else is an argument.
+        args = [c for c in children if not isinstance(c, Stmt)]
+        items = [c for c in children if isinstance(c, Stmt)]
+        args = [str(a) if isinstance(a, Token) and a.type == "NAME" else a for a in args]
+        name_locs = [self._loc(c) for c in children if isinstance(c, Token) and c.type == "NAME"]
+        st = self._stmt(data, meta, args, items)
+        if name_locs:
+            st.args.append(name_locs[0])  # where the NAME stands, for errors about it
+        return st
+
+
+def _decode_string(tok: Token, file: str) -> str:
+    try:
+        return json.loads(str(tok))
+    except ValueError:
+        raise SigmaError(f"bad escape in string {tok}", SourceLoc(file, tok.line, tok.column),
+                         'strings allow \\" \\\\ \\n \\t and \\uXXXX escapes') from None
+
+
+def parse_source(text: str, file: str) -> ParsedFile:
+    """Parse one file's text into located statements (no includes followed, no meaning checked)."""
+    remember_source(file, text)
+    _comment_sink.clear()
+    try:
+        tree = _lark().parse(text, start="start")
+        comments = list(_comment_sink)
+        stmts = _Build(file).transform(tree)
+    except UnexpectedInput as err:
+        raise SigmaError(_syntax_error(err, text, file)) from None
+    except VisitError as err:
+        if isinstance(err.orig_exc, SigmaError):
+            raise err.orig_exc from None
+        raise
+    finally:
+        _comment_sink.clear()
+    return ParsedFile(file, stmts, comments)
+
+
+def parse_value(text: str) -> Scalar | Text:
+    """Parse a `--set NAME=VALUE` value with the language's own rules for numbers, units and strings."""
+    file = "<--set>"
+    remember_source(file, text)
+    try:
+        tree = _lark().parse(text, start="value")
+        (val,) = _Build(file).transform(tree)
+    except UnexpectedInput as err:
+        raise SigmaError(_syntax_error(err, text, file),) from None
+    except VisitError as err:
+        if isinstance(err.orig_exc, SigmaError):
+            raise err.orig_exc from None
+        raise
+    return val
+
+
+def _syntax_error(err: UnexpectedInput, text: str, file: str) -> Diagnostic:
+    line, col = getattr(err, "line", 1) or 1, getattr(err, "column", 1) or 1
+    if line < 1:
+        lines = text.splitlines() or [""]
+        line, col = len(lines), len(lines[-1]) + 1
+    loc = SourceLoc(file, line, col)
+    expected = sorted(getattr(err, "expected", None) or getattr(err, "allowed", None) or [])
+    words = [_word(e) for e in expected]
+    keywords = [w.strip("'") for w in words if w.startswith("'") and w.strip("'").isidentifier()]
+    if isinstance(err, UnexpectedCharacters):
+        word = _word_at(text, err.pos_in_stream)
+        found = f"'{word}'" if word else f"character {text[err.pos_in_stream]!r}"
+    elif isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
+        return Diagnostic("unexpected end of file" + (f", expected {_one_of(words)}" if words else ""), loc,
+                          "a `{` may be missing its `}`" if "'}'" in words else None)
+    else:
+        word = str(err.token)
+        found = f"'{word}'"
+    hint = did_you_mean(word, keywords or KEYWORDS) if word else None
+    if word in STATEMENTS and "'}'" in words:
+        hint = hint or "the block above may be missing its closing `}`"
+    if word and word.startswith("$"):
+        hint = hint or "a $param can stand where a number or string is expected"
+    what = "unknown statement" if keywords and set(keywords) & set(STATEMENTS) and word.isidentifier() else "unexpected"
+    msg = f"{what} {found}" + (f", expected {_one_of(words)}" if words else "")
+    return Diagnostic(msg, loc, hint)
+
+
+def _word(term: str) -> str:
+    if term in _TOKEN_WORDS:
+        return _TOKEN_WORDS[term]
+    try:
+        pattern = _lark().get_terminal(term).pattern
+        if pattern.type == "str":
+            return f"'{pattern.value}'"
+    except KeyError:
+        pass
+    return term.lower()
+
+
+def _one_of(words: list[str]) -> str:
+    words = sorted(set(words))
+    if len(words) > 8:
+        words = words[:8] + ["..."]
+    return words[0] if len(words) == 1 else "one of " + ", ".join(words)
+
+
+def _word_at(text: str, pos: int) -> str:
+    end = pos
+    while end < len(text) and (text[end].isalnum() or text[end] in "_$"):
+        end += 1
+    return text[pos:end]
+
+
+# --- files, includes, entry points ---------------------------------------------------------------------------
+def read_scene_file(path: Path, loc: SourceLoc | None = None) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SigmaError(f"no such scene file: {path}", loc) from None
+    except IsADirectoryError:
+        raise SigmaError(f"{path} is a folder, not a scene file", loc) from None
+    except UnicodeDecodeError as err:
+        raise SigmaError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})", loc) from None
+    except OSError as err:
+        raise SigmaError(f"cannot read {path}: {err.strerror}", loc) from None
+
+
+def parse_text(text: str, *, file: str = "<string>", base_dir: str | Path | None = None,
+               overrides: Mapping[str, str] | None = None, fragment: bool = False) -> Scene:
+    from .lower import lower
+
+    base = Path(base_dir) if base_dir is not None else (Path(file).parent if not file.startswith("<") else Path.cwd())
+    scene = lower(parse_source(text, file), base_dir=base, overrides=overrides or {}, fragment=fragment)
+    if not fragment:
+        scene.validate_scene()
+    return scene
+
+
+def parse_file(path: str | Path, *, overrides: Mapping[str, str] | None = None, fragment: bool = False) -> Scene:
+    path = Path(path)
+    return parse_text(read_scene_file(path), file=str(path), base_dir=path.parent, overrides=overrides,
+                      fragment=fragment)

@@ -1,0 +1,170 @@
+"""Scene -> canonical `.sigma` text, and `fmt`.
+
+Canonical means: fixed statement order (header, params, then includes and subjects as they came), four-space
+indents, one blank line between blocks, one placement per line. Within that, a value is printed the way the user
+spelt it (`$rug_x`, `51 px`, `0.5 rad`, `1.0`) as long as it still means the current value, and comments stay with
+the statement they belong to — so `fmt` tidies a file without rewriting what the user chose to write.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..scene import Box2D, Box3D, Camera, Mask, Mesh, Node, Polygon, Scene, Subject
+
+INDENT = "    "
+
+
+def format_file(path: str | Path) -> str:
+    """The canonical text of one file, printing its own statements only (included files stay included)."""
+    from .parser import parse_file
+
+    scene = parse_file(path, fragment=True)
+    return print_scene(scene)
+
+
+def print_scene(scene: Scene) -> str:
+    return _Printer(scene).run()
+
+
+def number(x: float) -> str:
+    """Shortest text that reads back as the same float: integers without a dot, others by repr."""
+    if float(x).is_integer() and abs(x) < 1e16:
+        return str(int(x))
+    return repr(float(x))
+
+
+class _Printer:
+    def __init__(self, scene: Scene):
+        self.scene = scene
+        self.file = scene._file
+        self.from_text = scene._file is not None
+
+    def own(self, node: Node | None) -> bool:
+        return node is not None and node.loc is not None and node.loc.file == self.file
+
+    def written(self, key: str) -> bool:
+        loc = self.scene._locs.get(key)
+        return loc is not None and loc.file == self.file
+
+    # -- pieces ---------------------------------------------------------------------------------------------
+    def val(self, node: Node, key: str, value: float, unit: str | None = None) -> str:
+        src = node._src.get(key)
+        if src is not None and src[1] == value:
+            return src[0]
+        return number(value) + (f" {unit}" if unit else "")
+
+    def vec(self, node: Node, key: str, values: Any, unit: str | None = None) -> str:
+        return "(" + ", ".join(self.val(node, f"{key}.{i}", v, unit) for i, v in enumerate(values)) + ")"
+
+    def string(self, node: Node, key: str, value: str) -> str:
+        src = node._src.get(key)
+        if src is not None and src[1] == value:
+            return src[0]
+        return json.dumps(value, ensure_ascii=False)
+
+    def line(self, out: list[str], depth: int, text: str, node: Node, key: str) -> None:
+        leading, trailing = node._comments.get(key, [[], None])
+        out += [INDENT * depth + c for c in leading]
+        out.append(INDENT * depth + text + (f"  {trailing}" if trailing else ""))
+
+    # -- the file -------------------------------------------------------------------------------------------
+    def run(self) -> str:
+        s = self.scene
+        blocks: list[list[str]] = []
+        head: list[str] = []
+        if self.written("version") or not self.from_text:
+            self.line(head, 0, f"sigma {s.version}", s, "version")
+        if self.own(s.canvas) or not self.from_text:
+            self.line(head, 0, f"canvas {self.val(s.canvas, 'width', s.canvas.width)} x "
+                               f"{self.val(s.canvas, 'height', s.canvas.height)}", s, "canvas")
+        if self.written("seed") or (not self.from_text and s.seed != 0):
+            self.line(head, 0, f"seed {self.val(s, 'seed', s.seed)}", s, "seed")
+        if self.written("prompt") or (not self.from_text and s.prompt):
+            self.line(head, 0, f"prompt {self.string(s, 'prompt', s.prompt)}", s, "prompt")
+        if self.written("compose") or (not self.from_text and s.compose is not None):
+            self.line(head, 0, f"compose {self.string(s, 'compose', s.compose or '')}", s, "compose")
+        if self.own(s.camera) or (not self.from_text and s.camera != Camera()):
+            self.camera(head, s.camera)
+        for p in s.params:
+            if self.own(p) or not self.from_text:
+                self.param(head, p)
+        if head:
+            blocks.append(head)
+        includes = [i for i in s.includes if self.own(i) or not self.from_text]
+        for idx, subj in enumerate(s.subjects + [None]):
+            here = [i for i in includes if i.position == idx]
+            if here:
+                inc: list[str] = []
+                for i in here:
+                    self.line(inc, 0, f"include {self.string(i, 'path', i.path)}", i, "")
+                blocks.append(inc)
+            if subj is not None and (self.own(subj) or not self.from_text):
+                blocks.append(self.subject(subj))
+        footer = s._comments.get("footer", [[], None])[0]
+        if footer:
+            blocks.append(list(footer))
+        return "\n\n".join("\n".join(b) for b in blocks) + "\n"
+
+    def camera(self, out: list[str], cam: Camera) -> None:
+        self.line(out, 0, "camera {", self.scene, "camera")
+        default = Camera()
+        if "position" in cam._src or "position.0" in cam._src or cam.position != default.position:
+            self.line(out, 1, f"position {self.vec(cam, 'position', cam.position)}", cam, "position")
+        if cam.look_at is not None:
+            self.line(out, 1, f"look_at {self.vec(cam, 'look_at', cam.look_at)}", cam, "look_at")
+        if "fov" in cam._src or cam.fov != default.fov:
+            self.line(out, 1, f"fov {self.val(cam, 'fov', cam.fov, 'deg')}", cam, "fov")
+        out.append("}")
+
+    def param(self, out: list[str], p: Any) -> None:
+        src = p._src.get("value")
+        if src is not None and src[1] == p.value:
+            text = src[0]
+        elif isinstance(p.value, str):
+            text = json.dumps(p.value, ensure_ascii=False)
+        else:
+            text = number(p.value) + (f" {p.unit}" if p.unit else "")
+        self.line(out, 0, f"param {p.name} = {text}", p, "")
+
+    # -- subjects -------------------------------------------------------------------------------------------
+    def subject(self, subj: Subject) -> list[str]:
+        out: list[str] = []
+        self.line(out, 0, f"subject {subj.name} {{", subj, "")
+        self.line(out, 1, f"ref {self.string(subj, 'ref', subj.ref)}", subj, "ref")
+        if subj.caption is not None:
+            self.line(out, 1, f"caption {self.string(subj, 'caption', subj.caption)}", subj, "caption")
+        self.line(out, 1, self.placement(subj.placement), subj, "placement")
+        if subj.depth is not None:
+            self.line(out, 1, f"depth {self.val(subj, 'depth', subj.depth)}", subj, "depth")
+        if subj.depth_map is not None:
+            self.line(out, 1, f"depth_map {self.string(subj, 'depth_map', subj.depth_map)}", subj, "depth_map")
+        for r in subj.relations:
+            self.line(out, 1, f"{r.kind} {r.target}", r, "")
+        out.append("}")
+        return out
+
+    def placement(self, p: Any) -> str:
+        if isinstance(p, Box2D):
+            return "box2d (" + ", ".join(self.val(p, k, getattr(p, k)) for k in ("x0", "y0", "x1", "y1")) + ")"
+        if isinstance(p, Polygon):
+            return "polygon " + " ".join(self.vec(p, f"points.{i}", pt) for i, pt in enumerate(p.points))
+        if isinstance(p, Mask):
+            return f"mask {self.string(p, 'path', p.path)}"
+        fields = []
+        if isinstance(p, Box3D):
+            head = "box3d"
+            fields += [f"center {self.vec(p, 'center', p.center)}", f"size {self.vec(p, 'size', p.size)}"]
+        else:
+            assert isinstance(p, Mesh)
+            head = f"mesh {self.string(p, 'path', p.path)}"
+            if "position" in p._locs or p.position != (0.0, 0.0, 0.0):
+                fields.append(f"position {self.vec(p, 'position', p.position)}")
+            if "scale" in p._src or p.scale != 1.0:
+                fields.append(f"scale {self.val(p, 'scale', p.scale)}")
+        for k in ("yaw", "pitch", "roll"):
+            if k in p._src or getattr(p, k) != 0.0:
+                fields.append(f"{k} {self.val(p, k, getattr(p, k), 'deg')}")
+        return head + (" { " + " ".join(fields) + " }" if fields else "")
