@@ -1,0 +1,207 @@
+"""The eval set on disk: a folder anyone can build by hand, by `eval make-set`, or by copying renders into it.
+
+    SET/
+      evalset.json                 cases: id, scene file or dataset sample, expected references, prompt
+      cases/<id>/scene.sigma       one scene per case (+ its refs, masks, depth maps beside it)
+      renders/<method>/<id>.png    outputs, one folder per method (written by `eval run` or by anyone)
+      renders/<method>/<id>.json   how it was rendered (mode, seconds, model)
+      scores/<method>.json         per-case scores (written by `eval score`, reused while inputs are unchanged)
+      report/                      cases.csv, subjects.csv, summary.{csv,md}, worst.png
+
+Cases are split like the paper's 710 (200 single-subject, 510 multi-subject) by their subject count; the
+control label (Mask,Depth / Bbox / ...) is derived from the scene so renders of the same set under different
+structure modes land in the paper's rows without bookkeeping.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..errors import SigmaError, SourceLoc
+from ..scene import MENTION_RE, Scene
+
+FORMAT = "sigmascene-evalset"
+INDEX = "evalset.json"
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class SampleRef(BaseModel):
+    """A case that is a dataset sample, turned into a Scene by the dataset tools at load time."""
+
+    model_config = ConfigDict(extra="forbid")
+    dataset: str  # dataset folder, relative to the set
+    id: str
+    structure: str = "mask_depth"
+
+
+class Case(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    scene: Optional[str] = None  # scene file relative to the set: .sigma (or a Scene JSON dump)
+    sample: Optional[SampleRef] = None
+    prompt: Optional[str] = None  # text for SigLIP-T; default: the scene's compose (mentions → captions) or prompt
+    references: dict[str, str] = Field(default_factory=dict)  # subject -> expected reference, relative to the set
+    control: Optional[str] = None  # row label; derived from the scene when absent
+    seed: Optional[int] = None
+
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, v: str) -> str:
+        if not ID_RE.match(v):
+            raise ValueError(f"case id {v!r} must be letters, digits, '_', '.', '-' (it names files)")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Case":
+        if (self.scene is None) == (self.sample is None):
+            raise ValueError(f"case {self.id!r} needs exactly one of `scene` or `sample`")
+        return self
+
+
+class EvalSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["sigmascene-evalset"] = FORMAT
+    version: Literal[1] = 1
+    name: str = "evalset"
+    cases: list[Case] = Field(default_factory=list)
+
+    _root: Path = Path(".")
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    # -- files ----------------------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, root: str | Path) -> "EvalSet":
+        root = Path(root)
+        index = root / INDEX
+        if not index.is_file():
+            raise SigmaError(f"{root} is not an eval set: it has no {INDEX}",
+                             hint="build one with `sigmascene eval make-set DATASET -o SET`, or write "
+                                  f"{INDEX} by hand (see docs/eval.md)")
+        try:
+            data = json.loads(index.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise SigmaError(f"{INDEX} is not valid JSON: {err.msg}", SourceLoc(str(index), err.lineno, err.colno)
+                             ) from None
+        try:
+            out = cls.model_validate(data)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise SigmaError(f"{index}: {where}: {first['msg']}") from None
+        seen: set[str] = set()
+        for case in out.cases:
+            if case.id in seen:
+                raise SigmaError(f"{index}: case id '{case.id}' appears twice")
+            seen.add(case.id)
+        out._root = root
+        return out
+
+    def save(self, root: str | Path | None = None) -> Path:
+        if root is not None:
+            self._root = Path(root)
+        self._root.mkdir(parents=True, exist_ok=True)
+        path = self._root / INDEX
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(self.model_dump_json(indent=2, exclude_none=True) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        return path
+
+    def case(self, case_id: str) -> Case:
+        for c in self.cases:
+            if c.id == case_id:
+                return c
+        from ..errors import did_you_mean
+
+        raise SigmaError(f"no case '{case_id}' in {self.root}", hint=did_you_mean(case_id, [c.id for c in self.cases]))
+
+    # -- what a case means ----------------------------------------------------------------------------------
+    def load_scene(self, case: Case) -> Scene:
+        """The case's Scene, base_dir set so its refs/masks resolve; errors point into the scene file."""
+        if case.scene is not None:
+            path = self.root / case.scene
+            if not path.is_file():
+                raise SigmaError(f"case '{case.id}': scene file {path} does not exist")
+            if path.suffix == ".json":
+                try:
+                    scene = Scene.model_validate_json(path.read_text(encoding="utf-8"))
+                except ValidationError as err:
+                    raise SigmaError(f"{path}: {err.errors()[0]['msg']}") from None
+                scene.base_dir = path.parent
+                return scene.validate_scene()
+            from ..grammar import load
+
+            return load(path)
+        from ..data import load_dataset, sample_to_scene
+
+        assert case.sample is not None
+        droot = self.root / case.sample.dataset
+        dataset = load_dataset(droot)
+        sample = _find_sample(dataset, case.sample.id, droot)
+        return sample_to_scene(sample, droot, case.sample.structure)
+
+    def references(self, case: Case, scene: Scene) -> dict[str, Path]:
+        """subject name -> expected reference image: the case's override, else the ref the model was given."""
+        out = {s.name: scene.resolve(s.ref) for s in scene.subjects}
+        for name, rel in case.references.items():
+            if name not in out:
+                from ..errors import did_you_mean
+
+                raise SigmaError(f"case '{case.id}': reference for unknown subject '{name}'",
+                                 hint=did_you_mean(name, list(out)))
+            out[name] = self.root / rel
+        return out
+
+    def render_dir(self, method: str) -> Path:
+        return self.root / "renders" / method
+
+    def methods(self) -> list[str]:
+        d = self.root / "renders"
+        return sorted(p.name for p in d.iterdir() if p.is_dir()) if d.is_dir() else []
+
+
+def _find_sample(dataset, sample_id: str, root: Path):
+    samples = getattr(dataset, "samples", dataset)
+    for s in samples:
+        if str(getattr(s, "id", None)) == sample_id:
+            return s
+    raise SigmaError(f"dataset {root} has no sample '{sample_id}'")
+
+
+def case_text(case: Case, scene: Scene) -> str:
+    """The text SigLIP-T compares against: what the user asked for, with @mentions spelt out."""
+    if case.prompt:
+        return case.prompt
+    captions = {s.name: (s.caption or s.name.replace("_", " ")) for s in scene.subjects}
+    if scene.compose:
+        return MENTION_RE.sub(lambda m: captions.get(m.group(1), m.group(1)), scene.compose)
+    return scene.prompt
+
+
+def subject_group(n: int) -> str:
+    return "single" if n == 1 else "multi"
+
+
+CONTROL_WORDS = {"mask": "Mask", "polygon": "Mask", "box2d": "Bbox", "box3d": "3D box", "mesh": "Mesh"}
+
+
+def control_label(case: Case, scene: Scene) -> str:
+    """The paper's Control column: the placement kinds used, plus `Depth` when any subject carries depth."""
+    if case.control:
+        return case.control
+    kinds: list[str] = []
+    for s in scene.subjects:
+        word = CONTROL_WORDS[s.placement.kind]
+        if word not in kinds:
+            kinds.append(word)
+    kinds.sort(key=list(dict.fromkeys(CONTROL_WORDS.values())).index)
+    has_depth = any(s.depth_map is not None or s.depth is not None or s.placement.kind in ("box3d", "mesh")
+                    for s in scene.subjects)
+    return "+".join(kinds) + (",Depth" if has_depth else "")
