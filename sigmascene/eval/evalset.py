@@ -5,7 +5,7 @@
       cases/<id>/scene.sigma       one scene per case (+ its refs, masks, depth maps beside it)
       renders/<method>/<id>.png    outputs, one folder per method (written by `eval run` or by anyone)
       renders/<method>/<id>.json   how it was rendered (mode, seconds, model)
-      scores/<method>.json         per-case scores (written by `eval score`, reused while inputs are unchanged)
+      scores/<method>.jsonl        per-case scores (written by `eval score`, reused while inputs are unchanged)
       report/                      cases.csv, subjects.csv, summary.{csv,md}, worst.png
 
 Cases are split like the paper's 710 (200 single-subject, 510 multi-subject) by their subject count; the

@@ -140,5 +140,6 @@ def load_contrastive(folder: Path, what: str) -> tuple[Any, Any]:
 
 
 def cosine100(a: Any, b: Any) -> np.ndarray:
-    """Row-wise cosine similarity × 100 of two (N, D) unit-vector tensors."""
-    return (a * b).sum(-1).mul(100.0).numpy().astype(np.float64)
+    """Row-wise cosine similarity × 100 of two (N, D) unit-vector tensors, clipped to [-100, 100] so float
+    rounding cannot push identical inputs past the maximum."""
+    return np.clip((a * b).sum(-1).mul(100.0).numpy().astype(np.float64), -100.0, 100.0)
