@@ -1,0 +1,195 @@
+"""compile_scene: Scene -> CompiledScene, the one definition of the maps shared by inference and training.
+
+Steps: load and validate every file the scene names (located errors, nothing written yet); draw flat
+placements with the raster renderer and every 3D placement in one pyrender scene; order subjects far -> near;
+composite IR_asc / IR_desc / visible depth; encode I_T; fit and stack the references; describe it all in the
+manifest. Everything is in memory until `CompiledScene.save`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import __version__
+from ..errors import SigmaError, SourceLoc
+from ..renderers.geometry import object_matrix, view_depth
+from ..renderers.pyrender3d import Item3D, Render3D, render_3d, unit_box, world_bounds
+from ..renderers.raster import flat_coverage
+from ..scene import Box3D, Mesh, Scene, Subject
+from .assets import load_mesh
+from .compiled import GENERATOR, CompiledScene
+from .depth import depth_range, encode_depth, load_depth_map
+from .identity import UPSCALE_WARNING, reference_block, stack
+from .ordering import DepthInfo, order_subjects
+from .routing import FAR_AWAY, Layer, composite
+
+FORMAT = 1
+
+
+def default_identity_size(width: int, height: int) -> tuple[int, int]:
+    """Half the canvas, rounded to a multiple of 16 (the VAE's 8x downsampling times the 2x2 token patch)."""
+    return tuple(max(16, int(v / 2 / 16 + 0.5) * 16) for v in (height, width))  # type: ignore[return-value]
+
+
+def _at(loc: SourceLoc | None, message: str) -> str:
+    return f"{loc}: warning: {message}" if loc else f"warning: {message}"
+
+
+def _item(subject: Subject, scene: Scene) -> Item3D:
+    p = subject.placement
+    if isinstance(p, Box3D):
+        return Item3D(unit_box(), object_matrix(p.center, p.yaw, p.pitch, p.roll, scale=p.size), p.loc)
+    mesh = load_mesh(scene.resolve(p.path), p.field_loc("path"))
+    return Item3D(mesh, object_matrix(p.position, p.yaw, p.pitch, p.roll, scale=p.scale), p.loc)
+
+
+def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None) -> CompiledScene:
+    """Compile a validated Scene into I_C, I_S and a manifest (see docs/maps.md for every definition)."""
+    scene.validate_scene()
+    width, height = scene.canvas.width, scene.canvas.height
+    bh, bw = default_identity_size(width, height) if identity_size is None else identity_size
+    if bh < 16 or bw < 16 or bh % 16 or bw % 16:
+        raise SigmaError(f"identity block size must be multiples of 16 pixels, got {bh}x{bw} (H' x W')")
+    subjects = scene.subjects
+    warnings: list[str] = []
+
+    # Load everything first so that a bad file fails before any work is spent.
+    blocks = {s.name: reference_block(scene.resolve(s.ref), s.field_loc("ref"), bh, bw) for s in subjects}
+    depth_maps = {s.name: load_depth_map(scene.resolve(s.depth_map), s.field_loc("depth_map"), width, height)
+                  for s in subjects if s.depth_map}
+    is3d = [isinstance(s.placement, (Box3D, Mesh)) for s in subjects]
+    items = {s.name: _item(s, scene) for s, three in zip(subjects, is3d) if three}
+    flat = {s.name: flat_coverage(s.placement, scene) for s, three in zip(subjects, is3d) if not three}
+
+    r3 = render_3d(list(items.values()), scene.camera, width, height)
+    ids3d = {name: k + 1 for k, name in enumerate(items)}
+
+    layers_in: dict[str, dict] = {}
+    info: dict[str, DepthInfo] = {}
+    for s in subjects:
+        layers_in[s.name], info[s.name] = _subject_layer(s, flat, items, ids3d, r3, depth_maps, scene, warnings)
+
+    ordering = order_subjects(scene, info)
+    warnings += ordering.warnings
+    order = ordering.names
+    layers = []
+    for k, name in enumerate(order):
+        spec = layers_in[name]
+        if spec["near_depth"] is None:  # no metric depth: a card at the depth the ordering gave it
+            z = ordering.depth[name]
+            spec = dict(spec, near_depth=FAR_AWAY if z is None else z, far_depth=FAR_AWAY if z is None else z)
+        layers.append(Layer(intensity=10 * (k + 1), **spec))
+    ir_asc, ir_desc, visible = composite(layers, height, width)
+    has_depth = visible > 0
+    structure = encode_depth(visible, has_depth)
+    control = np.ascontiguousarray(np.stack([ir_asc, ir_desc, structure], axis=2))
+
+    coverage = {name: layers_in[name]["near_mask"] | layers_in[name]["far_mask"] for name in order}
+    identity = stack([blocks[n][0] for n in order], bh, bw)
+    by_name = {s.name: s for s in subjects}
+    entries = []
+    for k, name in enumerate(order):
+        s, cov, blk = by_name[name], coverage[name], blocks[name][1]
+        n_cov = int(cov.sum())
+        n_asc = int(np.count_nonzero(ir_asc == 10 * (k + 1)))
+        n_desc = int(np.count_nonzero(ir_desc == 10 * (k + 1)))
+        if n_cov == 0:
+            where = "outside the camera view" if name in items else "outside the canvas (it covers no pixel)"
+            warnings.append(_at(s.loc, f"subject '{name}' is {where}"))
+        elif n_asc == 0 and n_desc == 0:
+            warnings.append(_at(s.loc, f"subject '{name}' is hidden in both routing maps (covered by nearer "
+                                       f"and farther subjects); the model cannot place it"))
+        if blk.scale > UPSCALE_WARNING:
+            warnings.append(_at(s.field_loc("ref"), f"reference of '{name}' is {blk.source_size[0]}x"
+                                f"{blk.source_size[1]} px, enlarged {blk.scale:.1f}x to fit its {bw}x{bh} "
+                                f"block; identity detail will be soft"))
+        entries.append(_entry(s, k, ordering, cov, n_cov, n_asc, blk, bh))
+    manifest = {
+        "generator": GENERATOR, "version": __version__, "format": FORMAT,
+        "source": scene.file, "canvas": [width, height], "identity_block": [bh, bw],
+        "seed": scene.seed, "prompt": scene.prompt, "compose": scene.compose,
+        "camera": scene.camera.model_dump(mode="json"),
+        "order": order,
+        "structure": _structure_entry(visible, has_depth),
+        "subjects": entries,
+        "warnings": warnings,
+    }
+    return CompiledScene(scene=scene, order=order, control=control, identity=identity, manifest=manifest,
+                         coverage=coverage, depth=np.where(has_depth, visible, 0).astype(np.float32),
+                         warnings=warnings)
+
+
+def _subject_layer(s: Subject, flat: dict, items: dict, ids3d: dict, r3: Render3D, depth_maps: dict,
+                   scene: Scene, warnings: list[str]) -> tuple[dict, DepthInfo]:
+    """Per-pixel masks and depths of one subject, and what is known of its depth for ordering."""
+    dmap = depth_maps.get(s.name)
+    if s.name in items:
+        k = ids3d[s.name]
+        near_mask, far_mask = r3.near_id == k, r3.far_id == k
+        near_depth, far_depth = r3.near_depth, r3.far_depth
+        metric: np.ndarray | bool = True
+        if dmap is not None:  # a measured depth map is finer than a box: it wins where it has values
+            near_depth = np.where(near_mask & (dmap > 0), dmap, near_depth)
+        centre = world_bounds(items[s.name]).mean(axis=0)
+        own, source = float(view_depth(centre[None], scene.camera)[0]), "geometry"
+        if s.depth is not None:
+            warnings.append(_at(s.field_loc("depth"), f"'{s.name}' has a 3D placement; its `depth` only "
+                                                      f"orders it, its pixels keep the rendered depth"))
+        rng = (depth_range(near_depth, near_mask), depth_range(far_depth, far_mask))
+        lo = min((r[0] for r in rng if r), default=None)
+        hi = max((r[1] for r in rng if r), default=None)
+    else:
+        near_mask = far_mask = flat[s.name]
+        own, source, lo, hi = None, "none", None, None
+        near_depth: np.ndarray | float | None = None
+        metric = False
+        if s.depth is not None:
+            near_depth, metric, own, source, lo, hi = float(s.depth), True, float(s.depth), "explicit", \
+                float(s.depth), float(s.depth)
+        if dmap is not None:
+            valid = near_mask & (dmap > 0)
+            rng = depth_range(dmap, valid)
+            if rng is not None:
+                fallback = float(dmap[valid].mean()) if own is None else own
+                near_depth, metric = np.where(valid, dmap, fallback).astype(np.float32), valid
+                lo, hi = rng if own is None else (min(rng[0], own), max(rng[1], own))
+                if own is None:
+                    own, source = fallback, "depth_map"
+        far_depth = near_depth
+    if s.depth is not None:
+        own, source = float(s.depth), "explicit"
+    elif dmap is not None and source != "depth_map":
+        valid = (near_mask | far_mask) & (dmap > 0)
+        if valid.any():
+            own, source = float(dmap[valid].mean()), "depth_map"
+        else:
+            warnings.append(_at(s.field_loc("depth_map"), f"depth map of '{s.name}' has no valid depth inside "
+                                                          f"the subject; it is ignored"))
+    spec = dict(near_mask=near_mask, far_mask=far_mask, near_depth=near_depth, far_depth=far_depth, metric=metric)
+    return spec, DepthInfo(own=own, source=source, lo=lo, hi=hi)
+
+
+def _entry(s: Subject, k: int, ordering, cov: np.ndarray, n_cov: int, n_asc: int, blk, bh: int) -> dict:
+    rows, cols = np.flatnonzero(cov.any(axis=1)), np.flatnonzero(cov.any(axis=0))
+    bbox = None if rows.size == 0 else [int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1]
+    d = ordering.depth[s.name]
+    return {
+        "name": s.name, "index": k + 1, "intensity": 10 * (k + 1),
+        "placement": s.placement.model_dump(mode="json"),
+        "ref": s.ref, "caption": s.caption, "depth_map": s.depth_map,
+        "depth": None if d is None else round(float(d), 6), "depth_source": ordering.source[s.name],
+        "bbox_px": bbox, "pixels": n_cov,
+        "visible_fraction": round(n_asc / n_cov, 6) if n_cov else 0.0,
+        "identity_rows": [k * bh, (k + 1) * bh],
+        "ref_size": list(blk.source_size),
+    }
+
+
+def _structure_entry(visible: np.ndarray, has_depth: np.ndarray) -> dict:
+    rng = depth_range(visible, has_depth)
+    return {
+        "encoding": "normalised inverse depth",
+        "formula": "0 = no geometry; else 1 + round(254 * (1/d - 1/far) / (1/near - 1/far))",
+        "near_m": None if rng is None else round(rng[0], 6),
+        "far_m": None if rng is None else round(rng[1], 6),
+    }

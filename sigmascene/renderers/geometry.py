@@ -1,0 +1,84 @@
+"""The one pinhole camera and rotation convention every renderer, test and data tool uses.
+
+Conventions (documented in docs/maps.md): world metres, y up. The camera sits at `position` and looks at
+`look_at` (or down -z); its own frame is OpenGL's (x right, y up, looking down -z). Pixel (row i, column j)
+covers [j, j+1) x [i, i+1) with its centre at (j + 0.5, i + 0.5); x grows right and y grows down. Depth is the
+distance along the viewing axis (what depth maps and z-buffers hold), not the Euclidean distance.
+Rotations: R = Ry(yaw) @ Rx(pitch) @ Rz(roll) — roll about the object's own z first, then pitch, then yaw.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..scene import Camera
+
+
+def rotation_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """3x3 rotation for angles in degrees: yaw about +y, pitch about +x, roll about +z."""
+    y, p, r = (math.radians(a) for a in (yaw, pitch, roll))
+    cy, sy, cp, sp, cr, sr = math.cos(y), math.sin(y), math.cos(p), math.sin(p), math.cos(r), math.sin(r)
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
+    rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
+    return ry @ rx @ rz
+
+
+def object_matrix(position, yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0, scale=1.0) -> np.ndarray:
+    """4x4 object-to-world matrix T @ R @ S (scale may be one number or one per axis)."""
+    m = np.eye(4)
+    m[:3, :3] = rotation_matrix(yaw, pitch, roll) @ np.diag(np.broadcast_to(np.asarray(scale, float), (3,)))
+    m[:3, 3] = position
+    return m
+
+
+def camera_to_world(cam: Camera) -> np.ndarray:
+    """4x4 pose of the camera (OpenGL frame) in the world."""
+    pos = np.asarray(cam.position, float)
+    fwd = np.array([0.0, 0.0, -1.0]) if cam.look_at is None else np.asarray(cam.look_at, float) - pos
+    fwd /= np.linalg.norm(fwd)
+    up = np.array([0.0, 1.0, 0.0])
+    right = np.cross(fwd, up)
+    if np.linalg.norm(right) < 1e-9:  # looking straight up or down: let image-up be world -z / +z
+        right = np.cross(fwd, np.array([0.0, 0.0, -1.0 if fwd[1] < 0 else 1.0]))
+    right /= np.linalg.norm(right)
+    true_up = np.cross(right, fwd)
+    m = np.eye(4)
+    m[:3, 0], m[:3, 1], m[:3, 2], m[:3, 3] = right, true_up, -fwd, pos
+    return m
+
+
+def intrinsics(cam: Camera, width: int, height: int) -> tuple[float, float, float, float]:
+    """(fx, fy, cx, cy) in pixels; square pixels, principal point at the canvas centre, fov is vertical."""
+    fy = (height / 2.0) / math.tan(math.radians(cam.fov) / 2.0)
+    return fy, fy, width / 2.0, height / 2.0
+
+
+def project(points_world: np.ndarray, cam: Camera, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates (x right, y down, continuous) and view-axis depth of world points (n, 3).
+
+    Points behind the camera get depth <= 0 and meaningless pixel coordinates; callers check depth.
+    """
+    pts = np.asarray(points_world, float).reshape(-1, 3)
+    w2c = np.linalg.inv(camera_to_world(cam))
+    pc = pts @ w2c[:3, :3].T + w2c[:3, 3]
+    depth = -pc[:, 2]
+    fx, fy, cx, cy = intrinsics(cam, width, height)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = cx + fx * pc[:, 0] / depth
+        v = cy - fy * pc[:, 1] / depth
+    return np.stack([u, v], axis=1), depth
+
+
+def view_depth(points_world: np.ndarray, cam: Camera) -> np.ndarray:
+    """Depth along the viewing axis (metres) of world points; the ordering key of 3D placements."""
+    return project(points_world, cam, 2, 2)[1]
+
+
+def box_corners(center, size, yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0) -> np.ndarray:
+    """The 8 world-space corners of an oriented box."""
+    signs = np.array([[sx, sy, sz] for sx in (-0.5, 0.5) for sy in (-0.5, 0.5) for sz in (-0.5, 0.5)])
+    m = object_matrix(center, yaw, pitch, roll, scale=np.asarray(size, float))
+    return signs @ m[:3, :3].T + m[:3, 3]

@@ -1,0 +1,159 @@
+"""3D boxes and mesh proxies through the scene camera with pyrender (EGL, offscreen), all subjects at once.
+
+One pyrender scene holds every 3D subject of a Scene and is drawn twice with flat per-subject segmentation
+colours: once with the ordinary depth test (the NEAREST subject surface per pixel: IR_asc and I_T) and once
+through a camera whose projection has its depth row negated, which turns GL_LESS into "keep the FARTHEST
+front-facing surface" (IR_desc) without touching OpenGL state that pyrender owns. Segmentation passes run
+without multisampling, so ids are exact. Renderers are expensive to create (an EGL context and framebuffers),
+so one is kept per canvas size, and the GPU copies of meshes are kept with it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import SigmaError, SourceLoc
+from ..scene import Camera
+from .geometry import camera_to_world
+
+Z_NEAR = 0.01
+
+_renderers: dict[tuple[int, int], object] = {}
+_gpu_meshes: "OrderedDict[tuple, tuple]" = OrderedDict()
+_lock = threading.Lock()
+_unit_box = None
+
+
+@dataclass
+class Item3D:
+    """One 3D subject: a trimesh in its own frame and its object-to-world matrix (T @ R @ S)."""
+
+    mesh: object
+    matrix: np.ndarray
+    loc: SourceLoc | None = None
+
+
+@dataclass
+class Render3D:
+    """Per-pixel results; ids are 1 + the item's position in the list, 0 where no 3D subject is."""
+
+    near_id: np.ndarray
+    near_depth: np.ndarray
+    far_id: np.ndarray
+    far_depth: np.ndarray
+
+
+def unit_box():
+    """A 1 m cube centred on the origin; 3D boxes are this cube scaled by their size."""
+    global _unit_box
+    if _unit_box is None:
+        import trimesh
+
+        _unit_box = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
+    return _unit_box
+
+
+def world_bounds(item: Item3D) -> np.ndarray:
+    """The 8 world-space corners of the item's own bounding box (cheap extent and ordering queries)."""
+    lo, hi = np.asarray(item.mesh.bounds, float)
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    return corners @ item.matrix[:3, :3].T + item.matrix[:3, 3]
+
+
+def _renderer(width: int, height: int):
+    os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+    r = _renderers.get((width, height))
+    if r is None:
+        import pyrender
+
+        r = pyrender.OffscreenRenderer(width, height)
+        _renderers[(width, height)] = r
+    return r
+
+
+def _gpu_mesh(size: tuple[int, int], tm) -> object:
+    """pyrender meshes are bound to one GL context, so they are cached per renderer."""
+    import pyrender
+
+    key = (size, id(tm))
+    hit = _gpu_meshes.get(key)
+    if hit is not None and hit[0] is tm:
+        _gpu_meshes.move_to_end(key)
+        return hit[1]
+    pm = pyrender.Mesh.from_trimesh(tm, smooth=False)
+    _gpu_meshes[key] = (tm, pm)  # holding tm keeps id(tm) from being reused while the entry lives
+    while len(_gpu_meshes) > 64:
+        _gpu_meshes.popitem(last=False)
+    return pm
+
+
+def _cameras(cam: Camera, width: int, height: int, zfar: float):
+    import pyrender
+
+    class FarthestCamera(pyrender.PerspectiveCamera):
+        """Negating the projection's depth row keeps the clip volume and reverses depth order."""
+
+        def get_projection_matrix(self, width=None, height=None):
+            p = super().get_projection_matrix(width, height).copy()
+            p[2] *= -1.0
+            return p
+
+    kw = dict(yfov=np.radians(cam.fov), aspectRatio=width / height, znear=Z_NEAR, zfar=zfar)
+    return pyrender.PerspectiveCamera(**kw), FarthestCamera(**kw)
+
+
+def _far_linear(d: np.ndarray, zfar: float) -> np.ndarray:
+    """pyrender linearises assuming the ordinary projection; undo that for the reversed camera."""
+    n, f = Z_NEAR, zfar
+    out = np.zeros_like(d)
+    hit = d > 0
+    z_rev = (f + n - 2.0 * n * f / d[hit].astype(np.float64)) / (f - n)
+    out[hit] = 2.0 * n * f / (f + n + z_rev * (f - n))
+    return out
+
+
+def render_3d(items: list[Item3D], cam: Camera, width: int, height: int) -> Render3D:
+    """Nearest and farthest 3D subject (and its view depth) at every pixel, from one pyrender scene."""
+    if not items:
+        z8, zf = np.zeros((height, width), np.uint8), np.zeros((height, width), np.float32)
+        return Render3D(z8, zf, z8.copy(), zf.copy())
+    if len(items) > 254:
+        raise ValueError("at most 254 3D subjects per render")
+    corners = np.concatenate([world_bounds(it) for it in items])
+    reach = float(np.linalg.norm(corners - np.asarray(cam.position, float), axis=1).max())
+    zfar = max(10.0, 2.0 * reach)
+    with _lock:
+        try:
+            import pyrender
+            from pyrender.constants import RenderFlags
+
+            r = _renderer(width, height)
+            scene = pyrender.Scene(bg_color=(0.0, 0.0, 0.0, 0.0), ambient_light=(0.0, 0.0, 0.0))
+            seg = {}
+            for k, it in enumerate(items):
+                node = scene.add(_gpu_mesh((width, height), it.mesh), pose=it.matrix)
+                seg[node] = (k + 1, 0, 0)
+            near_cam, far_cam = _cameras(cam, width, height, zfar)
+            pose = camera_to_world(cam)
+            near_node = scene.add(near_cam, pose=pose)
+            far_node = scene.add(far_cam, pose=pose)
+            scene.main_camera_node = near_node
+            near_col, near_d = r.render(scene, flags=RenderFlags.SEG, seg_node_map=seg)
+            scene.main_camera_node = far_node
+            far_col, far_d = r.render(scene, flags=RenderFlags.SEG, seg_node_map=seg)
+        except SigmaError:
+            raise
+        except Exception as exc:  # no EGL / no GL driver: say what to install instead of a GL traceback
+            raise SigmaError(f"3D placements need an OpenGL renderer and none could be started "
+                             f"({type(exc).__name__}: {exc})", items[0].loc,
+                             "install EGL (libegl1, libgl1-mesa-dri) or use 2D placements") from None
+    near_id = np.ascontiguousarray(near_col[..., 0])
+    far_id = np.ascontiguousarray(far_col[..., 0])
+    near_depth = np.where(near_id > 0, near_d, 0.0).astype(np.float32)
+    far_depth = np.where(far_id > 0, _far_linear(far_d, zfar), 0.0).astype(np.float32)
+    return Render3D(near_id, near_depth, far_id, far_depth)
