@@ -237,7 +237,8 @@ class Scene(Node):
 
     @property
     def file(self) -> str | None:
-        return self._file
+        """The file this scene was read from; None when built in Python or parsed from a string."""
+        return None if self._file is None or self._file.startswith("<") else self._file
 
     def resolve(self, path: str) -> Path:
         p = Path(path)

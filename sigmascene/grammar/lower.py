@@ -33,7 +33,7 @@ class _Lowerer:
         self.root, self.base_dir, self.overrides, self.fragment = root, base_dir, overrides, fragment
         self.diags: list[Diagnostic] = []
         self.scene = Scene()
-        self.scene._file, self.scene._base_dir = (None if root.path.startswith("<") else root.path), base_dir
+        self.scene._file, self.scene._base_dir = root.path, base_dir
         self.first: dict[str, SourceLoc] = {}
         self.params: dict[str, tuple[Stmt, Scalar | Text]] = {}
         self.anchors: list[tuple[str, tuple[int, int], tuple[int, int], Node, str]] = []
@@ -254,7 +254,7 @@ class _Lowerer:
         if unit is not None and unit not in _UNITS[dim]:
             want = {"length": "a length (m or cm)", "angle": "an angle (deg or rad)", "coord": "a canvas fraction or px",
                     "pixels": "whole pixels", "plain": "a plain number"}[dim]
-            self.error(f"unit '{unit}' does not fit here: expected {want}", s.loc)
+            self.error(f"unit '{unit}' does not fit here: expected {want}", s.unit_loc or s.loc)
             return None
         if not math.isfinite(value):
             self.error("number is out of range", s.loc)

@@ -50,6 +50,7 @@ class Scalar:
     unit: str | None
     text: str  # as written, e.g. "30 deg", "$rug_x"
     loc: SourceLoc
+    unit_loc: SourceLoc | None = None
 
 
 @dataclass
@@ -99,9 +100,10 @@ class _Build(Transformer):
     def scalar(self, meta: Any, children: list[Token]) -> Scalar:
         tok, unit = children[0], (str(children[1]) if len(children) > 1 else None)
         text = str(tok) + (f" {unit}" if unit else "")
+        unit_loc = self._loc(children[1]) if unit else None
         if tok.type == "PARAM_REF":
-            return Scalar(None, str(tok)[1:], unit, text, self._loc(tok))
-        return Scalar(float(tok), None, unit, text, self._loc(tok))
+            return Scalar(None, str(tok)[1:], unit, text, self._loc(tok), unit_loc)
+        return Scalar(float(tok), None, unit, text, self._loc(tok), unit_loc)
 
     def text(self, children: list[Token]) -> Text:
         tok = children[0]
@@ -162,7 +164,8 @@ def parse_value(text: str) -> Scalar | Text:
     remember_source(file, text)
     try:
         tree = _lark().parse(text, start="value")
-        (val,) = _Build(file).transform(tree)
+        val = _Build(file).transform(tree)
+        val = val[0] if isinstance(val, list) else val
     except UnexpectedInput as err:
         raise SigmaError(_syntax_error(err, text, file),) from None
     except VisitError as err:
@@ -174,23 +177,26 @@ def parse_value(text: str) -> Scalar | Text:
 
 def _syntax_error(err: UnexpectedInput, text: str, file: str) -> Diagnostic:
     line, col = getattr(err, "line", 1) or 1, getattr(err, "column", 1) or 1
-    if line < 1:
+    at_end = isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END")
+    if line < 1 or at_end:
         lines = text.splitlines() or [""]
         line, col = len(lines), len(lines[-1]) + 1
     loc = SourceLoc(file, line, col)
-    expected = sorted(getattr(err, "expected", None) or getattr(err, "allowed", None) or [])
+    expected = sorted(_acceptable(err))
     words = [_word(e) for e in expected]
     keywords = [w.strip("'") for w in words if w.startswith("'") and w.strip("'").isidentifier()]
     if isinstance(err, UnexpectedCharacters):
         word = _word_at(text, err.pos_in_stream)
         found = f"'{word}'" if word else f"character {text[err.pos_in_stream]!r}"
-    elif isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
+    elif at_end:
         return Diagnostic("unexpected end of file" + (f", expected {_one_of(words)}" if words else ""), loc,
                           "a `{` may be missing its `}`" if "'}'" in words else None)
     else:
         word = str(err.token)
         found = f"'{word}'"
-    hint = did_you_mean(word, keywords or KEYWORDS) if word else None
+    hint = did_you_mean(word, keywords) if word and keywords else None
+    if hint is None and word and _TOKEN_WORDS["STRING"] in words and not word.startswith("$"):
+        hint = f'file names and text go in double quotes: "{word}"'
     if word in STATEMENTS and "'}'" in words:
         hint = hint or "the block above may be missing its closing `}`"
     if word and word.startswith("$"):
@@ -198,6 +204,18 @@ def _syntax_error(err: UnexpectedInput, text: str, file: str) -> Diagnostic:
     what = "unknown statement" if keywords and set(keywords) & set(STATEMENTS) and word.isidentifier() else "unexpected"
     msg = f"{what} {found}" + (f", expected {_one_of(words)}" if words else "")
     return Diagnostic(msg, loc, hint)
+
+
+def _acceptable(err: UnexpectedInput) -> set[str]:
+    """Terminals the parser would really accept where it stopped. The error's own set is the LALR state's
+    lookaheads (widened by state merging and the contextual lexer), so each candidate is tried on a copy."""
+    ip = getattr(err, "interactive_parser", None)
+    if ip is not None:
+        try:
+            return set(ip.accepts())
+        except Exception:  # noqa: BLE001 - a best-effort refinement of a message, never worth a traceback
+            pass
+    return set(getattr(err, "expected", None) or getattr(err, "allowed", None) or [])
 
 
 def _word(term: str) -> str:
@@ -214,8 +232,8 @@ def _word(term: str) -> str:
 
 def _one_of(words: list[str]) -> str:
     words = sorted(set(words))
-    if len(words) > 8:
-        words = words[:8] + ["..."]
+    if len(words) > 12:
+        words = words[:12] + ["..."]
     return words[0] if len(words) == 1 else "one of " + ", ".join(words)
 
 
