@@ -1,0 +1,106 @@
+"""`sigmascene compile` and `sigmascene preview`: the compiler's outputs as files a trainer or a person reads."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import SigmaError
+from ._app import app
+from .common import SET_HELP, console, load_scene, user_errors
+
+
+def _identity_size(text: Optional[str]) -> Optional[tuple[int, int]]:
+    if text is None:
+        return None
+    h, sep, w = text.lower().partition("x")
+    if not sep or not h.strip().isdigit() or not w.strip().isdigit():
+        raise SigmaError(f"--identity-size expects HxW in pixels, got {text!r}", hint="for example: 512x512")
+    return int(h), int(w)
+
+
+def _compile(file: Path, sets: Optional[list[str]], identity_size: Optional[str] = None):
+    scene = load_scene(file, sets)
+    from ..compiler import compile_scene
+
+    with user_errors():
+        with console.status(f"compiling {file}"):
+            return compile_scene(scene, identity_size=_identity_size(identity_size))
+
+
+def _report_warnings(compiled) -> None:
+    for w in compiled.warnings:
+        print(w, file=sys.stderr)
+
+
+@app.command("compile")
+def compile_cmd(
+    file: Path = typer.Argument(..., help="`.sigma` scene file."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output folder for control.png, identity.png, manifest.json."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP, metavar="NAME=VALUE"),
+    identity_size: Optional[str] = typer.Option(None, "--identity-size", metavar="HxW",
+                                                help="Size of one identity block (default: half the canvas)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite control/identity/manifest files not written by sigmascene."),
+) -> None:
+    """Compile a scene into the SIGMA control image I_C, identity dictionary I_S and manifest.json."""
+    compiled = _compile(file, set_, identity_size)
+    _report_warnings(compiled)
+    with user_errors():
+        compiled.save(out, overwrite=force)
+    h, w = compiled.control.shape[:2]
+    print(f"wrote {out}/control.png ({w}x{h}), {out}/identity.png ({compiled.identity.shape[1]}x"
+          f"{compiled.identity.shape[0]}), {out}/manifest.json: {len(compiled.order)} subjects far→near: "
+          f"{', '.join(f'{10 * (k + 1)}={n}' for k, n in enumerate(compiled.order))}")
+
+
+def _open(path: Path) -> None:
+    """Hand the picture to the desktop's viewer when there is one; say so when there is none."""
+    opener = "open" if sys.platform == "darwin" else "xdg-open"
+    if sys.platform.startswith("win"):
+        os.startfile(str(path))  # type: ignore[attr-defined]
+    elif shutil.which(opener) and (sys.platform == "darwin" or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        console.print(f"no image viewer available here; open {path} yourself")
+
+
+def _save_png(image, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(fd)
+    try:
+        image.save(tmp, format="PNG")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+@app.command()
+def preview(
+    file: Path = typer.Argument(..., help="`.sigma` scene file."),
+    maps: bool = typer.Option(False, "--maps", help="Contact sheet: layout, IR_asc, IR_desc, depth, identity dictionary."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="PNG to write (default: <scene>.maps.png / <scene>.layout.png here)."),
+    open_: bool = typer.Option(False, "--open", help="Open the picture in an image viewer when one exists."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP, metavar="NAME=VALUE"),
+) -> None:
+    """Draw the scene's layout (or, with --maps, every compiled map) into one PNG."""
+    compiled = _compile(file, set_)
+    _report_warnings(compiled)
+    from ..preview import contact_sheet, layout_preview
+
+    image = contact_sheet(compiled) if maps else layout_preview(compiled)
+    path = out or Path(f"{file.stem}.{'maps' if maps else 'layout'}.png")
+    if path.suffix.lower() != ".png":
+        with user_errors():
+            raise SigmaError(f"preview writes PNG files; -o should end in .png, got {path}")
+    _save_png(image, path)
+    print(f"wrote {path} ({image.width}x{image.height})")
+    if open_:
+        _open(path)
