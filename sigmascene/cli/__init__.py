@@ -6,7 +6,6 @@ from ._app import app
 from . import lang  # noqa: F401,E402  check, fmt
 # -- more command modules register here, one line each --
 from . import maps  # noqa: F401,E402  compile, preview
-from . import eval_cmd  # noqa: F401,E402  eval make-set, run, score
 
 
 def main() -> None:
