@@ -30,13 +30,28 @@ def box2d_mask(box: Box2D, width: int, height: int) -> np.ndarray:
 
 
 def polygon_mask(poly: Polygon, width: int, height: int) -> np.ndarray:
-    """Fill with Pillow (no anti-aliasing); Pillow's pixel j is centred on coordinate j, hence the -0.5."""
-    from PIL import Image, ImageDraw
+    """Even-odd scanline fill at pixel centres: the same rule the 3D rasteriser follows.
 
-    im = Image.new("1", (width, height), 0)
-    pts = [(x * width - 0.5, y * height - 0.5) for x, y in poly.points]
-    ImageDraw.Draw(im).polygon(pts, fill=1, outline=None)
-    return np.asarray(im, dtype=bool)
+    (Pillow's polygon fill also paints boundary pixels whose centres lie outside, a pixel ring too many.)
+    """
+    pts = np.asarray(poly.points, dtype=np.float64) * (width, height)
+    x0, y0 = pts[:, 0], pts[:, 1]
+    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+    m = np.zeros((height, width), dtype=bool)
+    r0, r1 = max(0, math.floor(pts[:, 1].min())), min(height, math.ceil(pts[:, 1].max()) + 1)
+    yc = np.arange(r0, r1, dtype=np.float64)[:, None] + 0.5
+    crosses = ((y0 <= yc) & (yc < y1)) | ((y1 <= yc) & (yc < y0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xs = np.where(crosses, x0 + (yc - y0) * (x1 - x0) / (y1 - y0), np.inf)
+    xs.sort(axis=1)
+    counts = crosses.sum(axis=1)
+    for row, n in zip(range(r0, r1), counts):
+        xr = xs[row - r0]
+        for a, b in zip(xr[0:n:2], xr[1:n:2]):  # columns j with a <= j + 0.5 < b
+            ja, jb = max(0, math.ceil(a - 0.5)), min(width, math.ceil(b - 0.5))
+            if jb > ja:
+                m[row, ja:jb] = True
+    return m
 
 
 def flat_coverage(placement: Box2D | Mask | Polygon, scene: Scene) -> np.ndarray:
