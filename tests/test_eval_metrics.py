@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from sigmascene.errors import SigmaError
@@ -155,6 +155,7 @@ def test_depth_mse_rejects_a_mis_sized_estimate():
 @settings(max_examples=60, deadline=None)
 def test_align_scale_shift_recovers_an_affine_map(xs, s, t):
     x = np.asarray(xs)
+    assume(np.ptp(x) > 1e-3)  # values that differ only below float precision of s·x + t carry no scale
     got_s, got_t = align_scale_shift(x, s * x + t)
     assert got_s == pytest.approx(s, rel=1e-6, abs=1e-9)
     assert np.allclose(got_s * x + got_t, s * x + t, atol=1e-6 * (1 + abs(s * x).max() + abs(t)))

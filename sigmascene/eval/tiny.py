@@ -101,7 +101,12 @@ def save_tiny_depth(folder: Path, seed: int = 0) -> Path:
                             image_size=32, patch_size=8, out_indices=[1, 2, 3, 4], reshape_hidden_states=False)
     cfg = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=32, neck_hidden_sizes=[8, 16, 32, 32],
                               fusion_hidden_size=16, head_hidden_size=8, patch_size=8)
-    DepthAnythingForDepthEstimation(cfg).eval().save_pretrained(folder)
+    model = DepthAnythingForDepthEstimation(cfg).eval()
+    with torch.no_grad():  # default init leaves the head's output ~1e-8; widen it so estimates vary per image
+        for conv in (model.head.conv1, model.head.conv2, model.head.conv3):
+            torch.nn.init.normal_(conv.weight, std=0.3)
+            torch.nn.init.constant_(conv.bias, 0.1)
+    model.save_pretrained(folder)
     DPTImageProcessor(size={"height": 32, "width": 32}, keep_aspect_ratio=True, ensure_multiple_of=8,
                       do_pad=False).save_pretrained(folder)
     return folder

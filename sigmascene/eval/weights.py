@@ -90,8 +90,19 @@ class Weights:
         return getattr(self, key)
 
     def fingerprint(self) -> dict[str, str | None]:
-        """What scores depend on: a score computed with other weights must be recomputed."""
-        return {k: (str(getattr(self, k)) if getattr(self, k) is not None else None) for k in BACKBONES}
+        """What scores depend on: path plus the files' sizes and times, so weights replaced in place count."""
+        return {k: _stat_key(getattr(self, k)) for k in BACKBONES}
+
+
+def _stat_key(p: Path | None) -> str | None:
+    if p is None:
+        return None
+    try:
+        files = [f for f in p.iterdir() if f.is_file()] if p.is_dir() else [p]
+        stats = sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    except OSError:
+        stats = []
+    return f"{p}|{stats}"
 
 
 class MissingWeights(Exception):

@@ -37,10 +37,12 @@ def align_scale_shift(pred: np.ndarray, target: np.ndarray) -> tuple[float, floa
     """Least-squares (s, t) with s >= 0 for s·pred + t ≈ target, over 1-D arrays of matched pixels."""
     pred = np.asarray(pred, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
-    pm, tm = pred.mean(), target.mean()
-    var = np.square(pred - pm).sum()
-    s = float(((pred - pm) * (target - tm)).sum() / var) if var > 1e-12 else 0.0
-    s = max(s, 0.0)  # the constrained optimum of a 1-D convex fit lies on the boundary when s < 0
+    pm, ps, tm = pred.mean(), pred.std(), target.mean()
+    if not ps > 0:  # a constant estimate carries no depth: the best it can do is the mean
+        return 0.0, float(tm)
+    z = (pred - pm) / ps  # standardised first, so estimators with tiny or huge output ranges fit equally well
+    a = max(float((z * (target - tm)).mean()), 0.0)  # the constrained optimum lies on s = 0 when s < 0
+    s = a / ps
     return s, float(tm - s * pm)
 
 

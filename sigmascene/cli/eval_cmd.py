@@ -1,0 +1,115 @@
+"""`sigmascene eval`: build an eval set, render it with a model, score it with the paper's metrics.
+
+Heavy libraries (torch, transformers, the model) are imported inside the commands so that `sigmascene check`
+and `sigmascene --help` stay fast.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+import typer
+
+from ._app import app
+from .common import console, user_errors
+
+eval_app = typer.Typer(help="Evaluate renders with the paper's metrics (DINO-I, SigLIP-I/T, depth MSE, CLIP-IQA, "
+                            "MUSIQ), from local weights only.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+WEIGHT_HELP = "Local folder of the {} (overrides eval.toml). Never downloaded."
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int], Callable[[str], None]]]:
+    """A rich progress bar on stderr; yields `start(total) -> advance(description)`."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn(f"[bold]{label}[/bold]"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  TextColumn("{task.description}"), console=console, transient=False) as bar:
+        task = None
+
+        def start(total: int) -> Callable[[str], None]:
+            nonlocal task
+            task = bar.add_task("", total=total)
+
+            def advance(desc: str) -> None:
+                bar.update(task, advance=1, description=desc)
+
+            return advance
+
+        yield start
+
+
+@eval_app.command("score")
+def score(
+    set_dir: Path = typer.Argument(..., metavar="SET", help="Eval set folder (holds evalset.json and renders/)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="TOML with a [weights] table (default: "
+                                           "SET/eval.toml when present)."),
+    dino: Optional[Path] = typer.Option(None, "--dino", help=WEIGHT_HELP.format("DINOv2 model")),
+    siglip: Optional[Path] = typer.Option(None, "--siglip", help=WEIGHT_HELP.format("SigLIP model")),
+    depth: Optional[Path] = typer.Option(None, "--depth", help=WEIGHT_HELP.format("depth estimator")),
+    clip: Optional[Path] = typer.Option(None, "--clip", help=WEIGHT_HELP.format("CLIP model for CLIP-IQA")),
+    musiq: Optional[Path] = typer.Option(None, "--musiq", help="pyiqa MUSIQ checkpoint file (.pth)."),
+    method: Optional[list[str]] = typer.Option(None, "--method", "-m", help="Score only this renders/ folder "
+                                               "(repeatable; default: all)."),
+    metric: Optional[list[str]] = typer.Option(None, "--metric", help="Only this metric (repeatable): dino_i, "
+                                               "siglip_i, siglip_t, depth_mse, clip_iqa, musiq."),
+    by: str = typer.Option("group", "--by", help="Rows per `group` (single/multi-subject, like the paper) or "
+                           "per subject `count`."),
+    paper: bool = typer.Option(True, "--paper/--no-paper", help="Show the paper's published rows for comparison."),
+    worst: int = typer.Option(6, "--worst", help="Worst cases per metric in report/worst.png (0: no grid)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Report folder (default SET/report)."),
+    force: bool = typer.Option(False, "--force", help="Rescore cases even when cached scores are current."),
+    device: Optional[str] = typer.Option(None, "--device", help="torch device (default: cuda when available)."),
+) -> None:
+    """Score every render of a set: per-case CSV, the paper-layout summary table, the worst cases as a PNG."""
+    from rich.console import Console
+
+    from ..errors import SigmaError
+    from ..eval.evalset import EvalSet
+    from ..eval.report import paper_rows, print_table, to_markdown
+    from ..eval.scoring import resolve_weights, run_scoring
+    from ..eval.weights import Weights
+
+    if by not in ("group", "count"):
+        with user_errors():
+            raise SigmaError(f"--by must be `group` or `count`, got {by!r}")
+    with user_errors():
+        evalset = EvalSet.load(set_dir)
+        flags = Weights.from_mapping({k: v for k, v in dict(dino=dino, siglip=siglip, depth=depth, clip=clip,
+                                                            musiq=musiq).items() if v is not None}, origin="flag")
+        w = resolve_weights(evalset, weights, flags)
+        with progress_bar("scoring") as start:
+            report = run_scoring(evalset, w, methods=method, only=metric, by=by, worst=worst, force=force,
+                                 device=device, out=out, progress=start,
+                                 on_skip=lambda line: console.print(f"[yellow]{line}[/yellow]"),
+                                 on_load=lambda line: console.print(f"[dim]loading {line}[/dim]"))
+    if not report.scores:
+        console.print(f"[yellow]no renders found under {evalset.root / 'renders'}; render with "
+                      f"`sigmascene eval run {set_dir} ...` or copy images there as renders/METHOD/CASE.png[/yellow]")
+    rows = report.rows + (paper_rows() if paper else [])
+    out_console = Console(highlight=False)
+    if out_console.is_terminal:
+        print_table(rows, report.metrics, out_console, title=f"sigmascene eval · {evalset.name}")
+    else:  # piped or logged: a markdown table, never squeezed to 80 columns, pastes into a paper or an issue
+        print(to_markdown(rows, report.metrics), end="")
+    for key, line in report.skipped.items():
+        print(f"missing: {line}")
+    for f in report.files:
+        console.print(f"[dim]wrote {f}[/dim]")
+
+
+@eval_app.command("tiny-weights")
+def tiny_weights(
+    out: Path = typer.Argument(..., help="Folder to write dino/, siglip/, depth/, clip/ and eval.toml into."),
+) -> None:
+    """Write tiny random-weight backbones (a smoke test of a set's plumbing; their scores mean nothing)."""
+    from ..eval.tiny import save_tiny_weights
+
+    with user_errors():
+        save_tiny_weights(out)
+    print(f"wrote tiny backbones and {out / 'eval.toml'} (use: sigmascene eval score SET --weights "
+          f"{out / 'eval.toml'})")
