@@ -7,11 +7,14 @@ SIGMA-GEN trains on two prompt forms and the model only understands those:
 
 `auto` picks full when the scene has a `compose` line (the paper's ablation finds it slightly better), else
 background. In either text, ``@name`` becomes the subject's `caption` when it has one, else its name with
-underscores read as spaces (``@red_chair`` -> ``red chair``): the model sees words, never identifiers.
+underscores read as spaces (``@red_chair`` -> ``red chair``): the model sees words, never identifiers. A caption's
+leading article is dropped after an article in the text, so ``a @vase`` with caption ``a blue vase`` reads
+``a blue vase``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Literal, Mapping
 
 from .errors import SigmaError, did_you_mean
@@ -25,6 +28,8 @@ PROMPT_MODES = ("auto", "background", "full")
 BACKGROUND_TEMPLATE = "Place these subjects in {}"
 FULL_TEMPLATE = "Place these subjects to compose: {}"
 EMPTY_BACKGROUND = "the scene"  # what a scene with no `prompt` asks for
+_ARTICLE_BEFORE = re.compile(r"\b(a|an|the)\s+$", re.IGNORECASE)
+_ARTICLE_START = re.compile(r"(a|an|the)\s+", re.IGNORECASE)
 
 
 def subject_phrase(name: str, caption: str | None) -> str:
@@ -40,7 +45,10 @@ def rewrite_mentions(text: str, phrases: Mapping[str, str], *, field: str = "pro
         if name not in phrases:
             loc = scene.field_loc(field) if scene is not None else None
             raise SigmaError(f"`@{name}` in {field} names no subject", loc, did_you_mean(name, phrases))
-        return phrases[name]
+        phrase = phrases[name]
+        if _ARTICLE_BEFORE.search(text, 0, m.start()) and _ARTICLE_START.match(phrase):
+            phrase = _ARTICLE_START.sub("", phrase, count=1)  # "a @vase" + "a blue vase" -> "a blue vase"
+        return phrase
 
     return MENTION_RE.sub(sub, text)
 

@@ -4,7 +4,9 @@ This is how the paper's baselines (Insert Anything and friends) place several su
 single-pass SIGMA can be compared with it honestly — same model, same maps, same prompt, same steps. Pass k
 sees only subject k: a control map holding just its region (routing intensity 10, as a one-subject scene) and its
 block of the identity dictionary. From the second pass on, blended diffusion keeps everything outside the
-subject's region from the previous image, so cost grows linearly with the number of subjects.
+subject's region from the previous image, so cost grows linearly with the number of subjects. A subject's region
+is its full silhouette (the compiler's `coverage`) when known: alone in its pass, nothing occludes it; nearer
+subjects, painted later, cover it again.
 """
 
 from __future__ import annotations
@@ -63,8 +65,13 @@ def render_iterative(pipe: Any, compiled: Any, *, prompt_mode: str = "auto", see
     timings: dict[str, float] = {"passes": n}
     previous = None
     t_start = time.perf_counter()
+    coverage = getattr(compiled, "coverage", None) or {}
     for k in range(n):
         ctrl, ident, region = subject_maps(compiled.control, compiled.identity, n, k)
+        full = coverage.get(compiled.order[k])
+        if full is not None and full.shape == region.shape:  # the whole silhouette, occluded parts included
+            region = region | full.astype(bool)
+            ctrl[..., :2] = np.where(region[..., None], ROUTING_STEP, 0).astype(np.uint8)
         if not region.any():
             continue  # hidden in both maps: nothing to paint (the compiler warns about it)
         step_cb = None if callback is None else (lambda i, total, k=k: callback(k * total + i, n * total))
