@@ -70,6 +70,9 @@ def open_image(path: Path, loc: SourceLoc | None, what: str):
     try:
         im = Image.open(path)
     except UnidentifiedImageError:
+        size = _declared_size(path)
+        if size is not None and 0 in size:
+            raise SigmaError(f"{what} image is empty ({size[0]}x{size[1]} pixels): {path}", loc) from None
         raise SigmaError(f"{what} is not an image Pillow can read: {path}", loc,
                          f"use one of {IMAGE_SUFFIXES}") from None
     except (OSError, SyntaxError, ValueError) as exc:
@@ -85,6 +88,17 @@ def open_image(path: Path, loc: SourceLoc | None, what: str):
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise SigmaError(f"{what} image is corrupt or truncated: {path} ({exc})", loc) from None
     return im
+
+
+def _declared_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from a file's header when Pillow refused it: an empty file or a 0-sized PNG."""
+    with open(path, "rb") as fh:
+        head = fh.read(24)
+    if not head:
+        return (0, 0)
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return None
 
 
 def load_rgb(path: Path, loc: SourceLoc | None, what: str = "reference") -> np.ndarray:
