@@ -5,6 +5,7 @@ from ._app import app
 # Command modules (one per capability); importing registers their commands.
 from . import lang  # noqa: F401,E402  check, fmt
 # -- more command modules register here, one line each --
+from . import render  # noqa: F401,E402  render
 from . import eval_cmd  # noqa: F401,E402  eval make-set, run, score
 from . import maps  # noqa: F401,E402  compile, preview
 

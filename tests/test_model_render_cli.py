@@ -1,0 +1,123 @@
+"""`sigmascene render`: image + reproducible sidecar, seeds, model lookup and clean errors, on a tiny CPU model."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from sigmascene.cli import app
+from sigmascene.model.lora import add_sigma_lora, save_sigma_lora
+from sigmascene.model.tiny import make_tiny_components, save_tiny_pipeline
+
+from test_model_pipeline import write_scene
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    return save_tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny")
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))  # never the developer's own config
+    monkeypatch.delenv("SIGMASCENE_BASE", raising=False)
+    monkeypatch.delenv("SIGMASCENE_LORA", raising=False)
+    return tmp_path
+
+
+def render(*args):
+    res = runner.invoke(app, ["render", *map(str, args)])
+    assert "Traceback" not in res.output, res.output
+    return res
+
+
+def test_render_writes_image_and_sidecar(env, base):
+    scene = write_scene(env / "s")
+    out = env / "out" / "room.png"
+    res = render(scene, "--base", base, "-o", out, "--steps", "2")
+    assert res.exit_code == 0, res.output
+    assert Image.open(out).size == (64, 48)
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["seed"] == 3 and side["steps"] == 2 and side["subjects"] == ["cat", "box_1"]
+    assert side["prompt"] == "Place these subjects to compose: a grey cat sits next to box 1"
+    assert len(side["scene"]["hash"]) == 64 and len(side["scene"]["maps_hash"]) == 64
+    assert side["model"]["base"] == str(base.resolve()) and side["model"]["lora"] is None
+    assert {"denoise_s", "load_s", "compile_s", "total_s"} <= set(side["timings"])
+    assert "--seed 3" in side["command"] and side["versions"]["diffusers"]
+
+
+def test_same_seed_reproduces_the_image_and_batch_renders_k_seeds(env, base):
+    scene = write_scene(env / "s")
+    res = render(scene, "--base", base, "-o", env / "b.png", "--steps", "2", "--seed", "10", "--batch", "2")
+    assert res.exit_code == 0, res.output
+    seeds = [json.loads((env / f"b_{s}.json").read_text())["seed"] for s in (10, 11)]
+    assert seeds == [10, 11]
+    again = render(scene, "--base", base, "-o", env / "c.png", "--steps", "2", "--seed", "11")
+    assert again.exit_code == 0, again.output
+    assert np.array_equal(np.asarray(Image.open(env / "b_11.png")), np.asarray(Image.open(env / "c.png")))
+    assert not np.array_equal(np.asarray(Image.open(env / "b_10.png")), np.asarray(Image.open(env / "c.png")))
+
+
+def test_set_changes_the_scene_hash(env, base):
+    scene = write_scene(env / "s")
+    text = scene.read_text().replace("sigma 1\n", "sigma 1\nparam d = 1.0\n").replace("depth 1.0", "depth $d")
+    scene.write_text(text)
+    render(scene, "--base", base, "-o", env / "x.png", "--steps", "1")
+    render(scene, "--base", base, "-o", env / "y.png", "--steps", "1", "--set", "d=3")
+    x, y = (json.loads((env / f"{n}.json").read_text()) for n in "xy")
+    assert x["scene"]["hash"] != y["scene"]["hash"] and y["scene"]["sets"] == {"d": "3"}
+    assert "--set d=3" in y["command"]
+
+
+def test_base_from_environment_and_iterative_mode(env, base, monkeypatch):
+    monkeypatch.setenv("SIGMASCENE_BASE", str(base))
+    scene = write_scene(env / "s")
+    res = render(scene, "-o", env / "it.png", "--steps", "1", "--mode", "iterative", "--prompt-mode", "background")
+    assert res.exit_code == 0, res.output
+    side = json.loads((env / "it.json").read_text())
+    assert side["mode"] == "iterative" and side["timings"]["passes"] == 2
+    assert side["model"]["base_source"] == "env" and side["prompt"] == "Place these subjects in a small room"
+
+
+def test_cache_with_a_masked_lora_and_refusal_without(env, base):
+    scene = write_scene(env / "s")
+    res = render(scene, "--base", base, "-o", env / "n.png", "--steps", "1", "--cache-conditions")
+    assert res.exit_code == 1 and "needs a LoRA trained with the condition attention mask" in res.output
+    tr = make_tiny_components(0)["transformer"]
+    add_sigma_lora(tr, rank=2, alpha=2)
+    lora = save_sigma_lora(env / "sigma.safetensors", tr, rank=2, alpha=2, condition_mask=True, config_hash="run7")
+    res = render(scene, "--base", base, "--lora", lora, "-o", env / "m.png", "--steps", "1", "--cache-conditions")
+    assert res.exit_code == 0, res.output
+    side = json.loads((env / "m.json").read_text())
+    assert side["cache_conditions"] and side["condition_mask"]
+    assert side["model"]["lora_metadata"]["config_hash"] == "run7" and len(side["model"]["lora_sha256"]) == 64
+
+
+def test_missing_model_is_a_clean_error_with_instructions(env):
+    scene = write_scene(env / "s")
+    res = render(scene, "-o", env / "z.png")
+    assert res.exit_code == 1
+    assert "no base model given" in res.output and "SIGMASCENE_BASE" in res.output
+    res = render(scene, "--base", env / "nope", "-o", env / "z.png")
+    assert res.exit_code == 1 and "does not exist" in res.output
+    assert not (env / "z.png").exists()
+
+
+@pytest.mark.parametrize("args, msg", [(["--mode", "twice"], "--mode 'twice'"),
+                                       (["--dtype", "int4"], "--dtype 'int4'"),
+                                       (["--lora", "missing.safetensors"], "does not exist")])
+def test_bad_options_are_clean_errors(env, base, args, msg):
+    scene = write_scene(env / "s")
+    res = render(scene, "--base", base, "-o", env / "z.png", "--steps", "1", *args)
+    assert res.exit_code == 1 and msg in res.output
+
+
+def test_scene_errors_are_located(env, base):
+    bad = env / "bad.sigma"
+    bad.write_text('sigma 1\nsubject a { ref "missing.png" box2d (0, 0, 1, 1) }\n')
+    res = render(bad, "--base", base, "-o", env / "z.png")
+    assert res.exit_code == 1 and f"{bad}:2:" in res.output
