@@ -198,3 +198,13 @@ def test_living_room_example_compiles_with_every_subject_routed(examples_dir):
     from sigmascene.preview import contact_sheet, layout_preview
 
     assert contact_sheet(c).size[0] > 1000 and layout_preview(c).size[0] > 800
+
+
+def test_preview_defaults_to_a_png_beside_the_scene(project):
+    r = CliRunner().invoke(app, ["preview", str(project / "scene.sigma"), "--maps"])
+    assert r.exit_code == 0, r.output
+    assert (project / "scene.preview.png").exists()
+    r = CliRunner().invoke(app, ["preview", str(project / "scene.sigma")])
+    assert r.exit_code == 0 and (project / "scene.layout.png").exists()
+    r = CliRunner().invoke(app, ["preview", str(project / "scene.sigma"), "-o", str(project / "no" / "such" / "x.png")])
+    assert r.exit_code == 0  # parent folders are created

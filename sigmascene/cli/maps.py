@@ -86,7 +86,9 @@ def _save_png(image, path: Path) -> None:
 def preview(
     file: Path = typer.Argument(..., help="`.sigma` scene file."),
     maps: bool = typer.Option(False, "--maps", help="Contact sheet: layout, IR_asc, IR_desc, depth, identity dictionary."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="PNG to write (default: <scene>.maps.png / <scene>.layout.png here)."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out",
+                                       help="PNG to write (default: beside FILE, <name>.preview.png with --maps, "
+                                            "else <name>.layout.png)."),
     open_: bool = typer.Option(False, "--open", help="Open the picture in an image viewer when one exists."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP, metavar="NAME=VALUE"),
 ) -> None:
@@ -96,11 +98,15 @@ def preview(
     from ..preview import contact_sheet, layout_preview
 
     image = contact_sheet(compiled) if maps else layout_preview(compiled)
-    path = out or Path(f"{file.stem}.{'maps' if maps else 'layout'}.png")
+    path = out or file.with_name(f"{file.stem}.{'preview' if maps else 'layout'}.png")
     if path.suffix.lower() != ".png":
         with user_errors():
             raise SigmaError(f"preview writes PNG files; -o should end in .png, got {path}")
-    _save_png(image, path)
+    try:
+        _save_png(image, path)
+    except OSError as exc:
+        with user_errors():
+            raise SigmaError(f"cannot write {path}: {exc.strerror or exc}", hint="choose another file with -o") from None
     print(f"wrote {path} ({image.width}x{image.height})")
     if open_:
         _open(path)
