@@ -113,3 +113,57 @@ def tiny_weights(
         save_tiny_weights(out)
     print(f"wrote tiny backbones and {out / 'eval.toml'} (use: sigmascene eval score SET --weights "
           f"{out / 'eval.toml'})")
+
+
+@eval_app.command("run")
+def run(
+    set_dir: Path = typer.Argument(..., metavar="SET", help="Eval set folder (holds evalset.json)."),
+    base: Optional[str] = typer.Option(None, "--base", "--model", help="Flux Kontext diffusers folder "
+                                       "[env SIGMASCENE_BASE]."),
+    lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors [env SIGMASCENE_LORA]."),
+    mode: str = typer.Option("single", "--mode", help="single (all subjects in one pass) | iterative (baseline)."),
+    method: Optional[str] = typer.Option(None, "--method", "-m", help="Name of the renders/ folder and table row "
+                                         "[default: <lora or base name>-<mode>]."),
+    steps: int = typer.Option(28, "--steps", min=1, max=1000, help="Denoising steps."),
+    guidance: float = typer.Option(2.5, "--guidance", help="Distilled guidance strength."),
+    prompt_mode: str = typer.Option("auto", "--prompt-mode", help="auto | background | full."),
+    cache_conditions: bool = typer.Option(False, "--cache-conditions", help="Condition K/V computed once (LoRA "
+                                          "trained with the mask)."),
+    case: Optional[list[str]] = typer.Option(None, "--case", help="Render only this case (repeatable)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Render at most the first N cases."),
+    force: bool = typer.Option(False, "--force", help="Re-render the selected cases even when finished."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N [default: cuda if present]."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto | bf16 | fp16 | fp32."),
+) -> None:
+    """Render every case of a set (resumable: finished cases are skipped), into SET/renders/METHOD/."""
+    from ..errors import SigmaError
+    from ..eval.evalset import EvalSet
+    from ..eval.runner import (MODES, RunOptions, check_setting, default_method, load_pipeline, model_identity, run_set,
+                               select_cases)
+    from ..model.config import require_base, resolve_model_paths
+    from ..prompts import PROMPT_MODES
+
+    with user_errors():
+        if mode not in MODES:
+            raise SigmaError(f"--mode {mode!r} is not one of: {', '.join(MODES)}")
+        if prompt_mode not in PROMPT_MODES:
+            raise SigmaError(f"--prompt-mode {prompt_mode!r} is not one of: {', '.join(PROMPT_MODES)}")
+        evalset = EvalSet.load(set_dir)
+        cases = select_cases(evalset, case, limit)
+        paths = resolve_model_paths(base, lora)
+        base_dir = require_base(paths)
+        name = method or default_method(base_dir, paths.lora, mode)
+        options = RunOptions(name, mode, steps, guidance, prompt_mode, cache_conditions,
+                             model_identity(base_dir, paths.lora))
+        if not force and evalset.render_dir(name).is_dir():
+            check_setting(evalset.render_dir(name), options)  # before minutes of model loading
+        with console.status("loading the model..."):
+            pipe = load_pipeline(base_dir, paths.lora, device, dtype)
+        with progress_bar(f"rendering {name}") as start:
+            summary = run_set(pipe, evalset, options, cases=cases, force=force, advance=start(len(cases)))
+    for cid, reason in summary.failed:
+        print(f"failed {cid}: {reason}")
+    console.print(f"{len(summary.rendered)} rendered, {len(summary.skipped)} already finished, "
+                  f"{len(summary.failed)} failed in {summary.seconds:.1f} s → {evalset.render_dir(name)}")
+    if summary.failed:
+        raise typer.Exit(1)

@@ -46,7 +46,9 @@ def worst_cases(scores: Sequence[CaseScore], metric: str, k: int) -> list[Worst]
 
 def _fit(im: Image.Image, w: int, h: int) -> Image.Image:
     im = im.convert("RGB")
-    im.thumbnail((w, h), Image.Resampling.LANCZOS)
+    scale = min(w / im.width, h / im.height)  # small crops are enlarged too, so every tile reads the same
+    size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+    im = im.resize(size, Image.Resampling.NEAREST if scale > 2 else Image.Resampling.LANCZOS)
     canvas = Image.new("RGB", (w, h), BG)
     canvas.paste(im, ((w - im.width) // 2, (h - im.height) // 2))
     return canvas
@@ -68,12 +70,12 @@ def _tile(root: Path, w: Worst) -> Image.Image:
         ref = _open(Path(w.subject.reference)) if w.subject.reference else Image.new("RGB", (8, 8), BG)
         tile.paste(_fit(crop, TILE // 2 - 1, TILE), (0, 0))
         tile.paste(_fit(ref, TILE // 2 - 1, TILE), (TILE // 2 + 1, 0))
-        label = f"{w.score.case}·{w.subject.subject} {w.value:.1f}"
+        label = f"{w.score.case}/{w.subject.subject} {w.value:.1f}"
     else:
         tile.paste(_fit(render, TILE, TILE), (0, 0))
         label = f"{w.score.case} {w.value:.1f}"
     draw = ImageDraw.Draw(tile)
-    draw.text((3, TILE + 3), f"{w.score.method}:{label}"[:34], fill=FG, font=ImageFont.load_default())
+    draw.text((3, TILE + 3), f"{w.score.method}: {label}"[:34], fill=FG, font=ImageFont.load_default())
     return tile
 
 

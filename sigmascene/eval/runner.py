@@ -1,0 +1,178 @@
+"""`eval run`: render every case of a set with one model setting, resumably.
+
+A set takes hours on a GPU, so a run must survive being stopped: each output is written atomically beside a
+sidecar JSON, and a case with both is finished and skipped next time. A method folder holds one setting only —
+resuming with other steps, mode or model is refused rather than mixing two settings under one table row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..errors import SigmaError
+from .evalset import Case, EvalSet
+
+MODES = ("single", "iterative")
+# The options that define a method: a resumed run must match them exactly.
+SETTING_KEYS = ("mode", "steps", "guidance", "prompt_mode", "cache_conditions", "model")
+
+
+@dataclass
+class RunOptions:
+    method: str
+    mode: str = "single"
+    steps: int = 28
+    guidance: float = 2.5
+    prompt_mode: str = "auto"
+    cache_conditions: bool = False
+    model: dict[str, Any] = field(default_factory=dict)  # base/lora identities, written to every sidecar
+
+    def setting(self) -> dict[str, Any]:
+        d = asdict(self)
+        return {k: d[k] for k in SETTING_KEYS}
+
+
+@dataclass
+class RunSummary:
+    rendered: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # finished earlier
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (case, one-line reason)
+    seconds: float = 0.0
+
+
+def default_method(base: Path, lora: Path | None, mode: str) -> str:
+    """`<lora stem>-<mode>` (or the base folder's name without a LoRA): a readable row name in the table."""
+    stem = lora.stem if lora is not None else base.name
+    return f"{stem}-{mode}".replace(" ", "_")
+
+
+def is_finished(folder: Path, case_id: str) -> bool:
+    return (folder / f"{case_id}.png").is_file() and (folder / f"{case_id}.json").is_file()
+
+
+def check_setting(folder: Path, options: RunOptions) -> None:
+    """Refuse to resume a method folder whose finished renders were made with another setting."""
+    for side in sorted(folder.glob("*.json")):
+        try:
+            old = json.loads(side.read_text(encoding="utf-8")).get("setting")
+        except (OSError, json.JSONDecodeError, AttributeError):
+            continue
+        if not isinstance(old, dict):
+            continue
+        new = options.setting()
+        diff = [k for k in SETTING_KEYS if old.get(k) != new.get(k)]
+        if diff:
+            shown = ", ".join(f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in diff)
+            raise SigmaError(f"renders/{options.method} was rendered with another setting ({shown})",
+                             hint="pass another --method name for this setting, or --force to re-render all")
+        return  # one sidecar is enough: they were all checked against each other when written
+
+
+def select_cases(evalset: EvalSet, only: Sequence[str] | None, limit: int | None) -> list[Case]:
+    cases = [evalset.case(c) for c in only] if only else list(evalset.cases)
+    return cases[:limit] if limit is not None else cases
+
+
+def render_case(pipe: Any, evalset: EvalSet, case: Case, options: RunOptions,
+                on_step: Callable[[int, int], None] | None = None) -> tuple[Any, dict]:
+    """Compile and render one case; returns (PIL image, sidecar dict)."""
+    import sigmascene
+
+    from ..prompts import build_prompt
+
+    scene = evalset.load_scene(case)
+    compiled = sigmascene.compile(scene)
+    seed = scene.seed if case.seed is None else case.seed
+    kwargs = dict(prompt_mode=options.prompt_mode, seed=seed, num_inference_steps=options.steps,
+                  guidance_scale=options.guidance, callback=on_step)
+    t0 = time.perf_counter()
+    if options.mode == "single":
+        result = pipe.render(compiled, cache_conditions=options.cache_conditions, **kwargs)
+    else:
+        result = pipe.render_iterative(compiled, **kwargs)
+    seconds = time.perf_counter() - t0
+    sidecar = {"case": case.id, "method": options.method, "setting": options.setting(), "seed": seed,
+               "prompt": build_prompt(scene, options.prompt_mode), "subjects": list(compiled.order),
+               "size": [scene.canvas.width, scene.canvas.height], "seconds": seconds,
+               "timings": dict(getattr(result, "timings", {}) or {})}
+    return result.images[0], sidecar
+
+
+def write_render(folder: Path, case_id: str, image: Any, sidecar: dict) -> None:
+    """Image first, sidecar last, each via a temporary name: a sidecar present means the image is whole."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{case_id}.png.tmp"
+    image.save(tmp, format="PNG")
+    os.replace(tmp, folder / f"{case_id}.png")
+    tmp_side = folder / f".{case_id}.json.tmp"
+    tmp_side.write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp_side, folder / f"{case_id}.json")
+
+
+def run_set(pipe: Any, evalset: EvalSet, options: RunOptions, *, cases: Sequence[Case] | None = None,
+            force: bool = False, advance: Callable[[str], None] | None = None,
+            on_step: Callable[[int, int], None] | None = None) -> RunSummary:
+    """Render every selected case not yet finished; a failing case is recorded and the run goes on."""
+    if options.mode not in MODES:
+        raise SigmaError(f"--mode {options.mode!r} is not one of: {', '.join(MODES)}")
+    folder = evalset.render_dir(options.method)
+    if not force and folder.is_dir():
+        check_setting(folder, options)
+    summary = RunSummary()
+    t0 = time.perf_counter()
+    for case in (cases if cases is not None else evalset.cases):
+        if not force and is_finished(folder, case.id):
+            summary.skipped.append(case.id)
+        else:
+            try:
+                image, sidecar = render_case(pipe, evalset, case, options, on_step)
+                write_render(folder, case.id, image, sidecar)
+                summary.rendered.append(case.id)
+            except SigmaError as err:
+                summary.failed.append((case.id, err.format().splitlines()[0]))
+        if advance:
+            advance(case.id)
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def load_pipeline(base: Path, lora: Path | None, device: str | None = None, dtype: str = "auto") -> Any:
+    """The SIGMA pipeline from a local base folder (+ LoRA), on `device`; libraries' own bars silenced."""
+    import torch
+    from diffusers.utils import logging as dlog
+    from transformers.utils import logging as tlog
+
+    from ..model.pipeline import SigmaPipeline
+
+    for log in (dlog, tlog):
+        log.set_verbosity_error()
+        log.disable_progress_bar()
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SigmaError(f"--device {device} asked for a GPU, but torch sees none", hint="use --device cpu")
+    dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32,
+              "auto": torch.bfloat16 if dev.type == "cuda" else torch.float32}
+    if dtype not in dtypes:
+        raise SigmaError(f"--dtype {dtype!r} is not one of: {', '.join(dtypes)}")
+    pipe = SigmaPipeline.from_pretrained(base, dtype=dtypes[dtype])
+    pipe.set_progress_bar_config(disable=True)
+    if lora is not None:
+        if not Path(lora).is_file():
+            raise SigmaError(f"LoRA file {lora} does not exist")
+        pipe.load_lora_weights(lora)
+    return pipe.to(dev)
+
+
+def model_identity(base: Path, lora: Path | None) -> dict[str, Any]:
+    """What names the model in sidecars: the base folder and the LoRA's path and size (cheap, and enough to
+    notice a resumed run pointed at another LoRA)."""
+    out: dict[str, Any] = {"base": str(Path(base).resolve())}
+    if lora is not None:
+        st = Path(lora).stat()
+        out["lora"] = {"path": str(Path(lora).resolve()), "bytes": st.st_size}
+    return out
