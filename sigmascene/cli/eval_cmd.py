@@ -43,6 +43,87 @@ def progress_bar(label: str) -> Iterator[Callable[[int], Callable[[str], None]]]
         yield start
 
 
+@eval_app.command("make-set")
+def make_set_cmd(
+    dataset: Path = typer.Argument(..., help="Dataset folder (holds index.jsonl)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write the eval set into."),
+    single: int = typer.Option(200, "--single", min=0, help="Single-subject samples to take (paper: 200)."),
+    multi: int = typer.Option(510, "--multi", min=0, help="Multi-subject samples to take (paper: 510)."),
+    structure: Optional[list[str]] = typer.Option(None, "--structure", help="Structure mode of the cases "
+                                                  "(repeatable; one case per sample and mode) [default: mask_depth]."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random choice of samples."),
+    name: Optional[str] = typer.Option(None, "--name", help="Set name shown in reports [default: folder name]."),
+    ground_truth: bool = typer.Option(False, "--ground-truth", help="Also file each sample's target image as "
+                                      "the method `ground-truth`."),
+    force: bool = typer.Option(False, "--force", help="Rebuild a set that already exists in --out."),
+) -> None:
+    """Build an eval set from a dataset: seeded single/multi-subject split, self-contained `.sigma` cases."""
+    from ..eval.make_set import make_set
+
+    with user_errors():
+        with progress_bar("make-set") as start:
+            summary = make_set(dataset, out, single=single, multi=multi, structures=structure or ["mask_depth"],
+                               seed=seed, name=name, ground_truth=ground_truth, force=force, progress=start)
+    for line in summary.short:
+        console.print(f"[yellow]{line}[/yellow]")
+    print(f"wrote {summary.cases} cases ({summary.single} single-subject, {summary.multi} multi-subject samples) "
+          f"to {out}")
+
+
+@eval_app.command("run")
+def run(
+    set_dir: Path = typer.Argument(..., metavar="SET", help="Eval set folder (holds evalset.json)."),
+    base: Optional[str] = typer.Option(None, "--base", "--model", help="Flux Kontext diffusers folder "
+                                       "[env SIGMASCENE_BASE]."),
+    lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors [env SIGMASCENE_LORA]."),
+    mode: str = typer.Option("single", "--mode", help="single (all subjects in one pass) | iterative (baseline)."),
+    method: Optional[str] = typer.Option(None, "--method", "-m", help="Name of the renders/ folder and table row "
+                                         "[default: <lora or base name>-<mode>]."),
+    steps: int = typer.Option(28, "--steps", min=1, max=1000, help="Denoising steps."),
+    guidance: float = typer.Option(2.5, "--guidance", help="Distilled guidance strength."),
+    prompt_mode: str = typer.Option("auto", "--prompt-mode", help="auto | background | full."),
+    cache_conditions: bool = typer.Option(False, "--cache-conditions", help="Condition K/V computed once (LoRA "
+                                          "trained with the mask)."),
+    case: Optional[list[str]] = typer.Option(None, "--case", help="Render only this case (repeatable)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Render at most the first N cases."),
+    force: bool = typer.Option(False, "--force", help="Re-render the selected cases even when finished."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N [default: cuda if present]."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto | bf16 | fp16 | fp32."),
+) -> None:
+    """Render every case of a set (resumable: finished cases are skipped), into SET/renders/METHOD/."""
+    from ..errors import SigmaError
+    from ..eval.evalset import EvalSet
+    from ..eval.runner import (MODES, RunOptions, check_setting, default_method, load_pipeline, model_identity, run_set,
+                               select_cases)
+    from ..model.config import require_base, resolve_model_paths
+    from ..prompts import PROMPT_MODES
+
+    with user_errors():
+        if mode not in MODES:
+            raise SigmaError(f"--mode {mode!r} is not one of: {', '.join(MODES)}")
+        if prompt_mode not in PROMPT_MODES:
+            raise SigmaError(f"--prompt-mode {prompt_mode!r} is not one of: {', '.join(PROMPT_MODES)}")
+        evalset = EvalSet.load(set_dir)
+        cases = select_cases(evalset, case, limit)
+        paths = resolve_model_paths(base, lora)
+        base_dir = require_base(paths)
+        name = method or default_method(base_dir, paths.lora, mode)
+        options = RunOptions(name, mode, steps, guidance, prompt_mode, cache_conditions,
+                             model_identity(base_dir, paths.lora))
+        if not force and evalset.render_dir(name).is_dir():
+            check_setting(evalset.render_dir(name), options)  # before minutes of model loading
+        with console.status("loading the model..."):
+            pipe = load_pipeline(base_dir, paths.lora, device, dtype)
+        with progress_bar(f"rendering {name}") as start:
+            summary = run_set(pipe, evalset, options, cases=cases, force=force, advance=start(len(cases)))
+    for cid, reason in summary.failed:
+        print(f"failed {cid}: {reason}")
+    console.print(f"{len(summary.rendered)} rendered, {len(summary.skipped)} already finished, "
+                  f"{len(summary.failed)} failed in {summary.seconds:.1f} s → {evalset.render_dir(name)}")
+    if summary.failed:
+        raise typer.Exit(1)
+
+
 @eval_app.command("score")
 def score(
     set_dir: Path = typer.Argument(..., metavar="SET", help="Eval set folder (holds evalset.json and renders/)."),
@@ -113,57 +194,3 @@ def tiny_weights(
         save_tiny_weights(out)
     print(f"wrote tiny backbones and {out / 'eval.toml'} (use: sigmascene eval score SET --weights "
           f"{out / 'eval.toml'})")
-
-
-@eval_app.command("run")
-def run(
-    set_dir: Path = typer.Argument(..., metavar="SET", help="Eval set folder (holds evalset.json)."),
-    base: Optional[str] = typer.Option(None, "--base", "--model", help="Flux Kontext diffusers folder "
-                                       "[env SIGMASCENE_BASE]."),
-    lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors [env SIGMASCENE_LORA]."),
-    mode: str = typer.Option("single", "--mode", help="single (all subjects in one pass) | iterative (baseline)."),
-    method: Optional[str] = typer.Option(None, "--method", "-m", help="Name of the renders/ folder and table row "
-                                         "[default: <lora or base name>-<mode>]."),
-    steps: int = typer.Option(28, "--steps", min=1, max=1000, help="Denoising steps."),
-    guidance: float = typer.Option(2.5, "--guidance", help="Distilled guidance strength."),
-    prompt_mode: str = typer.Option("auto", "--prompt-mode", help="auto | background | full."),
-    cache_conditions: bool = typer.Option(False, "--cache-conditions", help="Condition K/V computed once (LoRA "
-                                          "trained with the mask)."),
-    case: Optional[list[str]] = typer.Option(None, "--case", help="Render only this case (repeatable)."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Render at most the first N cases."),
-    force: bool = typer.Option(False, "--force", help="Re-render the selected cases even when finished."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N [default: cuda if present]."),
-    dtype: str = typer.Option("auto", "--dtype", help="auto | bf16 | fp16 | fp32."),
-) -> None:
-    """Render every case of a set (resumable: finished cases are skipped), into SET/renders/METHOD/."""
-    from ..errors import SigmaError
-    from ..eval.evalset import EvalSet
-    from ..eval.runner import (MODES, RunOptions, check_setting, default_method, load_pipeline, model_identity, run_set,
-                               select_cases)
-    from ..model.config import require_base, resolve_model_paths
-    from ..prompts import PROMPT_MODES
-
-    with user_errors():
-        if mode not in MODES:
-            raise SigmaError(f"--mode {mode!r} is not one of: {', '.join(MODES)}")
-        if prompt_mode not in PROMPT_MODES:
-            raise SigmaError(f"--prompt-mode {prompt_mode!r} is not one of: {', '.join(PROMPT_MODES)}")
-        evalset = EvalSet.load(set_dir)
-        cases = select_cases(evalset, case, limit)
-        paths = resolve_model_paths(base, lora)
-        base_dir = require_base(paths)
-        name = method or default_method(base_dir, paths.lora, mode)
-        options = RunOptions(name, mode, steps, guidance, prompt_mode, cache_conditions,
-                             model_identity(base_dir, paths.lora))
-        if not force and evalset.render_dir(name).is_dir():
-            check_setting(evalset.render_dir(name), options)  # before minutes of model loading
-        with console.status("loading the model..."):
-            pipe = load_pipeline(base_dir, paths.lora, device, dtype)
-        with progress_bar(f"rendering {name}") as start:
-            summary = run_set(pipe, evalset, options, cases=cases, force=force, advance=start(len(cases)))
-    for cid, reason in summary.failed:
-        print(f"failed {cid}: {reason}")
-    console.print(f"{len(summary.rendered)} rendered, {len(summary.skipped)} already finished, "
-                  f"{len(summary.failed)} failed in {summary.seconds:.1f} s → {evalset.render_dir(name)}")
-    if summary.failed:
-        raise typer.Exit(1)

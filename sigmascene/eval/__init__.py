@@ -1,0 +1,30 @@
+"""Evaluation with the SIGMA-GEN paper's metrics: eval sets, rendering them, scoring, and the report.
+
+Names resolve lazily, so importing `sigmascene.eval` costs nothing until a metric is actually used.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "EvalSet": "evalset", "Case": "evalset", "SampleRef": "evalset",
+    "Weights": "weights",
+    "METRICS": "metrics", "load_suite": "metrics",
+    "score_set": "score", "CaseScore": "score", "SubjectScore": "score", "Layout": "score",
+    "run_scoring": "scoring", "ScoreReport": "scoring",
+    "summarize": "report", "paper_rows": "report",
+    "worst_grid": "grid",
+    "RunOptions": "runner", "run_set": "runner", "load_pipeline": "runner",
+    "make_set": "make_set",
+    "save_tiny_weights": "tiny",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
