@@ -23,7 +23,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import SigmaError, SourceLoc
-from ..scene import MENTION_RE, Scene
+from ..scene import Scene
 
 FORMAT = "sigmascene-evalset"
 INDEX = "evalset.json"
@@ -177,12 +177,14 @@ def _find_sample(dataset, sample_id: str, root: Path):
 
 def case_text(case: Case, scene: Scene) -> str:
     """The text SigLIP-T compares against: what the user asked for, with @mentions spelt out."""
+    from ..prompts import rewrite_mentions, subject_phrase
+
     if case.prompt:
         return case.prompt
-    captions = {s.name: (s.caption or s.name.replace("_", " ")) for s in scene.subjects}
-    if scene.compose:
-        return MENTION_RE.sub(lambda m: captions.get(m.group(1), m.group(1)), scene.compose)
-    return scene.prompt
+    phrases = {s.name: subject_phrase(s.name, s.caption) for s in scene.subjects}
+    if scene.compose and scene.compose.strip():
+        return rewrite_mentions(scene.compose, phrases, field="compose", scene=scene)
+    return rewrite_mentions(scene.prompt, phrases, scene=scene)
 
 
 def subject_group(n: int) -> str:
