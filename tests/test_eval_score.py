@@ -81,7 +81,7 @@ def evalset(tmp_path):
 
 
 def test_pasted_references_score_higher_identity_than_noise(evalset, weights):
-    report = run_scoring(evalset, weights, worst=3)
+    report = run_scoring(evalset, weights, only=["dino_i", "siglip_i"], worst=3)
     by = {(s.method, s.case): s for s in report.scores}
     assert len(by) == 6
     for cid in ("one", "two", "flat"):
@@ -108,15 +108,18 @@ def test_case_rows_carry_group_control_and_per_subject_scores(evalset, weights):
 
 
 def test_scores_are_cached_until_a_render_changes(evalset, weights, monkeypatch):
-    run_scoring(evalset, weights, worst=0)
+    only = ["dino_i"]
+    run_scoring(evalset, weights, only=only, worst=0)
     calls = []
     real = score_mod.score_image
     monkeypatch.setattr(score_mod, "score_image", lambda *a, **k: calls.append(1) or real(*a, **k))
-    again = run_scoring(evalset, weights, worst=0)
+    again = run_scoring(evalset, weights, only=only, worst=0)
     assert calls == [] and len(again.scores) == 6
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(evalset.render_dir("noise") / "one.png")
-    run_scoring(evalset, weights, worst=0)
+    run_scoring(evalset, weights, only=only, worst=0)
     assert len(calls) == 1
+    run_scoring(evalset, weights, only=["dino_i", "siglip_i"], worst=0)  # another metric set: all rescored
+    assert len(calls) == 7
     lines = (evalset.root / "scores" / "noise.jsonl").read_text().splitlines()
     assert len(lines) == 3 and {json.loads(x)["case"] for x in lines} == {"one", "two", "flat"}
 

@@ -91,6 +91,9 @@ def run(
     dtype: str = typer.Option("auto", "--dtype", help="auto | bf16 | fp16 | fp32."),
 ) -> None:
     """Render every case of a set (resumable: finished cases are skipped), into SET/renders/METHOD/."""
+    from ..eval.weights import force_offline
+
+    force_offline()
     from ..errors import SigmaError
     from ..eval.evalset import EvalSet
     from ..eval.runner import (MODES, RunOptions, check_setting, default_method, load_pipeline, model_identity, run_set,
@@ -147,6 +150,9 @@ def score(
     device: Optional[str] = typer.Option(None, "--device", help="torch device (default: cuda when available)."),
 ) -> None:
     """Score every render of a set: per-case CSV, the paper-layout summary table, the worst cases as a PNG."""
+    from ..eval.weights import force_offline
+
+    force_offline()  # before transformers is imported: huggingface_hub reads it once, at import
     from rich.console import Console
 
     from ..errors import SigmaError
