@@ -1,0 +1,124 @@
+"""The model side of training: load Flux Kontext (or the tiny stack), add the LoRA, checkpoint blocks, wrap for DDP.
+
+Everything the forward pass does is the model package's `sigma_forward`, the function inference runs; this module
+only prepares the objects it runs on. Two things need care:
+
+* DDP synchronises gradients only for calls through its wrapper's `forward`, while `sigma_forward` walks the
+  transformer's blocks itself. `Denoiser` is a module whose forward *is* `sigma_forward`, so accelerate can wrap
+  it and gradients are all-reduced across ranks as usual.
+* diffusers' gradient checkpointing lives in `FluxTransformer2DModel.forward`, which `sigma_forward` does not call.
+  `block_checkpointing` recomputes each block in backward instead, by wrapping the model package's per-block
+  functions for the duration of a training forward (the forward module resolves them at call time).
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import torch
+
+from ..errors import SigmaError
+from .config import TrainConfig
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+
+
+def load_components(cfg: TrainConfig) -> dict[str, Any]:
+    """The seven Flux Kontext components: tiny random weights (`base = "tiny"`) or a local diffusers folder."""
+    base = cfg.model.base.strip()
+    if base == "tiny":
+        from ..model.tiny import make_tiny_components
+
+        return make_tiny_components(cfg.model.tiny_seed)
+    from ..model.config import require_base, resolve_model_paths
+    from ..model.pipeline import SigmaPipeline
+
+    path = require_base(resolve_model_paths(base=str(cfg.path(base)) if base else None))
+    pipe = SigmaPipeline.from_pretrained(path, torch_dtype=DTYPES[cfg.model.weight_dtype])
+    return dict(pipe.components)
+
+
+def lora_targets(transformer: Any, pattern: str) -> list[str]:
+    """Names of the Linear layers whose full name matches `pattern`; an empty match is a config error."""
+    rx = re.compile(pattern)
+    names = [n for n, m in transformer.named_modules() if isinstance(m, torch.nn.Linear) and rx.fullmatch(n)]
+    if not names:
+        raise SigmaError(f"lora.target matches no Linear layer of the transformer: {pattern!r}",
+                         hint="names look like transformer_blocks.0.attn.to_q; the default covers every "
+                              "attention and MLP projection")
+    return names
+
+
+def add_lora(transformer: Any, cfg: TrainConfig) -> list[str]:
+    """Freeze the base, add a fresh LoRA on the configured layers (fp32 weights), return their names."""
+    from peft import LoraConfig
+
+    transformer.requires_grad_(False)
+    targets = lora_targets(transformer, cfg.lora.target)
+    # Exact names (not suffixes): a bare `proj_out` would also adapt the model's final projection.
+    transformer.add_adapter(LoraConfig(r=cfg.lora.rank, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                                       target_modules=targets, init_lora_weights=True))
+    for p in transformer.parameters():
+        if p.requires_grad:
+            p.data = p.data.float()
+    return targets
+
+
+def restore_lora(transformer: Any, path: Any) -> None:
+    """Load a checkpoint's LoRA weights into the already-added adapter (same names, same shapes)."""
+    from peft.utils import set_peft_model_state_dict
+
+    from ..model.lora import PREFIX, read_sigma_lora
+
+    sd, _ = read_sigma_lora(path)
+    sd = {k.removeprefix(f"{PREFIX}."): v for k, v in sd.items()}
+    result = set_peft_model_state_dict(transformer, sd, adapter_name="default")
+    unexpected = getattr(result, "unexpected_keys", [])
+    if unexpected:
+        raise SigmaError(f"checkpoint LoRA has layers this run does not train (e.g. {unexpected[0]})",
+                         hint="lora.target changed since the checkpoint was written")
+
+
+def lora_parameters(transformer: Any) -> list[torch.nn.Parameter]:
+    return [p for p in transformer.parameters() if p.requires_grad]
+
+
+class Denoiser(torch.nn.Module):
+    """`sigma_forward` as a module, so DDP (via accelerate) wraps it and syncs the LoRA gradients."""
+
+    def __init__(self, transformer: Any):
+        super().__init__()
+        self.transformer = transformer
+
+    def forward(self, **kwargs: Any) -> torch.Tensor:
+        from ..model.forward import sigma_forward
+
+        return sigma_forward(self.transformer, **kwargs)
+
+
+@contextmanager
+def block_checkpointing(enabled: bool = True) -> Iterator[None]:
+    """Recompute every transformer block in backward (activation checkpointing) while the context is open."""
+    if not enabled:
+        yield
+        return
+    from torch.utils.checkpoint import checkpoint
+
+    from ..model import forward as fwd
+
+    dual, single = fwd._dual_block, fwd._single_block
+
+    def ckpt(fn):
+        def run(*args, **kwargs):
+            if not torch.is_grad_enabled():
+                return fn(*args, **kwargs)
+            return checkpoint(fn, *args, use_reentrant=False, **kwargs)
+        return run
+
+    fwd._dual_block, fwd._single_block = ckpt(dual), ckpt(single)
+    try:
+        yield
+    finally:
+        fwd._dual_block, fwd._single_block = dual, single

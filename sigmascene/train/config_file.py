@@ -1,0 +1,214 @@
+"""The config file: TOML in, located errors out, `--set` overrides, and the documented default written back.
+
+Errors are reported like the scene language's: `cfg.toml:12:1: error: optim.lr: ...` with the line quoted, or,
+when the bad value came from the command line, naming the `--set` that gave it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import Diagnostic, SigmaError, SourceLoc
+from .config import TrainConfig
+
+
+# -- reading ------------------------------------------------------------------------------------------------
+
+def _parse_value(text: str) -> Any:
+    """A `--set` value as TOML (numbers, booleans, strings in quotes, arrays), else as a bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_set(data: dict, item: str) -> str:
+    """Apply one `--set a.b.c=value` to a raw config dict; list items by index (curriculum.stages.0.steps=10)."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise SigmaError(f"--set expects KEY=VALUE, got {item!r}", hint="for example: --set optim.grad_accum=4")
+    parts = key.split(".")
+    node: Any = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise SigmaError(f"--set {key}: `{part}` is not an index of a {len(node)}-item list")
+            if last:
+                node[int(part)] = _parse_value(raw.strip())
+            else:
+                node = node[int(part)]
+            continue
+        if last:
+            node[part] = _parse_value(raw.strip())
+        else:
+            nxt = node.setdefault(part, {})
+            if not isinstance(nxt, (dict, list)):
+                raise SigmaError(f"--set {key}: `{'.'.join(parts[:i + 1])}` is a value, not a table")
+            node = nxt
+    return key
+
+
+def _locate(text: str, file: str, loc: tuple) -> SourceLoc | None:
+    """Best-effort line of a pydantic error location (('optim', 'lr') or ('curriculum','stages',1,'steps'))."""
+    keys = [k for k in loc if isinstance(k, str)]
+    if not keys or not text:
+        return None
+    table, want_index, seen = [], next((k for k in loc if isinstance(k, int)), None), {}
+    best: SourceLoc | None = None
+    for n, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        m = re.match(r"^\[\[?\s*([A-Za-z0-9_.]+)\s*\]\]?", s)
+        if m:
+            table = m.group(1).split(".")
+            if s.startswith("[["):
+                seen[m.group(1)] = seen.get(m.group(1), -1) + 1
+            continue
+        km = re.match(r"^([A-Za-z0-9_]+)\s*=", s)
+        if not km:
+            continue
+        path = table + [km.group(1)]
+        idx_ok = want_index is None or seen.get(".".join(table), 0) == want_index
+        if path == keys and idx_ok:
+            return SourceLoc(file, n, line.index(km.group(1)) + 1)
+        if path == keys[: len(path)] and idx_ok and best is None:
+            best = SourceLoc(file, n, line.index(km.group(1)) + 1)
+    return best
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """Setting names valid where an unknown key was found (for a did-you-mean hint)."""
+    model: Any = TrainConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        model = args[0] if args and isinstance(args[0], type) and issubclass(args[0], BaseModel) else ann
+    return list(getattr(model, "model_fields", {}))
+
+
+def validate_config(data: dict, *, file: str = "<config>", text: str = "", base_dir: str | Path | None = None,
+                    overrides: dict[str, str] | None = None) -> TrainConfig:
+    """Validate a raw dict; errors point at the TOML line, or name the `--set` that caused them."""
+    from ..errors import did_you_mean
+
+    overrides = overrides or {}
+    try:
+        cfg = TrainConfig.model_validate(data)
+    except ValidationError as err:
+        diags = []
+        for e in err.errors():
+            loc = tuple(e["loc"])
+            where = ".".join(str(p) for p in loc) or "config"
+            msg = e["msg"].removeprefix("Value error, ")
+            hint = None
+            if e["type"] == "extra_forbidden":
+                msg = f"unknown setting `{where}`"
+                hint = (did_you_mean(str(loc[-1]), _fields_at(loc))
+                        or "run `sigmascene train --init FILE` to see every setting")
+            given = next((item for key, item in overrides.items() if where == key or where.startswith(key + ".")), None)
+            if given is not None:
+                diags.append(Diagnostic(f"{where}: {msg} (from --set {given})", None, hint))
+            else:
+                diags.append(Diagnostic(f"{where}: {msg}", _locate(text, file, loc), hint))
+        raise SigmaError(diags) from None
+    cfg.base_dir = str(base_dir) if base_dir is not None else None
+    return cfg
+
+
+def load_config(path: str | Path, sets: list[str] | None = None) -> TrainConfig:
+    """Read a TOML config, apply `--set` overrides, validate; every problem is a located SigmaError."""
+    p = Path(path)
+    if not p.is_file():
+        raise SigmaError(f"config file {str(p)!r} does not exist", hint="create one with `sigmascene train --init FILE`")
+    text = p.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        m = re.search(r"line (\d+), column (\d+)", str(err))
+        loc = SourceLoc(str(p), int(m.group(1)), int(m.group(2))) if m else SourceLoc(str(p), 1, 1)
+        raise SigmaError(f"not valid TOML: {str(err).split(' (at')[0]}", loc) from None
+    overrides = {apply_set(data, item): item for item in sets or []}
+    return validate_config(data, file=str(p), text=text, base_dir=p.resolve().parent, overrides=overrides)
+
+
+# -- writing ------------------------------------------------------------------------------------------------
+
+def _toml_value(v: Any) -> str:
+    import tomli_w
+
+    return tomli_w.dumps({"v": v}).split("=", 1)[1].strip()
+
+
+def _comment(desc: str | None) -> list[str]:
+    return [f"# {line}" for line in (desc or "").splitlines()]
+
+
+def _is_table(v: Any) -> bool:
+    return isinstance(v, BaseModel) or (isinstance(v, list) and bool(v) and isinstance(v[0], BaseModel))
+
+
+def render_toml(cfg: BaseModel, *, documented: bool = True) -> str:
+    """The config as TOML; `documented` puts each field's description above it (the `--init` file)."""
+    out: list[str] = []
+    if documented:
+        out += ["# sigmascene train configuration. Every setting is shown with its default; `--set KEY=VALUE`",
+                "# overrides one for a run (e.g. --set optim.grad_accum=4). Relative paths resolve against this file.", ""]
+
+    def section(model: BaseModel, prefix: str, array: bool = False) -> None:
+        header = f"[[{prefix}]]" if array else f"[{prefix}]"
+        scalars = [n for n, f in type(model).model_fields.items() if not f.exclude and not _is_table(getattr(model, n))]
+        if scalars or array:
+            out.append(header)
+        nested = []
+        for name, field in type(model).model_fields.items():
+            if field.exclude:
+                continue
+            value = getattr(model, name)
+            if _is_table(value):
+                nested.append((name, field, value))
+                continue
+            if documented:
+                out.extend(_comment(field.description))
+            dumped = value if not isinstance(value, tuple) else list(value)
+            if dumped is None:
+                continue
+            out.append(f"{name} = {_toml_value(dumped)}")
+        out.append("")
+        for name, field, value in nested:
+            if documented:
+                out.extend(_comment(field.description))
+            if isinstance(value, list):
+                for item in value:
+                    section(item, f"{prefix}.{name}", array=True)
+            else:
+                section(value, f"{prefix}.{name}")
+
+    for name, field in type(cfg).model_fields.items():
+        if field.exclude:
+            continue
+        section(getattr(cfg, name), name)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def default_toml() -> str:
+    return render_toml(TrainConfig(), documented=True)
+
+
+def write_default(path: str | Path, *, force: bool = False) -> Path:
+    p = Path(path)
+    if p.exists() and not force:
+        raise SigmaError(f"{p} already exists; refusing to overwrite it", hint="pass --force, or choose another file")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(default_toml(), encoding="utf-8")
+    return p

@@ -1,0 +1,145 @@
+"""Watching a run: a rich progress line, TensorBoard scalars, and validation grids a person can look at.
+
+A loss curve says little about whether subjects land in their boxes with the right identity; a grid of the same
+fixed scenes rendered every M steps does. Each row is one validation scene — its routing map (one colour per
+subject), its identity dictionary, the ground truth when the scene came from the dataset, and the render at this
+step — so successive grids in `validation/` show learning happen. Only rank 0 watches.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+TILE = 160
+LABEL_H = 16
+BG = (28, 28, 30)
+FG = (235, 235, 235)
+
+
+def routing_picture(control: np.ndarray) -> Image.Image:
+    """IR_asc in one colour per subject (the routing intensity 10 k -> palette colour k), background dark."""
+    from ..preview import palette
+
+    ir = control[..., 0]
+    n = int(ir.max()) // 10
+    out = np.zeros((*ir.shape, 3), dtype=np.uint8)
+    out[:] = (40, 40, 44)
+    for k, colour in enumerate(palette(n), start=1):
+        out[ir == 10 * k] = colour
+    return Image.fromarray(out)
+
+
+def _fit(im: Image.Image, w: int = TILE, h: int = TILE) -> Image.Image:
+    im = im.convert("RGB").copy()
+    im.thumbnail((w, h), Image.LANCZOS)
+    tile = Image.new("RGB", (w, h), BG)
+    tile.paste(im, ((w - im.width) // 2, (h - im.height) // 2))
+    return tile
+
+
+def grid(rows: Sequence[Sequence[Image.Image | None]], columns: Sequence[str], title: str = "",
+         row_labels: Sequence[str] = ()) -> Image.Image:
+    """A labelled grid of images (None = empty tile)."""
+    from ..preview import font
+
+    head = LABEL_H * 2 if title else LABEL_H
+    sheet = Image.new("RGB", (TILE * len(columns), head + len(rows) * (TILE + LABEL_H)), BG)
+    draw = ImageDraw.Draw(sheet)
+    f = font(11)
+    if title:
+        draw.text((4, 2), title, font=font(12, bold=True), fill=FG)
+    for c, name in enumerate(columns):
+        draw.text((c * TILE + 4, head - LABEL_H + 2), name, font=f, fill=FG)
+    for r, row in enumerate(rows):
+        y = head + r * (TILE + LABEL_H)
+        if r < len(row_labels):
+            draw.text((4, y + 1), row_labels[r][:40], font=f, fill=(180, 180, 180))
+        for c, im in enumerate(row):
+            if im is not None:
+                sheet.paste(_fit(im), (c * TILE, y + LABEL_H))
+    return sheet
+
+
+class Watch:
+    """Progress bar + TensorBoard for rank 0; every method is a no-op on other ranks."""
+
+    def __init__(self, run_dir: Path, *, total: int, start: int, enabled: bool, progress: bool):
+        self.enabled = enabled
+        self.total, self.start_step = total, start
+        self.progress = self.writer = None
+        self._task = None
+        self._t0 = time.perf_counter()
+        if not enabled:
+            return
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+        if progress:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            from ..cli.common import console
+
+            self.progress = Progress(
+                TextColumn("[bold]{task.fields[stage]}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]} it/s"),
+                TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False)
+            self.progress.start()
+            self._task = self.progress.add_task("train", total=total, completed=start, stage="", loss="-", rate="-")
+
+    def step(self, step: int, *, loss: float, stage: str, scalars: dict[str, float], log: bool) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self._t0
+        rate = (step - self.start_step) / elapsed if elapsed > 0 else 0.0
+        if self.progress is not None:
+            self.progress.update(self._task, completed=step, stage=stage, loss=f"{loss:.4f}", rate=f"{rate:.2f}")
+        if log:
+            self.scalar("train/loss", loss, step)
+            self.scalar("train/steps_per_second", rate, step)
+            for k, v in scalars.items():
+                self.scalar(k, v, step)
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        if self.writer is not None:
+            self.writer.add_scalar(tag, float(value), step)
+
+    def image(self, tag: str, picture: Image.Image, step: int) -> None:
+        if self.writer is not None:
+            self.writer.add_image(tag, np.asarray(picture.convert("RGB")), step, dataformats="HWC")
+
+    def note(self, text: str) -> None:
+        if not self.enabled:
+            return
+        if self.progress is not None:
+            self.progress.console.print(text)
+        else:
+            from ..cli.common import console
+
+            console.print(text)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+        if self.writer is not None:
+            self.writer.flush()
+            self.writer.close()
+            self.writer = None
+
+
+def save_grid(picture: Image.Image, run_dir: Path, step: int) -> Path:
+    """validation/step-00001234.png, written atomically (a viewer never shows half a PNG)."""
+    import io
+
+    from ..data.io import write_bytes_atomic
+
+    path = run_dir / "validation" / f"step-{step:08d}.png"
+    buf = io.BytesIO()
+    picture.save(buf, format="PNG")
+    write_bytes_atomic(path, buf.getvalue())
+    return path
