@@ -162,3 +162,25 @@ def test_cli_user_errors_exit_1_without_a_traceback(evalset, tmp_path, args, mes
     assert res.exit_code == 1
     assert message in res.output
     assert "Traceback" not in res.output
+
+
+def test_a_broken_case_is_reported_and_the_rest_still_scored(evalset, weights):
+    (evalset.root / "cases" / "two" / "lamp.png").unlink()
+    report = run_scoring(evalset, weights, only=["dino_i"], worst=0)
+    assert sorted(what for what, _ in report.failed) == ["noise/two", "paste/two"]
+    assert all("lamp.png" in reason for _, reason in report.failed)
+    assert {s.case for s in report.scores} == {"one", "flat"}
+    res = CliRunner().invoke(app, ["eval", "score", str(evalset.root), "--dino", str(weights.dino),
+                                   "--metric", "dino_i"])
+    assert res.exit_code == 1 and "failed paste/two:" in res.output and "Traceback" not in res.output
+
+
+def test_editing_a_scene_invalidates_its_cached_scores(evalset, weights, monkeypatch):
+    run_scoring(evalset, weights, only=["dino_i"], worst=0)
+    calls = []
+    real = score_mod.score_image
+    monkeypatch.setattr(score_mod, "score_image", lambda *a, **k: calls.append(1) or real(*a, **k))
+    path = evalset.root / "cases" / "flat" / "scene.sigma"
+    path.write_text(path.read_text().replace('"a table"', '"a long table"'))
+    report = run_scoring(evalset, weights, only=["dino_i"], worst=0)
+    assert len(calls) == 2 and len(report.scores) == 6  # flat, for both methods

@@ -187,6 +187,10 @@ def score(
         print(f"missing: {line}")
     for f in report.files:
         console.print(f"[dim]wrote {f}[/dim]")
+    for what, reason in report.failed:
+        print(f"failed {what}: {reason}")
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @eval_app.command("tiny-weights")

@@ -139,9 +139,9 @@ def _bbox(region: np.ndarray) -> list[int] | None:
     return None if ys.size == 0 else [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
 
 
-def _stamp(render: Path, case: Case, weights_fp: dict, active: list[str]) -> str:
+def _stamp(render: Path, case: Case, weights_fp: dict, active: list[str], scene_key: list) -> str:
     st = render.stat()
-    key = json.dumps([str(render.name), st.st_mtime_ns, st.st_size, case.model_dump(), weights_fp, active],
+    key = json.dumps([str(render.name), st.st_mtime_ns, st.st_size, case.model_dump(), weights_fp, active, scene_key],
                      sort_keys=True, default=str)
     return hashlib.sha256(key.encode()).hexdigest()[:20]
 
@@ -169,8 +169,12 @@ def prepare_case(evalset: EvalSet, case: Case) -> Prepared:
 
 
 def score_set(evalset: EvalSet, suite: MetricSuite, weights_fp: dict, methods: Iterable[str] | None = None,
-              force: bool = False, advance: Callable[[str], None] | None = None) -> list[CaseScore]:
-    """Score every (method, case) with a render; reuse cached scores whose inputs are unchanged."""
+              force: bool = False, advance: Callable[[str], None] | None = None,
+              failed: list[tuple[str, str]] | None = None) -> list[CaseScore]:
+    """Score every (method, case) with a render; reuse cached scores whose inputs are unchanged.
+
+    A case that cannot be scored (its scene or a reference is broken) is appended to `failed` as
+    ("method/case", reason) and the others are still scored; without a `failed` list the error propagates."""
     methods = list(methods) if methods is not None else evalset.methods()
     for m in methods:
         if not evalset.render_dir(m).is_dir():
@@ -183,28 +187,50 @@ def score_set(evalset: EvalSet, suite: MetricSuite, weights_fp: dict, methods: I
     out: list[CaseScore] = []
     for case in evalset.cases:
         prepared: Prepared | None = None
+        scene_key = _scene_key(evalset, case)
         for m in methods:
             render = find_render(evalset.render_dir(m), case.id)
             if render is None:
                 continue
-            stamp = _stamp(render, case, weights_fp, active)
+            stamp = _stamp(render, case, weights_fp, active, scene_key)
             hit = caches[m].get(case.id)
-            if hit and hit.get("stamp") == stamp and not force:
-                out.append(CaseScore.from_dict(hit["score"]))
-            else:
-                prepared = prepared or prepare_case(evalset, case)
-                image = load_render(render, prepared.canvas)
-                values, subjects = score_image(image, prepared.layout, prepared.references, prepared.text, suite)
-                cs = CaseScore(m, case.id, prepared.group, prepared.control, len(prepared.layout.order),
-                               str(render.relative_to(evalset.root)), values, subjects)
-                caches[m][case.id] = rec = {"case": case.id, "stamp": stamp, "score": asdict(cs)}
-                _append_cache(evalset, m, rec)
-                out.append(cs)
+            try:
+                if hit and hit.get("stamp") == stamp and not force:
+                    out.append(CaseScore.from_dict(hit["score"]))
+                else:
+                    prepared = prepared or prepare_case(evalset, case)
+                    cs = _score_one(evalset, m, case, render, prepared, suite)
+                    caches[m][case.id] = rec = {"case": case.id, "stamp": stamp, "score": asdict(cs)}
+                    _append_cache(evalset, m, rec)
+                    out.append(cs)
+            except SigmaError as err:
+                if failed is None:
+                    raise
+                failed.append((f"{m}/{case.id}", err.format().splitlines()[0]))
             if advance:
                 advance(f"{m}/{case.id}")
     for m in methods:
         _compact_cache(evalset, m, caches[m])
     return out
+
+
+def _score_one(evalset: EvalSet, method: str, case: Case, render: Path, prepared: Prepared,
+               suite: MetricSuite) -> CaseScore:
+    image = load_render(render, prepared.canvas)
+    values, subjects = score_image(image, prepared.layout, prepared.references, prepared.text, suite)
+    return CaseScore(method, case.id, prepared.group, prepared.control, len(prepared.layout.order),
+                     str(render.relative_to(evalset.root)), values, subjects)
+
+
+def _scene_key(evalset: EvalSet, case: Case) -> list:
+    """Size and time of the case's scene file, so editing a scene invalidates its cached scores."""
+    if case.scene is None:
+        return []
+    try:
+        st = (evalset.root / case.scene).stat()
+        return [st.st_size, st.st_mtime_ns]
+    except OSError:
+        return []
 
 
 def count_work(evalset: EvalSet, methods: Iterable[str]) -> int:

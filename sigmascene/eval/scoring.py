@@ -25,6 +25,7 @@ class ScoreReport:
     # a backbone is missing (its column reads "-" and `skipped` says why)
     skipped: dict[str, str]  # metric key -> the line saying what is missing
     files: list[Path] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # ("method/case", reason): not scored
 
 
 def resolve_weights(evalset: EvalSet, config: Path | None, flags: Weights) -> Weights:
@@ -51,7 +52,8 @@ def run_scoring(evalset: EvalSet, weights: Weights, *, methods: Sequence[str] | 
             on_skip(suite.skipped[key])
     methods = list(methods) if methods else evalset.methods()
     advance = progress(count_work(evalset, methods)) if progress else None
-    scores = score_set(evalset, suite, weights.fingerprint(), methods, force=force, advance=advance)
+    failed: list[tuple[str, str]] = []
+    scores = score_set(evalset, suite, weights.fingerprint(), methods, force=force, advance=advance, failed=failed)
     shown = list(keys)
     rows = summarize(scores, by=by)
     out = out or evalset.root / "report"
@@ -60,4 +62,5 @@ def run_scoring(evalset: EvalSet, weights: Weights, *, methods: Sequence[str] | 
     grid = worst_grid(evalset.root, scores, out / "worst.png", k=worst, metrics=shown) if worst > 0 else None
     if grid is not None:
         files.append(grid)
-    return ScoreReport(scores, rows, shown, {k: suite.skipped[k] for k in keys if k in suite.skipped}, files)
+    return ScoreReport(scores, rows, shown, {k: suite.skipped[k] for k in keys if k in suite.skipped}, files,
+                       failed)
