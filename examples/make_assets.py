@@ -13,12 +13,34 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 HERE = Path(__file__).resolve().parent
-SIZE = 128
+SIZE = 256   # half of a 1024² canvas's 512² identity block at most 2x: the compiler warns beyond that
+UNIT = 128   # the drawings below are laid out on a 128-unit grid and scaled to SIZE
 
 
-def _canvas(bg=(236, 236, 232)) -> tuple[Image.Image, ImageDraw.ImageDraw]:
+class _Scaled:
+    """ImageDraw with coordinates on the 128-unit grid, so the drawings stay readable at any SIZE."""
+
+    def __init__(self, img: Image.Image):
+        self.draw, self.k = ImageDraw.Draw(img), img.width / UNIT
+
+    def _xy(self, xy):
+        return [v * self.k for v in xy] if isinstance(xy[0], (int, float)) else [(x * self.k, y * self.k) for x, y in xy]
+
+    def __getattr__(self, name):
+        fn = getattr(self.draw, name)
+
+        def scaled(xy, *args, **kw):
+            if "width" in kw:
+                kw["width"] = max(1, round(kw["width"] * self.k))
+            if name == "rounded_rectangle" and args:
+                args = (args[0] * self.k,) + args[1:]
+            return fn(self._xy(xy), *args, **kw)
+        return scaled
+
+
+def _canvas(bg=(236, 236, 232)) -> tuple[Image.Image, "_Scaled"]:
     img = Image.new("RGB", (SIZE, SIZE), bg)
-    return img, ImageDraw.Draw(img)
+    return img, _Scaled(img)
 
 
 def corgi() -> Image.Image:
