@@ -66,6 +66,8 @@ def make_set_cmd(
                                seed=seed, name=name, ground_truth=ground_truth, force=force, progress=start)
     for line in summary.short:
         console.print(f"[yellow]{line}[/yellow]")
+    for structure, n in summary.unusable.items():
+        console.print(f"[yellow]{n} samples lack the annotations of {structure}: no case for them[/yellow]")
     print(f"wrote {summary.cases} cases ({summary.single} single-subject, {summary.multi} multi-subject samples) "
           f"to {out}")
 

@@ -21,6 +21,8 @@ from ..errors import SigmaError
 from .evalset import INDEX, Case, EvalSet
 
 GROUND_TRUTH = "ground-truth"
+# The dataset tools' structure modes (the trainer draws among the same three).
+STRUCTURES = ("mask_depth", "box3d_depth", "box2d")
 
 
 @dataclass
@@ -29,6 +31,17 @@ class MakeSetSummary:
     single: int = 0  # samples
     multi: int = 0
     short: list[str] = field(default_factory=list)  # "wanted N single-subject samples, the dataset has M"
+    unusable: dict[str, int] = field(default_factory=dict)  # structure -> samples lacking its annotations
+
+
+def has_annotations(sample: Any, structure: str) -> bool:
+    """Whether every subject carries what `structure` shows (the rule the trainer draws modes by)."""
+    subs = sample.subjects
+    if structure == "mask_depth":
+        return all(s.mask for s in subs)
+    if structure == "box3d_depth":
+        return all(s.box3d is not None for s in subs)
+    return all(s.box2d is not None or s.mask for s in subs)
 
 
 def choose_samples(samples: Sequence[Any], single: int, multi: int, seed: int) -> tuple[list[Any], list[Any]]:
@@ -91,6 +104,12 @@ def make_set(dataset: Path, out: Path, *, single: int = 200, multi: int = 510,
         raise SigmaError(f"{out} already holds an eval set", hint="pass --force to rebuild it, or another -o")
     if not structures:
         raise SigmaError("give at least one --structure")
+    for st in structures:
+        if st not in STRUCTURES:
+            from ..errors import did_you_mean
+
+            raise SigmaError(f"unknown structure mode '{st}'", hint=did_you_mean(st, STRUCTURES) or
+                             f"use one of: {', '.join(STRUCTURES)}")
     samples = load_dataset(dataset)
     ones, many = choose_samples(samples, single, multi, seed)
     summary = MakeSetSummary(single=len(ones), multi=len(many))
@@ -108,6 +127,11 @@ def make_set(dataset: Path, out: Path, *, single: int = 200, multi: int = 510,
         for structure in structures:
             cid = sample.id if len(structures) == 1 else f"{sample.id}.{structure}"
             folder = out / "cases" / cid
+            if advance:
+                advance(cid)
+            if not has_annotations(sample, structure):
+                summary.unusable[structure] = summary.unusable.get(structure, 0) + 1
+                continue
             scene = sample_to_scene(sample, Path(dataset), structure)
             _localise(scene, folder)
             (folder / "scene.sigma").write_text(dumps(scene), encoding="utf-8")
@@ -119,8 +143,8 @@ def make_set(dataset: Path, out: Path, *, single: int = 200, multi: int = 510,
                     gt.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(target, gt / f"{cid}{target.suffix}")
             cases.append(Case(id=cid, scene=f"cases/{cid}/scene.sigma"))
-            if advance:
-                advance(cid)
+    if not cases:
+        raise SigmaError(f"no sample of {dataset} has the annotations of {', '.join(structures)}")
     EvalSet(name=name or Path(out).name, cases=cases).save(out)
     summary.cases = len(cases)
     return summary
