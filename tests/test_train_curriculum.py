@@ -23,7 +23,7 @@ def test_paper_stage_subject_ranges():
 
 
 def test_a_stage_without_samples_fails_before_training():
-    with pytest.raises(SigmaError, match="no sample for curriculum 3"):
+    with pytest.raises(SigmaError, match=r"no sample for curriculum stage 3/3 \(>=5 subjects\)"):
         StageSampler(Curriculum(PAPER_STAGES), [1, 2, 3, 4], seed=0)
 
 

@@ -38,10 +38,10 @@ class Stage(BaseModel):
     def admits(self, n_subjects: int) -> bool:
         return n_subjects >= self.min_subjects and (self.max_subjects is None or n_subjects <= self.max_subjects)
 
-    def describe(self) -> str:
-        hi = "" if self.max_subjects is None else f"-{self.max_subjects}"
-        rng = f"{self.min_subjects}{hi}" if hi else f">={self.min_subjects}"
-        return f"{self.name or 'stage'} ({rng} subjects)"
+    def subjects(self) -> str:
+        if self.max_subjects is None:
+            return f">={self.min_subjects}"
+        return f"{self.min_subjects}-{self.max_subjects}" if self.max_subjects != self.min_subjects else f"{self.min_subjects}"
 
 
 #: The paper's recipe: 30k steps on <= 4 subjects, 20k on >= 3, 20k on > 4.
@@ -73,16 +73,22 @@ class Curriculum:
     def stage_end(self, index: int) -> int:
         return int(self.ends[index])
 
+    def label(self, index: int) -> str:
+        """`stage 2/3 (>=3 subjects)`; a named stage shows its name instead of its number."""
+        s = self.stages[index]
+        name = s.name if s.name and not s.name.isdigit() else f"{index + 1}/{len(self.stages)}"
+        return f"stage {name} ({s.subjects()} subjects)"
+
     def eligible(self, index: int, counts: Sequence[int]) -> np.ndarray:
         stage = self.stages[index]
         return np.array([i for i, n in enumerate(counts) if stage.admits(int(n))], dtype=np.int64)
 
     def check(self, counts: Sequence[int], *, where: str = "the dataset") -> None:
         """Every stage must have samples to draw from: found now, not 30k steps in."""
-        empty = [s for i, s in enumerate(self.stages) if len(self.eligible(i, counts)) == 0]
+        empty = [i for i in range(len(self.stages)) if len(self.eligible(i, counts)) == 0]
         if empty:
             have = f"{min(counts)}..{max(counts)}" if len(counts) else "none"
-            raise SigmaError(f"{where} has no sample for curriculum {', '.join(s.describe() for s in empty)}; "
+            raise SigmaError(f"{where} has no sample for curriculum {', '.join(self.label(i) for i in empty)}; "
                              f"its samples have {have} subjects",
                              hint="change `curriculum.stages` (e.g. --set curriculum.stages.2.min_subjects=2) "
                                   "or add samples with more subjects")

@@ -12,6 +12,7 @@ resumed run repeats exactly what an uninterrupted one would have done.
 from __future__ import annotations
 
 import json
+import random
 import signal
 import threading
 import time
@@ -36,6 +37,7 @@ class RunResult:
     val_losses: dict[int, float] = field(default_factory=dict)
     resumed_from: int | None = None
     interrupted: bool = False
+    transformer: Any = field(default=None, repr=False)  # the trained model (LoRA attached), for notebooks/tests
 
 
 class StopRequest:
@@ -79,6 +81,18 @@ def resume_point(cfg: TrainConfig, resume: str):
     return ckpt
 
 
+def lora_digest(transformer: Any) -> str:
+    """A hash of the trainable weights: equal on every rank when DDP kept them in sync."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, p in transformer.named_parameters():
+        if p.requires_grad:
+            h.update(name.encode())
+            h.update(p.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def _write_text_atomic(path: Path, text: str) -> None:
     from ..data.io import write_bytes_atomic
 
@@ -110,8 +124,6 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
     weight_dtype = DTYPES[cfg.model.weight_dtype] if on_gpu else torch.float32
     run_dir = cfg.run_dir
     seed = cfg.run.seed
-    torch.manual_seed(seed + rank)
-    np.random.seed(seed + rank)
 
     # 1. Where to start: the newest good checkpoint of this run folder, or nothing.
     if main:
@@ -132,11 +144,19 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
     # 3. Model: frozen Flux Kontext, a fresh fp32 LoRA on the configured projections.
     parts = load_components(cfg)
     for name in ("vae", "text_encoder", "text_encoder_2", "transformer"):
-        parts[name].requires_grad_(False).eval()
-        parts[name].to(device, weight_dtype if name != "vae" or weight_dtype != torch.float16 else torch.float32)
+        module = parts[name].requires_grad_(False).eval()
+        dtype = torch.float32 if name == "vae" and weight_dtype == torch.float16 else weight_dtype  # fp16 VAE overflows
+        if module.dtype == dtype:  # `.to(dtype)` on a diffusers model warns even when it changes nothing
+            module.to(device)
+        else:
+            module.to(device, dtype)
     transformer = parts["transformer"]
+    torch.manual_seed(seed)  # the LoRA's initial weights: one seed for every rank (DDP also broadcasts them)
     add_lora(transformer, cfg)
     transformer.train()
+    random.seed(seed + rank)  # from here each rank has global RNG streams of its own (dropout, anything else)
+    np.random.seed(seed + rank)
+    torch.manual_seed(seed + rank)
     pipe = SigmaPipeline(**parts)  # inference's own object: prompt encoding and validation renders
     lora_meta = {"rank": cfg.lora.rank, "alpha": cfg.lora.alpha, "condition_mask": cfg.lora.condition_mask,
                  "config_hash": cfg.config_hash()}
@@ -192,7 +212,7 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
     watch = Watch(run_dir, total=total, start=step, enabled=main, progress=progress)
     if ckpt is not None:
         watch.note(f"resuming from {ckpt.path.name}: step {step}, "
-                   f"{curriculum.stages[curriculum.stage_index(step)].describe()}")
+                   f"{curriculum.label(curriculum.stage_index(step))}")
     guidance = cfg.model.guidance if transformer.config.guidance_embeds else None
     stage_ends = {curriculum.stage_end(i) for i in range(len(curriculum.stages))}
     accum = cfg.optim.grad_accum
@@ -258,9 +278,11 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
             group = optimizer.param_groups[0]
             scalars = {"train/lr": group["lr"], "train/step_seconds": time.perf_counter() - t0,
                        "train/stage": stage + 1, "train/subjects": example.n_subjects}
+            if world == 1:  # what the last example was (with several ranks it is rank 0's alone)
+                scalars["train/sample"] = example.index
             if "d" in group:
                 scalars["train/prodigy_d"] = float(group["d"])
-            watch.step(step, loss=mean_loss, stage=curriculum.stages[stage].describe(), scalars=scalars,
+            watch.step(step, loss=mean_loss, stage=curriculum.label(stage), scalars=scalars,
                        log=step % cfg.run.log_every == 0 or step == total)
             if step % cfg.run.checkpoint_every == 0 or step in stage_ends or stopping:
                 save(step)
@@ -273,11 +295,16 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
 
     # 8. The deliverable: the final LoRA with its metadata, and a summary of the run.
     result.step = step
+    result.transformer = transformer
+    digests = gather_object([lora_digest(transformer)])
+    if len(set(digests)) > 1:
+        watch.note(f"[red]warning: ranks ended with different LoRA weights ({len(set(digests))} versions)")
     if main and step >= total:
         result.lora = save_sigma_lora(run_dir / "lora.safetensors", transformer, **lora_meta)
         summary = {"steps": step, "config_hash": cfg.config_hash(), "lora": str(result.lora),
                    "final_loss": result.losses[-1] if result.losses else None,
-                   "val_losses": {str(k): v for k, v in result.val_losses.items()}, "world_size": world}
+                   "val_losses": {str(k): v for k, v in result.val_losses.items()}, "world_size": world,
+                   "ranks_in_sync": len(set(digests)) == 1}
         _write_text_atomic(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
         watch.note(f"done: {step} steps, LoRA at {result.lora}")
     elif step >= total:

@@ -1,13 +1,15 @@
-"""Watching a run: a rich progress line, TensorBoard scalars, and validation grids a person can look at.
+"""Watching a run: a rich progress line, TensorBoard scalars, metrics.jsonl, and validation grids to look at.
 
 A loss curve says little about whether subjects land in their boxes with the right identity; a grid of the same
 fixed scenes rendered every M steps does. Each row is one validation scene — its routing map (one colour per
 subject), its identity dictionary, the ground truth when the scene came from the dataset, and the render at this
-step — so successive grids in `validation/` show learning happen. Only rank 0 watches.
+step — so successive grids in `validation/` show learning happen. `metrics.jsonl` has one line per step (loss,
+stage, learning rate, ...) for scripts that should not parse TensorBoard files. Only rank 0 watches.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Sequence
@@ -35,8 +37,11 @@ def routing_picture(control: np.ndarray) -> Image.Image:
 
 
 def _fit(im: Image.Image, w: int = TILE, h: int = TILE) -> Image.Image:
-    im = im.convert("RGB").copy()
-    im.thumbnail((w, h), Image.LANCZOS)
+    """Scale (up or down) to fit the tile; nearest-neighbour when enlarging so small renders stay crisp."""
+    im = im.convert("RGB")
+    s = min(w / im.width, h / im.height)
+    im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))),
+                   Image.NEAREST if s > 1 else Image.LANCZOS)
     tile = Image.new("RGB", (w, h), BG)
     tile.paste(im, ((w - im.width) // 2, (h - im.height) // 2))
     return tile
@@ -71,7 +76,7 @@ class Watch:
     def __init__(self, run_dir: Path, *, total: int, start: int, enabled: bool, progress: bool):
         self.enabled = enabled
         self.total, self.start_step = total, start
-        self.progress = self.writer = None
+        self.progress = self.writer = self.metrics = None
         self._task = None
         self._t0 = time.perf_counter()
         if not enabled:
@@ -79,6 +84,11 @@ class Watch:
         from torch.utils.tensorboard import SummaryWriter
 
         self.writer = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+        path = run_dir / "metrics.jsonl"
+        torn = path.is_file() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
+        self.metrics = open(path, "a", encoding="utf-8")
+        if torn:  # a killed run's half line: end it so the next line stays parseable
+            self.metrics.write("\n")
         if progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -96,6 +106,9 @@ class Watch:
             return
         elapsed = time.perf_counter() - self._t0
         rate = (step - self.start_step) / elapsed if elapsed > 0 else 0.0
+        line = {"step": step, "loss": loss, **{k.split("/")[-1]: v for k, v in scalars.items()}}
+        self.metrics.write(json.dumps(line) + "\n")  # one write per line: a kill leaves at most a torn last line
+        self.metrics.flush()
         if self.progress is not None:
             self.progress.update(self._task, completed=step, stage=stage, loss=f"{loss:.4f}", rate=f"{rate:.2f}")
         if log:
@@ -123,6 +136,9 @@ class Watch:
             console.print(text)
 
     def close(self) -> None:
+        if self.metrics is not None:
+            self.metrics.close()
+            self.metrics = None
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
@@ -130,6 +146,19 @@ class Watch:
             self.writer.flush()
             self.writer.close()
             self.writer = None
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """Every complete line of metrics.jsonl (a run killed mid-write may leave a torn last line)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    out = []
+    if path.is_file():
+        for raw in path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(raw))
+            except ValueError:
+                continue
+    return out
 
 
 def save_grid(picture: Image.Image, run_dir: Path, step: int) -> Path:
