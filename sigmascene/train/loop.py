@@ -12,6 +12,7 @@ resumed run repeats exactly what an uninterrupted one would have done.
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import threading
@@ -104,6 +105,7 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
     from accelerate import Accelerator
     from accelerate.utils import gather_object
 
+    from ..cli.common import console
     from ..data.io import load_dataset
     from ..model.lora import save_sigma_lora
     from ..model.pipeline import SigmaPipeline
@@ -171,8 +173,11 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
     val_examples = validation_examples(cfg, builder) if validating and main else []
     val_scenes: list[ValScene] = validation_scenes(cfg, val_examples) if validating and main else []
     if cfg.cache.text:
+        # Sliced over the processes of this node, so a node-local cache folder also ends up complete.
+        local_rank = accelerator.local_process_index
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
         every = sorted({p for i in range(len(samples)) for p in builder.prompts(i)})
-        prompts.ensure_cached(every[rank::world], device=device)
+        prompts.ensure_cached(every[local_rank::local_world], device=device)
         prompts.ensure_cached([v.prompt for v in val_scenes] + [e.prompt for e in val_examples], device=device)
         accelerator.wait_for_everyone()
         pipe.register_modules(text_encoder=None, text_encoder_2=None)
@@ -228,6 +233,23 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
                                state=state, keep=cfg.run.keep_checkpoints)
         accelerator.wait_for_everyone()
 
+    skipped: set[int] = set()
+
+    def next_example(stage: int, rng: np.random.Generator):
+        """The sampler's next sample as an Example; one the compiler rejects is reported once and skipped."""
+        for _ in range(10):
+            index = sampler.next(stage)
+            try:
+                return builder.build(index, rng)
+            except SigmaError as err:
+                if index not in skipped:
+                    skipped.add(index)
+                    who = f"[rank {rank}] " if world > 1 else ""
+                    console.print(f"{who}skipping sample '{samples[index].id}' (index.jsonl line "
+                                  f"{samples[index].line}): {err.diagnostics[0].message}", markup=False)
+        raise SigmaError(f"10 samples in a row failed to compile (last: '{samples[index].id}')",
+                         hint="check the dataset with `sigmascene data validate`")
+
     def validate(at: int) -> None:
         if main:
             with accelerator.autocast():
@@ -250,7 +272,7 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
             loss_sum, t0 = 0.0, time.perf_counter()
             for micro in range(accum):
                 rng = np.random.default_rng([seed, step, micro, rank])
-                example = builder.build(sampler.next(stage), rng)
+                example = next_example(stage, rng)
                 batch = encode_example(example, latents, prompts, device=device, dtype=weight_dtype)
                 gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
                 noise = torch.randn(batch.x0.shape, generator=gen).to(device, weight_dtype)
@@ -306,7 +328,8 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
                    "val_losses": {str(k): v for k, v in result.val_losses.items()}, "world_size": world,
                    "ranks_in_sync": len(set(digests)) == 1}
         _write_text_atomic(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-        watch.note(f"done: {step} steps, LoRA at {result.lora}")
+        done = "done" if result.losses else "already complete"
+        watch.note(f"{done}: {step} steps, LoRA at {result.lora}")
     elif step >= total:
         result.lora = run_dir / "lora.safetensors"
     watch.close()

@@ -121,6 +121,15 @@ class SampleBuilder:
         self.cfg = data
         self.work_dir = Path(work_dir)
         self.probs = data.structure.normalised()
+        unusable = [smp for smp in self.samples if not available_structures(smp)]
+        if unusable:
+            from ..errors import Diagnostic, SourceLoc
+
+            index = str(self.root / "index.jsonl")
+            raise SigmaError([Diagnostic(f"sample '{smp.id}' has no structure annotation the trainer can use "
+                                         f"(every subject needs a mask, a box2d or a box3d)",
+                                         SourceLoc(index, smp.line, 1) if smp.line else None)
+                              for smp in unusable[:10]])
 
     # -- the random choices -------------------------------------------------------------------------------------
     def scene(self, index: int, structure: str) -> Scene:
