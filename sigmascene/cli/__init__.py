@@ -8,6 +8,7 @@ from . import lang  # noqa: F401,E402  check, fmt
 from . import render  # noqa: F401,E402  render
 from . import eval_cmd  # noqa: F401,E402  eval make-set, run, score
 from . import maps  # noqa: F401,E402  compile, preview
+from . import train  # noqa: F401,E402  train
 
 
 def main() -> None:
