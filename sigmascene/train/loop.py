@@ -116,7 +116,7 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
     from .objective import flow_matching_loss, sample_timesteps
     from .samples import SampleBuilder
     from .validation import ValScene, render_grid, validation_examples, validation_loss, validation_scenes
-    from .watch import Watch, save_grid
+    from .watch import Watch, save_grid, task_progress
 
     # 0. Processes: one per GPU under `accelerate launch`; without CUDA, fp32 on CPU (gloo between processes).
     on_gpu = torch.cuda.is_available()
@@ -132,9 +132,6 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
         ck.sweep(run_dir)
     accelerator.wait_for_everyone()
     ckpt = resume_point(cfg, resume)
-    if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _write_text_atomic(run_dir / "config.toml", cfg.to_toml())
 
     # 2. Data: the samples, the curriculum over their subject counts, and the sample -> example builder.
     samples = load_dataset(cfg.data_root)
@@ -142,6 +139,9 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
     sampler = StageSampler(curriculum, [len(s.subjects) for s in samples], seed=seed, rank=rank, world=world)
     builder = SampleBuilder(cfg.data_root, samples, cfg.data, work_dir=cfg.cache_dir / "augment")
     total = curriculum.total_steps
+    if main:  # only now that the data is known to be usable
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _write_text_atomic(run_dir / "config.toml", cfg.to_toml())
 
     # 3. Model: frozen Flux Kontext, a fresh fp32 LoRA on the configured projections.
     parts = load_components(cfg)
@@ -176,8 +176,9 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
         # Sliced over the processes of this node, so a node-local cache folder also ends up complete.
         local_rank = accelerator.local_process_index
         local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
-        every = sorted({p for i in range(len(samples)) for p in builder.prompts(i)})
-        prompts.ensure_cached(every[local_rank::local_world], device=device)
+        every = sorted({p for i in range(len(samples)) for p in builder.prompts(i)})[local_rank::local_world]
+        with task_progress("caching prompt embeddings", len(every), main and progress) as advance:
+            prompts.ensure_cached(every, device=device, advance=advance)
         prompts.ensure_cached([v.prompt for v in val_scenes] + [e.prompt for e in val_examples], device=device)
         accelerator.wait_for_everyone()
         pipe.register_modules(text_encoder=None, text_encoder_2=None)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -146,6 +147,22 @@ class Watch:
             self.writer.flush()
             self.writer.close()
             self.writer = None
+
+
+@contextmanager
+def task_progress(description: str, total: int, enabled: bool) -> Iterator[Callable[[], None]]:
+    """A rich bar for one-off work (caching prompt embeddings); yields the function that advances it."""
+    if not enabled or total == 0:
+        yield lambda: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ..cli.common import console
+
+    with Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda: bar.advance(task)
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

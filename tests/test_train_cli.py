@@ -1,0 +1,47 @@
+"""`sigmascene train` on the command line: --init, clean located errors (never a traceback), a tiny run."""
+
+import pytest
+from train_support import synthetic_dataset, tiny_config, write_config
+from typer.testing import CliRunner
+
+from sigmascene.cli import app
+from sigmascene.train.config import TrainConfig
+from sigmascene.train.config_file import load_config
+
+runner = CliRunner()
+
+
+def test_init_writes_a_documented_default(tmp_path):
+    res = runner.invoke(app, ["train", "--init", str(tmp_path / "cfg.toml")])
+    assert res.exit_code == 0, res.output
+    assert load_config(tmp_path / "cfg.toml").model_dump() == TrainConfig().model_dump()
+    again = runner.invoke(app, ["train", "--init", str(tmp_path / "cfg.toml")])
+    assert again.exit_code == 1 and "refusing to overwrite" in again.output and "Traceback" not in again.output
+
+
+@pytest.mark.parametrize("args,words", [
+    ([], "no config given"),
+    (["missing.toml"], "does not exist"),
+    (["CFG", "--set", "optim.lr=0"], "optim.lr: Input should be greater than 0 (from --set optim.lr=0)"),
+    (["CFG", "--set", "nonsense"], "--set expects KEY=VALUE"),
+    (["CFG", "--resume", "nowhere"], "is not a complete sigmascene checkpoint"),
+    (["CFG", "--set", "model.base=tiny", "--set", "data.root=nodata"], "no index.jsonl"),
+    (["CFG", "--init", "x.toml"], "takes no CONFIG"),
+])
+def test_user_mistakes_are_one_clean_error_and_exit_1(tmp_path, monkeypatch, args, words):
+    monkeypatch.chdir(tmp_path)
+    cfg = tmp_path / "cfg.toml"
+    runner.invoke(app, ["train", "--init", str(cfg)])
+    args = [str(cfg) if a == "CFG" else a for a in args]
+    res = runner.invoke(app, ["train", *args])
+    assert res.exit_code == 1, res.output
+    assert words in res.output and "Traceback" not in res.output
+
+
+def test_a_tiny_run_from_the_command_line_prints_its_lora(tmp_path, tmp_path_factory):
+    data = synthetic_dataset(tmp_path_factory)
+    cfg = write_config(tmp_path / "cfg.toml", tiny_config(tmp_path / "run", data, curriculum={
+        "stages": [{"steps": 2, "max_subjects": 4}]}))
+    res = runner.invoke(app, ["train", str(cfg), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "LoRA:" in res.output and (tmp_path / "run" / "lora.safetensors").is_file()
