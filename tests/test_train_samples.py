@@ -7,9 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sigmascene.scene import Box2D, Box3D
+from sigmascene.scene import Box2D, Box3D, Mask
 from sigmascene.train.config import DataConfig
-from sigmascene.train.samples import canvas_size, choose_structure, dilate, jitter_box2d, jitter_box3d
+from sigmascene.train.samples import (SampleBuilder, available_structures, canvas_size, choose_prompt_mode,
+                                      choose_structure, dilate, jitter_box2d, jitter_box3d)
+from train_support import synthetic_dataset
 
 ALL = ["mask_depth", "box3d_depth", "box2d"]
 
@@ -84,3 +86,80 @@ def test_dilation_grows_a_mask_by_a_disk_of_the_radius():
                                             (512, 512, 256, (256, 256))])
 def test_canvas_is_token_aligned(w, h, res, expect):
     assert canvas_size(w, h, res) == expect
+
+
+def test_prompt_forms_alternate_with_the_configured_probability():
+    rng = np.random.default_rng(4)
+    draws = [choose_prompt_mode(rng, 0.5, True) for _ in range(6000)]
+    assert abs(draws.count("full") / 6000 - 0.5) < 0.03
+    assert {choose_prompt_mode(rng, 0.9, False) for _ in range(200)} == {"background"}
+
+
+@pytest.fixture(scope="module")
+def builder(tmp_path_factory):
+    from sigmascene.data.io import load_dataset
+
+    root = synthetic_dataset(tmp_path_factory)
+    return SampleBuilder(root, load_dataset(root), DataConfig(), tmp_path_factory.mktemp("augment"))
+
+
+def test_mask_dilation_happens_at_its_rate_with_uniform_radii(builder):
+    rng = np.random.default_rng(5)
+    radii = []
+    for k in range(300):
+        scene = builder.scene(k % len(builder.samples), "mask_depth")
+        dilation, jitter = builder.augment(scene, rng)
+        assert not jitter and set(dilation) == {s.name for s in scene.subjects}
+        radii += list(dilation.values())
+        for s in scene.subjects:  # a dilated mask is a new file that covers the original
+            if dilation[s.name]:
+                assert isinstance(s.placement, Mask) and "-r%d.png" % dilation[s.name] in s.placement.path
+    radii = np.array(radii)
+    assert abs((radii > 0).mean() - 0.5) < 0.05
+    counts = np.bincount(radii[radii > 0], minlength=7)[1:]
+    assert counts.min() > 0.6 * counts.mean()  # roughly uniform over 1..6
+
+
+def test_box_jitter_stays_within_one_percent_and_uses_all_of_it(builder):
+    rng = np.random.default_rng(6)
+    factors = []
+    for k in range(200):
+        scene = builder.scene(k % len(builder.samples), "box2d" if k % 2 else "box3d_depth")
+        _, jitter = builder.augment(scene, rng)
+        factors += list(jitter.values())
+    f = np.array(factors)
+    assert f.min() >= 0.99 and f.max() <= 1.01 and f.min() < 0.992 and f.max() > 1.008
+
+
+@pytest.mark.parametrize("mode", ["mask_depth", "box3d_depth", "box2d"])
+def test_every_example_is_what_the_compiler_makes_of_the_scene(builder, mode):
+    from sigmascene.compiler import compile_scene
+
+    index = next(i for i, s in enumerate(builder.samples) if len(s.subjects) >= 3)
+    ex = builder.build(index, structure=mode, prompt_mode="full", augment=False)
+    compiled = compile_scene(builder.scene(index, mode))
+    assert (ex.control == compiled.control).all() and (ex.identity == compiled.identity).all()
+    assert ex.target.shape == ex.control.shape and ex.n_subjects == len(builder.samples[index].subjects)
+    assert ex.prompt.startswith("Place these subjects to compose: ")
+    has_depth = (ex.control[..., 2] > 0).any()
+    assert has_depth == (mode != "box2d")  # plain 2D boxes carry no depth
+
+
+def test_random_builds_mix_modes_prompts_and_augmentations(builder):
+    rng = np.random.default_rng(7)
+    examples = [builder.build(k % len(builder.samples), rng) for k in range(24)]
+    assert {e.structure for e in examples} == {"mask_depth", "box3d_depth", "box2d"}
+    assert {e.prompt_mode for e in examples} == {"full", "background"}
+    for e in examples:
+        assert e.prompt.startswith("Place these subjects " + ("to compose: " if e.prompt_mode == "full" else "in "))
+        assert e.structure in available_structures(builder.samples[e.index])
+
+
+def test_2d_boxes_keep_the_samples_front_to_back_order(builder):
+    from sigmascene.compiler import compile_scene
+
+    for index, sample in enumerate(builder.samples):
+        if len(sample.subjects) < 3:
+            continue
+        depth = {s.name: -s.box3d.center[2] for s in sample.subjects}
+        assert compile_scene(builder.scene(index, "box2d")).order == sorted(depth, key=depth.get, reverse=True)

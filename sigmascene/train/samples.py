@@ -21,7 +21,7 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -79,6 +79,15 @@ def choose_structure(rng: np.random.Generator, probs: dict[str, float], availabl
     return modes[int(rng.choice(len(modes), p=p))]
 
 
+def choose_prompt_mode(rng: np.random.Generator, full_prob: float, has_full: bool) -> str:
+    """`full` with probability `full_prob` when the sample has a full prompt, else `background`.
+
+    The draw happens either way, so a sample's other random choices do not depend on whether it has one.
+    """
+    full = rng.random() < full_prob
+    return "full" if full and has_full else "background"
+
+
 def canvas_size(width: int, height: int, resolution: int) -> tuple[int, int]:
     """(W, H) multiples of 16: the sample's own size, or scaled so the longer side is `resolution`."""
     s = 1.0 if resolution <= 0 else resolution / max(width, height)
@@ -112,6 +121,15 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     return binary_dilation(mask, structure=(x * x + y * y) <= radius * radius)
 
 
+def scene_builder() -> Callable[[Any, Path, str], Scene]:
+    """The data package's `sample_to_scene`, or this package's stand-in while the data package lacks it."""
+    try:
+        from ..data import sample_to_scene
+    except ImportError:
+        from .sample_scene import sample_to_scene
+    return sample_to_scene
+
+
 class SampleBuilder:
     """Turns dataset samples into Examples; every random choice comes from the `rng` passed in."""
 
@@ -134,10 +152,8 @@ class SampleBuilder:
     # -- the random choices -------------------------------------------------------------------------------------
     def scene(self, index: int, structure: str) -> Scene:
         """The sample as a Scene in one structure mode, at training canvas size, before augmentation."""
-        from ..data import sample_to_scene
-
         sample = self.samples[index]
-        scene = sample_to_scene(sample, self.root, structure)
+        scene = scene_builder()(sample, self.root, structure)
         w, h = canvas_size(sample.width, sample.height, self.cfg.resolution)
         if (scene.canvas.width, scene.canvas.height) != (w, h):
             scene.canvas = Canvas(width=w, height=h)
@@ -196,13 +212,14 @@ class SampleBuilder:
             structure = choose_structure(rng, self.probs, available_structures(sample))
         scene = self.scene(index, structure)
         dilation, jitter = self.augment(scene, rng) if augment and rng is not None else ({}, {})
+        has_full = bool(scene.compose and scene.compose.strip())
         if prompt_mode is None:
             if rng is None:
                 raise ValueError("pass an rng or a prompt mode")
-            prompt_mode = "full" if rng.random() < self.cfg.full_prompt_prob else "background"
+            prompt_mode = choose_prompt_mode(rng, self.cfg.full_prompt_prob, has_full)
+        elif prompt_mode == "full" and not has_full:
+            prompt_mode = "background"
         prompt = self.prompt(scene, prompt_mode)
-        if prompt_mode == "full" and not prompt.startswith("Place these subjects to compose"):
-            prompt_mode = "background"  # the sample has no full prompt
         size = self.cfg.identity_size
         compiled = compile_scene(scene, identity_size=(size, size) if size else None)
         w, h = scene.canvas.width, scene.canvas.height
