@@ -67,7 +67,7 @@ def make_set_cmd(
     for line in summary.short:
         console.print(f"[yellow]{line}[/yellow]")
     for structure, n in summary.unusable.items():
-        console.print(f"[yellow]{n} samples lack the annotations of {structure}: no case for them[/yellow]")
+        console.print(f"[yellow]{n} samples lack the annotations of {structure}: left out[/yellow]")
     print(f"wrote {summary.cases} cases ({summary.single} single-subject, {summary.multi} multi-subject samples) "
           f"to {out}")
 

@@ -139,13 +139,12 @@ class EvalSet(BaseModel):
             from ..grammar import load
 
             return load(path)
-        from ..data import load_dataset, sample_to_scene
+        from ..train.samples import scene_builder
 
         assert case.sample is not None
         droot = self.root / case.sample.dataset
-        dataset = load_dataset(droot)
-        sample = _find_sample(dataset, case.sample.id, droot)
-        return sample_to_scene(sample, droot, case.sample.structure)
+        sample = _find_sample(_dataset(droot), case.sample.id, droot)
+        return scene_builder()(sample, droot, case.sample.structure)
 
     def references(self, case: Case, scene: Scene) -> dict[str, Path]:
         """subject name -> expected reference image: the case's override, else the ref the model was given."""
@@ -167,8 +166,25 @@ class EvalSet(BaseModel):
         return sorted(p.name for p in d.iterdir() if p.is_dir()) if d.is_dir() else []
 
 
-def _find_sample(dataset, sample_id: str, root: Path):
-    samples = getattr(dataset, "samples", dataset)
+_DATASETS: dict[tuple[str, int, int], list] = {}
+
+
+def _dataset(root: Path) -> list:
+    """A dataset's samples, read once per process while its index is unchanged (a set names it per case)."""
+    from ..data.io import index_path, load_dataset
+
+    try:
+        st = index_path(root).stat()
+        key = (str(root.resolve()), st.st_size, st.st_mtime_ns)
+    except OSError:
+        return load_dataset(root)  # raises the dataset tools' own located error
+    if key not in _DATASETS:
+        _DATASETS.clear()
+        _DATASETS[key] = load_dataset(root)
+    return _DATASETS[key]
+
+
+def _find_sample(samples: list, sample_id: str, root: Path):
     for s in samples:
         if str(getattr(s, "id", None)) == sample_id:
             return s

@@ -1,7 +1,7 @@
 """`eval make-set`: an eval set from a dataset folder, split single vs multi-subject like the paper's 710 cases.
 
-Each chosen sample becomes one case per structure mode, converted by the dataset tools' own `sample_to_scene`
-(the conversion the trainer uses), then written as a self-contained `.sigma` file with every file it names
+Each chosen sample becomes one case per structure mode, converted to a Scene by the same function the trainer
+uses (`sample_to_scene`), then written as a self-contained `.sigma` file with every file it names
 copied beside it: a set can be moved to the GPU machine that renders it, and later changes to the dataset
 folder cannot change what an old score meant. The sample's target image is kept as `target.png`;
 `--ground-truth` also files it as the method `ground-truth`, whose scores are the ceiling a model can reach
@@ -31,7 +31,7 @@ class MakeSetSummary:
     single: int = 0  # samples
     multi: int = 0
     short: list[str] = field(default_factory=list)  # "wanted N single-subject samples, the dataset has M"
-    unusable: dict[str, int] = field(default_factory=dict)  # structure -> samples lacking its annotations
+    unusable: dict[str, int] = field(default_factory=dict)  # structure -> samples left out for lacking it
 
 
 def has_annotations(sample: Any, structure: str) -> bool:
@@ -93,13 +93,11 @@ def make_set(dataset: Path, out: Path, *, single: int = 200, multi: int = 510,
              ground_truth: bool = False, force: bool = False,
              progress: Callable[[int], Callable[[str], None]] | None = None) -> MakeSetSummary:
     """Write an eval set into `out` from the dataset folder `dataset`."""
-    from ..data import load_dataset
+    from ..data.io import load_dataset
     from ..grammar import dumps
+    from ..train.samples import scene_builder
 
-    try:
-        from ..data import sample_to_scene
-    except ImportError:
-        raise SigmaError("this build has no dataset-to-scene conversion (sigmascene.data.sample_to_scene)") from None
+    sample_to_scene = scene_builder()  # the trainer's conversion: eval cases are shown exactly as training was
     if (out / INDEX).exists() and not force:
         raise SigmaError(f"{out} already holds an eval set", hint="pass --force to rebuild it, or another -o")
     if not structures:
@@ -111,14 +109,21 @@ def make_set(dataset: Path, out: Path, *, single: int = 200, multi: int = 510,
             raise SigmaError(f"unknown structure mode '{st}'", hint=did_you_mean(st, STRUCTURES) or
                              f"use one of: {', '.join(STRUCTURES)}")
     samples = load_dataset(dataset)
-    ones, many = choose_samples(samples, single, multi, seed)
-    summary = MakeSetSummary(single=len(ones), multi=len(many))
+    # Only samples that every requested mode can show, so each mode's rows are over the same samples.
+    summary = MakeSetSummary()
+    for st in structures:
+        lacking = sum(not has_annotations(s, st) for s in samples)
+        if lacking:
+            summary.unusable[st] = lacking
+    usable = [s for s in samples if all(has_annotations(s, st) for st in structures)]
+    ones, many = choose_samples(usable, single, multi, seed)
+    summary.single, summary.multi = len(ones), len(many)
     for label, want, got in (("single-subject", single, len(ones)), ("multi-subject", multi, len(many))):
         if got < want:
-            summary.short.append(f"wanted {want} {label} samples, the dataset has {got}")
+            summary.short.append(f"wanted {want} {label} samples, the dataset has {got} usable")
     chosen = ones + many
     if not chosen:
-        raise SigmaError(f"the dataset {dataset} has no samples to evaluate")
+        raise SigmaError(f"the dataset {dataset} has no sample with the annotations of {', '.join(structures)}")
     if force and (out / "cases").is_dir():
         shutil.rmtree(out / "cases")
     advance = progress(len(chosen) * len(structures)) if progress else None
@@ -129,9 +134,6 @@ def make_set(dataset: Path, out: Path, *, single: int = 200, multi: int = 510,
             folder = out / "cases" / cid
             if advance:
                 advance(cid)
-            if not has_annotations(sample, structure):
-                summary.unusable[structure] = summary.unusable.get(structure, 0) + 1
-                continue
             scene = sample_to_scene(sample, Path(dataset), structure)
             _localise(scene, folder)
             (folder / "scene.sigma").write_text(dumps(scene), encoding="utf-8")
@@ -143,8 +145,6 @@ def make_set(dataset: Path, out: Path, *, single: int = 200, multi: int = 510,
                     gt.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(target, gt / f"{cid}{target.suffix}")
             cases.append(Case(id=cid, scene=f"cases/{cid}/scene.sigma"))
-    if not cases:
-        raise SigmaError(f"no sample of {dataset} has the annotations of {', '.join(structures)}")
     EvalSet(name=name or Path(out).name, cases=cases).save(out)
     summary.cases = len(cases)
     return summary
