@@ -103,3 +103,19 @@ def test_kill_9_anywhere_then_resume_matches_the_uninterrupted_run(tmp_path, tmp
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
     assert [s for s, _ in ck.list_checkpoints(run)] == [9, 12]  # keep_checkpoints = 2
     assert np.isfinite([m["loss"] for m in lines]).all()
+
+
+def test_sigterm_finishes_the_step_saves_and_exits_130(tmp_path, tmp_path_factory):
+    data = synthetic_dataset(tmp_path_factory)
+    run = tmp_path / "run"
+    long = [dict(s, steps=40) for s in STAGES]  # long enough that the signal lands well before the end
+    cfg_path = write_config(tmp_path / "cfg.toml", tiny_config(run, data, run={"checkpoint_every": 1000},
+                                                               curriculum={"stages": long}))
+    with open(tmp_path / "log.txt", "ab") as log:
+        p = _start(cfg_path, log)
+        assert _wait_for(lambda: len(read_metrics(run)) >= 2, p)
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=60) == 130
+    last = read_metrics(run)[-1]["step"]
+    assert last < 120 and ck.latest(run).step == last  # nothing done after the signal is lost
+    assert "continue with --resume auto" in (tmp_path / "log.txt").read_text()
