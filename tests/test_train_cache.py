@@ -27,8 +27,8 @@ def _example(seed=0):
 def test_cached_condition_tokens_equal_inference_encoding(tmp_path, parts):
     ex = _example()
     pipe = SigmaPipeline(**parts)
-    batch = encode_example(ex, LatentEncoder(parts["vae"], tmp_path), PromptEncoder(pipe, tmp_path, max_sequence_length=64),
-                           device="cpu", dtype=torch.float32)
+    batch = encode_example(ex, LatentEncoder(parts["vae"], tmp_path),
+                           PromptEncoder(pipe, tmp_path, max_sequence_length=64), device="cpu", dtype=torch.float32)
     ref, canvas, ident = encode_conditions(parts["vae"], ex.control, ex.identity, canvas_hw=(64, 48))
     assert torch.allclose(batch.cond, ref, atol=1e-6)
     assert batch.x0.shape == (1, 4 * 3, 16) and batch.n_tokens == 12

@@ -82,8 +82,8 @@ def test_dilation_grows_a_mask_by_a_disk_of_the_radius():
     assert (dilate(m, 0) == m).all()
 
 
-@pytest.mark.parametrize("w,h,res,expect", [(64, 64, 0, (64, 64)), (100, 60, 0, (96, 64)), (640, 480, 1024, (1024, 768)),
-                                            (512, 512, 256, (256, 256))])
+@pytest.mark.parametrize("w,h,res,expect", [(64, 64, 0, (64, 64)), (100, 60, 0, (96, 64)),
+                                            (640, 480, 1024, (1024, 768)), (512, 512, 256, (256, 256))])
 def test_canvas_is_token_aligned(w, h, res, expect):
     assert canvas_size(w, h, res) == expect
 

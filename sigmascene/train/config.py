@@ -35,7 +35,8 @@ class _Section(BaseModel):
 class RunConfig(_Section):
     dir: str = Field("runs/sigma", description="Run folder (checkpoints, logs, validation grids, final LoRA); "
                                                "relative to this file.")
-    seed: int = Field(0, description="Seeds sampling, augmentation, noise and timesteps (one stream per step and rank).")
+    seed: int = Field(0, description="Seeds sampling, augmentation, noise and timesteps "
+                                     "(one stream per step and rank).")
     log_every: int = Field(10, ge=1, description="Steps between TensorBoard scalars.")
     checkpoint_every: int = Field(500, ge=1, description="Steps between checkpoints (also one at every stage end "
                                                         "and at the end).")

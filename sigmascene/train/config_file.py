@@ -130,7 +130,8 @@ def load_config(path: str | Path, sets: list[str] | None = None) -> TrainConfig:
     """Read a TOML config, apply `--set` overrides, validate; every problem is a located SigmaError."""
     p = Path(path)
     if not p.is_file():
-        raise SigmaError(f"config file {str(p)!r} does not exist", hint="create one with `sigmascene train --init FILE`")
+        raise SigmaError(f"config file {str(p)!r} does not exist",
+                         hint="create one with `sigmascene train --init FILE`")
     text = p.read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text)
@@ -163,7 +164,8 @@ def render_toml(cfg: BaseModel, *, documented: bool = True) -> str:
     out: list[str] = []
     if documented:
         out += ["# sigmascene train configuration. Every setting is shown with its default; `--set KEY=VALUE`",
-                "# overrides one for a run (e.g. --set optim.grad_accum=4). Relative paths resolve against this file.", ""]
+                "# overrides one for a run (e.g. --set optim.grad_accum=4). Relative paths resolve against this "
+                "file.", ""]
 
     def section(model: BaseModel, prefix: str, array: bool = False) -> None:
         header = f"[[{prefix}]]" if array else f"[{prefix}]"

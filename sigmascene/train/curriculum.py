@@ -41,7 +41,9 @@ class Stage(BaseModel):
     def subjects(self) -> str:
         if self.max_subjects is None:
             return f">={self.min_subjects}"
-        return f"{self.min_subjects}-{self.max_subjects}" if self.max_subjects != self.min_subjects else f"{self.min_subjects}"
+        if self.max_subjects == self.min_subjects:
+            return f"{self.min_subjects}"
+        return f"{self.min_subjects}-{self.max_subjects}"
 
 
 #: The paper's recipe: 30k steps on <= 4 subjects, 20k on >= 3, 20k on > 4.

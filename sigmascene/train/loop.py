@@ -111,7 +111,8 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
     from ..model.pipeline import SigmaPipeline
     from . import checkpoints as ck
     from .cache import LatentEncoder, PromptEncoder, encode_example
-    from .components import DTYPES, Denoiser, add_lora, block_checkpointing, load_components, lora_parameters, restore_lora
+    from .components import (DTYPES, Denoiser, add_lora, block_checkpointing, load_components, lora_parameters,
+                             restore_lora)
     from .curriculum import Curriculum, SamplerState, StageSampler
     from .objective import flow_matching_loss, sample_timesteps
     from .samples import SampleBuilder
