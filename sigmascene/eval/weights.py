@@ -132,7 +132,10 @@ def require_model_folder(weights: Weights, key: str, metrics: str) -> Path:
 
 def load_pretrained(loader: Any, folder: Path, what: str) -> Any:
     """`loader.from_pretrained(folder)` strictly offline, turning library errors into one SigmaError."""
+    from transformers.utils import logging as hf_logging
+
     force_offline()
+    hf_logging.disable_progress_bar()  # our own bar reports progress; per-file loading bars are noise
     try:
         return loader.from_pretrained(str(folder), local_files_only=True)
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as err:
