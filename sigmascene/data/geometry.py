@@ -1,0 +1,161 @@
+"""Camera and box geometry shared by the synthesizer, the validator and the box fitter.
+
+Every stage that turns pixels into metres or boxes into pixels goes through these few functions, so the
+synthetic ground truth, the validator's consistency checks and the fitted boxes can never disagree on a
+convention (OpenGL camera axes, pixel centres at +0.5, Ry·Rx·Rz Euler order).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from .schema import Box3DRecord, CameraRecord
+
+
+# -- rotations ----------------------------------------------------------------------------------------------
+def rot_x(deg: float) -> np.ndarray:
+    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]], dtype=np.float64)
+
+
+def rot_y(deg: float) -> np.ndarray:
+    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]], dtype=np.float64)
+
+
+def rot_z(deg: float) -> np.ndarray:
+    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]], dtype=np.float64)
+
+
+def euler_to_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """The Scene's box3d/mesh orientation: yaw about +y, then pitch about the new x, then roll about the new z."""
+    return rot_y(yaw) @ rot_x(pitch) @ rot_z(roll)
+
+
+def matrix_to_euler(r: np.ndarray) -> tuple[float, float, float]:
+    """Inverse of `euler_to_matrix` (degrees); at pitch ±90° roll is folded into yaw."""
+    r = np.asarray(r, dtype=np.float64)
+    sp = float(np.clip(-r[1, 2], -1.0, 1.0))
+    pitch = math.asin(sp)
+    if abs(sp) < 1.0 - 1e-9:
+        yaw = math.atan2(r[0, 2], r[2, 2])
+        roll = math.atan2(r[1, 0], r[1, 1])
+    else:  # gimbal lock: only yaw - roll (or yaw + roll) is defined
+        yaw = math.atan2(-r[2, 0], r[0, 0])
+        roll = 0.0
+    return math.degrees(yaw), math.degrees(pitch), math.degrees(roll)
+
+
+def box_rotation(box: Box3DRecord) -> np.ndarray:
+    return euler_to_matrix(box.yaw, box.pitch, box.roll)
+
+
+def box_corners(box: Box3DRecord) -> np.ndarray:
+    """The 8 corners (8x3) of an oriented box, in the box's own frame (camera coordinates for dataset boxes)."""
+    signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=np.float64)
+    half = np.asarray(box.size, dtype=np.float64) / 2.0
+    return np.asarray(box.center, dtype=np.float64) + (signs * half) @ box_rotation(box).T
+
+
+def box_from_pose(center: Sequence[float], size: Sequence[float], rotation: np.ndarray) -> Box3DRecord:
+    yaw, pitch, roll = matrix_to_euler(rotation)
+    return Box3DRecord(center=tuple(float(c) for c in center), size=tuple(float(s) for s in size),
+                       yaw=yaw, pitch=pitch, roll=roll)
+
+
+# -- camera ---------------------------------------------------------------------------------------------------
+def intrinsics_from_fov(width: int, height: int, fov_deg: float) -> tuple[float, float, float, float]:
+    """(fx, fy, cx, cy) of a centred pinhole with square pixels and vertical field of view `fov_deg`."""
+    f = (height / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
+    return f, f, width / 2.0, height / 2.0
+
+
+def project(points: np.ndarray, cam: CameraRecord) -> tuple[np.ndarray, np.ndarray]:
+    """Camera-space points (Nx3) to continuous pixel coordinates (Nx2) and their z-depth (N,)."""
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    d = -p[:, 2]
+    safe = np.where(d > 1e-9, d, np.nan)
+    u = cam.cx + cam.fx * p[:, 0] / safe
+    v = cam.cy - cam.fy * p[:, 1] / safe
+    return np.stack([u, v], axis=1), d
+
+
+def backproject(depth: np.ndarray, cam: CameraRecord, where: np.ndarray | None = None) -> np.ndarray:
+    """Pixels with depth > 0 (optionally only where `where` is true) to camera-space points (Nx3)."""
+    valid = depth > 0
+    if where is not None:
+        valid &= where
+    rows, cols = np.nonzero(valid)
+    z = depth[rows, cols].astype(np.float64)
+    x = (cols + 0.5 - cam.cx) * z / cam.fx
+    y = -(rows + 0.5 - cam.cy) * z / cam.fy
+    return np.stack([x, y, -z], axis=1)
+
+
+def camera_up(cam: CameraRecord) -> np.ndarray | None:
+    """World +y expressed in camera coordinates, when the extrinsics are known."""
+    if cam.cam_to_world is None:
+        return None
+    r = np.asarray(cam.cam_to_world, dtype=np.float64)[:3, :3]
+    up = r.T @ np.array([0.0, 1.0, 0.0])
+    return up / np.linalg.norm(up)
+
+
+def mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Tight pixel-edge box (x0, y0, x1, y1) of the non-zero pixels, None when the mask is empty."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def box_iou_2d(a: Sequence[float], b: Sequence[float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+# -- 3D IoU -----------------------------------------------------------------------------------------------------
+def _halfspaces(box: Box3DRecord) -> np.ndarray:
+    """Six half-spaces `n·x + b <= 0` bounding the box, in scipy's HalfspaceIntersection layout."""
+    r, c = box_rotation(box), np.asarray(box.center, dtype=np.float64)
+    rows = []
+    for k in range(3):
+        n, h = r[:, k], box.size[k] / 2.0
+        rows.append([*n, -n @ c - h])
+        rows.append([*(-n), n @ c - h])
+    return np.asarray(rows)
+
+
+def box_volume(box: Box3DRecord) -> float:
+    return float(np.prod(box.size))
+
+
+def box_iou_3d(a: Box3DRecord, b: Box3DRecord) -> float:
+    """Exact IoU of two oriented boxes: the intersection is a convex polytope, found by half-space intersection."""
+    from scipy.optimize import linprog
+    from scipy.spatial import ConvexHull, HalfspaceIntersection
+    from scipy.spatial import QhullError
+
+    hs = np.vstack([_halfspaces(a), _halfspaces(b)])
+    normals, offsets = hs[:, :3], hs[:, 3]
+    # Chebyshev centre: the point deepest inside both boxes; none with positive radius means they don't overlap.
+    norms = np.linalg.norm(normals, axis=1, keepdims=True)
+    res = linprog(c=[0, 0, 0, -1], A_ub=np.hstack([normals, norms]), b_ub=-offsets,
+                  bounds=[(None, None)] * 3 + [(0, None)], method="highs")
+    if not res.success or res.x[3] < 1e-7:
+        return 0.0
+    try:
+        inter = HalfspaceIntersection(hs, res.x[:3])
+        vol = ConvexHull(inter.intersections).volume
+    except QhullError:
+        return 0.0
+    union = box_volume(a) + box_volume(b) - vol
+    return float(vol / union) if union > 0 else 0.0

@@ -1,0 +1,127 @@
+"""Running the synthesizer: worker processes, resume, progress, and the guarantee about `index.jsonl`.
+
+Workers render and write a sample's files; only this (parent) process appends index lines, one whole line at a
+time, in sample order. So the index is never interleaved, a killed run leaves no half entry, and re-running the
+same command only renders the samples whose lines are missing.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from ...errors import SigmaError
+from ..io import append_sample, iter_index, repair_index, write_bytes_atomic
+from ..schema import Sample
+from .config import CONFIG_FILE, SynthConfig, sample_id
+from .sample import SAMPLES_DIR, generate
+
+
+@dataclass
+class SynthReport:
+    root: Path
+    requested: int
+    generated: int
+    skipped: int
+    seconds: float
+    repaired_bytes: int = 0
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.generated / self.seconds if self.seconds > 0 else 0.0
+
+
+def _check_config(root: Path, cfg: SynthConfig) -> None:
+    """Refuse to resume into a folder rendered with other settings: its samples would come from another world."""
+    path = root / CONFIG_FILE
+    if path.exists():
+        try:
+            old = SynthConfig.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        except Exception as e:  # noqa: BLE001 - any unreadable config is the same user problem
+            raise SigmaError(f"{path} is not a synth config ({e})",
+                             hint="use an empty --out folder, or delete the file if the folder is yours") from None
+        if old != cfg:
+            diff = ", ".join(f"{k} {getattr(old, k)} -> {getattr(cfg, k)}" for k in SynthConfig.model_fields
+                             if getattr(old, k) != getattr(cfg, k))
+            raise SigmaError(f"{root} was synthesized with other settings ({diff}); resuming would mix two worlds",
+                             hint="pass the original settings to extend it, or choose a new --out folder")
+        return
+    if (root / "index.jsonl").exists():
+        raise SigmaError(f"{root} already holds a dataset that `data synth` did not make (no {CONFIG_FILE})",
+                         hint="choose a new --out folder")
+    write_bytes_atomic(path, (cfg.model_dump_json(indent=2) + "\n").encode("utf-8"))
+
+
+def finished_ids(root: Path) -> set[str]:
+    done = set()
+    for _, text, complete in iter_index(root):
+        if not complete:
+            continue
+        try:
+            done.add(str(json.loads(text)["id"]))
+        except (ValueError, KeyError, TypeError):
+            continue  # `data validate` reports it; here it only means "not finished"
+    return done
+
+
+def _init_worker(lp_threads: int) -> None:
+    # llvmpipe starts one raster thread per core in every process; W workers x N cores threads would thrash.
+    os.environ.setdefault("LP_NUM_THREADS", str(lp_threads))
+    os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+
+
+def _work(args: tuple[SynthConfig, int, str]) -> str:
+    cfg, index, root = args
+    return generate(cfg, index, root).to_line()
+
+
+def synthesize(out: str | Path, count: int, cfg: SynthConfig, workers: int = 2,
+               on_progress: Optional[Callable[[int, int], None]] = None) -> SynthReport:
+    """Make samples 0..count-1 of world `cfg` in `out`, skipping those already in its index.
+
+    `on_progress(done, total)` is called after every appended sample (the CLI draws a bar with it).
+    """
+    if count < 0:
+        raise SigmaError(f"--count must be positive, got {count}")
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    _check_config(root, cfg)
+    repaired = repair_index(root)
+    done = finished_ids(root)
+    for stale in (root / SAMPLES_DIR).glob("*.tmp") if (root / SAMPLES_DIR).exists() else []:
+        shutil.rmtree(stale, ignore_errors=True)  # a sample a killed worker was writing
+    todo = [i for i in range(count) if sample_id(i) not in done]
+    skipped = count - len(todo)
+    start = time.perf_counter()
+    generated = 0
+    if on_progress:
+        on_progress(skipped, count)
+    if todo and workers <= 1:
+        for i in todo:
+            append_sample(root, generate(cfg, i, root))
+            generated += 1
+            if on_progress:
+                on_progress(skipped + generated, count)
+    elif todo:
+        lp = max(1, (os.cpu_count() or 1) // workers)
+        pool = mp.get_context("spawn").Pool(min(workers, len(todo)), initializer=_init_worker, initargs=(lp,))
+        try:
+            for line in pool.imap(_work, [(cfg, i, str(root)) for i in todo], chunksize=1):
+                append_sample(root, Sample.model_validate_json(line))
+                generated += 1
+                if on_progress:
+                    on_progress(skipped + generated, count)
+            pool.close()
+        except BaseException:
+            pool.terminate()  # interrupted: whatever is in the index is whole; the rest is redone next run
+            raise
+        finally:
+            pool.join()
+    return SynthReport(root=root, requested=count, generated=generated, skipped=skipped,
+                       seconds=time.perf_counter() - start, repaired_bytes=repaired)
