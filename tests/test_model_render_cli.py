@@ -48,6 +48,17 @@ def test_render_writes_image_and_sidecar(env, base):
     assert side["model"]["base"] == str(base.resolve()) and side["model"]["lora"] is None
     assert {"denoise_s", "load_s", "compile_s", "total_s"} <= set(side["timings"])
     assert "--seed 3" in side["command"] and side["versions"]["diffusers"]
+    assert side["identity_block"] == [32, 32]  # half the canvas, rounded to whole tokens by the compiler
+
+
+def test_identity_size_option_reaches_the_compiler(env, base):
+    scene = write_scene(env / "s")
+    res = render(scene, "--base", base, "-o", env / "i.png", "--steps", "1", "--identity-size", "16x32")
+    assert res.exit_code == 0, res.output
+    side = json.loads((env / "i.json").read_text())
+    assert side["identity_block"] == [16, 32] and "--identity-size 16x32" in side["command"]
+    bad = render(scene, "--base", base, "-o", env / "j.png", "--identity-size", "big")
+    assert bad.exit_code == 1 and "HxW" in bad.output
 
 
 def test_same_seed_reproduces_the_image_and_batch_renders_k_seeds(env, base):

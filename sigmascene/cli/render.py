@@ -43,14 +43,17 @@ def render(
     vae_tiling: bool = typer.Option(False, "--vae-tiling", help="Decode in tiles to save memory."),
     prompt_mode: str = typer.Option("auto", "--prompt-mode", help="auto | background | full."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
+    identity_size: Optional[str] = typer.Option(None, "--identity-size", metavar="HxW",
+                                                help="One identity block's size [default: half the canvas]."),
 ) -> None:
     """Render a scene with SIGMA: every subject placed and identity-preserved in one pass per step."""
     with user_errors():
         _check_choices(mode, offload, dtype, prompt_mode)
         sets = parse_sets(set_)
         t0 = time.perf_counter()
+        block = _parse_hw(identity_size)
         scene = load_scene(file, set_)
-        compiled = _compile(scene)
+        compiled = _compile(scene, block)
         t_compile = time.perf_counter() - t0
         for w in getattr(compiled, "warnings", []):
             console.print(str(w), style="yellow", markup=False, soft_wrap=True, highlight=False)
@@ -76,7 +79,8 @@ def render(
             "scene": {"file": str(file), "hash": scene_hash(scene), "maps_hash": maps_hash(compiled), "sets": sets},
             "prompt": prompt, "prompt_mode": resolve_mode(scene, prompt_mode), "mode": mode, "steps": steps,
             "guidance": guidance, "size": [scene.canvas.width, scene.canvas.height], "subjects": list(compiled.order),
-            "cache_conditions": cache_conditions, "condition_mask": pipe.condition_mask, "dtype": str(torch_dtype).replace("torch.", ""),
+            "identity_block": list(compiled.block_size), "cache_conditions": cache_conditions,
+            "condition_mask": pipe.condition_mask, "dtype": str(torch_dtype).replace("torch.", ""),
             "fp8_storage": dtype == "fp8", "device": str(dev), "offload": offload, "vae_tiling": vae_tiling,
             "model": model_ids(base_dir, paths, pipe), "versions": _versions(), "seeds": seeds,
         }
@@ -89,7 +93,7 @@ def render(
             sidecar = dict(common, image=path.name, seed=s, batch_index=k,
                            timings=dict(result.timings, compile_s=t_compile, load_s=t_load),
                            command=_command(file, path, s, sets, paths, steps, guidance, mode, cache_conditions,
-                                            prompt_mode, dtype))
+                                            prompt_mode, dtype, identity_size))
             side = path.with_suffix(".json")
             side.write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n", encoding="utf-8")
             console.print(f"wrote {path} and {side.name} ({result.timings.get('denoise_s', 0.0):.1f} s denoising)")
@@ -105,10 +109,19 @@ def _check_choices(mode: str, offload: str | None, dtype: str, prompt_mode: str)
             raise SigmaError(f"{what} {value!r} is not one of: {', '.join(a for a in allowed if a)}")
 
 
-def _compile(scene: Any) -> Any:
+def _parse_hw(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    h, sep, w = text.lower().partition("x")
+    if not sep or not h.strip().isdigit() or not w.strip().isdigit():
+        raise SigmaError(f"--identity-size expects HxW in pixels, got {text!r}", hint="for example: 512x512")
+    return int(h), int(w)
+
+
+def _compile(scene: Any, identity_size: tuple[int, int] | None) -> Any:
     import sigmascene
 
-    return sigmascene.compile(scene)
+    return sigmascene.compile(scene) if identity_size is None else sigmascene.compile(scene, identity_size=identity_size)
 
 
 def _load_pipeline(base_dir: Path, lora: Path | None, dtype: str, device: str, offload: str | None, vae_tiling: bool):
@@ -231,7 +244,7 @@ def _versions() -> dict[str, str]:
 
 
 def _command(file: Path, path: Path, seed: int, sets: dict, paths: Any, steps: int, guidance: float, mode: str,
-             cache: bool, prompt_mode: str, dtype: str) -> str:
+             cache: bool, prompt_mode: str, dtype: str, identity_size: str | None) -> str:
     parts = ["sigmascene", "render", str(file), "-o", str(path), "--seed", str(seed), "--steps", str(steps),
              "--guidance", repr(guidance), "--mode", mode, "--prompt-mode", prompt_mode, "--dtype", dtype,
              "--base", str(paths.base)]
@@ -239,6 +252,8 @@ def _command(file: Path, path: Path, seed: int, sets: dict, paths: Any, steps: i
         parts += ["--lora", str(paths.lora)]
     if cache:
         parts.append("--cache-conditions")
+    if identity_size:
+        parts += ["--identity-size", identity_size]
     for k, v in sets.items():
         parts += ["--set", f"{k}={v}"]
     return " ".join(shlex.quote(p) for p in parts)
