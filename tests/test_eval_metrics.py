@@ -248,3 +248,53 @@ def test_unknown_metric_name_gets_a_hint():
     with pytest.raises(SigmaError) as err:
         metric_keys(["dino"])
     assert "dino_i" in err.value.format()
+
+
+def test_musiq_loads_pyiqa_from_the_local_checkpoint_only(tmp_path, monkeypatch):
+    """pyiqa cannot be installed here (it needs torchvision), so a stand-in module checks the adapter's contract:
+    the local file goes in as `pretrained_model_path` (pyiqa then never fetches its release URL) and images go
+    in as 1×3×H×W floats in [0, 1]."""
+    import sys
+    import types
+
+    import torch
+
+    from sigmascene.eval.metrics.quality import Musiq
+    from sigmascene.eval.weights import MissingWeights
+
+    seen = {}
+
+    def create_metric(name, **kwargs):
+        seen.update(kwargs, name=name)
+
+        def metric(x):
+            assert x.shape[:2] == (1, 3) and x.dtype == torch.float32 and 0.0 <= float(x.min()) <= float(x.max()) <= 1.0
+            return torch.tensor([float(x.mean()) * 100.0])
+
+        return metric
+
+    monkeypatch.setitem(sys.modules, "pyiqa", types.SimpleNamespace(create_metric=create_metric))
+    with pytest.raises(MissingWeights, match="--musiq"):
+        Musiq.from_path(None)
+    with pytest.raises(SigmaError, match="does not exist"):
+        Musiq.from_path(tmp_path / "missing.pth")
+    ckpt = tmp_path / "musiq_koniq.pth"
+    ckpt.write_bytes(b"weights")
+    musiq = Musiq.from_path(ckpt, device="cpu")
+    assert seen["name"] == "musiq" and seen["pretrained_model_path"] == str(ckpt) and seen["as_loss"] is False
+    im = np.full((20, 30, 3), 51, np.uint8)
+    assert musiq.score([im, im]).tolist() == pytest.approx([20.0, 20.0], abs=1e-4)
+
+
+def test_musiq_without_pyiqa_is_one_line_naming_what_is_missing(monkeypatch, tmp_path):
+    import sys
+
+    from sigmascene.eval.metrics.quality import Musiq
+    from sigmascene.eval.weights import MissingWeights
+
+    monkeypatch.setitem(sys.modules, "pyiqa", None)  # import fails
+    ckpt = tmp_path / "m.pth"
+    ckpt.write_bytes(b"x")
+    with pytest.raises(MissingWeights) as err:
+        Musiq.from_path(ckpt)
+    assert "pyiqa" in str(err.value) and "torchvision" in str(err.value) and "\n" not in str(err.value)
