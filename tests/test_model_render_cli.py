@@ -132,3 +132,15 @@ def test_scene_errors_are_located(env, base):
     bad.write_text('sigma 1\nsubject a { ref "missing.png" box2d (0, 0, 1, 1) }\n')
     res = render(bad, "--base", base, "-o", env / "z.png")
     assert res.exit_code == 1 and f"{bad}:2:" in res.output
+
+
+@pytest.mark.slow
+def test_the_living_room_example_renders_on_cpu(env, base):
+    """The issue's done-criterion: the shipped example, full 1024x1024 size, through the tiny model."""
+    from conftest import EXAMPLES
+
+    res = render(EXAMPLES / "living_room.sigma", "--base", base, "-o", env / "room.png", "--steps", "1")
+    assert res.exit_code == 0, res.output
+    assert Image.open(env / "room.png").size == (1024, 1024)
+    side = json.loads((env / "room.json").read_text())
+    assert len(side["subjects"]) == 6 and side["prompt_mode"] == "full"
