@@ -88,3 +88,17 @@ def test_worst_grid_png_has_one_row_per_metric_with_values(tmp_path):
     with Image.open(out) as im:
         assert im.size == (HEAD_W + 4 * (TILE + 4), 3 * (TILE + LABEL_H + 6))  # dino_i, depth_mse, clip_iqa
     assert worst_grid(tmp_path, [], tmp_path / "none.png") is None
+
+
+def test_worst_grid_crops_renders_of_another_size_in_canvas_pixels(tmp_path):
+    """A render at half the canvas size is resampled before its subject box (canvas pixels) is cut out."""
+    from sigmascene.eval.grid import _tile
+
+    im = np.zeros((16, 16, 3), np.uint8)
+    im[:, 8:] = 255  # right half white at render size 16 = right half of the 32 px canvas
+    Image.fromarray(im).save(tmp_path / "half.png")
+    sub = SubjectScore("s", 1, 256, [16, 0, 32, 32], None, dino_i=10.0)
+    score = CaseScore("m", "c", "single", "Bbox", 1, "half.png", {"dino_i": 10.0}, [sub], canvas=[32, 32])
+    tile = np.asarray(_tile(tmp_path, worst_cases([score], "dino_i", 1)[0]))
+    crop_half = tile[:TILE, : TILE // 2 - 1]
+    assert crop_half[TILE // 2, TILE // 4].tolist() == [255, 255, 255]

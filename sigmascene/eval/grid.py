@@ -65,6 +65,8 @@ def _open(path: Path) -> Image.Image:
 def _tile(root: Path, w: Worst) -> Image.Image:
     tile = Image.new("RGB", (TILE, TILE + LABEL_H), BG)
     render = _open(root / w.score.render)
+    if w.score.canvas and render.size != tuple(w.score.canvas):  # boxes are in canvas pixels, as scored
+        render = render.resize(tuple(w.score.canvas), Image.Resampling.LANCZOS)
     if w.subject is not None and w.subject.bbox:
         crop = render.crop(tuple(w.subject.bbox))
         ref = _open(Path(w.subject.reference)) if w.subject.reference else Image.new("RGB", (8, 8), BG)

@@ -61,6 +61,7 @@ class CaseScore:
     render: str  # path relative to the set
     values: dict[str, float | None] = field(default_factory=dict)  # metric key -> case value (None = n/a)
     subjects: list[SubjectScore] = field(default_factory=list)
+    canvas: list[int] | None = None  # (W, H) the subject boxes are in; renders of another size are resampled
 
     @classmethod
     def from_dict(cls, d: dict) -> "CaseScore":
@@ -219,7 +220,7 @@ def _score_one(evalset: EvalSet, method: str, case: Case, render: Path, prepared
     image = load_render(render, prepared.canvas)
     values, subjects = score_image(image, prepared.layout, prepared.references, prepared.text, suite)
     return CaseScore(method, case.id, prepared.group, prepared.control, len(prepared.layout.order),
-                     str(render.relative_to(evalset.root)), values, subjects)
+                     str(render.relative_to(evalset.root)), values, subjects, list(prepared.canvas))
 
 
 def _scene_key(evalset: EvalSet, case: Case) -> list:
