@@ -27,12 +27,12 @@ DTYPES = ("auto", "bf16", "fp16", "fp32", "fp8")
 @app.command()
 def render(
     file: Path = typer.Argument(..., help="The `.sigma` scene to render."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Image path [default: <scene>.png]."),
-    base: Optional[str] = typer.Option(None, "--base", help="Flux Kontext diffusers folder [env SIGMASCENE_BASE]."),
-    lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors [env SIGMASCENE_LORA]."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Image path (default: <scene>.png)."),
+    base: Optional[str] = typer.Option(None, "--base", help="Flux Kontext diffusers folder (or env SIGMASCENE_BASE, or the config file)."),
+    lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors (or env SIGMASCENE_LORA, or the config file)."),
     steps: int = typer.Option(28, "--steps", min=1, max=1000, help="Denoising steps."),
     guidance: float = typer.Option(2.5, "--guidance", help="Distilled guidance strength."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed [default: the scene's `seed`]."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed (default: the scene's `seed`)."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP, metavar="NAME=VALUE"),
     batch: int = typer.Option(1, "--batch", min=1, max=1000, help="Render K images with seeds seed..seed+K-1."),
     mode: str = typer.Option("single", "--mode", help="single (all subjects in one pass) | iterative (baseline)."),
@@ -44,7 +44,7 @@ def render(
     prompt_mode: str = typer.Option("auto", "--prompt-mode", help="auto | background | full."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
     identity_size: Optional[str] = typer.Option(None, "--identity-size", metavar="HxW",
-                                                help="One identity block's size [default: half the canvas]."),
+                                                help="One identity block's size (default: half the canvas)."),
 ) -> None:
     """Render a scene with SIGMA: every subject placed and identity-preserved in one pass per step."""
     with user_errors():
