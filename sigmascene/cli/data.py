@@ -1,0 +1,204 @@
+"""`sigmascene data ...`: make, check, inspect and convert training datasets (folders with index.jsonl)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import SigmaError
+from ._app import app
+from .common import console, fail, user_errors
+
+data_app = typer.Typer(help="Training datasets: synth, validate, stats, show, fit-boxes, import.",
+                       no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+def _progress(description: str):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                    TimeRemainingColumn(), console=console, transient=False)
+
+
+def _subjects_range(text: str) -> tuple[int, int]:
+    lo, sep, hi = text.partition("-")
+    try:
+        a, b = int(lo), int(hi) if sep else int(lo)
+    except ValueError:
+        raise SigmaError(f"--subjects expects N or MIN-MAX, got {text!r}", hint="for example: --subjects 1-10") from None
+    if not 1 <= a <= b <= 25:
+        raise SigmaError(f"--subjects {text}: need 1 <= MIN <= MAX <= 25")
+    return a, b
+
+
+@data_app.command()
+def synth(
+    out: Path = typer.Option(..., "--out", "-o", help="Dataset folder (created; re-running resumes it)."),
+    count: int = typer.Option(200, "--count", "-n", help="Number of samples (ids 0..count-1)."),
+    subjects: str = typer.Option("1-10", "--subjects", help="Subjects per image: N or MIN-MAX."),
+    size: int = typer.Option(256, "--size", help="Image side in pixels."),
+    seed: int = typer.Option(0, "--seed", help="World seed: same seed, same samples."),
+    workers: int = typer.Option(2, "--workers", "-w", help="Render processes."),
+    identity_size: Optional[int] = typer.Option(None, "--identity-size", help="Identity image side (default --size)."),
+    identities: int = typer.Option(0, "--identities",
+                                   help="0: a fresh identity per subject; K: draw identities from a pool of K."),
+) -> None:
+    """Render a synthetic multi-subject dataset with exact masks, depth, boxes and identity images."""
+    from ..data.synth import SynthConfig, synthesize
+
+    with user_errors():
+        lo, hi = _subjects_range(subjects)
+        try:
+            cfg = SynthConfig(seed=seed, size=size, min_subjects=lo, max_subjects=hi, identity_size=identity_size,
+                              identities=identities)
+        except ValueError as e:
+            raise SigmaError(f"invalid synth settings: {e}") from None
+        with _progress("synth") as bar:
+            task = bar.add_task("synth", total=count, rate="")
+
+            first: dict[str, float] = {}
+
+            def tick(done: int, total: int) -> None:
+                now = time.perf_counter()
+                first.setdefault("t", now)
+                first.setdefault("done", done)
+                dt, made = now - first["t"], done - first["done"]
+                bar.update(task, completed=done, rate=f"{made / dt:.1f} samples/s" if dt > 0 and made else "")
+
+            try:
+                report = synthesize(out, count, cfg, workers=workers, on_progress=tick)
+            except KeyboardInterrupt:
+                console.print("[yellow]interrupted[/yellow]: finished samples are in the index; "
+                              "run the same command again to resume")
+                raise typer.Exit(130) from None
+    if report.repaired_bytes:
+        console.print(f"repaired index.jsonl (cut {report.repaired_bytes} bytes of an interrupted line)")
+    print(f"{out}: {report.generated} samples rendered, {report.skipped} already there, "
+          f"{report.samples_per_s:.1f} samples/s")
+
+
+@data_app.command()
+def validate(
+    root: Path = typer.Argument(..., help="Dataset folder holding index.jsonl."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Errors only, no warnings."),
+) -> None:
+    """Check every sample (files, sizes, masks, boxes, counts); print `index.jsonl:LINE: ...`; exit 1 on errors."""
+    from ..data.validate import validate as run
+
+    with _progress("validate") as bar:
+        task = bar.add_task("validate", total=None, rate="")
+        report = run(root, on_progress=lambda k, n: bar.update(task, completed=k, total=n))
+    for p in sorted(report.problems, key=lambda p: p.line):
+        if not (quiet and p.severity == "warning"):
+            print(p.format(report.file))
+    ne, nw = len(report.errors), len(report.warnings)
+    summary = f"{report.samples} samples: {ne} error{'s' * (ne != 1)}, {nw} warning{'s' * (nw != 1)}"
+    console.print(f"[{'red' if ne else 'green'}]{summary}[/]")
+    if ne:
+        raise typer.Exit(1)
+
+
+@data_app.command()
+def stats(
+    root: Path = typer.Argument(..., help="Dataset folder holding index.jsonl."),
+    as_json: bool = typer.Option(False, "--json", help="Print the numbers as JSON."),
+) -> None:
+    """Counts: subjects per image, placement coverage, annotations, identity reuse."""
+    from ..data.io import load_dataset
+    from ..data.stats import dataset_stats, render_stats
+
+    with user_errors():
+        numbers = dataset_stats(load_dataset(root))
+    print(json.dumps(numbers, indent=2) if as_json else render_stats(numbers, root))
+
+
+@data_app.command()
+def show(
+    root: Path = typer.Argument(..., help="Dataset folder holding index.jsonl."),
+    sample: str = typer.Option(..., "--sample", "-k", help="Sample id, or its 0-based position in the index."),
+    structure: str = typer.Option("mask_depth", "--structure", "-s",
+                                  help="mask_depth, box3d_depth, box2d, or all (one sheet each)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="PNG to write (default ROOT/previews/<id>_<structure>.png)."),
+) -> None:
+    """Write the preview contact sheet of one sample, compiled by the same compiler the trainer uses."""
+    from ..data.show import show_sample
+
+    with user_errors():
+        written = show_sample(root, sample, structure, out)
+    for path in written:
+        print(f"wrote {path}")
+
+
+@data_app.command("fit-boxes")
+def fit_boxes(
+    root: Path = typer.Argument(..., help="Dataset folder holding index.jsonl."),
+    upright: bool = typer.Option(True, "--upright/--free",
+                                 help="Keep boxes upright (yaw only, about the floor's normal) or fully oriented."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Refit boxes that already exist."),
+    evaluate: bool = typer.Option(False, "--evaluate",
+                                  help="Change nothing; fit every box and compare it with the existing one."),
+    min_visible: float = typer.Option(0.5, "--min-visible", help="With --evaluate: only subjects at least this visible."),
+    erode: int = typer.Option(0, "--erode", help="Pixels to trim off mask edges first (for blurry estimated depth)."),
+) -> None:
+    """Fill in missing 2D boxes and 3D boxes from masks + depth + intrinsics (open3d)."""
+    from ..data.fitboxes import evaluate_fit, fit_dataset
+
+    with user_errors():
+        with _progress("fit-boxes") as bar:
+            task = bar.add_task("fit", total=None, rate="")
+            tick = lambda k, n: bar.update(task, completed=k, total=n)  # noqa: E731
+            if evaluate:
+                result = evaluate_fit(root, upright=upright, min_visible=min_visible, erode=erode, on_progress=tick)
+            else:
+                result = fit_dataset(root, upright=upright, overwrite=overwrite, erode=erode, on_progress=tick)
+    if evaluate:
+        print(f"{result['subjects']} subjects (visible >= {min_visible:.0%}): mean 3D IoU {result['mean_iou']:.3f}, "
+              f"median {result['median_iou']:.3f}, mean centre error {result['mean_centre_error_m']:.3f} m, "
+              f"mean 2D IoU {result['mean_iou_2d']:.3f}")
+        return
+    for note in result["notes"]:
+        print(note, file=sys.stderr)
+    print(f"{root}: {result['box2d']} 2D boxes and {result['box3d']} 3D boxes fitted, "
+          f"{result['skipped']} subjects skipped")
+
+
+@data_app.command("import")
+def import_cmd(
+    src: Path = typer.Argument(..., help="Folder of images (or with an images/ subfolder)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Dataset folder to create."),
+    masks: Optional[Path] = typer.Option(None, help="Masks: masks/<image>/<subject>.png or masks/<image>.png ids."),
+    depth: Optional[Path] = typer.Option(None, help="Depth maps: depth/<image>.npy (metres) or 16-bit PNG (mm)."),
+    identity: Optional[Path] = typer.Option(None, help="Identity images: identity/<image>/<subject>.png."),
+    captions: Optional[Path] = typer.Option(None, help="captions.json (see docs/dataset.md)."),
+    fov: float = typer.Option(55.0, help="Vertical field of view (degrees) assumed when no camera is given."),
+    segment_cmd: Optional[str] = typer.Option(None, help="Command making masks for images without them."),
+    depth_cmd: Optional[str] = typer.Option(None, help="Command making a depth map for images without one."),
+    repose_cmd: Optional[str] = typer.Option(None, help="Command making an identity image in a new pose."),
+    fit: bool = typer.Option(True, "--fit-boxes/--no-fit-boxes", help="Fit 2D/3D boxes after importing."),
+) -> None:
+    """Build a dataset from your own images, masks, depth maps, captions and identity images."""
+    from ..data.importer import ImportOptions, import_folder
+
+    opts = ImportOptions(masks=masks, depth=depth, identity=identity, captions=captions, fov=fov,
+                         segment_cmd=segment_cmd, depth_cmd=depth_cmd, repose_cmd=repose_cmd, fit_boxes=fit)
+    with user_errors():
+        with _progress("import") as bar:
+            task = bar.add_task("import", total=None, rate="")
+            result = import_folder(src, out, opts, on_progress=lambda k, n: bar.update(task, completed=k, total=n))
+    for note in result.notes:
+        print(note, file=sys.stderr)
+    if result.crops:
+        console.print(f"[bold red]WARNING[/]: {result.crops} identity images are CROPS of the target image. A model "
+                      "trained on crops learns to copy-paste pixels, not identities; give real identity images "
+                      "(another photo, or --repose-cmd) before training on this dataset.")
+    print(f"{out}: {result.samples} samples, {result.subjects} subjects imported")
+
+
+__all__ = ["data_app", "fail"]
