@@ -173,11 +173,12 @@ class _Importer:
         fx, fy, cx, cy = intrinsics_from_fov(w, h, self.opts.fov)
         return CameraRecord(fx=fx, fy=fy, cx=cx, cy=cy, width=w, height=h, estimated=True)
 
-    def identity(self, stem: str, name: str, rgb: np.ndarray, mask: np.ndarray, caption: str, dest: Path) -> None:
+    def identity(self, stem: str, name: str, rgb: np.ndarray, mask: np.ndarray, caption: str, dest: Path) -> str:
+        """Write the subject's identity image; returns where it came from: given, repose or crop."""
         given = _find(self.identity_dir / stem, name)
         if given is not None:
             save_png(dest, load_rgb(given))
-            return
+            return "given"
         cut = _cutout(rgb, mask)
         if self.opts.repose_cmd:
             crop_path, mask_path = self.tmp / f"{stem}_{name}_crop.png", self.tmp / f"{stem}_{name}_mask.png"
@@ -187,9 +188,10 @@ class _Importer:
                      out=str(dest))
             if not dest.exists():
                 raise SigmaError(f"--repose-cmd wrote nothing to {dest}")
-            return
+            return "repose"
         save_png(dest, cut)
         self.result.crops += 1
+        return "crop"
 
     def one(self, image: Path, sid: str) -> None:
         stem = image.stem
@@ -212,10 +214,10 @@ class _Importer:
         for name, m in masks.items():
             caption = str(sub_caps.get(name, ""))
             save_png(folder / f"{name}_mask.png", m.astype(np.uint8) * 255)
-            self.identity(stem, name, rgb, m, caption, folder / f"{name}_identity.png")
+            origin = self.identity(stem, name, rgb, m, caption, folder / f"{name}_identity.png")
             rel = f"samples/{sid}"
             subjects.append(SubjectRecord(name=name, identity=f"{rel}/{name}_identity.png", mask=f"{rel}/{name}_mask.png",
-                                          box2d=mask_box(m), caption=caption))
+                                          box2d=mask_box(m), caption=caption, attributes={"identity_source": origin}))
         sample = Sample(id=sid, image=f"samples/{sid}/image.png", camera=self.camera(stem, w, h),
                         prompts=Prompts(background=str(cap.get("background", "")), full=str(cap.get("full", ""))),
                         depth=f"samples/{sid}/depth.npy" if depth is not None else None, subjects=subjects,

@@ -139,6 +139,8 @@ class _Checker:
             self.err(f"{who}: identity image: {size}")
         if sub.identity == self.s.image:
             self.err(f"{who}: the identity image is the target image itself (that teaches copy-paste)")
+        elif sub.attributes.get("identity_source") == "crop":
+            self.warn(f"{who}: identity image is a crop of the target (teaches copy-paste, not identity)")
         if not sub.caption:
             self.warn(f"{who}: no caption")
         if sub.mask is None and sub.box2d is None and sub.box3d is None:
