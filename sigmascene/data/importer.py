@@ -127,9 +127,11 @@ class _Importer:
             run_tool(self.opts.segment_cmd, "segment", image=str(image), out=str(folder))
         out: dict[str, np.ndarray] = {}
         if folder.is_dir():
-            for p in sorted(folder.iterdir()):
-                if p.suffix.lower() in IMAGE_SUFFIXES:
-                    out[identifier(p.stem)] = load_mask(p)
+            files = {identifier(p.stem): p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+            listed = [identifier(n) for n in self.captions.get(stem, {}).get("subjects", {})]
+            # the captions' subject order first (it is the user's file order), then the rest by name
+            for name in [n for n in listed if n in files] + [n for n in files if n not in listed]:
+                out[name] = load_mask(files[name])
         elif idmap is not None:
             from PIL import Image
 
@@ -209,7 +211,7 @@ class _Importer:
         if depth is not None:
             save_npy(folder / "depth.npy", depth)
         cap = self.captions.get(stem, {})
-        sub_caps = cap.get("subjects", {})
+        sub_caps = {identifier(k): v for k, v in cap.get("subjects", {}).items()}
         subjects = []
         for name, m in masks.items():
             caption = str(sub_caps.get(name, ""))
