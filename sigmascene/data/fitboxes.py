@@ -30,6 +30,8 @@ def _o3d():
         import open3d
     except ImportError as e:  # an optional dependency: say how to get it
         raise SigmaError("fitting 3D boxes needs open3d", hint="pip install 'sigmascene[data]'") from e
+    # its minimal-OBB search warns on stdout about candidates it then discards; our fallback handles those
+    open3d.utility.set_verbosity_level(open3d.utility.VerbosityLevel.Error)
     return open3d
 
 
@@ -142,13 +144,23 @@ def fit_upright(points: np.ndarray, up: np.ndarray, complete: bool = True, pixel
 
 
 def fit_free(points: np.ndarray) -> Box3DRecord:
+    """The smaller of open3d's minimal and PCA oriented boxes (the minimal one occasionally comes back empty)."""
     o3d = _o3d()
     pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
-    obb = pcd.get_minimal_oriented_bounding_box()
-    rot = np.asarray(obb.R, dtype=np.float64).copy()
+    best = None
+    for obb in (pcd.get_minimal_oriented_bounding_box(), pcd.get_oriented_bounding_box()):
+        ext = np.asarray(obb.extent, dtype=np.float64)
+        if (ext <= 0).any() or not np.isfinite(ext).all():
+            continue
+        if best is None or np.prod(ext) < np.prod(best.extent):
+            best = obb
+    if best is None:  # flat or collinear points: an axis-aligned box with a token thickness
+        lo, hi = points.min(axis=0), points.max(axis=0)
+        return box_from_pose((lo + hi) / 2, np.maximum(hi - lo, 1e-3), np.eye(3))
+    rot = np.asarray(best.R, dtype=np.float64).copy()
     if np.linalg.det(rot) < 0:
         rot[:, 2] = -rot[:, 2]
-    return box_from_pose(np.asarray(obb.center), np.maximum(np.asarray(obb.extent), 1e-3), rot)
+    return box_from_pose(np.asarray(best.center), np.maximum(np.asarray(best.extent), 1e-3), rot)
 
 
 def subject_points(mask: np.ndarray, depth: np.ndarray, cam: CameraRecord, erode: int = 0) -> np.ndarray:
