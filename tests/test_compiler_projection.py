@@ -134,3 +134,32 @@ def test_box_behind_the_camera_warns_instead_of_failing(tmp_path):
     c = sigmascene.compile(s)
     assert not c.coverage["behind"].any()
     assert any("'behind' is outside the camera view" in w for w in c.warnings)
+
+
+def test_a_worker_forked_after_rendering_fails_fast_and_spawned_workers_render(tmp_path):
+    """Trainers compile in data-loader workers; OpenGL contexts cannot cross fork(), so say so, never hang."""
+    import multiprocessing as mp
+
+    s = _scene(tmp_path, camera((0, 0, 0), None, 60))
+    s.add_subject("box", "ref.png", box3d((0.0, 0.0, -3.5), (1.0, 1.0, 1.0)))
+    parent = sigmascene.compile(s).control
+    with mp.get_context("fork").Pool(1) as pool:
+        message = pool.apply(_compile_error, (s,))
+    assert "spawn" in message
+    with mp.get_context("spawn").Pool(1) as pool:
+        child = pool.apply(_compile_control, (s,))
+    assert (child == parent).all()
+
+
+def _compile_error(scene):
+    from sigmascene.renderers.pyrender3d import ForkedAfterRenderError
+
+    try:
+        sigmascene.compile(scene)
+    except ForkedAfterRenderError as exc:
+        return str(exc)
+    return "rendered"
+
+
+def _compile_control(scene):
+    return sigmascene.compile(scene).control

@@ -29,6 +29,10 @@ _lock = threading.Lock()
 _unit_box = None
 
 
+class ForkedAfterRenderError(RuntimeError):
+    """Raised instead of hanging: OpenGL contexts do not survive fork()."""
+
+
 @dataclass
 class Item3D:
     """One 3D subject: a trimesh in its own frame and its object-to-world matrix (T @ R @ S)."""
@@ -65,8 +69,19 @@ def world_bounds(item: Item3D) -> np.ndarray:
     return corners @ item.matrix[:3, :3].T + item.matrix[:3, 3]
 
 
+_owner_pid = os.getpid()
+
+
 def _renderer(width: int, height: int):
+    global _owner_pid
     os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+    if os.getpid() != _owner_pid:
+        if _renderers:  # Mesa's EGL hangs when a forked child opens a context its parent already had open
+            raise ForkedAfterRenderError(
+                "the 3D renderer was started in the parent before this process was forked, and OpenGL "
+                "cannot be used after fork; start workers with multiprocessing's 'spawn' or 'forkserver' "
+                "method (DataLoader(multiprocessing_context='spawn')), or render only inside the workers")
+        _owner_pid = os.getpid()
     r = _renderers.get((width, height))
     if r is None:
         import pyrender
@@ -146,7 +161,7 @@ def render_3d(items: list[Item3D], cam: Camera, width: int, height: int) -> Rend
             near_col, near_d = r.render(scene, flags=RenderFlags.SEG, seg_node_map=seg)
             scene.main_camera_node = far_node
             far_col, far_d = r.render(scene, flags=RenderFlags.SEG, seg_node_map=seg)
-        except SigmaError:
+        except (SigmaError, ForkedAfterRenderError):
             raise
         except Exception as exc:  # no EGL / no GL driver: say what to install instead of a GL traceback
             raise SigmaError(f"3D placements need an OpenGL renderer and none could be started "
