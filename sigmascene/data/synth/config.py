@@ -7,7 +7,7 @@ from typing import Optional
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Bump when the generator changes what a (seed, index) pair produces: resuming across versions would mix worlds.
-WORLD_VERSION = 1
+WORLD_VERSION = 2
 CONFIG_FILE = "synth.json"
 
 

@@ -131,6 +131,23 @@ def _settle(rng: np.random.Generator, cfg: SynthConfig, target: _Target, cam: Ca
     return target.alone_depths()
 
 
+def _identity_azimuth(rng: np.random.Generator, seen_from: float, extent: np.ndarray) -> float:
+    """Another side than the target's (70-180° away), but not end-on: a dumbbell seen along its bar is one ball.
+
+    The visible width of the object's box from azimuth a is |w cos a| + |d sin a|; a view is accepted when it
+    shows at least 75% of the widest one.
+    """
+    width = lambda a: abs(extent[0] * math.cos(math.radians(a))) + abs(extent[2] * math.sin(math.radians(a)))  # noqa: E731
+    widest = max(width(a) for a in range(0, 180, 5))
+    best = None
+    for _ in range(12):
+        a = seen_from + float(rng.choice([-1, 1]) * rng.uniform(70, 180))
+        if width(a) >= 0.75 * widest:
+            return a
+        best = a if best is None or width(a) > width(best) else best
+    return best
+
+
 def _identity_image(rng: np.random.Generator, p: Placed, mesh, cam: CameraPose, size: int) -> tuple[np.ndarray, dict]:
     """The subject alone on white, seen from another side, under another light."""
     import pyrender
@@ -142,7 +159,7 @@ def _identity_image(rng: np.random.Generator, p: Placed, mesh, cam: CameraPose, 
     centre, radius = (lo + hi) / 2, float(np.linalg.norm(hi - lo) / 2)
     q = p.pose[:3, :3].T @ (cam.position - p.pose[:3, 3])
     seen_from = math.degrees(math.atan2(q[0], q[2]))
-    azimuth = seen_from + float(rng.choice([-1, 1]) * rng.uniform(70, 180))
+    azimuth = _identity_azimuth(rng, seen_from, hi - lo)
     elevation = float(rng.uniform(5, 35))
     fov = 40.0
     dist = radius / math.sin(math.radians(fov) / 2) * 1.08
