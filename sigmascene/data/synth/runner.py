@@ -11,6 +11,7 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,8 @@ def finished_ids(root: Path) -> set[str]:
 
 
 def _init_worker(lp_threads: int) -> None:
+    # Ctrl-C is the parent's to handle (it terminates the pool); workers would only print tracebacks.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # llvmpipe starts one raster thread per core in every process; W workers x N cores threads would thrash.
     os.environ.setdefault("LP_NUM_THREADS", str(lp_threads))
     os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
