@@ -57,7 +57,7 @@ def main() -> None:
             r = rows[-1]
             print(f"  {size}² x{w}: {r['rate']:.2f} samples/s", file=sys.stderr, flush=True)
     print()
-    print(f"| size | workers | samples | subjects/img | wall (s) | samples/s (wall) | samples/s (steady) |")
+    print("| size | workers | samples | subjects/img | wall (s) | samples/s (wall) | samples/s (steady) |")
     print("|-----:|--------:|--------:|-------------:|---------:|-----------------:|-------------------:|")
     for r in rows:
         print(f"| {r['size']} | {r['workers']} | {r['count']} | {r['subjects']:.1f} | {r['wall_s']:.1f} | "

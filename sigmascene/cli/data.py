@@ -31,7 +31,8 @@ def _subjects_range(text: str) -> tuple[int, int]:
     try:
         a, b = int(lo), int(hi) if sep else int(lo)
     except ValueError:
-        raise SigmaError(f"--subjects expects N or MIN-MAX, got {text!r}", hint="for example: --subjects 1-10") from None
+        raise SigmaError(f"--subjects expects N or MIN-MAX, got {text!r}",
+                         hint="for example: --subjects 1-10") from None
     if not 1 <= a <= b <= 25:
         raise SigmaError(f"--subjects {text}: need 1 <= MIN <= MAX <= 25")
     return a, b
@@ -144,7 +145,8 @@ def fit_boxes(
     overwrite: bool = typer.Option(False, "--overwrite", help="Refit boxes that already exist."),
     evaluate: bool = typer.Option(False, "--evaluate",
                                   help="Change nothing; fit every box and compare it with the existing one."),
-    min_visible: float = typer.Option(0.5, "--min-visible", help="With --evaluate: only subjects at least this visible."),
+    min_visible: float = typer.Option(0.5, "--min-visible",
+                                      help="With --evaluate: only subjects at least this visible."),
     erode: int = typer.Option(0, "--erode", help="Pixels to trim off mask edges first (for blurry estimated depth)."),
 ) -> None:
     """Fill in missing 2D boxes and 3D boxes from masks + depth + intrinsics (open3d)."""

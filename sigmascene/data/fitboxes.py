@@ -247,7 +247,8 @@ def fit_dataset(root: str | Path, upright: bool = True, overwrite: bool = False,
                 b3 = fitter.box3d(s.name)
                 if b3 is None:
                     done["skipped"] += 1
-                    why = "no mask" if not s.mask else "no depth map" if fitter.depth is None else "too few depth points"
+                    why = ("no mask" if not s.mask else "no depth map" if fitter.depth is None
+                           else "too few depth points")
                     done["notes"].append(f"index.jsonl:{sample.line}: note: no box3d for '{s.name}' ({why})")
                 else:
                     s.box3d, done["box3d"] = b3, done["box3d"] + 1

@@ -7,7 +7,8 @@ Source layout (every part optional except the images; see docs/dataset.md):
     SRC/masks/NAME.png              an instance-id map (pixel value k > 0 = subject k)
     SRC/depth/NAME.npy              metres (or a 16-bit PNG in millimetres)
     SRC/identity/NAME/SUBJECT.png   the subject in ANOTHER pose/lighting (what SET27K made with Flux-Kontext)
-    SRC/captions.json               {"NAME": {"background": .., "full": .., "subjects": {"SUBJECT": ..}, "ids": {"1": "SUBJECT"}}}
+    SRC/captions.json               {"NAME": {"background": .., "full": .., "subjects": {"SUBJECT": ..},
+                                              "ids": {"1": "SUBJECT"}}}
     SRC/camera.json                 {"fx", "fy", "cx", "cy"} for all images, or {"NAME": {...}} per image
 
 Missing pieces can come from the user's own models through command templates (`--segment-cmd`, `--depth-cmd`,
@@ -218,8 +219,9 @@ class _Importer:
             save_png(folder / f"{name}_mask.png", m.astype(np.uint8) * 255)
             origin = self.identity(stem, name, rgb, m, caption, folder / f"{name}_identity.png")
             rel = f"samples/{sid}"
-            subjects.append(SubjectRecord(name=name, identity=f"{rel}/{name}_identity.png", mask=f"{rel}/{name}_mask.png",
-                                          box2d=mask_box(m), caption=caption, attributes={"identity_source": origin}))
+            subjects.append(SubjectRecord(name=name, identity=f"{rel}/{name}_identity.png",
+                                          mask=f"{rel}/{name}_mask.png", box2d=mask_box(m), caption=caption,
+                                          attributes={"identity_source": origin}))
         sample = Sample(id=sid, image=f"samples/{sid}/image.png", camera=self.camera(stem, w, h),
                         prompts=Prompts(background=str(cap.get("background", "")), full=str(cap.get("full", ""))),
                         depth=f"samples/{sid}/depth.npy" if depth is not None else None, subjects=subjects,

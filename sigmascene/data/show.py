@@ -24,7 +24,8 @@ def pick_sample(samples: list[Sample], key: str) -> Sample:
         k = int(key)
         if 0 <= k < len(samples):
             return samples[k]
-        raise SigmaError(f"--sample {k} is out of range: the dataset has {len(samples)} samples (0..{len(samples) - 1})")
+        raise SigmaError(f"--sample {k} is out of range: the dataset has {len(samples)} samples "
+                         f"(0..{len(samples) - 1})")
     raise SigmaError(f"no sample with id {key!r}", hint="give a sample id or a 0-based position")
 
 

@@ -39,7 +39,8 @@ class Identity:
         finish = "glossy " if self.finish == "glossy" else ""
         if self.pattern == "plain":
             return f"{_article(finish or self.colour)} {finish}{self.colour} {noun}"
-        return f"{_article(finish or self.colour)} {finish}{self.colour} and {self.colour2} {PATTERNS[self.pattern]} {noun}"
+        return (f"{_article(finish or self.colour)} {finish}{self.colour} and {self.colour2} "
+                f"{PATTERNS[self.pattern]} {noun}")
 
     def attributes(self) -> dict:
         d = asdict(self)
@@ -190,9 +191,11 @@ def sample_identity(rng: np.random.Generator, ident: str) -> Identity:
     colour = str(rng.choice(list(COLOURS)))
     pattern = str(rng.choice(list(PATTERNS), p=[0.3, 0.2, 0.15, 0.15, 0.2]))
     lo, hi = SHAPES[shape].size
-    return Identity(id=ident, shape=shape, colour=colour, colour2=contrasting(rng, colour) if pattern != "plain" else colour,
+    colour2 = contrasting(rng, colour) if pattern != "plain" else colour
+    return Identity(id=ident, shape=shape, colour=colour, colour2=colour2,
                     pattern=pattern, axis=str(rng.choice(["horizontal", "vertical", "diagonal"])),
-                    size=round(float(rng.uniform(lo, hi)), 3), finish=str(rng.choice(["matte", "glossy"], p=[0.7, 0.3])),
+                    size=round(float(rng.uniform(lo, hi)), 3),
+                    finish=str(rng.choice(["matte", "glossy"], p=[0.7, 0.3])),
                     seed=int(rng.integers(2**31)))
 
 
@@ -201,7 +204,7 @@ def _tile_shape(grid: Grid, role: str, period: float) -> tuple[int, int]:
     if role != "main":
         return 4, 4
     along_r, along_c = grid.size()
-    return (int(np.clip(math.ceil(along_r / period * 10), 4, 256)), int(np.clip(math.ceil(along_c / period * 10), 4, 256)))
+    return tuple(int(np.clip(math.ceil(length / period * 10), 4, 256)) for length in (along_r, along_c))
 
 
 def _pack(shapes: list[tuple[int, int]], max_w: int = 512) -> tuple[list[tuple[int, int]], int, int]:
