@@ -80,3 +80,19 @@ def test_sample_round_trips_through_its_index_line(world):
         again = Sample.model_validate_json(sample.to_line())
         assert again == sample.model_copy(update={"line": None})
         assert "line" not in sample.to_line()
+
+
+def test_canvas_is_the_image_size_snapped_to_multiples_of_16():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from sigmascene.data.to_scene import canvas_for
+
+    @given(st.integers(1, 5000), st.integers(1, 5000))
+    def check(w, h):
+        cw, ch = canvas_for(w, h)
+        for got, want in ((cw, w), (ch, h)):
+            assert got % 16 == 0 and 16 <= got <= 4096
+            assert abs(got - want) <= 8 or want < 16 or want > 4096
+
+    check()
