@@ -6,9 +6,9 @@ from ._app import app
 from . import lang  # noqa: F401,E402  check, fmt
 # -- more command modules register here, one line each --
 from . import render  # noqa: F401,E402  render
-from . import eval_cmd  # noqa: F401,E402  eval make-set, run, score
 from . import maps  # noqa: F401,E402  compile, preview
 from . import train  # noqa: F401,E402  train
+from . import eval_cmd  # noqa: F401,E402  eval make-set, run, score
 from . import data  # noqa: F401,E402  data synth, validate, stats, show, fit-boxes, import
 
 
