@@ -65,7 +65,7 @@ def make_set_cmd(
             summary = make_set(dataset, out, single=single, multi=multi, structures=structure or ["mask_depth"],
                                seed=seed, name=name, ground_truth=ground_truth, force=force, progress=start)
     for line in summary.short:
-        console.print(f"[yellow]{line}[/yellow]")
+        console.print(line, style="yellow", markup=False, soft_wrap=True, highlight=False)
     for structure, n in summary.unusable.items():
         console.print(f"[yellow]{n} samples lack the annotations of {structure}: left out[/yellow]")
     print(f"wrote {summary.cases} cases ({summary.single} single-subject, {summary.multi} multi-subject samples) "
@@ -174,7 +174,6 @@ def score(
         with progress_bar("scoring") as start:
             report = run_scoring(evalset, w, methods=method, only=metric, by=by, worst=worst, force=force,
                                  device=device, out=out, progress=start,
-                                 on_skip=lambda line: console.print(f"[yellow]{line}[/yellow]"),
                                  on_load=lambda line: console.print(f"[dim]loading {line}[/dim]"))
     if not report.scores:
         console.print(f"[yellow]no renders found under {evalset.root / 'renders'}; render with "
@@ -185,8 +184,8 @@ def score(
         print_table(rows, report.metrics, out_console, title=f"sigmascene eval · {evalset.name}")
     else:  # piped or logged: a markdown table, never squeezed to 80 columns, pastes into a paper or an issue
         print(to_markdown(rows, report.metrics), end="")
-    for key, line in report.skipped.items():
-        print(f"missing: {line}")
+    for line in dict.fromkeys(report.skipped.values()):  # SigLIP-I and SigLIP-T share one backbone: one line
+        console.print(f"missing: {line}", style="yellow", markup=False, soft_wrap=True, highlight=False)
     for f in report.files:
         console.print(f"[dim]wrote {f}[/dim]")
     for what, reason in report.failed:
