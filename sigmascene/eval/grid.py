@@ -72,12 +72,13 @@ def _tile(root: Path, w: Worst) -> Image.Image:
         ref = _open(Path(w.subject.reference)) if w.subject.reference else Image.new("RGB", (8, 8), BG)
         tile.paste(_fit(crop, TILE // 2 - 1, TILE), (0, 0))
         tile.paste(_fit(ref, TILE // 2 - 1, TILE), (TILE // 2 + 1, 0))
-        label = f"{w.score.case}/{w.subject.subject} {w.value:.1f}"
+        label = f"{w.score.case}/{w.subject.subject}"
     else:
         tile.paste(_fit(render, TILE, TILE), (0, 0))
-        label = f"{w.score.case} {w.value:.1f}"
+        label = w.score.case
     draw = ImageDraw.Draw(tile)
-    draw.text((3, TILE + 3), f"{w.score.method}: {label}"[:34], fill=FG, font=ImageFont.load_default())
+    # The value leads so a long method or case name is what gets cut, never the number.
+    draw.text((3, TILE + 3), f"{w.value:.1f}  {w.score.method}: {label}"[:34], fill=FG, font=ImageFont.load_default())
     return tile
 
 
