@@ -205,3 +205,100 @@ def tiny_weights(
         save_tiny_weights(out)
     print(f"wrote tiny backbones and {out / 'eval.toml'} (use: sigmascene eval score SET --weights "
           f"{out / 'eval.toml'})")
+
+
+@eval_app.command("toyworld")
+def toyworld(
+    count: int = typer.Option(200, "--count", min=1, help="Held-out scenes per subject count N."),
+    subjects: str = typer.Option("1-10", "--subjects", help="Subject counts: LOW-HIGH, N, or N,M,..."),
+    model: str = typer.Option("demo", "--model", help="demo (the embedded model) unless --base is given."),
+    base: Optional[str] = typer.Option(None, "--base", help="Flux Kontext diffusers folder to evaluate instead."),
+    lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors for --base."),
+    out: Path = typer.Option(Path("toyworld-eval"), "--out", "-o", help="Folder for scenes, renders and report."),
+    modes: str = typer.Option("single,iterative", "--modes", help="Comma list of single, iterative."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Denoising steps [default: the "
+                                        "demo's, else 28]."),
+    size: Optional[int] = typer.Option(None, "--size", help="Canvas side in px [default: the demo's, else 256]."),
+    structure: str = typer.Option("mask_depth", "--structure", help="Placements the scenes give the model: "
+                                  "mask_depth | box3d_depth | box2d."),
+    seed_base: int = typer.Option(9_000_000, "--seed-base", help="World seed of N subjects = seed base + N "
+                                  "(must not be a training seed)."),
+    validate: bool = typer.Option(False, "--validate", help="Only validate the metrics on ground truth and "
+                                  "shuffled identities (no model needed)."),
+    docs: Optional[Path] = typer.Option(None, "--docs", help="Also write DIR/toyworld.png and DIR/toyworld.md."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes synthesizing scenes."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N [default: cuda if present]."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto | bf16 | fp16 | fp32 (with --base)."),
+) -> None:
+    """Held-out synthetic scenes rendered single-pass and iterative, judged against the known world: identity,
+    occlusion, placement and seconds per image per subject count N (no external weights)."""
+    from ..eval.weights import force_offline
+
+    force_offline()
+    import shutil
+
+    from rich.console import Console
+
+    from ..errors import SigmaError
+    from ..eval.toyworld import model as tw_model
+    from ..eval.toyworld import report as tw_report
+    from ..eval.toyworld import run as tw_run
+    from ..eval.toyworld.world import parse_subjects
+
+    with user_errors():
+        counts = parse_subjects(subjects)
+        choice = tw_model.choose_model(model, base, lora, size, steps, need_model=not validate)
+        cfg = tw_run.ToyworldConfig(out=out, counts=counts, count=count, size=choice.size,
+                                    modes=[] if validate else [m.strip() for m in modes.split(",") if m.strip()],
+                                    steps=choice.steps, seed_base=seed_base, structure=structure,
+                                    model_name=choice.name, workers=workers)
+        if not validate and not cfg.modes:
+            raise SigmaError(f"--modes {modes!r} names no mode", hint="use single, iterative or single,iterative")
+        with _bars() as start:
+            evalset = tw_run.prepare(cfg, choice.train_seeds, start)
+            if not validate:
+                with console.status("loading the model..."):
+                    pipe = tw_model.load_model(choice, device, dtype)
+                summaries = tw_run.render_all(pipe, evalset, cfg, choice.identity or {}, start)
+            results = tw_run.score_all(evalset, cfg, start=start)
+        title = f"toy-world eval · {choice.name} · {cfg.structure} · {cfg.size}px" if not validate else \
+            f"toy-world metric validation · {cfg.structure} · {cfg.size}px"
+        rows, files = tw_report.write_report(results, cfg.modes, out / "report", title)
+    if not validate:
+        for mode, s in summaries.items():
+            console.print(f"{mode}: {len(s.rendered)} rendered, {len(s.skipped)} already finished, "
+                          f"{len(s.failed)} failed in {s.seconds:.1f} s")
+            for cid, reason in s.failed:
+                print(f"failed {cid} ({mode}): {reason}")
+    out_console = Console(highlight=False)
+    vrows = tw_report.validation_rows(results.validation)
+    if not validate and out_console.is_terminal:
+        out_console.print(tw_report.rich_table(rows, cfg.modes, title))
+    elif not validate:
+        print(tw_report.markdown(rows, cfg.modes), end="")
+    print("metric validation (GT: ground-truth images; shuffled: identities or regions permuted among subjects):")
+    print(tw_report.validation_markdown(vrows), end="")
+    if docs is not None:
+        docs.mkdir(parents=True, exist_ok=True)
+        (docs / "toyworld.md").write_text(tw_report.markdown(rows, cfg.modes), encoding="utf-8")
+        files.append(docs / "toyworld.md")
+        if (out / "report" / "toyworld.png").is_file():
+            files.append(Path(shutil.copyfile(out / "report" / "toyworld.png", docs / "toyworld.png")))
+    for f in files:
+        console.print(f"[dim]wrote {f}[/dim]")
+    if not validate and any(s.failed for s in summaries.values()):
+        raise typer.Exit(1)
+
+
+@contextmanager
+def _bars() -> Iterator[Callable[[str, int], Callable[[str], None]]]:
+    """One rich Progress for the toy-world stages; yields `start(label, total) -> advance(description)`."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("[bold]{task.fields[label]}[/bold]"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), TextColumn("{task.description}"), console=console) as bar:
+        def start(label: str, total: int) -> Callable[[str], None]:
+            task = bar.add_task("", total=total, label=label)
+            return lambda desc: bar.update(task, advance=1, description=desc)
+
+        yield start

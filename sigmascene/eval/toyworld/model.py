@@ -1,0 +1,97 @@
+"""Which model the toy-world eval renders with, and the canvas, steps and training seeds that come with it.
+
+The embedded demo model (`sigmascene.demo`) is the default: it knows the synthetic world, its canvas and step
+count, and the world seeds it was trained on (which the eval must avoid). `--base/--lora` evaluate any other
+model; then canvas and steps come from the flags and nothing is known about its training seeds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from ...errors import SigmaError
+
+DEFAULT_SIZE = 256
+DEFAULT_STEPS = 28
+
+
+@dataclass
+class ModelChoice:
+    name: str  # method prefix in renders/
+    size: int
+    steps: int
+    train_seeds: Optional[list[int]]
+    base: Optional[Path] = None
+    lora: Optional[Path] = None
+    identity: Optional[dict] = None  # written into render sidecars; resuming with another model is refused
+
+
+def demo_module() -> Any:
+    """`sigmascene.demo` when it is installed and its weights are present, else None."""
+    try:
+        from ... import demo
+    except ImportError:
+        return None
+    try:
+        return demo if demo.demo_available() else None
+    except Exception:  # noqa: BLE001 - a broken demo package is the same as none for choosing a model
+        return None
+
+
+def _square(canvas: Any) -> int:
+    w, h = (int(v) for v in canvas)
+    if w != h:
+        raise SigmaError(f"the demo canvas {w}x{h} is not square; the synthetic world renders square scenes",
+                         hint="pass --size")
+    return w
+
+
+def choose_model(model: str, base: Optional[str], lora: Optional[str], size: Optional[int],
+                 steps: Optional[int], need_model: bool = True) -> ModelChoice:
+    """Resolve `--model demo` / `--base DIR [--lora FILE]` into a ModelChoice (nothing is loaded yet)."""
+    from ..runner import model_identity
+
+    if base:
+        from ...model.config import require_base, resolve_model_paths
+
+        paths = resolve_model_paths(base, lora)
+        base_dir = require_base(paths)
+        if paths.lora is not None and not paths.lora.is_file():
+            raise SigmaError(f"LoRA file {paths.lora} does not exist")
+        name = (paths.lora.stem if paths.lora is not None else base_dir.name).replace(" ", "_")
+        return ModelChoice(name, size or DEFAULT_SIZE, steps or DEFAULT_STEPS, None, base_dir, paths.lora,
+                           model_identity(base_dir, paths.lora))
+    if model != "demo":
+        raise SigmaError(f"--model {model!r} is not known", hint="use --model demo, or --base DIR [--lora FILE]")
+    demo = demo_module()
+    if demo is None:
+        if need_model:
+            raise SigmaError("the embedded demo model is not available in this installation",
+                             hint="pass --base DIR [--lora FILE] to evaluate another model, or --validate to "
+                                  "check the metrics without a model")
+        return ModelChoice("demo", size or DEFAULT_SIZE, steps or DEFAULT_STEPS, None)
+    seeds = getattr(demo, "TRAIN_SEEDS", None)
+    paths = demo.demo_paths()
+    ident = {"demo": [str(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths])]}
+    return ModelChoice("demo", size or _square(demo.DEMO_CANVAS), steps or int(demo.DEMO_STEPS),
+                       None if seeds is None else [int(s) for s in seeds], identity=ident)
+
+
+def load_model(choice: ModelChoice, device: Optional[str] = None, dtype: str = "auto") -> Any:
+    """The SigmaPipeline for a choice, on `device` (default: cuda when present)."""
+    if choice.base is not None:
+        from ..runner import load_pipeline
+
+        return load_pipeline(choice.base, choice.lora, device, dtype)
+    import torch
+
+    demo = demo_module()
+    if demo is None:
+        raise SigmaError("the embedded demo model is not available in this installation")
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    pipe = demo.load_demo_pipeline(device=dev)
+    if hasattr(pipe, "set_progress_bar_config"):
+        pipe.set_progress_bar_config(disable=True)
+    return pipe

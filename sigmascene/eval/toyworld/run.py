@@ -1,0 +1,151 @@
+"""The toy-world eval end to end: held-out worlds → an eval set → renders per mode (resumable) → scores per N.
+
+The renders go through `eval run`'s machinery (`runner.run_set`), so they are resumable the same way (image and
+sidecar written atomically; a case with both is skipped) and a folder cannot mix two settings. The folder is an
+ordinary eval set, so `sigmascene eval score OUT` can add the paper's metrics when their weights exist.
+
+    OUT/world/nNN/            one synthetic dataset per subject count N (world seed = seed base + N)
+    OUT/evalset.json          the kept scenes as cases `nNN-<sample id>`
+    OUT/renders/<model>-<mode>/
+    OUT/report/               toyworld.{csv,md,png}, validation.{csv,md}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional
+
+import numpy as np
+
+from ...errors import SigmaError
+from ..evalset import Case, EvalSet, SampleRef
+from .metrics import SceneScore, score_image, scene_regions
+from .validate import Validation, validate_scene
+from .world import HELDOUT_BASE, WORLDS_DIR, case_id, check_disjoint, load_toy_scene, make_worlds
+
+STRUCTURES = ("mask_depth", "box3d_depth", "box2d")
+MODES = ("single", "iterative")
+Start = Callable[[str, int], Callable[[str], None]]  # start(label, total) -> advance(description)
+
+
+@dataclass
+class ToyworldConfig:
+    out: Path
+    counts: list[int]
+    count: int = 200
+    size: int = 256
+    modes: list[str] = field(default_factory=lambda: list(MODES))
+    steps: int = 28
+    guidance: float = 2.5
+    seed_base: int = HELDOUT_BASE
+    structure: str = "mask_depth"
+    model_name: str = "demo"
+    workers: int = 1
+
+    def check(self) -> None:
+        if self.count < 1:
+            raise SigmaError(f"--count must be at least 1, got {self.count}")
+        if self.size % 16 or not 32 <= self.size <= 2048:
+            raise SigmaError(f"canvas size {self.size} must be a multiple of 16 between 32 and 2048")
+        bad = [m for m in self.modes if m not in MODES]
+        if bad:
+            raise SigmaError(f"--modes {','.join(self.modes)!r}: each mode must be one of {', '.join(MODES)}")
+        if self.structure not in STRUCTURES:
+            raise SigmaError(f"--structure {self.structure!r} is not one of: {', '.join(STRUCTURES)}")
+
+    def method(self, mode: str) -> str:
+        return f"{self.model_name}-{mode}".replace(" ", "_")
+
+
+@dataclass
+class Results:
+    """Per (N, mode): the pooled decisions and the seconds per image; plus the metric validation per N."""
+
+    scores: dict[tuple[int, str], SceneScore] = field(default_factory=dict)
+    seconds: dict[tuple[int, str], list[float]] = field(default_factory=dict)
+    scenes: dict[int, int] = field(default_factory=dict)
+    missing: dict[str, int] = field(default_factory=dict)  # mode -> scenes without a finished render
+    validation: Validation = field(default_factory=Validation)
+
+
+def prepare(cfg: ToyworldConfig, train_seeds: Optional[Iterable[int]] = None,
+            start: Optional[Start] = None) -> EvalSet:
+    """Synthesize (or reuse) the held-out worlds and write OUT/evalset.json."""
+    cfg.check()
+    check_disjoint(cfg.counts, cfg.seed_base, train_seeds)
+    advance = start("held-out scenes", len(cfg.counts)) if start else None
+    worlds = make_worlds(cfg.out, cfg.counts, cfg.count, cfg.size, cfg.seed_base, progress=advance,
+                         workers=cfg.workers)
+    cases = [Case(id=case_id(n, s.id), seed=n * 100_000 + int(s.id),
+                  sample=SampleRef(dataset=f"{WORLDS_DIR}/n{n:02d}", id=s.id, structure=cfg.structure))
+             for n in cfg.counts for s in worlds[n]]
+    evalset = EvalSet(name="toyworld", cases=cases)
+    evalset.save(cfg.out)
+    return evalset
+
+
+def render_all(pipe: Any, evalset: EvalSet, cfg: ToyworldConfig, model: dict,
+               start: Optional[Start] = None) -> dict[str, Any]:
+    """Render every case in every mode; finished renders are skipped. Returns {mode: RunSummary}."""
+    from ..runner import RunOptions, run_set
+
+    out = {}
+    for mode in cfg.modes:
+        options = RunOptions(cfg.method(mode), mode, cfg.steps, cfg.guidance, "auto", False, model)
+        advance = start(f"rendering {mode}", len(evalset.cases)) if start else None
+        out[mode] = run_set(pipe, evalset, options, advance=advance)
+    return out
+
+
+def _sidecar_seconds(path: Path) -> Optional[float]:
+    import json
+
+    try:
+        return float(json.loads(path.read_text(encoding="utf-8"))["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def score_all(evalset: EvalSet, cfg: ToyworldConfig, *, validate_seed: int = 0,
+              start: Optional[Start] = None) -> Results:
+    """Score the finished renders of every mode and validate the metrics on every scene's ground truth."""
+    from PIL import Image
+
+    from ...data import load_dataset
+    from ..runner import is_finished
+
+    rng = np.random.default_rng(validate_seed)
+    res = Results()
+    datasets: dict[str, dict] = {}
+    advance = start("scoring", len(evalset.cases)) if start else None
+    for case in evalset.cases:
+        ref = case.sample
+        if ref is None:
+            raise SigmaError(f"case {case.id} is not a toy-world sample", hint="use a folder made by `eval toyworld`")
+        root = evalset.root / ref.dataset
+        if ref.dataset not in datasets:
+            datasets[ref.dataset] = {s.id: s for s in load_dataset(root)}
+        sample = datasets[ref.dataset].get(ref.id)
+        if sample is None:
+            raise SigmaError(f"{root} has no sample '{ref.id}' (named by case {case.id})")
+        n = len(sample.subjects)
+        scene = load_toy_scene(sample, root, n, case.id)
+        regions = scene_regions(scene)
+        truth, shuffled = validate_scene(scene, regions, rng)
+        res.validation.add(n, truth, shuffled, truth.identity.total, n)
+        res.scenes[n] = res.scenes.get(n, 0) + 1
+        for mode in cfg.modes:
+            folder = evalset.render_dir(cfg.method(mode))
+            if not is_finished(folder, case.id):
+                res.missing[mode] = res.missing.get(mode, 0) + 1
+                continue
+            with Image.open(folder / f"{case.id}.png") as im:
+                score = score_image(im.convert("RGB"), scene, regions)
+            res.scores.setdefault((n, mode), SceneScore()).merge(score)
+            secs = _sidecar_seconds(folder / f"{case.id}.json")
+            if secs is not None:
+                res.seconds.setdefault((n, mode), []).append(secs)
+        if advance:
+            advance(case.id)
+    return res

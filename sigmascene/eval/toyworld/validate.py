@@ -1,0 +1,83 @@
+"""Each metric proven before it judges a model: ground truth must score near 100 %, shuffled identities near chance.
+
+The ground-truth image is the generator's own target. "Shuffled" keeps that image and breaks the link the metric
+tests, with a seeded random permutation among the scene's subjects:
+
+* identity and occlusion: the identity images are permuted among subjects (subject k is judged against the
+  reference of subject p(k)); expected identity accuracy is the chance 1/N, occlusion 1/2;
+* placement: the regions are permuted (subject k is looked for where subject p(k) stands); expected 1/2.
+
+A metric that passes both is measuring what it claims, on this world, with this descriptor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .metrics import METRICS, Regions, SceneScore, score_image
+from .world import ToyScene
+
+
+@dataclass
+class Validation:
+    """Per subject count N: the ground truth's and the shuffled inputs' scores, and the identity chance level."""
+
+    truth: dict[int, SceneScore] = field(default_factory=dict)
+    shuffled: dict[int, SceneScore] = field(default_factory=dict)
+    chance: dict[int, list[float]] = field(default_factory=dict)  # identity chance 1/N per decision
+
+    def add(self, n: int, truth: SceneScore, shuffled: SceneScore, n_decisions: int, n_subjects: int) -> None:
+        self.truth.setdefault(n, SceneScore()).merge(truth)
+        self.shuffled.setdefault(n, SceneScore()).merge(shuffled)
+        self.chance.setdefault(n, []).extend([1.0 / n_subjects] * n_decisions)
+
+    def chance_rate(self, n: int, metric: str) -> float:
+        if metric == "identity":
+            c = self.chance.get(n) or [1.0 / n]
+            return float(np.mean(c))
+        return 0.5
+
+    def overall(self, which: str) -> SceneScore:
+        out = SceneScore()
+        for s in getattr(self, which).values():
+            out.merge(s)
+        return out
+
+
+def validate_scene(scene: ToyScene, regions: Regions, rng: np.random.Generator) -> tuple[SceneScore, SceneScore]:
+    """(ground truth score, shuffled score) of one scene's target image."""
+    truth = score_image(scene.image, scene, regions)
+    n = len(scene.visible)
+    by_refs = score_image(scene.image, scene, regions, refs=rng.permutation(n))
+    by_places = score_image(scene.image, scene, regions, places=rng.permutation(n))
+    shuffled = SceneScore(identity=by_refs.identity, occlusion=by_refs.occlusion, placement=by_places.placement)
+    return truth, shuffled
+
+
+def validation_rows(v: Validation) -> list[dict]:
+    """One row per N (and an `all` row): ground truth, shuffled and chance for each metric, in percent."""
+    rows = []
+    keys = sorted(v.truth) + ["all"]
+    for n in keys:
+        truth = v.truth[n] if n != "all" else v.overall("truth")
+        shuf = v.shuffled[n] if n != "all" else v.overall("shuffled")
+        row: dict = {"N": n}
+        for m in METRICS:
+            t, s = getattr(truth, m), getattr(shuf, m)
+            if n == "all":
+                chance = float(np.mean([c for cs in v.chance.values() for c in cs])) if m == "identity" and any(
+                    v.chance.values()) else 0.5
+            else:
+                chance = v.chance_rate(n, m)
+            row[f"{m}_truth"] = _pct(t.rate)
+            row[f"{m}_shuffled"] = _pct(s.rate)
+            row[f"{m}_chance"] = _pct(chance)
+            row[f"{m}_decisions"] = t.total
+        rows.append(row)
+    return rows
+
+
+def _pct(rate: float | None) -> float | None:
+    return None if rate is None else round(100.0 * rate, 1)
