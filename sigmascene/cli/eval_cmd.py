@@ -239,7 +239,6 @@ def toyworld(
 
     from rich.console import Console
 
-    from ..errors import SigmaError
     from ..eval.toyworld import model as tw_model
     from ..eval.toyworld import report as tw_report
     from ..eval.toyworld import run as tw_run
@@ -247,13 +246,11 @@ def toyworld(
 
     with user_errors():
         counts = parse_subjects(subjects)
+        chosen_modes = [] if validate else tw_run.parse_modes(modes)
         choice = tw_model.choose_model(model, base, lora, size, steps, need_model=not validate)
-        cfg = tw_run.ToyworldConfig(out=out, counts=counts, count=count, size=choice.size,
-                                    modes=[] if validate else [m.strip() for m in modes.split(",") if m.strip()],
+        cfg = tw_run.ToyworldConfig(out=out, counts=counts, count=count, size=choice.size, modes=chosen_modes,
                                     steps=choice.steps, seed_base=seed_base, structure=structure,
                                     model_name=choice.name, workers=workers)
-        if not validate and not cfg.modes:
-            raise SigmaError(f"--modes {modes!r} names no mode", hint="use single, iterative or single,iterative")
         with _bars() as start:
             evalset = tw_run.prepare(cfg, choice.train_seeds, start)
             if not validate:

@@ -29,6 +29,16 @@ MODES = ("single", "iterative")
 Start = Callable[[str, int], Callable[[str], None]]  # start(label, total) -> advance(description)
 
 
+def parse_modes(text: str) -> list[str]:
+    """`single,iterative` into modes; checked before any model is looked for."""
+    modes = [m.strip() for m in str(text).split(",") if m.strip()]
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        raise SigmaError(f"--modes {text!r}: each mode must be one of {', '.join(MODES)}",
+                         hint="for example --modes single,iterative")
+    return modes
+
+
 @dataclass
 class ToyworldConfig:
     out: Path

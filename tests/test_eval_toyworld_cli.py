@@ -1,0 +1,83 @@
+"""`sigmascene eval toyworld` end to end on CPU with the tiny random model: report files, resume, clean errors."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from typer.testing import CliRunner
+
+from sigmascene.cli import app
+
+runner = CliRunner()
+TINY = ["--count", "1", "--subjects", "1-2", "--size", "64", "--steps", "1"]
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    from sigmascene.model.tiny import save_tiny_pipeline
+
+    return save_tiny_pipeline(tmp_path_factory.mktemp("tiny-model"))
+
+
+def _run(*args):
+    return runner.invoke(app, ["eval", "toyworld", *args])
+
+
+def test_toyworld_renders_scores_and_reports_with_any_model(base, tmp_path):
+    out = tmp_path / "tw"
+    res = _run("--base", str(base), "--out", str(out), "--docs", str(tmp_path / "docs"), *TINY)
+    assert res.exit_code == 0, res.output
+    for mode in ("single", "iterative"):
+        assert sorted(p.name for p in (out / "renders" / f"{base.name}-{mode}").glob("*.png")) == \
+            ["n01-000000.png", "n02-000000.png"]
+    for name in ("toyworld.csv", "toyworld.md", "toyworld.png", "validation.csv", "validation.md"):
+        assert (out / "report" / name).is_file()
+    rows = list(csv.DictReader((out / "report" / "toyworld.csv").open()))
+    assert [r["N"] for r in rows] == ["1", "2"]
+    assert all(float(r["seconds_single"]) > 0 and float(r["seconds_iterative"]) > 0 for r in rows)
+    assert rows[0]["identity_single"] == "100.0"  # one subject is always its own best match: chance is 100 %
+    assert (tmp_path / "docs" / "toyworld.png").is_file() and (tmp_path / "docs" / "toyworld.md").is_file()
+
+
+def test_a_second_run_skips_finished_renders(base, tmp_path):
+    out = tmp_path / "tw"
+    assert _run("--base", str(base), "--out", str(out), "--modes", "single", *TINY).exit_code == 0
+    png = out / "renders" / f"{base.name}-single" / "n02-000000.png"
+    stamp = png.stat().st_mtime_ns
+    res = _run("--base", str(base), "--out", str(out), "--modes", "single", *TINY)
+    assert res.exit_code == 0, res.output
+    assert "0 rendered, 2 already finished" in res.output
+    assert png.stat().st_mtime_ns == stamp
+
+
+def test_validate_needs_no_model(tmp_path):
+    res = _run("--validate", "--out", str(tmp_path / "v"), "--count", "2", "--subjects", "3", "--size", "64")
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader((tmp_path / "v" / "report" / "validation.csv").open()))
+    assert [r["N"] for r in rows] == ["3", "all"]
+    assert not (tmp_path / "v" / "renders").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--subjects", "5-2"], "empty range"),
+    (["--subjects", "1-40"], "1-25"),
+    (["--base", "/nonexistent/model"], "does not exist"),
+    (["--modes", "single,batch"], "each mode must be one of"),
+    (["--size", "100", "--validate"], "multiple of 16"),
+])
+def test_bad_input_is_one_clean_error(tmp_path, args, message):
+    res = _run("--out", str(tmp_path / "x"), "--count", "1", *args)
+    assert res.exit_code == 1
+    assert message in res.output
+    assert "Traceback" not in res.output
+
+
+def test_missing_demo_model_says_how_to_evaluate_another(tmp_path, monkeypatch):
+    from sigmascene.eval.toyworld import model
+
+    monkeypatch.setattr(model, "demo_module", lambda: None)
+    res = _run("--out", str(tmp_path / "x"), "--count", "1", "--subjects", "1")
+    assert res.exit_code == 1
+    assert "demo model is not available" in res.output and "--base" in res.output
+    assert not (tmp_path / "x").exists()
