@@ -117,6 +117,12 @@ def test_eval_worlds_that_a_training_run_used_are_refused():
     check_disjoint([1, 2, 3], HELDOUT_BASE, train_seeds=range(1000))
 
 
+def test_the_demo_training_world_is_refused_whatever_its_sample_indices():
+    with pytest.raises(SigmaError, match="not held out"):
+        check_disjoint([1, 2], -1, train_seeds=range(0, 3000), train_world_seed=0)
+    check_disjoint([1, 2], HELDOUT_BASE, train_seeds=range(0, 3000), train_world_seed=0)
+
+
 # -- real held-out synthetic samples ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def toy_scenes(tmp_path_factory):

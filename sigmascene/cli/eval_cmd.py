@@ -218,7 +218,7 @@ def toyworld(
     modes: str = typer.Option("single,iterative", "--modes", help="Comma list of single, iterative."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Denoising steps [default: the "
                                         "demo's, else 28]."),
-    size: Optional[int] = typer.Option(None, "--size", help="Canvas side in px [default: the demo's, else 256]."),
+    size: Optional[int] = typer.Option(None, "--size", help="Canvas side in px [default: the demo's canvas]."),
     structure: str = typer.Option("mask_depth", "--structure", help="Placements the scenes give the model: "
                                   "mask_depth | box3d_depth | box2d."),
     seed_base: int = typer.Option(9_000_000, "--seed-base", help="World seed of N subjects = seed base + N "
@@ -252,7 +252,7 @@ def toyworld(
                                     steps=choice.steps, seed_base=seed_base, structure=structure,
                                     model_name=choice.name, workers=workers)
         with _bars() as start:
-            evalset = tw_run.prepare(cfg, choice.train_seeds, start)
+            evalset = tw_run.prepare(cfg, choice.train_seeds, start, choice.train_world_seed)
             if not validate:
                 with console.status("loading the model..."):
                     pipe = tw_model.load_model(choice, device, dtype)

@@ -26,6 +26,7 @@ class ModelChoice:
     base: Optional[Path] = None
     lora: Optional[Path] = None
     identity: Optional[dict] = None  # written into render sidecars; resuming with another model is refused
+    train_world_seed: Optional[int] = None  # the synth world the model was trained on (then train_seeds = indices)
 
 
 def demo_module() -> Any:
@@ -38,6 +39,15 @@ def demo_module() -> Any:
         return demo if demo.demo_available() else None
     except Exception:  # noqa: BLE001 - a broken demo package is the same as none for choosing a model
         return None
+
+
+def _demo_package() -> Any:
+    """The demo's contract constants even when its weights are not built (validation needs only its canvas)."""
+    try:
+        from ... import demo
+    except ImportError:
+        return None
+    return demo
 
 
 def _square(canvas: Any) -> int:
@@ -71,12 +81,16 @@ def choose_model(model: str, base: Optional[str], lora: Optional[str], size: Opt
             raise SigmaError("the embedded demo model is not available in this installation",
                              hint="pass --base DIR [--lora FILE] to evaluate another model, or --validate to "
                                   "check the metrics without a model")
-        return ModelChoice("demo", size or DEFAULT_SIZE, steps or DEFAULT_STEPS, None)
+        demo_pkg = _demo_package()
+        canvas = _square(demo_pkg.DEMO_CANVAS) if demo_pkg is not None else DEFAULT_SIZE
+        return ModelChoice("demo", size or canvas, steps or DEFAULT_STEPS, None)
     seeds = getattr(demo, "TRAIN_SEEDS", None)
     paths = demo.demo_paths()
     ident = {"demo": [str(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths])]}
+    world = getattr(demo, "TRAIN_WORLD_SEED", None)
     return ModelChoice("demo", size or _square(demo.DEMO_CANVAS), steps or int(demo.DEMO_STEPS),
-                       None if seeds is None else [int(s) for s in seeds], identity=ident)
+                       None if seeds is None else [int(s) for s in seeds], identity=ident,
+                       train_world_seed=None if world is None else int(world))
 
 
 def load_model(choice: ModelChoice, device: Optional[str] = None, dtype: str = "auto") -> Any:

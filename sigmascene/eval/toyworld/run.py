@@ -80,10 +80,10 @@ class Results:
 
 
 def prepare(cfg: ToyworldConfig, train_seeds: Optional[Iterable[int]] = None,
-            start: Optional[Start] = None) -> EvalSet:
+            start: Optional[Start] = None, train_world_seed: Optional[int] = None) -> EvalSet:
     """Synthesize (or reuse) the held-out worlds and write OUT/evalset.json."""
     cfg.check()
-    check_disjoint(cfg.counts, cfg.seed_base, train_seeds)
+    check_disjoint(cfg.counts, cfg.seed_base, train_seeds, train_world_seed)
     advance = start("held-out scenes", len(cfg.counts)) if start else None
     worlds = make_worlds(cfg.out, cfg.counts, cfg.count, cfg.size, cfg.seed_base, progress=advance,
                          workers=cfg.workers)

@@ -49,11 +49,20 @@ def parse_subjects(text: str) -> list[int]:
     return counts
 
 
-def check_disjoint(counts: Iterable[int], base: int, train_seeds: Optional[Iterable[int]]) -> None:
-    """Refuse eval worlds whose seed a training run used: those scenes would not be held out."""
-    if train_seeds is None:
+def check_disjoint(counts: Iterable[int], base: int, train_seeds: Optional[Iterable[int]],
+                   train_world_seed: Optional[int] = None) -> None:
+    """Refuse eval worlds a training run drew from: those scenes would not be held out.
+
+    A sample is `default_rng([world seed, index])`, so any world seed other than the training world's gives
+    scenes never trained on. With `train_world_seed` known (the demo's TRAIN_WORLD_SEED; its TRAIN_SEEDS are
+    then sample indices of that world) that one seed is refused; without it `train_seeds` are world seeds.
+    """
+    if train_world_seed is not None:
+        used = {int(train_world_seed)}
+    elif train_seeds is not None:
+        used = {int(s) for s in train_seeds}
+    else:
         return
-    used = {int(s) for s in train_seeds}
     clash = [world_seed(n, base) for n in counts if world_seed(n, base) in used]
     if clash:
         raise SigmaError(f"eval world seeds {clash} were used to train the model, so their scenes are not held out",
