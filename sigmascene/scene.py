@@ -99,6 +99,13 @@ class Box2D(Node):
         return self
 
 
+def positive_size(cls: type, v: tuple[float, float, float]) -> tuple[float, float, float]:
+    """Shared by the Scene and the dataset schema so both reject a flat box with the same words."""
+    if min(v) <= 0:
+        raise ValueError("box3d size must be positive along every axis")
+    return v
+
+
 class Box3D(Node):
     """An oriented box in world metres; yaw about +y, pitch about +x, roll about +z, in degrees."""
 
@@ -109,12 +116,7 @@ class Box3D(Node):
     pitch: Angle = 0.0
     roll: Angle = 0.0
 
-    @field_validator("size")
-    @classmethod
-    def _positive(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
-        if min(v) <= 0:
-            raise ValueError("box3d size must be positive along every axis")
-        return v
+    _positive = field_validator("size")(positive_size)
 
 
 class Mask(Node):

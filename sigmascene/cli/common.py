@@ -47,3 +47,13 @@ def user_errors() -> Iterator[None]:
         yield
     except SigmaError as err:
         fail(err)
+
+
+def parse_identity_size(text: Optional[str]) -> Optional[tuple[int, int]]:
+    """`--identity-size HxW` as (H, W); None keeps the compiler's default (half the canvas)."""
+    if text is None:
+        return None
+    h, sep, w = text.lower().partition("x")
+    if not sep or not h.strip().isdigit() or not w.strip().isdigit():
+        raise SigmaError(f"--identity-size expects HxW in pixels, got {text!r}", hint="for example: 512x512")
+    return int(h), int(w)

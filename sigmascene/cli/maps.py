@@ -14,16 +14,8 @@ import typer
 
 from ..errors import SigmaError
 from ._app import app
-from .common import SET_HELP, console, load_scene, user_errors
+from .common import SET_HELP, console, load_scene, parse_identity_size, user_errors
 
-
-def _identity_size(text: Optional[str]) -> Optional[tuple[int, int]]:
-    if text is None:
-        return None
-    h, sep, w = text.lower().partition("x")
-    if not sep or not h.strip().isdigit() or not w.strip().isdigit():
-        raise SigmaError(f"--identity-size expects HxW in pixels, got {text!r}", hint="for example: 512x512")
-    return int(h), int(w)
 
 
 def _compile(file: Path, sets: Optional[list[str]], identity_size: Optional[str] = None):
@@ -32,7 +24,7 @@ def _compile(file: Path, sets: Optional[list[str]], identity_size: Optional[str]
 
     with user_errors():
         with console.status(f"compiling {file}"):
-            return compile_scene(scene, identity_size=_identity_size(identity_size))
+            return compile_scene(scene, identity_size=parse_identity_size(identity_size))
 
 
 def _report_warnings(compiled) -> None:

@@ -19,7 +19,7 @@ import typer
 
 from ..errors import SigmaError
 from ._app import app
-from .common import SET_HELP, console, load_scene, parse_sets, user_errors
+from .common import SET_HELP, console, load_scene, parse_identity_size, parse_sets, user_errors
 
 DTYPES = ("auto", "bf16", "fp16", "fp32", "fp8")
 
@@ -51,7 +51,7 @@ def render(
         _check_choices(mode, offload, dtype, prompt_mode)
         sets = parse_sets(set_)
         t0 = time.perf_counter()
-        block = _parse_hw(identity_size)
+        block = parse_identity_size(identity_size)
         scene = load_scene(file, set_)
         compiled = _compile(scene, block)
         t_compile = time.perf_counter() - t0
@@ -108,14 +108,6 @@ def _check_choices(mode: str, offload: str | None, dtype: str, prompt_mode: str)
         if value not in allowed:
             raise SigmaError(f"{what} {value!r} is not one of: {', '.join(a for a in allowed if a)}")
 
-
-def _parse_hw(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    h, sep, w = text.lower().partition("x")
-    if not sep or not h.strip().isdigit() or not w.strip().isdigit():
-        raise SigmaError(f"--identity-size expects HxW in pixels, got {text!r}", hint="for example: 512x512")
-    return int(h), int(w)
 
 
 def _compile(scene: Any, identity_size: tuple[int, int] | None) -> Any:

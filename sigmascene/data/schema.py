@@ -22,6 +22,8 @@ from typing import Annotated, Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator, model_validator
 
+from ..scene import positive_size
+
 FORMAT_VERSION = 1
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -42,12 +44,7 @@ class Box3DRecord(_Record):
     pitch: FiniteFloat = 0.0
     roll: FiniteFloat = 0.0
 
-    @field_validator("size")
-    @classmethod
-    def _positive(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
-        if min(v) <= 0:
-            raise ValueError("box3d size must be positive along every axis")
-        return v
+    _positive = field_validator("size")(positive_size)
 
 
 class CameraRecord(_Record):
