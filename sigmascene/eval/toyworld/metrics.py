@@ -127,18 +127,21 @@ def scene_regions(scene: ToyScene) -> Regions:
 
 
 def score_image(image, scene: ToyScene, regions: Optional[Regions] = None, *,
-                refs: Optional[Sequence[int]] = None, places: Optional[Sequence[int]] = None) -> SceneScore:
+                refs: Optional[Sequence[int]] = None, places: Optional[Sequence[int]] = None,
+                identities: Optional[Sequence[np.ndarray]] = None) -> SceneScore:
     """Score `image` against `scene`.
 
     `refs[k]` is the identity image subject k is judged against (default: its own) and `places[k]` whose regions
     stand for subject k (default: its own): permuting either is how the validation builds chance-level inputs.
+    `identities` replaces the scene's identity images (the validation passes another scene's).
     """
     regions = regions or scene_regions(scene)
     img = fit_image(image, scene.image.shape[:2])
     n = len(scene.visible)
     refs = list(range(n)) if refs is None else list(refs)
     places = list(range(n)) if places is None else list(places)
-    ref_h = [reference_histogram(scene.identities[refs[k]]) for k in range(n)]
+    pool = scene.identities if identities is None else list(identities)
+    ref_h = [reference_histogram(pool[refs[k]]) for k in range(n)]
     out = SceneScore()
     for k in range(n):
         region = regions.visible[places[k]]

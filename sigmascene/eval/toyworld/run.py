@@ -21,8 +21,8 @@ import numpy as np
 from ...errors import SigmaError
 from ..evalset import Case, EvalSet, SampleRef
 from .metrics import SceneScore, score_image, scene_regions
-from .validate import Validation, validate_scene
-from .world import HELDOUT_BASE, WORLDS_DIR, case_id, check_disjoint, load_toy_scene, make_worlds
+from .validate import Validation, foreign_identities, validate_scene
+from .world import HELDOUT_BASE, WORLDS_DIR, load_rgb, case_id, check_disjoint, load_toy_scene, make_worlds
 
 STRUCTURES = ("mask_depth", "box3d_depth", "box2d")
 MODES = ("single", "iterative")
@@ -123,13 +123,14 @@ def score_all(evalset: EvalSet, cfg: ToyworldConfig, *, validate_seed: int = 0,
     from PIL import Image
 
     from ...data import load_dataset
+    from ...data.io import resolve
     from ..runner import is_finished
 
     rng = np.random.default_rng(validate_seed)
     res = Results()
+    located = []
     datasets: dict[str, dict] = {}
-    advance = start("scoring", len(evalset.cases)) if start else None
-    for case in evalset.cases:
+    for case in evalset.cases:  # first every sample, so each scene can be judged against others' references
         ref = case.sample
         if ref is None:
             raise SigmaError(f"case {case.id} is not a toy-world sample", hint="use a folder made by `eval toyworld`")
@@ -139,10 +140,15 @@ def score_all(evalset: EvalSet, cfg: ToyworldConfig, *, validate_seed: int = 0,
         sample = datasets[ref.dataset].get(ref.id)
         if sample is None:
             raise SigmaError(f"{root} has no sample '{ref.id}' (named by case {case.id})")
+        located.append((case, sample, root))
+    pool = [[resolve(root, s.identity) for s in sample.subjects] for _, sample, root in located]
+    advance = start("scoring", len(evalset.cases)) if start else None
+    for i, (case, sample, root) in enumerate(located):
         n = len(sample.subjects)
         scene = load_toy_scene(sample, root, n, case.id)
         regions = scene_regions(scene)
-        truth, shuffled = validate_scene(scene, regions, rng)
+        foreign = foreign_identities(pool, i, n, rng)
+        truth, shuffled = validate_scene(scene, regions, None if foreign is None else [load_rgb(p) for p in foreign])
         res.validation.add(n, truth, shuffled, truth.identity.total, n)
         res.scenes[n] = res.scenes.get(n, 0) + 1
         for mode in cfg.modes:

@@ -1,11 +1,12 @@
 """Each metric proven before it judges a model: ground truth must score near 100 %, shuffled identities near chance.
 
-The ground-truth image is the generator's own target. "Shuffled" keeps that image and breaks the link the metric
-tests, with a seeded random permutation among the scene's subjects:
-
-* identity and occlusion: the identity images are permuted among subjects (subject k is judged against the
-  reference of subject p(k)); expected identity accuracy is the chance 1/N, occlusion 1/2;
-* placement: the regions are permuted (subject k is looked for where subject p(k) stands); expected 1/2.
+The ground-truth image is the generator's own target. "Shuffled" keeps that image and every region but judges
+it against the identity images of *other* held-out scenes (as many as the scene has subjects, drawn at random):
+nothing links a region to its reference any more, so every decision is a guess and should land on its chance
+level — 1/N for identity, 1/2 for occlusion and placement. (Permuting a scene's own references among its
+subjects, or swapping regions, is the sharper within-scene version; the tests check those on constructed
+scenes. Within a scene they mostly produce *wrong* answers rather than guesses — a swap makes occlusion 0 %,
+not 50 % — so they do not show where chance lies.)
 
 A metric that passes both is measuring what it claims, on this world, with this descriptor.
 """
@@ -13,6 +14,7 @@ A metric that passes both is measuring what it claims, on this world, with this 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -46,14 +48,21 @@ class Validation:
         return out
 
 
-def validate_scene(scene: ToyScene, regions: Regions, rng: np.random.Generator) -> tuple[SceneScore, SceneScore]:
-    """(ground truth score, shuffled score) of one scene's target image."""
+def validate_scene(scene: ToyScene, regions: Regions,
+                   foreign: Optional[Sequence[np.ndarray]]) -> tuple[SceneScore, SceneScore]:
+    """(ground truth score, shuffled score) of one scene's target image; `foreign` = other scenes' identity
+    images, one per subject (None: no shuffled decisions, e.g. a one-scene run)."""
     truth = score_image(scene.image, scene, regions)
-    n = len(scene.visible)
-    by_refs = score_image(scene.image, scene, regions, refs=rng.permutation(n))
-    by_places = score_image(scene.image, scene, regions, places=rng.permutation(n))
-    shuffled = SceneScore(identity=by_refs.identity, occlusion=by_refs.occlusion, placement=by_places.placement)
+    shuffled = SceneScore() if foreign is None else score_image(scene.image, scene, regions, identities=foreign)
     return truth, shuffled
+
+
+def foreign_identities(pool: Sequence[Sequence[Any]], index: int, n: int, rng: np.random.Generator) -> Optional[list]:
+    """`n` identity images drawn from every scene of `pool` but scene `index`; None when there are too few."""
+    others = [img for j, imgs in enumerate(pool) if j != index for img in imgs]
+    if len(others) < n:
+        return None
+    return [others[i] for i in rng.choice(len(others), size=n, replace=False)]
 
 
 def validation_rows(v: Validation) -> list[dict]:

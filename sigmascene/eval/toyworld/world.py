@@ -85,7 +85,7 @@ class ToyScene:
     names: list[str] = field(default_factory=list)
 
 
-def _rgb(path: Path) -> np.ndarray:
+def load_rgb(path: Path) -> np.ndarray:
     from PIL import Image
 
     with Image.open(path) as im:
@@ -131,10 +131,10 @@ def load_toy_scene(sample, root: Path, n: int, case_id: str) -> ToyScene:
         if s.box3d is None or not s.attributes.get("shape"):
             raise SigmaError(f"sample '{sample.id}' in {root} is not a synthetic-world sample (no attributes/box3d)")
     return ToyScene(
-        case_id=case_id, n=n, sample=sample, root=root, image=_rgb(resolve(root, sample.image)),
+        case_id=case_id, n=n, sample=sample, root=root, image=load_rgb(resolve(root, sample.image)),
         visible=[load_mask(resolve(root, s.mask)) for s in subjects], full=full_silhouettes(sample),
         distance=[float(-s.box3d.center[2]) for s in subjects],
-        identities=[_rgb(resolve(root, s.identity)) for s in subjects], names=[s.name for s in subjects])
+        identities=[load_rgb(resolve(root, s.identity)) for s in subjects], names=[s.name for s in subjects])
 
 
 def case_id(n: int, sample_id: str) -> str:
