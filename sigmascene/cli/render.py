@@ -28,9 +28,9 @@ DTYPES = ("auto", "bf16", "fp16", "fp32", "fp8")
 def render(
     file: Path = typer.Argument(..., help="The `.sigma` scene to render."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Image path (default: <scene>.png)."),
-    base: Optional[str] = typer.Option(None, "--base", help="Flux Kontext diffusers folder (or env SIGMASCENE_BASE, or the config file)."),
+    base: Optional[str] = typer.Option(None, "--base", help="Flux Kontext diffusers folder (or env SIGMASCENE_BASE, or the config file; none: the embedded demo model)."),
     lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors (or env SIGMASCENE_LORA, or the config file)."),
-    steps: int = typer.Option(28, "--steps", min=1, max=1000, help="Denoising steps."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Denoising steps (default 28; 20 with the demo model)."),
     guidance: float = typer.Option(2.5, "--guidance", help="Distilled guidance strength."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed (default: the scene's `seed`)."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP, metavar="NAME=VALUE"),
@@ -62,7 +62,17 @@ def render(
         from ..prompts import build_prompt, resolve_mode
 
         paths = resolve_model_paths(base, lora)
+        if paths.base is None:  # nothing configured: the embedded demo model (sigmascene/demo)
+            from ..demo import DEMO_STEPS
+            from ..demo.select import demo_banner, demo_model_paths, demo_notes
+
+            paths = demo_model_paths(paths)
+            console.print(demo_banner(), markup=False, soft_wrap=True)
+            for note in demo_notes(scene):
+                console.print(note, style="yellow", markup=False, soft_wrap=True, highlight=False)
+            steps = steps or DEMO_STEPS
         base_dir = require_base(paths)
+        steps = steps or 28
         prompt = build_prompt(scene, prompt_mode)
         t0 = time.perf_counter()
         with console.status("loading the model..."):
@@ -238,9 +248,10 @@ def _versions() -> dict[str, str]:
 def _command(file: Path, path: Path, seed: int, sets: dict, paths: Any, steps: int, guidance: float, mode: str,
              cache: bool, prompt_mode: str, dtype: str, identity_size: str | None) -> str:
     parts = ["sigmascene", "render", str(file), "-o", str(path), "--seed", str(seed), "--steps", str(steps),
-             "--guidance", repr(guidance), "--mode", mode, "--prompt-mode", prompt_mode, "--dtype", dtype,
-             "--base", str(paths.base)]
-    if paths.lora:
+             "--guidance", repr(guidance), "--mode", mode, "--prompt-mode", prompt_mode, "--dtype", dtype]
+    if paths.base_source != "demo":  # the demo model is what no --base means
+        parts += ["--base", str(paths.base)]
+    if paths.lora and paths.lora_source != "demo":
         parts += ["--lora", str(paths.lora)]
     if cache:
         parts.append("--cache-conditions")

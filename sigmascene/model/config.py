@@ -39,7 +39,7 @@ HOW_TO_GET_BASE = (
 class ModelPaths:
     base: Path | None
     lora: Path | None
-    base_source: str  # "flag", "env", "config" or "unset": said in messages and the sidecar
+    base_source: str  # "flag", "env", "config", "demo" or "unset": said in messages and the sidecar
     lora_source: str
 
 
