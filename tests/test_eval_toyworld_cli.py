@@ -37,7 +37,7 @@ def test_toyworld_renders_scores_and_reports_with_any_model(base, tmp_path):
     assert [r["N"] for r in rows] == ["1", "2"]
     assert all(float(r["seconds_single"]) > 0 and float(r["seconds_iterative"]) > 0 for r in rows)
     assert rows[0]["identity_single"] == "100.0"  # one subject is always its own best match: chance is 100 %
-    assert (tmp_path / "docs" / "toyworld.png").is_file() and (tmp_path / "docs" / "toyworld.md").is_file()
+    assert (tmp_path / "docs" / "toyworld.png").is_file() and (tmp_path / "docs" / "toyworld-table.md").is_file()
 
 
 def test_a_second_run_skips_finished_renders(base, tmp_path):

@@ -225,7 +225,8 @@ def toyworld(
                                   "(must not be a training seed)."),
     validate: bool = typer.Option(False, "--validate", help="Only validate the metrics on ground truth and "
                                   "shuffled identities (no model needed)."),
-    docs: Optional[Path] = typer.Option(None, "--docs", help="Also write DIR/toyworld.png and DIR/toyworld.md."),
+    docs: Optional[Path] = typer.Option(None, "--docs", help="Also write DIR/toyworld.png and "
+                                        "DIR/toyworld-table.md (for docs/ and README)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes synthesizing scenes."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N [default: cuda if present]."),
     dtype: str = typer.Option("auto", "--dtype", help="auto | bf16 | fp16 | fp32 (with --base)."),
@@ -273,12 +274,13 @@ def toyworld(
         out_console.print(tw_report.rich_table(rows, cfg.modes, title))
     elif not validate:
         print(tw_report.markdown(rows, cfg.modes), end="")
-    print("metric validation (GT: ground-truth images; shuffled: identities or regions permuted among subjects):")
+    print("metric validation (GT: the ground-truth images; shuffled: the same images judged against other "
+          "scenes' identity images):")
     print(tw_report.validation_markdown(vrows), end="")
     if docs is not None:
         docs.mkdir(parents=True, exist_ok=True)
-        (docs / "toyworld.md").write_text(tw_report.markdown(rows, cfg.modes), encoding="utf-8")
-        files.append(docs / "toyworld.md")
+        (docs / "toyworld-table.md").write_text(tw_report.markdown(rows, cfg.modes), encoding="utf-8")
+        files.append(docs / "toyworld-table.md")
         if (out / "report" / "toyworld.png").is_file():
             files.append(Path(shutil.copyfile(out / "report" / "toyworld.png", docs / "toyworld.png")))
     for f in files:

@@ -114,7 +114,7 @@ def plot(rows: list[dict], modes: list[str], path: Path, title: str = "toy-world
             if pts:
                 ax.plot(*zip(*pts), marker="o", label=mode, color=colours.get(mode))
         if m != "seconds":
-            ax.plot(ns, [r[f"{m}_truth"] for r in rows], ls="--", color="green", label="ground truth")
+            ax.plot(ns, [r[f"{m}_truth"] for r in rows], ls="--", marker=".", color="green", label="ground truth")
             ax.plot(ns, [r[f"{m}_chance"] for r in rows], ls=":", color="grey", label="chance")
             ax.set_ylim(0, 105)
         ax.set_title(LABELS[m])

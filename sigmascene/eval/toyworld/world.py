@@ -41,7 +41,8 @@ def parse_subjects(text: str) -> list[int]:
         else:
             counts = sorted({int(v) for v in text.split(",") if v.strip()})
     except ValueError:
-        raise SigmaError(f"--subjects {text!r} is not a count or a range", hint="for example: 1-10, 4 or 1,2,5") from None
+        raise SigmaError(f"--subjects {text!r} is not a count or a range",
+                         hint="for example: 1-10, 4 or 1,2,5") from None
     if not counts:
         raise SigmaError(f"--subjects {text!r} is an empty range", hint="write LOW-HIGH with LOW <= HIGH, e.g. 1-10")
     if counts[0] < 1 or counts[-1] > 25:
