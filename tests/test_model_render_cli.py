@@ -108,11 +108,16 @@ def test_cache_with_a_masked_lora_and_refusal_without(env, base):
     assert side["model"]["lora_metadata"]["config_hash"] == "run7" and len(side["model"]["lora_sha256"]) == 64
 
 
-def test_missing_model_is_a_clean_error_with_instructions(env):
+def test_missing_model_is_a_clean_error_with_instructions(env, monkeypatch):
+    import sigmascene.demo as demo
+
+    # No base configured and no demo weights built (a fresh source checkout): say how to build or choose one.
+    monkeypatch.setattr(demo, "BASE_DIR", env / "no-demo" / "base")
+    monkeypatch.setattr(demo, "LORA_FILE", env / "no-demo" / "sigma_lora.safetensors")
     scene = write_scene(env / "s")
     res = render(scene, "-o", env / "z.png")
     assert res.exit_code == 1
-    assert "no base model given" in res.output and "SIGMASCENE_BASE" in res.output
+    assert "demo model is not built" in res.output and "build_demo.sh" in res.output and "--base" in res.output
     res = render(scene, "--base", env / "nope", "-o", env / "z.png")
     assert res.exit_code == 1 and "does not exist" in res.output
     assert not (env / "z.png").exists()
