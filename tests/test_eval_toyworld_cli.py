@@ -29,7 +29,7 @@ def test_toyworld_renders_scores_and_reports_with_any_model(base, tmp_path):
     res = _run("--base", str(base), "--out", str(out), "--docs", str(tmp_path / "docs"), *TINY)
     assert res.exit_code == 0, res.output
     for mode in ("single", "iterative"):
-        assert sorted(p.name for p in (out / "renders" / f"{base.name}-{mode}").glob("*.png")) == \
+        assert sorted(p.name for p in (out / "renders" / f"{base.name}-mask_depth-{mode}").glob("*.png")) == \
             ["n01-000000.png", "n02-000000.png"]
     for name in ("toyworld.csv", "toyworld.md", "toyworld.png", "validation.csv", "validation.md"):
         assert (out / "report" / name).is_file()
@@ -43,12 +43,21 @@ def test_toyworld_renders_scores_and_reports_with_any_model(base, tmp_path):
 def test_a_second_run_skips_finished_renders(base, tmp_path):
     out = tmp_path / "tw"
     assert _run("--base", str(base), "--out", str(out), "--modes", "single", *TINY).exit_code == 0
-    png = out / "renders" / f"{base.name}-single" / "n02-000000.png"
+    png = out / "renders" / f"{base.name}-mask_depth-single" / "n02-000000.png"
     stamp = png.stat().st_mtime_ns
     res = _run("--base", str(base), "--out", str(out), "--modes", "single", *TINY)
     assert res.exit_code == 0, res.output
     assert "0 rendered, 2 already finished" in res.output
     assert png.stat().st_mtime_ns == stamp
+
+
+def test_another_structure_renders_into_its_own_folder(base, tmp_path):
+    out = tmp_path / "tw"
+    assert _run("--base", str(base), "--out", str(out), "--modes", "single", *TINY).exit_code == 0
+    res = _run("--base", str(base), "--out", str(out), "--modes", "single", "--structure", "box2d", *TINY)
+    assert res.exit_code == 0, res.output
+    assert "2 rendered, 0 already finished" in res.output
+    assert (out / "renders" / f"{base.name}-box2d-single" / "n02-000000.png").is_file()
 
 
 def test_validate_needs_no_model(tmp_path):

@@ -268,6 +268,8 @@ def toyworld(
                           f"{len(s.failed)} failed in {s.seconds:.1f} s")
             for cid, reason in s.failed:
                 print(f"failed {cid} ({mode}): {reason}")
+        for mode, k in results.missing.items():
+            console.print(f"[yellow]{mode}: {k} scenes have no finished render and are left out of the table[/yellow]")
     out_console = Console(highlight=False)
     vrows = tw_report.validation_rows(results.validation)
     if not validate and out_console.is_terminal:

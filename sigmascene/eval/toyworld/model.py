@@ -41,6 +41,13 @@ def demo_module() -> Any:
         return None
 
 
+def _bytes(path: Path) -> int:
+    """Size of a weights file or folder: enough for a resumed run to notice rebuilt demo weights."""
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size if path.exists() else 0
+
+
 def _demo_package() -> Any:
     """The demo's contract constants even when its weights are not built (validation needs only its canvas)."""
     try:
@@ -86,7 +93,7 @@ def choose_model(model: str, base: Optional[str], lora: Optional[str], size: Opt
         return ModelChoice("demo", size or canvas, steps or DEFAULT_STEPS, None)
     seeds = getattr(demo, "TRAIN_SEEDS", None)
     paths = demo.demo_paths()
-    ident = {"demo": [str(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths])]}
+    ident = {"demo": {str(p): _bytes(Path(p)) for p in (paths if isinstance(paths, (list, tuple)) else [paths])}}
     world = getattr(demo, "TRAIN_WORLD_SEED", None)
     return ModelChoice("demo", size or _square(demo.DEMO_CANVAS), steps or int(demo.DEMO_STEPS),
                        None if seeds is None else [int(s) for s in seeds], identity=ident,

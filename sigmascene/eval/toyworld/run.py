@@ -6,7 +6,7 @@ ordinary eval set, so `sigmascene eval score OUT` can add the paper's metrics wh
 
     OUT/world/nNN/            one synthetic dataset per subject count N (world seed = seed base + N)
     OUT/evalset.json          the kept scenes as cases `nNN-<sample id>`
-    OUT/renders/<model>-<mode>/
+    OUT/renders/<model>-<structure>-<mode>/
     OUT/report/               toyworld.{csv,md,png}, validation.{csv,md}
 """
 
@@ -65,7 +65,8 @@ class ToyworldConfig:
             raise SigmaError(f"--structure {self.structure!r} is not one of: {', '.join(STRUCTURES)}")
 
     def method(self, mode: str) -> str:
-        return f"{self.model_name}-{mode}".replace(" ", "_")
+        """The renders/ folder: model, structure and mode, so runs with another structure never mix."""
+        return f"{self.model_name}-{self.structure}-{mode}".replace(" ", "_")
 
 
 @dataclass
@@ -84,9 +85,8 @@ def prepare(cfg: ToyworldConfig, train_seeds: Optional[Iterable[int]] = None,
     """Synthesize (or reuse) the held-out worlds and write OUT/evalset.json."""
     cfg.check()
     check_disjoint(cfg.counts, cfg.seed_base, train_seeds, train_world_seed)
-    advance = start("held-out scenes", len(cfg.counts)) if start else None
-    worlds = make_worlds(cfg.out, cfg.counts, cfg.count, cfg.size, cfg.seed_base, progress=advance,
-                         workers=cfg.workers)
+    worlds = make_worlds(cfg.out, cfg.counts, cfg.count, cfg.size, cfg.seed_base, workers=cfg.workers,
+                         start=start)
     cases = [Case(id=case_id(n, s.id), seed=n * 100_000 + int(s.id),
                   sample=SampleRef(dataset=f"{WORLDS_DIR}/n{n:02d}", id=s.id, structure=cfg.structure))
              for n in cfg.counts for s in worlds[n]]

@@ -143,12 +143,13 @@ def case_id(n: int, sample_id: str) -> str:
 
 
 def make_worlds(out: Path, counts: list[int], count: int, size: int, base: int = HELDOUT_BASE,
-                progress: Optional[Callable[[str], None]] = None, workers: int = 1,
-                max_factor: int = 20) -> dict[int, list]:
+                workers: int = 1, max_factor: int = 20,
+                start: Optional[Callable[[str, int], Callable[[str], None]]] = None) -> dict[int, list]:
     """Per subject count N, `count` synthetic samples with exactly N subjects; returns {N: [Sample, ...]}.
 
     Resumable like `data synth` (same folders, same seeds): a second call only loads. Indices are consumed in
     order, so the first `count` exact-N samples are the same whatever `count` a previous run used.
+    `start(label, total) -> advance(text)` draws a bar per synthesis round (one sample per step).
     """
     from ...data import load_dataset
     from ...data.synth import SynthConfig, synthesize
@@ -161,7 +162,16 @@ def make_worlds(out: Path, counts: list[int], count: int, size: int, base: int =
         while True:
             done = len(load_dataset(root)) if (root / "index.jsonl").is_file() else 0
             if done < total:
-                synthesize(root, total, cfg, workers=workers)
+                hook = None
+                if start is not None:
+                    step = start(f"scenes N={n}", total - done)
+                    seen = [done]
+
+                    def hook(d: int, _t: int, step=step, seen=seen) -> None:
+                        for _ in range(d - seen[0]):
+                            step("")
+                        seen[0] = max(seen[0], d)
+                synthesize(root, total, cfg, workers=workers, on_progress=hook)
             samples = sorted(load_dataset(root), key=lambda s: s.id)[:total]
             exact = [s for s in samples if len(s.subjects) == n]
             if len(exact) >= count:
@@ -172,6 +182,4 @@ def make_worlds(out: Path, counts: list[int], count: int, size: int, base: int =
                                  hint="ask for fewer subjects or a smaller --count")
             rate = max(len(exact) / total, 0.05)
             total = min(max_factor * count, total + math.ceil((count - len(exact)) / rate * 1.1))
-        if progress:
-            progress(f"N={n}: {count} scenes")
     return chosen
