@@ -99,6 +99,18 @@ def test_renders_of_another_size_are_resized_to_the_ground_truth():
     assert _rates(score_image(big, scene)) == {"identity": 1.0, "occlusion": 1.0, "placement": 1.0}
 
 
+def test_a_darker_render_is_not_punished_for_its_exposure():
+    scene = _constructed()
+    scene.identities.append(_identity((235, 235, 235)))  # a white subject: exposure would turn it grey
+    scene.full.append(np.zeros((64, 64), bool))
+    scene.full[3][2:8, 40:60] = True
+    scene.visible.append(scene.full[3].copy())
+    scene.distance.append(2.0)
+    scene.image[scene.full[3]] = (235, 235, 235)
+    dark = (scene.image * 0.6).astype(np.uint8)
+    assert score_image(dark, scene).identity.rate == 1.0
+
+
 @pytest.mark.parametrize("text", ["5-2", "0-3", "x", "1-30", ""])
 def test_bad_subject_ranges_are_clean_errors(text):
     with pytest.raises(SigmaError):
