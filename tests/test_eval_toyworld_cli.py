@@ -90,3 +90,16 @@ def test_missing_demo_model_says_how_to_evaluate_another(tmp_path, monkeypatch):
     assert res.exit_code == 1
     assert "demo model is not available" in res.output and "--base" in res.output
     assert not (tmp_path / "x").exists()
+
+
+def test_ctrl_c_keeps_the_work_and_says_how_to_resume(base, tmp_path, monkeypatch):
+    from sigmascene.eval.toyworld import run
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "render_all", interrupted)
+    res = _run("--base", str(base), "--out", str(tmp_path / "tw"), *TINY)
+    assert res.exit_code == 130
+    assert "run the same command again" in res.output and "Traceback" not in res.output
+    assert (tmp_path / "tw" / "evalset.json").is_file()

@@ -252,13 +252,18 @@ def toyworld(
         cfg = tw_run.ToyworldConfig(out=out, counts=counts, count=count, size=choice.size, modes=chosen_modes,
                                     steps=choice.steps, seed_base=seed_base, structure=structure,
                                     model_name=choice.name, workers=workers)
-        with _bars() as start:
-            evalset = tw_run.prepare(cfg, choice.train_seeds, start, choice.train_world_seed)
-            if not validate:
-                with console.status("loading the model..."):
-                    pipe = tw_model.load_model(choice, device, dtype)
-                summaries = tw_run.render_all(pipe, evalset, cfg, choice.identity or {}, start)
-            results = tw_run.score_all(evalset, cfg, start=start)
+        try:
+            with _bars() as start:
+                evalset = tw_run.prepare(cfg, choice.train_seeds, start, choice.train_world_seed)
+                if not validate:
+                    with console.status("loading the model..."):
+                        pipe = tw_model.load_model(choice, device, dtype)
+                    summaries = tw_run.render_all(pipe, evalset, cfg, choice.identity or {}, start)
+                results = tw_run.score_all(evalset, cfg, start=start)
+        except KeyboardInterrupt:
+            console.print(f"[yellow]interrupted; finished scenes and renders in {out} are kept — run the same "
+                          "command again to continue[/yellow]")
+            raise typer.Exit(130) from None
         title = f"toy-world eval · {choice.name} · {cfg.structure} · {cfg.size}px" if not validate else \
             f"toy-world metric validation · {cfg.structure} · {cfg.size}px"
         rows, files = tw_report.write_report(results, cfg.modes, out / "report", title)
