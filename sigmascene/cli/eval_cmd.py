@@ -262,7 +262,7 @@ def toyworld(
                 results = tw_run.score_all(evalset, cfg, start=start)
         except KeyboardInterrupt:
             console.print(f"[yellow]interrupted; finished scenes and renders in {out} are kept — run the same "
-                          "command again to continue[/yellow]")
+                          "command again to continue[/yellow]", soft_wrap=True)
             raise typer.Exit(130) from None
         title = f"toy-world eval · {choice.name} · {cfg.structure} · {cfg.size}px" if not validate else \
             f"toy-world metric validation · {cfg.structure} · {cfg.size}px"
