@@ -103,3 +103,12 @@ def test_ctrl_c_keeps_the_work_and_says_how_to_resume(base, tmp_path, monkeypatc
     assert res.exit_code == 130
     assert "run the same command again" in res.output and "Traceback" not in res.output
     assert (tmp_path / "tw" / "evalset.json").is_file()
+
+
+def test_the_cli_seed_base_default_is_the_documented_held_out_base():
+    import inspect
+
+    from sigmascene.cli.eval_cmd import toyworld
+    from sigmascene.eval.toyworld.world import HELDOUT_BASE
+
+    assert inspect.signature(toyworld).parameters["seed_base"].default.default == HELDOUT_BASE

@@ -216,9 +216,9 @@ def toyworld(
     lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors for --base."),
     out: Path = typer.Option(Path("toyworld-eval"), "--out", "-o", help="Folder for scenes, renders and report."),
     modes: str = typer.Option("single,iterative", "--modes", help="Comma list of single, iterative."),
-    steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Denoising steps [default: the "
-                                        "demo's, else 28]."),
-    size: Optional[int] = typer.Option(None, "--size", help="Canvas side in px [default: the demo's canvas]."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Denoising steps (default: the "
+                                        "demo's, else 28)."),
+    size: Optional[int] = typer.Option(None, "--size", help="Canvas side in px (default: the demo's canvas)."),
     structure: str = typer.Option("mask_depth", "--structure", help="Placements the scenes give the model: "
                                   "mask_depth | box3d_depth | box2d."),
     seed_base: int = typer.Option(9_000_000, "--seed-base", help="World seed of N subjects = seed base + N "
@@ -228,7 +228,7 @@ def toyworld(
     docs: Optional[Path] = typer.Option(None, "--docs", help="Also write DIR/toyworld.png and "
                                         "DIR/toyworld-table.md (for docs/ and README)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes synthesizing scenes."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N [default: cuda if present]."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N (default: cuda if present)."),
     dtype: str = typer.Option("auto", "--dtype", help="auto | bf16 | fp16 | fp32 (with --base)."),
 ) -> None:
     """Held-out synthetic scenes rendered single-pass and iterative, judged against the known world: identity,
