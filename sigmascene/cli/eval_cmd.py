@@ -50,9 +50,9 @@ def make_set_cmd(
     single: int = typer.Option(200, "--single", min=0, help="Single-subject samples to take (paper: 200)."),
     multi: int = typer.Option(510, "--multi", min=0, help="Multi-subject samples to take (paper: 510)."),
     structure: Optional[list[str]] = typer.Option(None, "--structure", help="Structure mode of the cases "
-                                                  "(repeatable; one case per sample and mode) [default: mask_depth]."),
+                                                  "(repeatable; one case per sample and mode) (default: mask_depth)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random choice of samples."),
-    name: Optional[str] = typer.Option(None, "--name", help="Set name shown in reports [default: folder name]."),
+    name: Optional[str] = typer.Option(None, "--name", help="Set name shown in reports (default: folder name)."),
     ground_truth: bool = typer.Option(False, "--ground-truth", help="Also file each sample's target image as "
                                       "the method `ground-truth`."),
     force: bool = typer.Option(False, "--force", help="Rebuild a set that already exists in --out."),
@@ -80,7 +80,7 @@ def run(
     lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors [env SIGMASCENE_LORA]."),
     mode: str = typer.Option("single", "--mode", help="single (all subjects in one pass) | iterative (baseline)."),
     method: Optional[str] = typer.Option(None, "--method", "-m", help="Name of the renders/ folder and table row "
-                                         "[default: <lora or base name>-<mode>]."),
+                                         "(default: <lora or base name>-<mode>)."),
     steps: int = typer.Option(28, "--steps", min=1, max=1000, help="Denoising steps."),
     guidance: float = typer.Option(2.5, "--guidance", help="Distilled guidance strength."),
     prompt_mode: str = typer.Option("auto", "--prompt-mode", help="auto | background | full."),
@@ -89,7 +89,7 @@ def run(
     case: Optional[list[str]] = typer.Option(None, "--case", help="Render only this case (repeatable)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Render at most the first N cases."),
     force: bool = typer.Option(False, "--force", help="Re-render the selected cases even when finished."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N [default: cuda if present]."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N (default: cuda if present)."),
     dtype: str = typer.Option("auto", "--dtype", help="auto | bf16 | fp16 | fp32."),
 ) -> None:
     """Render every case of a set (resumable: finished cases are skipped), into SET/renders/METHOD/."""
