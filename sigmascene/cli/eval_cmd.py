@@ -231,8 +231,7 @@ def toyworld(
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N (default: cuda if present)."),
     dtype: str = typer.Option("auto", "--dtype", help="auto | bf16 | fp16 | fp32 (with --base)."),
 ) -> None:
-    """Held-out synthetic scenes rendered single-pass and iterative, judged against the known world: identity,
-    occlusion, placement and seconds per image per subject count N (no external weights)."""
+    """Toy-world eval: held-out synthetic scenes, single pass vs iterative, identity/occlusion/placement per N."""
     from ..eval.weights import force_offline
 
     force_offline()
