@@ -3,7 +3,7 @@ world and shipped inside the package, so `sigmascene render` works on a fresh ma
 
 Real images need Flux.1 Kontext [dev] and a SIGMA LoRA trained on it (`--base`, `--lora`). The demo model only
 knows the synthetic world (`sigmascene data synth`): procedural objects in procedural rooms at DEMO_CANVAS.
-It is small enough (a few MB) to live in the wheel and fast enough to render on two CPU cores in seconds; how it
+It is small enough (16 MiB) to live in the wheel and fast enough to render on two CPU cores in seconds; how it
 was trained and how to rebuild it is in docs/demo.md (scripts/toy/build_demo.sh runs everything).
 
 This module is the contract other parts (`render`, `eval toyworld`, tests) rely on: the constants say what the
