@@ -69,7 +69,7 @@ def load_demo_pipeline(device: str = "cpu") -> "SigmaPipeline":
     for log in (dlog, tlog):
         log.set_verbosity_error()
         log.disable_progress_bar()
-    pipe = SigmaPipeline.from_pretrained(base, torch_dtype=torch.float32)
+    pipe = SigmaPipeline.from_pretrained(base, dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)
     pipe.load_lora_weights(lora)
     return pipe.to(device)

@@ -36,7 +36,7 @@ def load_components(cfg: TrainConfig) -> dict[str, Any]:
     from ..model.pipeline import SigmaPipeline
 
     path = require_base(resolve_model_paths(base=str(cfg.path(base)) if base else None))
-    pipe = SigmaPipeline.from_pretrained(path, torch_dtype=DTYPES[cfg.model.weight_dtype])
+    pipe = SigmaPipeline.from_pretrained(path, dtype=DTYPES[cfg.model.weight_dtype])
     return dict(pipe.components)
 
 
