@@ -122,11 +122,9 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
 
 
 def scene_builder() -> Callable[[Any, Path, str], Scene]:
-    """The data package's `sample_to_scene`, or this package's stand-in while the data package lacks it."""
-    try:
-        from ..data import sample_to_scene
-    except ImportError:
-        from .sample_scene import sample_to_scene
+    """The data package's `sample_to_scene`: training sees exactly the Scene that `data show` and evals build."""
+    from ..data import sample_to_scene
+
     return sample_to_scene
 
 
