@@ -43,36 +43,32 @@ def demo_paths() -> tuple[Path, Path]:
     return BASE_DIR, LORA_FILE
 
 
+def _required() -> tuple[Path, Path]:
+    """What a built demo has (read from the module globals each time, so tests can point them elsewhere)."""
+    return BASE_DIR / "model_index.json", LORA_FILE
+
+
 def demo_available() -> bool:
     """Whether the shipped weights are present (a source checkout before build_demo.sh has none)."""
-    return (BASE_DIR / "model_index.json").is_file() and LORA_FILE.is_file()
+    return all(p.is_file() for p in _required())
 
 
 def require_demo() -> tuple[Path, Path]:
     """The demo paths, or a SigmaError that says how to build them."""
-    for p in ((BASE_DIR / "model_index.json"), LORA_FILE):
+    for p in _required():
         if not p.is_file():
             msg, hint = _NOT_BUILT
             raise SigmaError(msg.format(missing=p), hint=hint)
     return BASE_DIR, LORA_FILE
 
 
-def load_demo_pipeline(device: str = "cpu") -> "SigmaPipeline":
-    """The demo SigmaPipeline in float32 with its SIGMA LoRA applied, ready for `pipe.render(compiled)`."""
-    import torch
-    from diffusers.utils import logging as dlog
-    from transformers.utils import logging as tlog
-
-    from ..model.pipeline import SigmaPipeline
+def load_demo_pipeline(device: str | None = "cpu") -> "SigmaPipeline":
+    """The demo SigmaPipeline in float32 with its SIGMA LoRA applied, ready for `pipe.render(compiled)`;
+    device None picks cuda when present. Loaded by the same code as any other base + LoRA."""
+    from ..eval.runner import load_pipeline
 
     base, lora = require_demo()
-    for log in (dlog, tlog):
-        log.set_verbosity_error()
-        log.disable_progress_bar()
-    pipe = SigmaPipeline.from_pretrained(base, dtype=torch.float32)
-    pipe.set_progress_bar_config(disable=True)
-    pipe.load_lora_weights(lora)
-    return pipe.to(device)
+    return load_pipeline(base, lora, device, "fp32")
 
 
 __all__ = ["DEMO_CANVAS", "DEMO_STEPS", "TRAIN_SEEDS", "TRAIN_WORLD_SEED", "demo_available", "demo_paths",

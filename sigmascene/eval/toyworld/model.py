@@ -30,15 +30,10 @@ class ModelChoice:
 
 
 def demo_module() -> Any:
-    """`sigmascene.demo` when it is installed and its weights are present, else None."""
-    try:
-        from ... import demo
-    except ImportError:
-        return None
-    try:
-        return demo if demo.demo_available() else None
-    except Exception:  # noqa: BLE001 - a broken demo package is the same as none for choosing a model
-        return None
+    """`sigmascene.demo` when its weights are present (a source checkout may not have built them), else None."""
+    from ... import demo
+
+    return demo if demo.demo_available() else None
 
 
 def _bytes(path: Path) -> int:
@@ -46,15 +41,6 @@ def _bytes(path: Path) -> int:
     if path.is_dir():
         return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
     return path.stat().st_size if path.exists() else 0
-
-
-def _demo_package() -> Any:
-    """The demo's contract constants even when its weights are not built (validation needs only its canvas)."""
-    try:
-        from ... import demo
-    except ImportError:
-        return None
-    return demo
 
 
 def _square(canvas: Any) -> int:
@@ -88,16 +74,12 @@ def choose_model(model: str, base: Optional[str], lora: Optional[str], size: Opt
             raise SigmaError("the embedded demo model is not available in this installation",
                              hint="pass --base DIR [--lora FILE] to evaluate another model, or --validate to "
                                   "check the metrics without a model")
-        demo_pkg = _demo_package()
-        canvas = _square(demo_pkg.DEMO_CANVAS) if demo_pkg is not None else DEFAULT_SIZE
-        return ModelChoice("demo", size or canvas, steps or DEFAULT_STEPS, None)
-    seeds = getattr(demo, "TRAIN_SEEDS", None)
-    paths = demo.demo_paths()
-    ident = {"demo": {str(p): _bytes(Path(p)) for p in (paths if isinstance(paths, (list, tuple)) else [paths])}}
-    world = getattr(demo, "TRAIN_WORLD_SEED", None)
-    return ModelChoice("demo", size or _square(demo.DEMO_CANVAS), steps or int(demo.DEMO_STEPS),
-                       None if seeds is None else [int(s) for s in seeds], identity=ident,
-                       train_world_seed=None if world is None else int(world))
+        from ...demo import DEMO_CANVAS  # the contract's canvas holds even before the weights are built
+
+        return ModelChoice("demo", size or _square(DEMO_CANVAS), steps or DEFAULT_STEPS, None)
+    ident = {"demo": {str(p): _bytes(p) for p in demo.demo_paths()}}
+    return ModelChoice("demo", size or _square(demo.DEMO_CANVAS), steps or demo.DEMO_STEPS,
+                       list(demo.TRAIN_SEEDS), identity=ident, train_world_seed=demo.TRAIN_WORLD_SEED)
 
 
 def load_model(choice: ModelChoice, device: Optional[str] = None, dtype: str = "auto") -> Any:
@@ -106,13 +88,7 @@ def load_model(choice: ModelChoice, device: Optional[str] = None, dtype: str = "
         from ..runner import load_pipeline
 
         return load_pipeline(choice.base, choice.lora, device, dtype)
-    import torch
-
     demo = demo_module()
     if demo is None:
         raise SigmaError("the embedded demo model is not available in this installation")
-    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    pipe = demo.load_demo_pipeline(device=dev)
-    if hasattr(pipe, "set_progress_bar_config"):
-        pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return demo.load_demo_pipeline(device)  # device None: cuda when present

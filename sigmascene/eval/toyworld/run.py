@@ -18,14 +18,14 @@ from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 
+from ...data import STRUCTURES
 from ...errors import SigmaError
 from ..evalset import Case, EvalSet, SampleRef
+from ..runner import MODES
 from .metrics import SceneScore, score_image, scene_regions
 from .validate import Validation, foreign_identities, validate_scene
 from .world import HELDOUT_BASE, WORLDS_DIR, load_rgb, case_id, check_disjoint, load_toy_scene, make_worlds
 
-STRUCTURES = ("mask_depth", "box3d_depth", "box2d")
-MODES = ("single", "iterative")
 Start = Callable[[str, int], Callable[[str], None]]  # start(label, total) -> advance(description)
 
 
