@@ -17,12 +17,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..data import STRUCTURES  # the dataset tools' structure modes (the trainer draws among the same three)
 from ..errors import SigmaError
 from .evalset import INDEX, Case, EvalSet
 
 GROUND_TRUTH = "ground-truth"
-# The dataset tools' structure modes (the trainer draws among the same three).
-STRUCTURES = ("mask_depth", "box3d_depth", "box2d")
 
 
 @dataclass

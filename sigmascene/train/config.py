@@ -18,6 +18,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..data import STRUCTURES  # the dataset tools' structure modes: the trainer draws among them
 from .curriculum import PAPER_STAGES, Stage
 
 #: The attention and MLP projections of both Flux block kinds (a full match against module names). The final
@@ -25,7 +26,6 @@ from .curriculum import PAPER_STAGES, Stage
 DEFAULT_TARGET = (r"(transformer_blocks|single_transformer_blocks)\.\d+\.("
                   r"attn\.(to_q|to_k|to_v|to_out\.0|add_q_proj|add_k_proj|add_v_proj|to_add_out)"
                   r"|ff\.net\.(0\.proj|2)|ff_context\.net\.(0\.proj|2)|proj_mlp|proj_out)")
-STRUCTURES = ("mask_depth", "box3d_depth", "box2d")
 
 
 class _Section(BaseModel):
