@@ -28,9 +28,9 @@ def base(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pipe(base):
-    from sigmascene.eval.runner import load_pipeline
+    from sigmascene.model.loading import load_pipeline
 
-    return load_pipeline(base, None, "cpu")
+    return load_pipeline(base, None, device="cpu")
 
 
 @pytest.fixture()

@@ -98,9 +98,10 @@ def run(
     force_offline()
     from ..errors import SigmaError
     from ..eval.evalset import EvalSet
-    from ..eval.runner import (MODES, RunOptions, check_setting, default_method, load_pipeline, model_identity, run_set,
+    from ..eval.runner import (MODES, RunOptions, check_setting, default_method, model_identity, run_set,
                                select_cases)
     from ..model.config import require_base, resolve_model_paths
+    from ..model.loading import load_pipeline
     from ..prompts import PROMPT_MODES
 
     with user_errors():
@@ -118,7 +119,7 @@ def run(
         if not force and evalset.render_dir(name).is_dir():
             check_setting(evalset.render_dir(name), options)  # before minutes of model loading
         with console.status("loading the model..."):
-            pipe = load_pipeline(base_dir, paths.lora, device, dtype)
+            pipe = load_pipeline(base_dir, paths.lora, device=device, dtype=dtype)
         with progress_bar(f"rendering {name}") as start:
             summary = run_set(pipe, evalset, options, cases=cases, force=force, advance=start(len(cases)))
     for cid, reason in summary.failed:

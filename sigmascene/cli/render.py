@@ -11,17 +11,16 @@ import json
 import platform
 import shlex
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
 from ..errors import SigmaError
+from ..model.loading import DTYPES, OFFLOADS
 from ._app import app
 from .common import SET_HELP, console, load_scene, parse_identity_size, parse_sets, user_errors
 
-DTYPES = ("auto", "bf16", "fp16", "fp32", "fp8")
 
 
 @app.command()
@@ -59,6 +58,7 @@ def render(
             console.print(str(w), style="yellow", markup=False, soft_wrap=True, highlight=False)
 
         from ..model.config import require_base, resolve_model_paths
+        from ..model.loading import compute_dtype, load_pipeline, resolve_device
         from ..prompts import build_prompt, resolve_mode
 
         paths = resolve_model_paths(base, lora)
@@ -76,7 +76,10 @@ def render(
         prompt = build_prompt(scene, prompt_mode)
         t0 = time.perf_counter()
         with console.status("loading the model..."):
-            pipe, dev, torch_dtype = _load_pipeline(base_dir, paths.lora, dtype, device, offload, vae_tiling)
+            pipe = load_pipeline(base_dir, paths.lora, device=device, dtype=dtype, offload=offload,
+                                 vae_tiling=vae_tiling, note=lambda m: console.print(m, style="yellow", markup=False))
+            dev = resolve_device(device)
+            torch_dtype = compute_dtype(dtype, dev)
         t_load = time.perf_counter() - t0
 
         first = scene.seed if seed is None else seed
@@ -113,7 +116,7 @@ def _check_choices(mode: str, offload: str | None, dtype: str, prompt_mode: str)
     from ..prompts import PROMPT_MODES
 
     for what, value, allowed in (("--mode", mode, ("single", "iterative")),
-                                 ("--offload", offload, (None, "model", "sequential")),
+                                 ("--offload", offload, (None, *OFFLOADS)),
                                  ("--dtype", dtype, DTYPES), ("--prompt-mode", prompt_mode, PROMPT_MODES)):
         if value not in allowed:
             raise SigmaError(f"{what} {value!r} is not one of: {', '.join(a for a in allowed if a)}")
@@ -124,44 +127,6 @@ def _compile(scene: Any, identity_size: tuple[int, int] | None) -> Any:
     import sigmascene
 
     return sigmascene.compile(scene) if identity_size is None else sigmascene.compile(scene, identity_size=identity_size)
-
-
-def _load_pipeline(base_dir: Path, lora: Path | None, dtype: str, device: str, offload: str | None, vae_tiling: bool):
-    """The pipeline on its device with the requested memory options; progress bars of the libraries silenced."""
-    import torch
-    from diffusers.utils import logging as dlog
-    from transformers.utils import logging as tlog
-
-    from ..model.pipeline import SigmaPipeline
-
-    for log in (dlog, tlog):
-        log.set_verbosity_error()
-        log.disable_progress_bar()
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       "cpu" if device == "auto" else device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise SigmaError(f"--device {device} asked for a GPU, but torch sees none", hint="use --device cpu")
-    torch_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32, "fp8": torch.bfloat16,
-                   "auto": torch.bfloat16 if dev.type == "cuda" else torch.float32}[dtype]
-    pipe = SigmaPipeline.from_pretrained(base_dir, dtype=torch_dtype)
-    pipe.set_progress_bar_config(disable=True)
-    if lora is not None:
-        pipe.load_lora_weights(lora)
-    if dtype == "fp8":  # weights stored in float8, each layer upcast to bf16 for its matmul
-        pipe.transformer.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=torch.bfloat16)
-    if vae_tiling:
-        pipe.vae.enable_tiling()
-    if offload and dev.type != "cuda":
-        console.print(f"[yellow]--offload {offload} has no effect on {dev.type}: everything already lives in RAM[/yellow]")
-        offload = None
-    if offload == "model":
-        pipe.enable_model_cpu_offload(device=dev)
-    elif offload == "sequential":
-        pipe.enable_sequential_cpu_offload(device=dev)
-    else:
-        pipe.to(dev)
-    return pipe, dev, torch_dtype
 
 
 def _render_one(pipe: Any, compiled: Any, *, mode: str, seed: int, steps: int, guidance: float, cache: bool,

@@ -65,10 +65,10 @@ def require_demo() -> tuple[Path, Path]:
 def load_demo_pipeline(device: str | None = "cpu") -> "SigmaPipeline":
     """The demo SigmaPipeline in float32 with its SIGMA LoRA applied, ready for `pipe.render(compiled)`;
     device None picks cuda when present. Loaded by the same code as any other base + LoRA."""
-    from ..eval.runner import load_pipeline
+    from ..model.loading import load_pipeline
 
     base, lora = require_demo()
-    return load_pipeline(base, lora, device, "fp32")
+    return load_pipeline(base, lora, device=device, dtype="fp32")
 
 
 __all__ = ["DEMO_CANVAS", "DEMO_STEPS", "TRAIN_SEEDS", "TRAIN_WORLD_SEED", "demo_available", "demo_paths",

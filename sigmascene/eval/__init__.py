@@ -16,7 +16,7 @@ _EXPORTS = {
     "run_scoring": "scoring", "ScoreReport": "scoring",
     "summarize": "report", "paper_rows": "report",
     "worst_grid": "grid",
-    "RunOptions": "runner", "run_set": "runner", "load_pipeline": "runner",
+    "RunOptions": "runner", "run_set": "runner",
     "make_set": "make_set",
     "save_tiny_weights": "tiny",
 }

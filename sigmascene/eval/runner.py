@@ -141,33 +141,6 @@ def run_set(pipe: Any, evalset: EvalSet, options: RunOptions, *, cases: Sequence
     return summary
 
 
-def load_pipeline(base: Path, lora: Path | None, device: str | None = None, dtype: str = "auto") -> Any:
-    """The SIGMA pipeline from a local base folder (+ LoRA), on `device`; libraries' own bars silenced."""
-    import torch
-    from diffusers.utils import logging as dlog
-    from transformers.utils import logging as tlog
-
-    from ..model.pipeline import SigmaPipeline
-
-    for log in (dlog, tlog):
-        log.set_verbosity_error()
-        log.disable_progress_bar()
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise SigmaError(f"--device {device} asked for a GPU, but torch sees none", hint="use --device cpu")
-    dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32,
-              "auto": torch.bfloat16 if dev.type == "cuda" else torch.float32}
-    if dtype not in dtypes:
-        raise SigmaError(f"--dtype {dtype!r} is not one of: {', '.join(dtypes)}")
-    pipe = SigmaPipeline.from_pretrained(base, dtype=dtypes[dtype])
-    pipe.set_progress_bar_config(disable=True)
-    if lora is not None:
-        if not Path(lora).is_file():
-            raise SigmaError(f"LoRA file {lora} does not exist")
-        pipe.load_lora_weights(lora)
-    return pipe.to(dev)
-
-
 def model_identity(base: Path, lora: Path | None) -> dict[str, Any]:
     """What names the model in sidecars: the base folder and the LoRA's path and size (cheap, and enough to
     notice a resumed run pointed at another LoRA)."""

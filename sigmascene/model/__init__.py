@@ -16,7 +16,7 @@ _EXPORTS = {
     "sigma_forward": "forward", "build_condition_cache": "forward",
     "LoraInfo": "lora", "save_sigma_lora": "lora", "load_sigma_lora": "lora", "read_sigma_lora": "lora",
     "make_tiny_pipeline": "tiny", "save_tiny_pipeline": "tiny",
-    "resolve_model_paths": "config",
+    "resolve_model_paths": "config", "load_pipeline": "loading",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -85,9 +85,9 @@ def choose_model(model: str, base: Optional[str], lora: Optional[str], size: Opt
 def load_model(choice: ModelChoice, device: Optional[str] = None, dtype: str = "auto") -> Any:
     """The SigmaPipeline for a choice, on `device` (default: cuda when present)."""
     if choice.base is not None:
-        from ..runner import load_pipeline
+        from ...model.loading import load_pipeline
 
-        return load_pipeline(choice.base, choice.lora, device, dtype)
+        return load_pipeline(choice.base, choice.lora, device=device, dtype=dtype)
     demo = demo_module()
     if demo is None:
         raise SigmaError("the embedded demo model is not available in this installation")
