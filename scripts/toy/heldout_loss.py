@@ -3,6 +3,7 @@
 The same held-out samples (another world seed than training), the same noise and timesteps, each structure mode,
 three ways: base alone (LoRA scale 0), base + LoRA, and base + LoRA given the maps of ANOTHER sample. The LoRA
 helping at all shows it learned the token layout; the right maps beating another sample's shows it reads them.
+Each is reported over all X tokens and over the tokens at least half covered by subjects, where the maps matter.
 
     python scripts/toy/heldout_loss.py --data /tmp/toy/held --base /tmp/toy/base --lora /tmp/toy/lora/lora.safetensors
 """
@@ -37,6 +38,7 @@ def main() -> None:
     from sigmascene.model.pipeline import SigmaPipeline
     from sigmascene.prompts import build_prompt
     from sigmascene.scene import Canvas
+    from sigmascene.train.objective import subject_token_weights
 
     torch.set_num_threads(1)
     pipe = SigmaPipeline.from_pretrained(args.base, torch_dtype=torch.float32)
@@ -44,7 +46,9 @@ def main() -> None:
     rows = [json.loads(x) for x in (args.data / "index.jsonl").read_text().splitlines() if x.strip()][:args.count]
     g = torch.Generator().manual_seed(0)
     ts = torch.tensor([0.2, 0.4, 0.6, 0.8])
-    losses = {m: {"lora": [], "base": [], "lora_other_maps": []} for m in STRUCTURES}
+    variants = ("lora", "base", "lora_other_maps")
+    losses = {m: {k: [] for k in variants} for m in STRUCTURES}
+    on_subjects = {m: {k: [] for k in variants} for m in STRUCTURES}  # tokens at least half covered by subjects
     previous: dict = {}
     with torch.no_grad():
         for r in rows:
@@ -56,6 +60,7 @@ def main() -> None:
                 scene = sample_to_scene(sample, args.data, mode)
                 scene.canvas = Canvas(width=args.size, height=args.size)
                 compiled = sigmascene.compile(scene)
+                covered = subject_token_weights(compiled.control, 2 * pipe.vae_scale_factor, 2.0)[0, :, 0] >= 1.5
                 cond, canvas, ident_hw = encode_conditions(pipe.vae, compiled.control, compiled.identity,
                                                            canvas_hw=(args.size, args.size),
                                                            vae_scale_factor=pipe.vae_scale_factor)
@@ -75,9 +80,13 @@ def main() -> None:
                                           encoder_hidden_states=embeds, pooled_projections=pooled,
                                           timestep=t.view(1), guidance=None, txt_ids=ids["txt"], x_ids=ids["x"],
                                           cond_ids=ids["cond"], condition_mask=False)
-                        losses[mode][which].append(torch.mean((v - (noise - x0)) ** 2).item())
-    out = {m: {k: float(np.mean(v)) for k, v in d.items()} for m, d in losses.items()}
-    print(json.dumps({"samples": len(rows) - 1, "timesteps": ts.tolist(), "mean_mse": out}, indent=2))
+                        err = ((v - (noise - x0)) ** 2).mean(dim=-1)[0]
+                        losses[mode][which].append(err.mean().item())
+                        if covered.any():
+                            on_subjects[mode][which].append(err[covered].mean().item())
+    mean = lambda table: {m: {k: float(np.mean(v)) for k, v in d.items()} for m, d in table.items()}  # noqa: E731
+    print(json.dumps({"samples": len(rows) - 1, "timesteps": ts.tolist(), "mean_mse": mean(losses),
+                      "mean_mse_subject_tokens": mean(on_subjects)}, indent=2))
 
 
 if __name__ == "__main__":

@@ -120,6 +120,9 @@ class LossConfig(_Section):
                             "uniform: U(0, 1).")
     logit_mean: float = Field(0.0)
     logit_std: float = Field(1.0, gt=0)
+    subject_weight: float = Field(1.0, ge=1.0, description="Loss weight of X tokens covered by subjects (background "
+                                                           "1); 1 = Flux's plain MSE, the paper's recipe. Raise "
+                                                           "it for small canvases, where subjects are a few tokens.")
 
 
 class CurriculumConfig(_Section):

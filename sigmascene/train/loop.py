@@ -114,7 +114,7 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
     from .components import (DTYPES, Denoiser, add_lora, block_checkpointing, load_components, lora_parameters,
                              restore_lora)
     from .curriculum import Curriculum, SamplerState, StageSampler
-    from .objective import flow_matching_loss, sample_timesteps
+    from .objective import flow_matching_loss, sample_timesteps, subject_token_weights
     from .samples import SampleBuilder
     from .validation import ValScene, render_grid, validation_examples, validation_loss, validation_scenes
     from .watch import Watch, save_grid, task_progress
@@ -276,6 +276,9 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
                 rng = np.random.default_rng([seed, step, micro, rank])
                 example = next_example(stage, rng)
                 batch = encode_example(example, latents, prompts, device=device, dtype=weight_dtype)
+                if cfg.loss.subject_weight != 1.0:
+                    batch.weight = subject_token_weights(example.control, 2 * latents.vae_scale_factor,
+                                                         cfg.loss.subject_weight)
                 gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
                 noise = torch.randn(batch.x0.shape, generator=gen).to(device, weight_dtype)
                 t = sample_timesteps(1, scheme=cfg.loss.timesteps, n_tokens=batch.n_tokens,

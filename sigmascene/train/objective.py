@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
+
+import numpy as np
 
 import torch
 import torch.nn.functional as F
@@ -47,11 +49,28 @@ class Batch:
     pooled: torch.Tensor  # (1, D')
     ids: dict[str, torch.Tensor]  # RoPE ids: txt, x, cond
     n_tokens: int  # X tokens (sets the timestep shift)
+    weight: Optional[torch.Tensor] = None  # (1, n_x, 1) per-token loss weight; None = plain MSE
+
+
+def subject_token_weights(control: np.ndarray, token_px: int, subject_weight: float) -> torch.Tensor:
+    """(1, n_x, 1) loss weights: 1 on background, `subject_weight` on tokens covered by subjects (pro rata).
+
+    Why: at toy canvases a subject covers a handful of the 64 X tokens, so in a plain mean the background
+    outweighs the routing and identity signal many times over. Coverage comes from I_C's ascending routing
+    channel (subject k = 10 k, background 0), pooled over each token's `token_px` square, in the row-major order
+    `pack_latents` uses.
+    """
+    h, w = control.shape[:2]
+    covered = (np.asarray(control)[..., 0] > 0).astype(np.float32)
+    tiles = covered[: h - h % token_px, : w - w % token_px].reshape(h // token_px, token_px, w // token_px, token_px)
+    coverage = torch.from_numpy(tiles.mean(axis=(1, 3)).reshape(1, -1, 1))
+    return 1.0 + (subject_weight - 1.0) * coverage
 
 
 def flow_matching_loss(model: Any, batch: Batch, *, noise: torch.Tensor, t: torch.Tensor,
                        guidance: float | None, condition_mask: bool) -> torch.Tensor:
-    """MSE between the predicted velocity of X and noise - x0; `model` is a `Denoiser` (or its DDP wrapper)."""
+    """MSE between the predicted velocity of X and noise - x0 (weighted per token when the batch carries
+    weights); `model` is a `Denoiser` (or its DDP wrapper)."""
     x0 = batch.x0
     tt = t.to(x0.device, torch.float32).view(-1, 1, 1)
     x_t = ((1.0 - tt) * x0.float() + tt * noise.float()).to(x0.dtype)
@@ -60,4 +79,8 @@ def flow_matching_loss(model: Any, batch: Batch, *, noise: torch.Tensor, t: torc
               pooled_projections=batch.pooled, timestep=t.to(x0.device, x0.dtype), guidance=g,
               txt_ids=batch.ids["txt"], x_ids=batch.ids["x"], cond_ids=batch.ids["cond"],
               condition_mask=condition_mask)
-    return F.mse_loss(v.float(), (noise.float() - x0.float()))
+    if batch.weight is None:
+        return F.mse_loss(v.float(), (noise.float() - x0.float()))
+    per_token = ((v.float() - (noise.float() - x0.float())) ** 2).mean(dim=-1, keepdim=True)
+    w = batch.weight.to(per_token.device, torch.float32).expand_as(per_token)
+    return (w * per_token).sum() / w.sum()
