@@ -41,7 +41,7 @@ def polygon_mask(poly: Polygon, width: int, height: int) -> np.ndarray:
     r0, r1 = max(0, math.floor(pts[:, 1].min())), min(height, math.ceil(pts[:, 1].max()) + 1)
     yc = np.arange(r0, r1, dtype=np.float64)[:, None] + 0.5
     crosses = ((y0 <= yc) & (yc < y1)) | ((y1 <= yc) & (yc < y0))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # only crossing edges' values are kept
         xs = np.where(crosses, x0 + (yc - y0) * (x1 - x0) / (y1 - y0), np.inf)
     xs.sort(axis=1)
     counts = crosses.sum(axis=1)
