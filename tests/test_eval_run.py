@@ -144,3 +144,19 @@ def test_cli_run_user_errors_exit_1(evalset, base, tmp_path, args, message):
     args = [a.format(tmp=tmp_path, base=base) for a in args]
     res = CliRunner().invoke(app, ["eval", "run", str(evalset.root)] + args)
     assert res.exit_code == 1 and message in res.output and "Traceback" not in res.output
+
+
+def test_model_identity_tells_a_retrained_lora_of_the_same_size_apart(tmp_path):
+    from sigmascene.eval.runner import model_identity, weights_fingerprint
+
+    lora = tmp_path / "sigma.safetensors"
+    lora.write_bytes(b"\x00" * 64)
+    before = model_identity(tmp_path, lora)
+    lora.write_bytes(b"\x01" * 64)
+    assert model_identity(tmp_path, lora) != before
+    folder = tmp_path / "base"
+    (folder / "vae").mkdir(parents=True)
+    (folder / "vae" / "w.bin").write_bytes(b"a")
+    first = weights_fingerprint(folder)
+    (folder / "vae" / "w.bin").write_bytes(b"b")
+    assert weights_fingerprint(folder) != first and len(first) == 16

@@ -7,6 +7,7 @@ resuming with other steps, mode or model is refused rather than mixing two setti
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -141,11 +142,24 @@ def run_set(pipe: Any, evalset: EvalSet, options: RunOptions, *, cases: Sequence
     return summary
 
 
+def weights_fingerprint(path: Path) -> str:
+    """sha256 of a weights file, or of a folder's files and their names (missing: the empty digest). Sizes are
+    not enough: a LoRA retrained at the same rank has exactly the old file's size, and a resumed run must not
+    keep renders of the old weights. A rank-128 Flux LoRA hashes in about a second."""
+    path = Path(path)
+    files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path] if path.exists() else []
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
+        with open(f, "rb") as fh:
+            digest.update(hashlib.file_digest(fh, "sha256").digest())
+    return digest.hexdigest()[:16]
+
+
 def model_identity(base: Path, lora: Path | None) -> dict[str, Any]:
-    """What names the model in sidecars: the base folder and the LoRA's path and size (cheap, and enough to
-    notice a resumed run pointed at another LoRA)."""
+    """What names the model in sidecars: the base folder and the LoRA's path and content fingerprint, so a
+    resumed run pointed at another (or a retrained) LoRA is noticed."""
     out: dict[str, Any] = {"base": str(Path(base).resolve())}
     if lora is not None:
-        st = Path(lora).stat()
-        out["lora"] = {"path": str(Path(lora).resolve()), "bytes": st.st_size}
+        out["lora"] = {"path": str(Path(lora).resolve()), "sha256": weights_fingerprint(lora)}
     return out

@@ -36,13 +36,6 @@ def demo_module() -> Any:
     return demo if demo.demo_available() else None
 
 
-def _bytes(path: Path) -> int:
-    """Size of a weights file or folder: enough for a resumed run to notice rebuilt demo weights."""
-    if path.is_dir():
-        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    return path.stat().st_size if path.exists() else 0
-
-
 def _square(canvas: Any) -> int:
     w, h = (int(v) for v in canvas)
     if w != h:
@@ -77,7 +70,9 @@ def choose_model(model: str, base: Optional[str], lora: Optional[str], size: Opt
         from ...demo import DEMO_CANVAS  # the contract's canvas holds even before the weights are built
 
         return ModelChoice("demo", size or _square(DEMO_CANVAS), steps or DEFAULT_STEPS, None)
-    ident = {"demo": {str(p): _bytes(p) for p in demo.demo_paths()}}
+    from ..runner import weights_fingerprint
+
+    ident = {"demo": {str(p): weights_fingerprint(p) for p in demo.demo_paths()}}
     return ModelChoice("demo", size or _square(demo.DEMO_CANVAS), steps or demo.DEMO_STEPS,
                        list(demo.TRAIN_SEEDS), identity=ident, train_world_seed=demo.TRAIN_WORLD_SEED)
 
