@@ -133,6 +133,11 @@ def _routing_panel(ir: np.ndarray, n: int, size: tuple[int, int]) -> Image.Image
     return Image.fromarray(lut[small])
 
 
+def routing_picture(compiled: CompiledScene, size: tuple[int, int]) -> Image.Image:
+    """The ascending routing map in the preview's palette (subject k's colour where 10 k is), at `size`."""
+    return _routing_panel(compiled.ir_asc, len(compiled.order), size)
+
+
 def _depth_lut() -> np.ndarray:
     from matplotlib import colormaps
 

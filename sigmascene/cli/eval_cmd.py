@@ -226,8 +226,8 @@ def toyworld(
                                   "(must not be a training seed)."),
     validate: bool = typer.Option(False, "--validate", help="Only validate the metrics on ground truth and "
                                   "shuffled identities (no model needed)."),
-    docs: Optional[Path] = typer.Option(None, "--docs", help="Also write DIR/toyworld.png and "
-                                        "DIR/toyworld-table.md (for docs/ and README)."),
+    docs: Optional[Path] = typer.Option(None, "--docs", help="Also write DIR/toyworld.png, "
+                                        "DIR/toyworld-examples.png and DIR/toyworld-table.md (for docs/ and README)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes synthesizing scenes."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N (default: cuda if present)."),
     dtype: str = typer.Option("auto", "--dtype", help="auto | bf16 | fp16 | fp32 (with --base)."),
@@ -267,6 +267,15 @@ def toyworld(
         title = f"toy-world eval · {choice.name} · {cfg.structure} · {cfg.size}px" if not validate else \
             f"toy-world metric validation · {cfg.structure} · {cfg.size}px"
         rows, files = tw_report.write_report(results, cfg.modes, out / "report", title)
+        examples = None
+        if not validate:
+            from ..eval.toyworld.examples import example_sheet
+
+            sheet = example_sheet(evalset, counts, {m: evalset.render_dir(cfg.method(m)) for m in cfg.modes})
+            if sheet is not None:
+                examples = out / "report" / "examples.png"
+                sheet.save(examples)
+                files.append(examples)
     if not validate:
         for mode, s in summaries.items():
             console.print(f"{mode}: {len(s.rendered)} rendered, {len(s.skipped)} already finished, "
@@ -288,8 +297,9 @@ def toyworld(
         docs.mkdir(parents=True, exist_ok=True)
         (docs / "toyworld-table.md").write_text(tw_report.markdown(rows, cfg.modes), encoding="utf-8")
         files.append(docs / "toyworld-table.md")
-        if (out / "report" / "toyworld.png").is_file():
-            files.append(Path(shutil.copyfile(out / "report" / "toyworld.png", docs / "toyworld.png")))
+        for src, dest in ((out / "report" / "toyworld.png", "toyworld.png"), (examples, "toyworld-examples.png")):
+            if src is not None and src.is_file():
+                files.append(Path(shutil.copyfile(src, docs / dest)))
     for f in files:
         console.print(f"[dim]wrote {f}[/dim]")
     if not validate and any(s.failed for s in summaries.values()):
