@@ -39,8 +39,8 @@ def test_toyworld_renders_scores_and_reports_with_any_model(base, tmp_path):
     assert all(float(r["seconds_single"]) > 0 and float(r["seconds_iterative"]) > 0 for r in rows)
     assert rows[0]["identity_single"] == "100.0"  # one subject is always its own best match: chance is 100 %
     assert (tmp_path / "docs" / "toyworld.png").is_file() and (tmp_path / "docs" / "toyworld-table.md").is_file()
-    with Image.open(tmp_path / "docs" / "toyworld-examples.png") as sheet:  # N = 1 and 2, four columns each
-        assert sheet.height > 2 * 128 and sheet.width > 4 * 128
+    with Image.open(tmp_path / "docs" / "toyworld-examples.png") as sheet:  # N = 1 and 2, five columns each
+        assert sheet.height > 2 * 128 and sheet.width > 5 * 128
 
 
 def test_a_second_run_skips_finished_renders(base, tmp_path):

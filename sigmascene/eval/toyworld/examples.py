@@ -1,5 +1,5 @@
-"""What the numbers look like: a few held-out scenes, one row per subject count, as ground truth, the routing
-map the model was given, and each mode's render side by side.
+"""What the numbers look like: a few held-out scenes, one row per subject count, as ground truth, the identity
+references and routing map the model was given, and each mode's render side by side.
 
 A table of percentages says whether the model works; this sheet lets a person see how it fails (right colours
 in the wrong place, one blob for every subject, nearer subjects hidden). Rendered pictures are small (the demo's
@@ -49,6 +49,28 @@ def _cell(image, size: int = CELL):
     return image.convert("RGB").resize((size, size), Image.NEAREST)
 
 
+def references_picture(compiled, size: int = CELL):
+    """The identity dictionary as a grid in one cell, each block framed in its routing colour."""
+    import math
+
+    from PIL import Image, ImageDraw
+
+    from ...preview import palette
+
+    n = len(compiled.order)
+    side = math.ceil(math.sqrt(n))
+    step = size // side
+    bh = compiled.block_size[0]
+    cell = Image.new("RGB", (size, size), BG)
+    draw = ImageDraw.Draw(cell)
+    for k, colour in enumerate(palette(n)):
+        x, y = (k % side) * step, (k // side) * step
+        block = Image.fromarray(compiled.identity[k * bh:(k + 1) * bh]).resize((step - 4, step - 4), Image.BILINEAR)
+        draw.rectangle((x, y, x + step - 1, y + step - 1), fill=colour)
+        cell.paste(block, (x + 2, y + 2))
+    return cell
+
+
 def example_sheet(evalset: EvalSet, counts: Sequence[int], folders: dict[str, Path], rows: int = 5):
     """A PIL image (or None when no picked scene has a finished render in every mode).
 
@@ -67,7 +89,7 @@ def example_sheet(evalset: EvalSet, counts: Sequence[int], folders: dict[str, Pa
               if all(is_finished(folder, c.id) for folder in folders.values())]
     if not picked:
         return None
-    titles = ["ground truth", "routing map I_C", *folders]
+    titles = ["ground truth", "references I_S", "routing map I_C", *folders]
     width = LABEL_W + len(titles) * (CELL + GAP)
     sheet = Image.new("RGB", (width, TITLE_H + len(picked) * (CELL + GAP)), BG)
     draw = ImageDraw.Draw(sheet)
@@ -82,7 +104,7 @@ def example_sheet(evalset: EvalSet, counts: Sequence[int], folders: dict[str, Pa
         sample = datasets[ref.dataset][ref.id]
         compiled = sigmascene.compile(evalset.load_scene(case))
         with Image.open(resolve(root, sample.image)) as truth:
-            cells = [_cell(truth), _cell(routing_picture(compiled, (CELL, CELL)))]
+            cells = [_cell(truth), references_picture(compiled), _cell(routing_picture(compiled, (CELL, CELL)))]
         for folder in folders.values():
             with Image.open(folder / f"{case.id}.png") as im:
                 cells.append(_cell(im))
