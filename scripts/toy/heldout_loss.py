@@ -35,14 +35,13 @@ def main() -> None:
     from sigmascene.model.forward import sigma_forward
     from sigmascene.model.layout import encode_conditions, encode_image_latents, make_layout, pack_latents, \
         prepare_condition_image, sequence_ids
-    from sigmascene.model.pipeline import SigmaPipeline
+    from sigmascene.model.loading import load_pipeline
     from sigmascene.prompts import build_prompt
     from sigmascene.scene import Canvas
     from sigmascene.train.objective import subject_token_weights
 
     torch.set_num_threads(1)
-    pipe = SigmaPipeline.from_pretrained(args.base, torch_dtype=torch.float32)
-    pipe.load_lora_weights(args.lora)
+    pipe = load_pipeline(args.base, args.lora, device="cpu", dtype="fp32")
     rows = [json.loads(x) for x in (args.data / "index.jsonl").read_text().splitlines() if x.strip()][:args.count]
     g = torch.Generator().manual_seed(0)
     ts = torch.tensor([0.2, 0.4, 0.6, 0.8])
