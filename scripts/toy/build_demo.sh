@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild the embedded demo model end to end, from nothing, reproducibly (every step is seeded):
 #   synthetic data -> VAE -> toy Flux-architecture base -> SIGMA LoRA (`sigmascene train`) -> package.
-# One thread per process (2-core machines thrash with more); about an hour on 2 CPU cores, see docs/demo.md.
+# One thread per process (2-core machines thrash with more); about an hour and a half on 2 CPU cores, see docs/demo.md.
 #   bash scripts/toy/build_demo.sh [WORK_DIR]      (default /tmp/toy; never inside the repository)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
