@@ -130,7 +130,7 @@ def run(args) -> list[dict]:
             ms, peak = b.timed(lambda: b.step(ids, None, mask=True, cache=cache))
             add("cached", n, layout.n_txt + layout.n_x, ms, peak, cache_build_ms=build_ms,
                 cache_gib=cache.nbytes() / 2**30)
-            del cache
+            cache = None  # free its memory before the iterative rows
             layout1, ids1, cond1 = b.layout(1)
             conds = [b.rand(*cond1.shape) for _ in range(n)]  # each pass has its own subject
             ms, peak = b.timed(lambda: [b.step(ids1, c) for c in conds])

@@ -1,7 +1,6 @@
 """Every bundled example parses, validates, and is already in canonical form."""
 
 import filecmp
-from pathlib import Path
 
 import pytest
 

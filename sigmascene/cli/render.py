@@ -22,7 +22,6 @@ from ._app import app
 from .common import SET_HELP, console, load_scene, parse_identity_size, parse_sets, user_errors
 
 
-
 @app.command()
 def render(
     file: Path = typer.Argument(..., help="The `.sigma` scene to render."),
@@ -120,7 +119,6 @@ def _check_choices(mode: str, offload: str | None, dtype: str, prompt_mode: str)
                                  ("--dtype", dtype, DTYPES), ("--prompt-mode", prompt_mode, PROMPT_MODES)):
         if value not in allowed:
             raise SigmaError(f"{what} {value!r} is not one of: {', '.join(a for a in allowed if a)}")
-
 
 
 def _compile(scene: Any, identity_size: tuple[int, int] | None) -> Any:

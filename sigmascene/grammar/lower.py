@@ -14,8 +14,7 @@ from typing import Any, Mapping
 from pydantic import BaseModel, ValidationError
 
 from ..errors import Diagnostic, SigmaError, SourceLoc, did_you_mean
-from ..scene import (SUPPORTED_VERSIONS, Box2D, Box3D, Camera, Canvas, Include, Mask, Mesh, Node, Param, Polygon,
-                     Relation, Scene, Subject)
+from ..scene import (SUPPORTED_VERSIONS, Camera, Canvas, Include, Node, Param, Relation, Scene, Subject)
 from .parser import ParsedFile, Scalar, Stmt, Text, Vec, parse_source, parse_value, read_scene_file
 
 _ITEM_KEY = {"s_ref": "ref", "s_caption": "caption", "s_depth": "depth", "s_depth_map": "depth_map",
