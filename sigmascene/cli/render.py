@@ -171,18 +171,10 @@ def maps_hash(compiled: Any) -> str:
     return h.hexdigest()
 
 
-def _file_sha256(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def model_ids(base_dir: Path, paths: Any, pipe: Any) -> dict[str, Any]:
     """Names that pin the weights without hashing tens of GB: config hashes of the base, the LoRA file's hash."""
+    from ..data.io import file_sha256
+
     h = hashlib.sha256()
     for rel in ("model_index.json", "transformer/config.json", "vae/config.json"):
         p = base_dir / rel
@@ -192,7 +184,7 @@ def model_ids(base_dir: Path, paths: Any, pipe: Any) -> dict[str, Any]:
     return {
         "base": str(base_dir.resolve()), "base_source": paths.base_source, "base_config_sha256": h.hexdigest(),
         "lora": str(paths.lora.resolve()) if paths.lora else None, "lora_source": paths.lora_source,
-        "lora_sha256": _file_sha256(paths.lora) if paths.lora else None,
+        "lora_sha256": file_sha256(paths.lora) if paths.lora and paths.lora.is_file() else None,
         "lora_metadata": info.to_json() if info is not None else None,
     }
 

@@ -8,6 +8,7 @@ read as a sample.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -134,6 +135,12 @@ def write_index(root: str | Path, samples: list[Sample]) -> None:
 
 
 # -- files ------------------------------------------------------------------------------------------------------
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in chunks (LoRAs and checkpoints run to hundreds of MB)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ..data.io import file_sha256
 from ..errors import SigmaError
 from .evalset import Case, EvalSet
 
@@ -151,8 +152,7 @@ def weights_fingerprint(path: Path) -> str:
     digest = hashlib.sha256()
     for f in files:
         digest.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
-        with open(f, "rb") as fh:
-            digest.update(hashlib.file_digest(fh, "sha256").digest())
+        digest.update(bytes.fromhex(file_sha256(f)))
     return digest.hexdigest()[:16]
 
 

@@ -14,7 +14,6 @@ kill-during-save test uses it to land its SIGKILL inside a save deterministicall
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..data.io import file_sha256
 from ..errors import SigmaError
 
 CKPT_DIR = "checkpoints"
@@ -54,14 +54,6 @@ def _fsync_dir(path: Path) -> None:
         _fsync_file(path)
     except OSError:  # some filesystems cannot fsync a directory; the rename is still atomic
         pass
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _torch_save(obj: Any, path: Path) -> None:
@@ -110,7 +102,7 @@ def save_checkpoint(run_dir: str | Path, step: int, *, transformer: Any, lora: d
         files = {}
         for p in sorted(tmp.iterdir()):
             _fsync_file(p)
-            files[p.name] = {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+            files[p.name] = {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
         (tmp / MANIFEST).write_text(json.dumps({"step": step, "files": files}, indent=2, sort_keys=True) + "\n")
         _fsync_file(tmp / MANIFEST)
         _fsync_dir(tmp)
@@ -141,7 +133,7 @@ def verify(path: Path, *, hashes: bool = True) -> dict | None:
             f = path / fname
             if not f.is_file() or f.stat().st_size != meta["bytes"]:
                 return None
-            if hashes and _sha256(f) != meta["sha256"]:
+            if hashes and file_sha256(f) != meta["sha256"]:
                 return None
         state = json.loads((path / STATE).read_text())
         if int(state["step"]) != int(manifest["step"]):
