@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -141,10 +141,14 @@ class EvalSet(BaseModel):
             return load(path)
         from ..train.samples import scene_builder
 
+        sample, droot = self.load_sample(case)
+        return scene_builder()(sample, droot, case.sample.structure)
+
+    def load_sample(self, case: Case) -> tuple[Any, Path]:
+        """(dataset Sample, dataset root) of a case that names one; datasets are read once per process."""
         assert case.sample is not None
         droot = self.root / case.sample.dataset
-        sample = _find_sample(_dataset(droot), case.sample.id, droot)
-        return scene_builder()(sample, droot, case.sample.structure)
+        return _find_sample(_dataset(droot), case.sample.id, droot), droot
 
     def references(self, case: Case, scene: Scene) -> dict[str, Path]:
         """subject name -> expected reference image: the case's override, else the ref the model was given."""

@@ -80,7 +80,6 @@ def example_sheet(evalset: EvalSet, counts: Sequence[int], folders: dict[str, Pa
 
     import sigmascene
 
-    from ...data import load_dataset
     from ...data.io import resolve
     from ...preview import font, routing_picture
     from ..runner import is_finished
@@ -95,13 +94,8 @@ def example_sheet(evalset: EvalSet, counts: Sequence[int], folders: dict[str, Pa
     draw = ImageDraw.Draw(sheet)
     for j, t in enumerate(titles):
         draw.text((LABEL_W + j * (CELL + GAP) + 2, 5), t, font=font(12, bold=True), fill=INK)
-    datasets: dict[str, dict] = {}
     for i, case in enumerate(picked):
-        ref = case.sample
-        root = evalset.root / ref.dataset
-        if ref.dataset not in datasets:
-            datasets[ref.dataset] = {s.id: s for s in load_dataset(root)}
-        sample = datasets[ref.dataset][ref.id]
+        sample, root = evalset.load_sample(case)
         compiled = sigmascene.compile(evalset.load_scene(case))
         with Image.open(resolve(root, sample.image)) as truth:
             cells = [_cell(truth), references_picture(compiled), _cell(routing_picture(compiled, (CELL, CELL)))]
