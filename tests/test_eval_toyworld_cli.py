@@ -38,6 +38,8 @@ def test_toyworld_renders_scores_and_reports_with_any_model(base, tmp_path):
     assert [r["N"] for r in rows] == ["1", "2"]
     assert all(float(r["seconds_single"]) > 0 and float(r["seconds_iterative"]) > 0 for r in rows)
     assert rows[0]["identity_single"] == "100.0"  # one subject is always its own best match: chance is 100 %
+    assert all(r["placement_vae"] not in ("", None) for r in rows)  # the model's ceiling: truth through its VAE
+    assert "GT / VAE / chance" in (out / "report" / "toyworld.md").read_text()
     assert (tmp_path / "docs" / "toyworld.png").is_file() and (tmp_path / "docs" / "toyworld-table.md").is_file()
     with Image.open(tmp_path / "docs" / "toyworld-examples.png") as sheet:  # N = 1 and 2, five columns each
         assert sheet.height > 2 * 128 and sheet.width > 5 * 128
@@ -68,6 +70,8 @@ def test_validate_needs_no_model(tmp_path):
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader((tmp_path / "v" / "report" / "validation.csv").open()))
     assert [r["N"] for r in rows] == ["3", "all"]
+    assert all(r["identity_vae"] == "" for r in rows)  # no model, no VAE ceiling
+    assert "VAE" not in (tmp_path / "v" / "report" / "validation.md").read_text()
     assert not (tmp_path / "v" / "renders").exists()
 
 

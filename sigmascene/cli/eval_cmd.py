@@ -259,7 +259,7 @@ def toyworld(
                     with console.status("loading the model..."):
                         pipe = tw_model.load_model(choice, device, dtype)
                     summaries = tw_run.render_all(pipe, evalset, cfg, choice.identity or {}, start)
-                results = tw_run.score_all(evalset, cfg, start=start)
+                results = tw_run.score_all(evalset, cfg, start=start, pipe=None if validate else pipe)
         except KeyboardInterrupt:
             console.print(f"[yellow]interrupted; finished scenes and renders in {out} are kept — run the same "
                           "command again to continue[/yellow]", soft_wrap=True)
@@ -290,8 +290,9 @@ def toyworld(
         out_console.print(tw_report.rich_table(rows, cfg.modes, title))
     elif not validate:
         print(tw_report.markdown(rows, cfg.modes), end="")
-    print("metric validation (GT: the ground-truth images; shuffled: the same images judged against other "
-          "scenes' identity images):")
+    print("metric validation (GT: the ground-truth images; " + ("" if validate else "VAE: the same through the "
+          "model's VAE at its canvas, the ceiling of this model; ") + "shuffled: the same images judged against "
+          "other scenes' identity images):")
     print(tw_report.validation_markdown(vrows), end="")
     if docs is not None:
         docs.mkdir(parents=True, exist_ok=True)

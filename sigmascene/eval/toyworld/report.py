@@ -3,6 +3,7 @@
 Percentages are pooled decisions (hits / decisions over all scenes with N subjects), not means of per-scene
 rates, so a scene with ten subjects weighs ten identity decisions. The ground-truth ceiling and the chance level
 of each metric (from the validation) sit beside the model's numbers: a number is only meaningful between them.
+"VAE" is the ground truth through the model's own VAE at its canvas: what a perfect transformer would score.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def result_rows(res: Results, modes: list[str]) -> list[dict]:
                 rate = getattr(s, m).rate if s else None
                 row[f"{m}_{mode}"] = None if rate is None else round(100 * rate, 1)
             row[f"{m}_truth"] = val[n][f"{m}_truth"]
+            row[f"{m}_vae"] = val[n][f"{m}_vae"]
             row[f"{m}_chance"] = val[n][f"{m}_chance"]
         for mode in modes:
             secs = res.seconds.get((n, mode))
@@ -44,23 +46,36 @@ def _fmt(v) -> str:
     return "-" if v is None else (f"{v:.1f}" if isinstance(v, float) else str(v))
 
 
+def _has_vae(rows: list[dict]) -> bool:
+    return any(r.get(f"{m}_vae") is not None for r in rows for m in METRICS)
+
+
+def _references(r: dict, vae: bool) -> list[str]:
+    """The 'GT / VAE / chance' cells (VAE only when a model was loaded)."""
+    keys = ("truth", "vae", "chance") if vae else ("truth", "chance")
+    return [" / ".join(_fmt(r[f"{m}_{k}"]) for k in keys) for m in METRICS]
+
+
 def markdown(rows: list[dict], modes: list[str]) -> str:
+    vae = _has_vae(rows)
     head = ["N", "scenes"] + [f"{LABELS[m]} {mode}" for m in (*METRICS, "seconds") for mode in modes]
-    head += [f"{m} GT / chance" for m in METRICS]
+    head += [f"{m} GT / {'VAE / ' if vae else ''}chance" for m in METRICS]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" for _ in head) + "|"]
     for r in rows:
         cells = [str(r["N"]), str(r["scenes"])]
         cells += [_fmt(r[f"{m}_{mode}"]) for m in (*METRICS, "seconds") for mode in modes]
-        cells += [f"{_fmt(r[f'{m}_truth'])} / {_fmt(r[f'{m}_chance'])}" for m in METRICS]
+        cells += _references(r, vae)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def validation_markdown(rows: list[dict]) -> str:
-    head = ["N"] + [f"{m} {k}" for m in METRICS for k in ("GT", "shuffled", "chance")] + ["decisions (id/occ/pl)"]
+    kinds = ("truth", "vae", "shuffled", "chance") if _has_vae(rows) else ("truth", "shuffled", "chance")
+    names = {"truth": "GT", "vae": "VAE", "shuffled": "shuffled", "chance": "chance"}
+    head = ["N"] + [f"{m} {names[k]}" for m in METRICS for k in kinds] + ["decisions (id/occ/pl)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" for _ in head) + "|"]
     for r in rows:
-        cells = [str(r["N"])] + [_fmt(r[f"{m}_{k}"]) for m in METRICS for k in ("truth", "shuffled", "chance")]
+        cells = [str(r["N"])] + [_fmt(r[f"{m}_{k}"]) for m in METRICS for k in kinds]
         cells.append("/".join(str(r[f"{m}_decisions"]) for m in METRICS))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -85,12 +100,13 @@ def rich_table(rows: list[dict], modes: list[str], title: str):
     for m in (*METRICS, "seconds"):
         for mode in modes:
             t.add_column(f"{LABELS[m]}\n{mode}", justify="right")
+    vae = _has_vae(rows)
     for m in METRICS:
-        t.add_column(f"{m}\nGT / chance", justify="right", style="dim")
+        t.add_column(f"{m}\nGT / {'VAE / ' if vae else ''}chance", justify="right", style="dim")
     for r in rows:
         cells = [str(r["N"]), str(r["scenes"])]
         cells += [_fmt(r[f"{m}_{mode}"]) for m in (*METRICS, "seconds") for mode in modes]
-        cells += [f"{_fmt(r[f'{m}_truth'])} / {_fmt(r[f'{m}_chance'])}" for m in METRICS]
+        cells += _references(r, vae)
         t.add_row(*cells)
     return t
 
@@ -115,6 +131,9 @@ def plot(rows: list[dict], modes: list[str], path: Path, title: str = "toy-world
                 ax.plot(*zip(*pts), marker="o", label=mode, color=colours.get(mode))
         if m != "seconds":
             ax.plot(ns, [r[f"{m}_truth"] for r in rows], ls="--", marker=".", color="green", label="ground truth")
+            trip = [(x, r[f"{m}_vae"]) for x, r in zip(ns, rows) if r.get(f"{m}_vae") is not None]
+            if trip:
+                ax.plot(*zip(*trip), ls="--", marker=".", color="olive", label="ground truth via the VAE")
             ax.plot(ns, [r[f"{m}_chance"] for r in rows], ls=":", color="grey", label="chance")
             ax.set_ylim(0, 105)
         ax.set_title(LABELS[m])

@@ -23,7 +23,7 @@ from ...errors import SigmaError
 from ..evalset import Case, EvalSet, SampleRef
 from ..runner import MODES
 from .metrics import SceneScore, score_image, scene_regions
-from .validate import Validation, foreign_identities, validate_scene
+from .validate import Validation, foreign_identities, vae_round_trip, validate_scene
 from .world import HELDOUT_BASE, WORLDS_DIR, load_rgb, case_id, check_disjoint, load_toy_scene, make_worlds
 
 Start = Callable[[str, int], Callable[[str], None]]  # start(label, total) -> advance(description)
@@ -118,8 +118,9 @@ def _sidecar_seconds(path: Path) -> Optional[float]:
 
 
 def score_all(evalset: EvalSet, cfg: ToyworldConfig, *, validate_seed: int = 0,
-              start: Optional[Start] = None) -> Results:
-    """Score the finished renders of every mode and validate the metrics on every scene's ground truth."""
+              start: Optional[Start] = None, pipe: Any = None) -> Results:
+    """Score the finished renders of every mode and validate the metrics on every scene's ground truth; with
+    `pipe`, also score the ground truth through its VAE at the eval canvas (the model's own ceiling)."""
     from PIL import Image
 
     from ...data import load_dataset
@@ -150,6 +151,8 @@ def score_all(evalset: EvalSet, cfg: ToyworldConfig, *, validate_seed: int = 0,
         foreign = foreign_identities(pool, i, n, rng)
         truth, shuffled = validate_scene(scene, regions, None if foreign is None else [load_rgb(p) for p in foreign])
         res.validation.add(n, truth, shuffled, truth.identity.total, n)
+        if pipe is not None:
+            res.validation.add_round_trip(n, score_image(vae_round_trip(pipe, scene.image, cfg.size), scene, regions))
         res.scenes[n] = res.scenes.get(n, 0) + 1
         for mode in cfg.modes:
             folder = evalset.render_dir(cfg.method(mode))

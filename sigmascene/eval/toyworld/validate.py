@@ -9,6 +9,11 @@ scenes. Within a scene they mostly produce *wrong* answers rather than guesses �
 not 50 % — so they do not show where chance lies.)
 
 A metric that passes both is measuring what it claims, on this world, with this descriptor.
+
+With a model loaded, a third reference is measured: the ground truth sent through the model's own VAE at the
+model's canvas (resize, encode, decode — `vae_round_trip`). A transformer that predicted the ground truth's
+latents exactly would score that, so it is the ceiling *this model* can reach, and the gap between it and the
+ground truth is what the canvas size and the VAE cost, not the transformer.
 """
 
 from __future__ import annotations
@@ -29,11 +34,15 @@ class Validation:
     truth: dict[int, SceneScore] = field(default_factory=dict)
     shuffled: dict[int, SceneScore] = field(default_factory=dict)
     chance: dict[int, list[float]] = field(default_factory=dict)  # identity chance 1/N per decision
+    round_trip: dict[int, SceneScore] = field(default_factory=dict)  # ground truth through the model's VAE
 
     def add(self, n: int, truth: SceneScore, shuffled: SceneScore, n_decisions: int, n_subjects: int) -> None:
         self.truth.setdefault(n, SceneScore()).merge(truth)
         self.shuffled.setdefault(n, SceneScore()).merge(shuffled)
         self.chance.setdefault(n, []).extend([1.0 / n_subjects] * n_decisions)
+
+    def add_round_trip(self, n: int, score: SceneScore) -> None:
+        self.round_trip.setdefault(n, SceneScore()).merge(score)
 
     def chance_rate(self, n: int, metric: str) -> float:
         if metric == "identity":
@@ -57,6 +66,23 @@ def validate_scene(scene: ToyScene, regions: Regions,
     return truth, shuffled
 
 
+def vae_round_trip(pipe: Any, image: np.ndarray, size: int) -> Any:
+    """`image` as the model would give it back at best: resized to its `size` canvas, VAE-encoded the way the
+    pipeline encodes (posterior mode, shifted and scaled) and decoded the way the pipeline decodes."""
+    import torch
+    from PIL import Image
+
+    from ...model.layout import encode_image_latents, pack_latents, prepare_condition_image
+
+    side = pipe.vae_scale_factor * 2
+    if size % side:
+        raise ValueError(f"canvas {size} px is not a multiple of {side} px")
+    small = Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB").resize((size, size), Image.LANCZOS)
+    with torch.no_grad():
+        latents = pack_latents(encode_image_latents(pipe.vae, prepare_condition_image(small)))
+        return pipe.decode_latents(latents, (size // side, size // side), "pil")[0]
+
+
 def foreign_identities(pool: Sequence[Sequence[Any]], index: int, n: int, rng: np.random.Generator) -> Optional[list]:
     """`n` identity images drawn from every scene of `pool` but scene `index`; None when there are too few."""
     others = [img for j, imgs in enumerate(pool) if j != index for img in imgs]
@@ -72,6 +98,7 @@ def validation_rows(v: Validation) -> list[dict]:
     for n in keys:
         truth = v.truth[n] if n != "all" else v.overall("truth")
         shuf = v.shuffled[n] if n != "all" else v.overall("shuffled")
+        trip = v.round_trip.get(n) if n != "all" else (v.overall("round_trip") if v.round_trip else None)
         row: dict = {"N": n}
         for m in METRICS:
             t, s = getattr(truth, m), getattr(shuf, m)
@@ -82,6 +109,7 @@ def validation_rows(v: Validation) -> list[dict]:
                 chance = v.chance_rate(n, m)
             row[f"{m}_truth"] = _pct(t.rate)
             row[f"{m}_shuffled"] = _pct(s.rate)
+            row[f"{m}_vae"] = None if trip is None else _pct(getattr(trip, m).rate)
             row[f"{m}_chance"] = _pct(chance)
             row[f"{m}_decisions"] = t.total
         rows.append(row)
