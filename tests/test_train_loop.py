@@ -144,3 +144,45 @@ def test_a_sample_the_compiler_rejects_is_reported_and_skipped(tmp_path, tmp_pat
     err = capsys.readouterr().err
     assert result.step == 12 and f"skipping sample '{broken.id}' (index.jsonl line 1)" in err
     assert err.count(f"skipping sample '{broken.id}'") == 1
+
+
+def _lora_tensors(path):
+    from sigmascene.model.lora import read_sigma_lora
+
+    return read_sigma_lora(path)[0]
+
+
+def test_lora_init_continues_a_finished_lora_instead_of_a_fresh_one(trained, tmp_path):
+    cfg, result = trained
+    start = _lora_tensors(result.lora)
+    one_step = [{"steps": 1, "max_subjects": 4}]
+    cont = validate_config(tiny_config(tmp_path / "cont", cfg.data_root, lora={"condition_mask": True,
+                                       "init": str(result.lora)}, curriculum={"stages": one_step},
+                                       optim={"optimizer": "adamw", "lr": 1e-9, "warmup_steps": 0}))
+    with one_thread():
+        out = train(cont, resume="never", progress=False)
+    got = _lora_tensors(out.lora)
+    assert got.keys() == start.keys()
+    assert all(torch.allclose(got[k], start[k], atol=1e-6) for k in start)  # one step at lr 1e-9 moves nothing
+    fresh_b = [v for k, v in _lora_tensors(out.lora).items() if k.endswith("lora_B.weight")]
+    assert any(v.abs().max() > 1e-4 for v in fresh_b)  # peft's fresh B is zero: these came from the init file
+
+
+@pytest.mark.parametrize("init, message", [("missing.safetensors", "does not exist"), (None, "has rank 4")])
+def test_lora_init_refuses_a_missing_file_or_another_rank(trained, tmp_path, init, message):
+    cfg, result = trained
+    bad = validate_config(tiny_config(tmp_path / "bad", cfg.data_root, lora={
+        "init": str(tmp_path / init) if init else str(result.lora), "rank": 8, "alpha": 8.0}))
+    with one_thread(), pytest.raises(SigmaError, match=message):
+        train(bad, resume="never", progress=False)
+
+
+def test_lr_factor_warms_up_then_holds_or_decays_to_zero_at_the_last_step():
+    from sigmascene.train.loop import lr_factor
+
+    assert [lr_factor(4, "constant", 10, s) for s in (0, 3, 9)] == [0.25, 1.0, 1.0]
+    linear = [lr_factor(4, "linear", 10, s) for s in range(10)]
+    assert linear[:4] == [0.25, 0.5, 0.75, 1.0] and linear[-1] == 0.0
+    assert all(a > b for a, b in zip(linear[4:], linear[5:]))
+    cosine = [lr_factor(0, "cosine", 10, s) for s in range(10)]
+    assert cosine[0] > 0.97 and abs(cosine[-1]) < 1e-12 and all(a > b for a, b in zip(cosine, cosine[1:]))

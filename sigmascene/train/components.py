@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 import torch
@@ -66,13 +67,19 @@ def add_lora(transformer: Any, cfg: TrainConfig) -> list[str]:
     return targets
 
 
-def restore_lora(transformer: Any, path: Any) -> None:
-    """Load a checkpoint's LoRA weights into the already-added adapter (same names, same shapes)."""
+def restore_lora(transformer: Any, path: Any, rank: int | None = None) -> None:
+    """Load a checkpoint's (or `lora.init`'s) LoRA weights into the already-added adapter (same names, shapes)."""
     from peft.utils import set_peft_model_state_dict
 
     from ..model.lora import PREFIX, read_sigma_lora
 
-    sd, _ = read_sigma_lora(path)
+    if not Path(path).is_file():
+        raise SigmaError(f"LoRA file {path} does not exist", hint="lora.init names a .safetensors written by "
+                                                                  "`sigmascene train`")
+    sd, info = read_sigma_lora(path)
+    if rank is not None and info.rank != rank:
+        raise SigmaError(f"{path} has rank {info.rank}, this run trains rank {rank}",
+                         hint=f"set lora.rank = {info.rank} (and its alpha) to continue that LoRA")
     sd = {k.removeprefix(f"{PREFIX}."): v for k, v in sd.items()}
     result = set_peft_model_state_dict(transformer, sd, adapter_name="default")
     unexpected = getattr(result, "unexpected_keys", [])

@@ -63,6 +63,8 @@ class LoraConfig(_Section):
     target: str = Field(DEFAULT_TARGET, description="Regex, full match against module names, of the Linear layers "
                                                     "to adapt.")
     dropout: float = Field(0.0, ge=0, lt=1, description="LoRA dropout.")
+    init: str = Field("", description="A SIGMA LoRA .safetensors to start from instead of a fresh one (same rank "
+                                      "and layers): continue a finished LoRA with another curriculum or data.")
     condition_mask: bool = Field(False, description="Train with the condition attention mask (conditions attend only "
                                                     "to conditions), which lets inference cache their K/V; "
                                                     "recorded in the LoRA metadata.")
@@ -109,6 +111,9 @@ class OptimConfig(_Section):
     safeguard_warmup: bool = Field(False, description="Prodigy option (its default); set true with warmup_steps.")
     d_coef: float = Field(1.0, gt=0, description="Prodigy's multiplier on its step-size estimate d.")
     warmup_steps: int = Field(0, ge=0, description="Linear learning-rate warmup steps.")
+    decay: Literal["constant", "linear", "cosine"] = Field(
+        "constant", description="Learning rate after the warmup: constant (paper: Prodigy sets it), or a linear or "
+                                "cosine decay to 0 at the last step (a cool-down, e.g. when continuing with lora.init).")
     grad_accum: int = Field(1, ge=1, description="Samples per process per optimizer step (subject counts differ, "
                                                  "so each forward holds one sample).")
     max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping; 0 = off.")
@@ -187,6 +192,10 @@ class TrainConfig(_Section):
     @property
     def data_root(self) -> Path:
         return self.path(self.data.root)
+
+    @property
+    def lora_init(self) -> Optional[Path]:
+        return self.path(self.lora.init) if self.lora.init else None
 
     @property
     def cache_dir(self) -> Path:

@@ -12,6 +12,7 @@ resumed run repeats exactly what an uninterrupted one would have done.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import signal
@@ -19,6 +20,7 @@ import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +84,17 @@ def resume_point(cfg: TrainConfig, resume: str):
     return ckpt
 
 
+def lr_factor(warmup: int, decay: str, total: int, step: int) -> float:
+    """Learning-rate multiplier at optimizer step `step` (0-based): linear warmup, then constant or a decay that
+    reaches 0 after the last of `total` steps."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    if decay == "constant":
+        return 1.0
+    frac = min(1.0, (step + 1 - warmup) / max(1, total - warmup))
+    return 1.0 - frac if decay == "linear" else 0.5 * (1.0 + math.cos(math.pi * frac))
+
+
 def lora_digest(transformer: Any) -> str:
     """A hash of the trainable weights: equal on every rank when DDP kept them in sync."""
     import hashlib
@@ -133,6 +146,9 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
         ck.sweep(run_dir)
     accelerator.wait_for_everyone()
     ckpt = resume_point(cfg, resume)
+    if cfg.lora_init is not None and not cfg.lora_init.is_file():  # before minutes of model loading
+        raise SigmaError(f"lora.init: {cfg.lora_init} does not exist",
+                         hint="name a .safetensors written by `sigmascene train`, or leave lora.init empty")
 
     # 2. Data: the samples, the curriculum over their subject counts, and the sample -> example builder.
     samples = load_dataset(cfg.data_root)
@@ -199,13 +215,15 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
     else:
         optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, betas=cfg.optim.betas,
                                       weight_decay=cfg.optim.weight_decay)
-    warmup = cfg.optim.warmup_steps
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, partial(lr_factor, cfg.optim.warmup_steps,
+                                                                      cfg.optim.decay, total))
     denoiser = Denoiser(transformer)
     model, optimizer = accelerator.prepare(denoiser, optimizer)  # the scheduler steps once per optimizer step
 
     # 6. Restore everything a checkpoint holds: LoRA, optimizer, scheduler, RNG, step, stage and data position.
     step = 0
+    if ckpt is None and cfg.lora_init is not None:  # a resumed run's checkpoint already holds what init gave
+        restore_lora(transformer, cfg.lora_init, rank=cfg.lora.rank)
     if ckpt is not None:
         restore_lora(transformer, ckpt.lora_path)
         optimizer.load_state_dict(ckpt.load(ck.OPTIMIZER))
