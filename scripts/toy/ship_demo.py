@@ -74,8 +74,7 @@ def main() -> None:
             chain.insert(0, json.loads((Path(chain[0]["init"]) / "stats.json").read_text()))
         record["vae_decoder"] = [c for c in chain if c.get("decoder_only")]
         shutil.rmtree(DEST / "base" / "vae")
-        shutil.copytree(args.vae_decoder, DEST / "base" / "vae", ignore=shutil.ignore_patterns("*.json", "*.txt"))
-        shutil.copy2(args.vae_decoder / "config.json", DEST / "base" / "vae" / "config.json")
+        shutil.copytree(args.vae_decoder, DEST / "base" / "vae", ignore=shutil.ignore_patterns("stats.json", "*.txt"))
     shutil.copy2(lora, DEST / "sigma_lora.safetensors")
     (DEST / "training.json").write_text(json.dumps(record, indent=2) + "\n")
     total = sum(p.stat().st_size for p in DEST.rglob("*") if p.is_file())

@@ -114,15 +114,13 @@ def main() -> None:
             x = x.flip(3)
         if args.decoder_only:  # the latents the transformer is trained on and produces: the posterior mode
             with torch.no_grad():
-                z = vae.encode(x).latent_dist.mode()
-            rec = vae.decode(z).sample
-            l1 = (rec - x).abs().mean()
-            loss = l1 + F.mse_loss(rec, x)
+                z, kl = vae.encode(x).latent_dist.mode(), 0.0
         else:
             post = vae.encode(x).latent_dist
-            rec = vae.decode(post.sample(generator=gen)).sample
-            l1 = (rec - x).abs().mean()
-            loss = l1 + F.mse_loss(rec, x) + 1e-6 * post.kl().mean()
+            z, kl = post.sample(generator=gen), 1e-6 * post.kl().mean()
+        rec = vae.decode(z).sample
+        l1 = (rec - x).abs().mean()
+        loss = l1 + F.mse_loss(rec, x) + kl
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -143,7 +141,8 @@ def main() -> None:
         shift, scale = vae.config.shift_factor, vae.config.scaling_factor
     vae.register_to_config(shift_factor=round(shift, 4), scaling_factor=round(scale, 4))
     vae.save_pretrained(args.out)
-    stats = {"steps": args.steps, "init": str(args.init) if args.init else None, "decoder_only": args.decoder_only, "first_l1": float(np.mean(hist[:25])), "last_l1": float(np.mean(hist[-25:])),
+    stats = {"steps": args.steps, "init": str(args.init) if args.init else None, "decoder_only": args.decoder_only,
+             "first_l1": float(np.mean(hist[:25])), "last_l1": float(np.mean(hist[-25:])),
              "mode_l1_on_256_training_pictures": l1, "psnr_db": float(10 * np.log10(4 / ((recon - sample) ** 2).mean().item())),
              "shift_factor": shift, "scaling_factor": scale, "seconds": time.time() - t0, "pictures": len(data)}
     (args.out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")

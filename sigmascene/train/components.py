@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Iterator
 
 import torch
@@ -73,9 +72,6 @@ def restore_lora(transformer: Any, path: Any, rank: int | None = None) -> None:
 
     from ..model.lora import PREFIX, read_sigma_lora
 
-    if not Path(path).is_file():
-        raise SigmaError(f"LoRA file {path} does not exist", hint="lora.init names a .safetensors written by "
-                                                                  "`sigmascene train`")
     sd, info = read_sigma_lora(path)
     if rank is not None and info.rank != rank:
         raise SigmaError(f"{path} has rank {info.rank}, this run trains rank {rank}",
