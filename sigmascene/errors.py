@@ -116,3 +116,30 @@ class SigmaError(Exception):
 
     def to_json(self) -> str:
         return json.dumps([d.to_json() for d in self.diagnostics], indent=2)
+
+
+# Kinds of problem, so a caller can catch what it means (a missing asset, not a typo) and a message can say where
+# to look. Every kind is still a SigmaError: `except SigmaError` keeps catching everything the project reports.
+class SigmaSyntaxError(SigmaError):
+    """The scene text is not valid sigma: a parse error, an unknown name, a misplaced statement."""
+
+
+class SceneValidationError(SigmaError):
+    """A value is out of its range or inconsistent (also through the Python API); ``details`` keeps pydantic's."""
+
+    def __init__(self, diagnostics: Diagnostic | Sequence[Diagnostic] | str, loc: SourceLoc | None = None,
+                 hint: str | None = None, details: list | None = None):
+        super().__init__(diagnostics, loc, hint)
+        self.details: list = list(details or [])
+
+
+class AssetError(SigmaError):
+    """A file the scene or config names is missing, unreadable, too large, or outside the allowed root."""
+
+
+class ConfigError(SigmaError):
+    """A train / build / eval config file or option is wrong."""
+
+
+class ModelError(SigmaError):
+    """A model folder, LoRA or checkpoint is missing, of the wrong kind, or does not fit the base."""
