@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .compiler.compiled import CompiledScene
 from .compiler.depth import decode_depth
+from .vocab import routing_intensity
 
 PANEL = 512  # longer side of a canvas-shaped panel, pixels
 PAD = 16
@@ -109,7 +110,7 @@ def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool =
     draw = ImageDraw.Draw(img)
     tsize = max(28, min(72, size[1] // 7))
     for k, (name, m, c) in enumerate(zip(compiled.order, masks, cols)):
-        seen = _small(compiled.ir_asc == 10 * (k + 1), size)  # tag the part a viewer sees, when there is one
+        seen = _small(compiled.ir_asc == routing_intensity(k + 1), size)  # tag the part a viewer sees, when there is one
         anchor = seen if seen.any() else m
         rows, cols_ = np.flatnonzero(anchor.any(axis=1)), np.flatnonzero(anchor.any(axis=0))
         if rows.size == 0:
@@ -121,14 +122,14 @@ def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool =
             draw.rectangle((tx - 2, ty - 2, tx + t.width + 1, ty + t.height + 1), fill=c)
             img.paste(t, (tx, ty))
             y = ty + t.height + 3
-        _label(draw, (x, y), f"{10 * (k + 1)} {name}", c, 13, size)
+        _label(draw, (x, y), f"{routing_intensity(k + 1)} {name}", c, 13, size)
     return img
 
 
 def _routing_panel(ir: np.ndarray, n: int, size: tuple[int, int]) -> Image.Image:
     lut = np.zeros((256, 3), np.uint8)
     lut[:] = MAP_BG
-    lut[[10 * (k + 1) for k in range(n)]] = palette(n)
+    lut[[routing_intensity(k + 1) for k in range(n)]] = palette(n)
     small = np.asarray(Image.fromarray(ir).resize(size, Image.NEAREST))
     return Image.fromarray(lut[small])
 
@@ -191,7 +192,7 @@ def _identity_panel(compiled: CompiledScene, box: tuple[int, int]) -> Image.Imag
         block = Image.fromarray(compiled.identity[k * bh:(k + 1) * bh]).resize((tw, th), Image.LANCZOS)
         img.paste(block, (x, y))
         draw.rectangle((x - 1, y - 1, x + tw, y + th), outline=cols[k], width=2)
-        _label(draw, (x + 2, y + 2), f"#{k + 1} {10 * (k + 1)} {name}", cols[k], 12, (x + tw, y + th))
+        _label(draw, (x + 2, y + 2), f"#{k + 1} {routing_intensity(k + 1)} {name}", cols[k], 12, (x + tw, y + th))
     return img
 
 

@@ -15,9 +15,9 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, PrivateAttr, field_validator, model_validator
 
 from .errors import Diagnostic, SigmaError, SourceLoc, did_you_mean
+from .vocab import MAX_SUBJECTS, ROUTING_STEP
 
 SUPPORTED_VERSIONS = (1,)
-MAX_SUBJECTS = 25
 MAX_CANVAS = 4096
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MENTION_RE = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
@@ -275,7 +275,7 @@ class Scene(Node):
                                   "add a `subject NAME { ref \"...\" box2d (...) }` block"))
         if len(self.subjects) > MAX_SUBJECTS:
             extra = self.subjects[MAX_SUBJECTS]
-            out.append(Diagnostic(f"a scene holds at most {MAX_SUBJECTS} subjects (routing intensities 10..250), "
+            out.append(Diagnostic(f"a scene holds at most {MAX_SUBJECTS} subjects (routing intensities {ROUTING_STEP}..{ROUTING_STEP * MAX_SUBJECTS}), "
                                   f"this one has {len(self.subjects)}", extra.loc))
         seen: dict[str, Subject] = {}
         for s in self.subjects:

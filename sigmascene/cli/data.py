@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 
 from ..errors import SigmaError
+from ..vocab import parse_subject_range
 from ._app import app
 from .common import console, fail, user_errors
 
@@ -24,18 +25,6 @@ def _progress(description: str):
 
     return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                     TimeRemainingColumn(), console=console, transient=False)
-
-
-def _subjects_range(text: str) -> tuple[int, int]:
-    lo, sep, hi = text.partition("-")
-    try:
-        a, b = int(lo), int(hi) if sep else int(lo)
-    except ValueError:
-        raise SigmaError(f"--subjects expects N or MIN-MAX, got {text!r}",
-                         hint="for example: --subjects 1-10") from None
-    if not 1 <= a <= b <= 25:
-        raise SigmaError(f"--subjects {text}: need 1 <= MIN <= MAX <= 25")
-    return a, b
 
 
 @data_app.command()
@@ -54,7 +43,7 @@ def synth(
     from ..data.synth import SynthConfig, synthesize
 
     with user_errors():
-        lo, hi = _subjects_range(subjects)
+        lo, hi = parse_subject_range(subjects)
         try:
             cfg = SynthConfig(seed=seed, size=size, min_subjects=lo, max_subjects=hi, identity_size=identity_size,
                               identities=identities)

@@ -12,6 +12,7 @@ from typing import Callable, Iterator, Optional
 
 import typer
 
+from ..model.loading import DTYPE_HELP
 from ._app import app
 from .common import console, user_errors
 
@@ -90,7 +91,7 @@ def run(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Render at most the first N cases."),
     force: bool = typer.Option(False, "--force", help="Re-render the selected cases even when finished."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N (default: cuda if present)."),
-    dtype: str = typer.Option("auto", "--dtype", help="auto | bf16 | fp16 | fp32."),
+    dtype: str = typer.Option("auto", "--dtype", help=DTYPE_HELP),
 ) -> None:
     """Render every case of a set (resumable: finished cases are skipped), into SET/renders/METHOD/."""
     from ..eval.weights import force_offline
@@ -230,7 +231,7 @@ def toyworld(
                                         "DIR/toyworld-examples.png and DIR/toyworld-table.md (for docs/ and README)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes synthesizing scenes."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N (default: cuda if present)."),
-    dtype: str = typer.Option("auto", "--dtype", help="auto | bf16 | fp16 | fp32 (with --base)."),
+    dtype: str = typer.Option("auto", "--dtype", help="With --base: " + DTYPE_HELP),
 ) -> None:
     """Toy-world eval: held-out synthetic scenes, single pass vs iterative, identity/occlusion/placement per N."""
     from ..eval.weights import force_offline

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from ..errors import SigmaError
+from ..files import write_text_atomic
 from ._app import app
 from .common import SET_HELP, console, parse_sets
 
@@ -77,11 +76,4 @@ def fmt(
 
 def _write_atomic(path: Path, text: str) -> None:
     """Never leave a half-written scene behind: write beside it, then rename over it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text)

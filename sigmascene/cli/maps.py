@@ -6,13 +6,14 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from ..errors import SigmaError
+from ..files import save_image_atomic
+from ..vocab import routing_intensity
 from ._app import app
 from .common import SET_HELP, console, load_scene, parse_identity_size, user_errors
 
@@ -49,7 +50,7 @@ def compile_cmd(
     h, w = compiled.control.shape[:2]
     print(f"wrote {out}/control.png ({w}x{h}), {out}/identity.png ({compiled.identity.shape[1]}x"
           f"{compiled.identity.shape[0]}), {out}/manifest.json: {len(compiled.order)} subjects far→near: "
-          f"{', '.join(f'{10 * (k + 1)}={n}' for k, n in enumerate(compiled.order))}")
+          f"{', '.join(f'{routing_intensity(k + 1)}={n}' for k, n in enumerate(compiled.order))}")
 
 
 def _open(path: Path) -> None:
@@ -64,14 +65,7 @@ def _open(path: Path) -> None:
 
 
 def _save_png(image, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    try:
-        image.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    save_image_atomic(image, path)
 
 
 @app.command()

@@ -17,7 +17,7 @@ from typing import Any, Optional
 import typer
 
 from ..errors import SigmaError
-from ..model.loading import DTYPES, OFFLOADS
+from ..model.loading import DTYPE_HELP, DTYPES, OFFLOADS
 from ._app import app
 from .common import SET_HELP, console, load_scene, parse_identity_size, parse_sets, user_errors
 
@@ -37,7 +37,7 @@ def render(
     cache_conditions: bool = typer.Option(False, "--cache-conditions",
                                           help="Compute condition K/V once (needs a LoRA trained with the mask)."),
     offload: Optional[str] = typer.Option(None, "--offload", help="model | sequential CPU offload (GPU only)."),
-    dtype: str = typer.Option("auto", "--dtype", help="auto | bf16 | fp16 | fp32 | fp8 (fp8 weights, bf16 math)."),
+    dtype: str = typer.Option("auto", "--dtype", help=DTYPE_HELP),
     vae_tiling: bool = typer.Option(False, "--vae-tiling", help="Decode in tiles to save memory."),
     prompt_mode: str = typer.Option("auto", "--prompt-mode", help="auto | background | full."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),

@@ -16,6 +16,7 @@ from ..renderers.geometry import object_matrix, view_depth
 from ..renderers.pyrender3d import Item3D, Render3D, render_3d, unit_box, world_bounds
 from ..renderers.raster import flat_coverage
 from ..scene import Box3D, Mesh, Scene, Subject
+from ..vocab import routing_intensity
 from .assets import load_mesh
 from .compiled import GENERATOR, CompiledScene
 from .depth import depth_range, encode_depth, load_depth_map
@@ -78,7 +79,7 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None)
         if spec["near_depth"] is None:  # no metric depth: a card at the depth the ordering gave it
             z = ordering.depth[name]
             spec = dict(spec, near_depth=FAR_AWAY if z is None else z, far_depth=FAR_AWAY if z is None else z)
-        layers.append(Layer(intensity=10 * (k + 1), **spec))
+        layers.append(Layer(intensity=routing_intensity(k + 1), **spec))
     ir_asc, ir_desc, visible = composite(layers, height, width)
     has_depth = visible > 0
     structure = encode_depth(visible, has_depth)
@@ -91,8 +92,8 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None)
     for k, name in enumerate(order):
         s, cov, blk = by_name[name], coverage[name], blocks[name][1]
         n_cov = int(cov.sum())
-        n_asc = int(np.count_nonzero(ir_asc == 10 * (k + 1)))
-        n_desc = int(np.count_nonzero(ir_desc == 10 * (k + 1)))
+        n_asc = int(np.count_nonzero(ir_asc == routing_intensity(k + 1)))
+        n_desc = int(np.count_nonzero(ir_desc == routing_intensity(k + 1)))
         if n_cov == 0:
             where = "outside the camera view" if name in items else "outside the canvas (it covers no pixel)"
             warnings.append(_at(s.loc, f"subject '{name}' is {where}"))
@@ -174,7 +175,7 @@ def _entry(s: Subject, k: int, ordering, cov: np.ndarray, n_cov: int, n_asc: int
     bbox = None if rows.size == 0 else [int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1]
     d = ordering.depth[s.name]
     return {
-        "name": s.name, "index": k + 1, "intensity": 10 * (k + 1),
+        "name": s.name, "index": k + 1, "intensity": routing_intensity(k + 1),
         "placement": s.placement.model_dump(mode="json"),
         "ref": s.ref, "caption": s.caption, "depth_map": s.depth_map,
         "depth": None if d is None else round(float(d), 6), "depth_source": ordering.source[s.name],

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import SigmaError
+from ..files import make_dir_beside
 from ..scene import Scene
+from ..vocab import routing_intensity
 
 OUTPUT_FILES = ("control.png", "identity.png", "manifest.json")
 GENERATOR = "sigmascene"
@@ -27,7 +28,7 @@ GENERATOR = "sigmascene"
 @dataclass
 class CompiledScene:
     scene: Scene
-    order: list[str]  # subject names far -> near; order[k - 1] has intensity 10 k
+    order: list[str]  # subject names far -> near; order[k - 1] has routing_intensity(k)
     control: np.ndarray  # H x W x 3 uint8: R = IR_asc, G = IR_desc, B = I_T
     identity: np.ndarray  # (N H') x W' x 3 uint8
     manifest: dict[str, Any]
@@ -54,7 +55,7 @@ class CompiledScene:
         return int(h), int(w)
 
     def intensity(self, name: str) -> int:
-        return 10 * (self.order.index(name) + 1)
+        return routing_intensity(self.order.index(name) + 1)
 
     def control_image(self):
         from PIL import Image
@@ -74,7 +75,7 @@ class CompiledScene:
         if out.is_dir() and not overwrite:
             _refuse_foreign(out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+        tmp = make_dir_beside(out, "tmp")
         try:
             self.control_image().save(tmp / "control.png", format="PNG", compress_level=6)
             self.identity_image().save(tmp / "identity.png", format="PNG", compress_level=6)
@@ -107,7 +108,7 @@ def _move_into_place(tmp: Path, out: Path) -> None:
         return
     others = [p for p in out.iterdir() if p.name not in OUTPUT_FILES]
     if not others:
-        old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+        old = make_dir_beside(out, "old")
         os.rmdir(old)
         os.rename(out, old)
         try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -19,6 +18,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from ..errors import Diagnostic, SigmaError, SourceLoc
+from ..files import write_bytes_atomic  # noqa: F401  (re-exported: data tools write through it)
 from .schema import Sample
 
 INDEX = "index.jsonl"
@@ -118,7 +118,7 @@ def repair_index(root: str | Path) -> int:
 def append_sample(root: str | Path, sample: Sample) -> None:
     """Append one sample line in a single write, so readers see the whole line or nothing."""
     data = (sample.to_line() + "\n").encode("utf-8")
-    fd = os.open(index_path(root), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(index_path(root), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # mode: the umask decides
     try:
         written = os.write(fd, data)
         if written != len(data):  # only on a full disk; leave a tail repair_index will cut
@@ -139,19 +139,6 @@ def file_sha256(path: str | Path) -> str:
     """Hex sha256 of a file's bytes, read in chunks (LoRAs and checkpoints run to hundreds of MB)."""
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
-def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_png(path: str | Path, array: np.ndarray, compress_level: int = 1) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 from ..data.io import file_sha256
 from ..errors import SigmaError
+from ..files import save_image_atomic, write_text_atomic
 from .evalset import Case, EvalSet
 
 MODES = ("single", "iterative")
@@ -107,13 +107,8 @@ def render_case(pipe: Any, evalset: EvalSet, case: Case, options: RunOptions,
 
 def write_render(folder: Path, case_id: str, image: Any, sidecar: dict) -> None:
     """Image first, sidecar last, each via a temporary name: a sidecar present means the image is whole."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{case_id}.png.tmp"
-    image.save(tmp, format="PNG")
-    os.replace(tmp, folder / f"{case_id}.png")
-    tmp_side = folder / f".{case_id}.json.tmp"
-    tmp_side.write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp_side, folder / f"{case_id}.json")
+    save_image_atomic(image, folder / f"{case_id}.png")
+    write_text_atomic(folder / f"{case_id}.json", json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
 
 
 def run_set(pipe: Any, evalset: EvalSet, options: RunOptions, *, cases: Sequence[Case] | None = None,

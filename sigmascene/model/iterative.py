@@ -17,9 +17,9 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import SigmaError
+from ..vocab import ROUTING_STEP
 from .layout import to_uint8_rgb
 
-ROUTING_STEP = 10  # subject k (1-based, far to near) has routing intensity 10*k
 
 
 def subject_maps(control: Any, identity: Any, n_subjects: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

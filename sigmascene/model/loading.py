@@ -11,7 +11,11 @@ from typing import Any, Callable, Optional
 
 from ..errors import SigmaError
 
-DTYPES = ("auto", "bf16", "fp16", "fp32", "fp8")
+# The one dtype table: what each name a user may type stands for in torch. `auto` and `fp8` are decided by
+# `compute_dtype`; the trainer's weight_dtype and every `--dtype` option list derive from here.
+TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+DTYPES = ("auto", *TORCH_DTYPES, "fp8")
+DTYPE_HELP = " | ".join(DTYPES) + " (auto: bf16 on a GPU, fp32 on CPU; fp8: fp8 weights, bf16 math)."
 OFFLOADS = ("model", "sequential")
 
 
@@ -27,6 +31,13 @@ def resolve_device(device: Optional[str] = None) -> Any:
     return dev
 
 
+def torch_dtype(name: str) -> Any:
+    """The torch dtype a table name stands for (`bf16` -> torch.bfloat16)."""
+    import torch
+
+    return getattr(torch, TORCH_DTYPES[name])
+
+
 def compute_dtype(dtype: str, device: Any) -> Any:
     """The dtype the math runs in: bf16 on a GPU and fp32 on CPU for `auto`; fp8 stores weights in float8 and
     computes in bf16."""
@@ -34,8 +45,9 @@ def compute_dtype(dtype: str, device: Any) -> Any:
 
     if dtype not in DTYPES:
         raise SigmaError(f"--dtype {dtype!r} is not one of: {', '.join(DTYPES)}")
-    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32, "fp8": torch.bfloat16,
-            "auto": torch.bfloat16 if device.type == "cuda" else torch.float32}[dtype]
+    if dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return torch.bfloat16 if dtype == "fp8" else torch_dtype(dtype)
 
 
 def quiet_libraries() -> None:

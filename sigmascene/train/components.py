@@ -20,9 +20,10 @@ from typing import Any, Iterator
 import torch
 
 from ..errors import SigmaError
+from ..model.loading import TORCH_DTYPES, torch_dtype
 from .config import TrainConfig
 
-DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+DTYPES = {name: torch_dtype(name) for name in TORCH_DTYPES}
 
 
 def load_components(cfg: TrainConfig) -> dict[str, Any]:

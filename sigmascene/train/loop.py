@@ -108,9 +108,9 @@ def lora_digest(transformer: Any) -> str:
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    from ..data.io import write_bytes_atomic
+    from ..files import write_text_atomic
 
-    write_bytes_atomic(path, text.encode("utf-8"))
+    write_text_atomic(path, text)
 
 
 def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> RunResult:

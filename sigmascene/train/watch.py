@@ -18,6 +18,8 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..vocab import routing_intensity, subject_of
+
 TILE = 160
 LABEL_H = 16
 BG = (28, 28, 30)
@@ -29,11 +31,11 @@ def routing_picture(control: np.ndarray) -> Image.Image:
     from ..preview import palette
 
     ir = control[..., 0]
-    n = int(ir.max()) // 10
+    n = subject_of(ir.max())
     out = np.zeros((*ir.shape, 3), dtype=np.uint8)
     out[:] = (40, 40, 44)
     for k, colour in enumerate(palette(n), start=1):
-        out[ir == 10 * k] = colour
+        out[ir == routing_intensity(k)] = colour
     return Image.fromarray(out)
 
 

@@ -6,6 +6,8 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ...vocab import MAX_SUBJECTS
+
 # Bump when the generator changes what a (seed, index) pair produces: resuming across versions would mix worlds.
 WORLD_VERSION = 2
 CONFIG_FILE = "synth.json"
@@ -16,8 +18,8 @@ class SynthConfig(BaseModel):
 
     seed: int = 0
     size: int = Field(256, ge=32, le=2048)
-    min_subjects: int = Field(1, ge=1, le=25)
-    max_subjects: int = Field(10, ge=1, le=25)
+    min_subjects: int = Field(1, ge=1, le=MAX_SUBJECTS)
+    max_subjects: int = Field(10, ge=1, le=MAX_SUBJECTS)
     identity_size: Optional[int] = Field(None, ge=32, le=2048)  # None: same as `size`
     identities: int = Field(0, ge=0)  # 0: every subject a fresh identity (as in SET27K); K: draw from a pool of K
     min_visible_px: Optional[int] = None  # None: 0.15 % of the image, at least 12 pixels

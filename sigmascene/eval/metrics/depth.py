@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...errors import SigmaError
+from ...vocab import routing_intensity
 from ..weights import load_pretrained
 from .embed import as_pil, pick_device
 
@@ -62,7 +63,7 @@ def depth_mse(pred_inverse: np.ndarray, control: np.ndarray, order: Sequence[str
     err = np.square(s * pred + t - structure)
     out = DepthResult(mse=float(err[valid].mean()), pixels=n, scale=s, shift=t)
     for k, name in enumerate(order, start=1):
-        sel = valid & (routing == 10 * k)
+        sel = valid & (routing == routing_intensity(k))
         if sel.any():
             out.per_subject[name] = float(err[sel].mean())
     return out

@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Optional
 import numpy as np
 
 from ...errors import SigmaError
+from ...vocab import parse_subject_counts as parse_subjects  # noqa: F401  (the eval commands call it so)
 
 # Training runs use small world seeds (the demo's TRAIN_SEEDS); eval worlds live far above them.
 HELDOUT_BASE = 9_000_000
@@ -29,25 +30,6 @@ WORLDS_DIR = "world"
 
 def world_seed(n: int, base: int = HELDOUT_BASE) -> int:
     return base + n
-
-
-def parse_subjects(text: str) -> list[int]:
-    """`1-10`, `3`, or `1,2,5` into subject counts; a bad range is a one-line user error."""
-    text = str(text).strip()
-    try:
-        if "-" in text and "," not in text:
-            lo, hi = (int(v) for v in text.split("-", 1))
-            counts = list(range(lo, hi + 1))
-        else:
-            counts = sorted({int(v) for v in text.split(",") if v.strip()})
-    except ValueError:
-        raise SigmaError(f"--subjects {text!r} is not a count or a range",
-                         hint="for example: 1-10, 4 or 1,2,5") from None
-    if not counts:
-        raise SigmaError(f"--subjects {text!r} is an empty range", hint="write LOW-HIGH with LOW <= HIGH, e.g. 1-10")
-    if counts[0] < 1 or counts[-1] > 25:
-        raise SigmaError(f"--subjects {text!r}: subject counts must lie in 1-25 (the routing map holds 25)")
-    return counts
 
 
 def check_disjoint(counts: Iterable[int], base: int, train_seeds: Optional[Iterable[int]],
