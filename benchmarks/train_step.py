@@ -1,7 +1,7 @@
 """Seconds per training step and peak GPU memory of the SIGMA LoRA trainer, with and without gradient checkpointing.
 
 Runs the trainer's own pieces (`add_lora`, `Denoiser` -> `sigma_forward`, `flow_matching_loss`,
-`block_checkpointing`, Prodigy) on the real-size Flux Kontext transformer (19 double + 38 single blocks, 3072
+diffusers' `enable_gradient_checkpointing`, Prodigy) on the real-size Flux Kontext transformer (19 double + 38 single blocks, 3072
 wide, 12B parameters) with RANDOM bf16 weights — weights do not change the cost of a dense step — and a rank-128
 LoRA on every attention and MLP projection. One sample per step, as the trainer does, at a 1024x1024 target with
 512x512 identity blocks: X 4096 tokens, I_C 4096, I_S 1024 per subject, text 512. Each row is the median of
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from sigmascene.train.components import Denoiser, add_lora, block_checkpointing, lora_parameters  # noqa: E402
+from sigmascene.train.components import Denoiser, add_lora, lora_parameters  # noqa: E402
 from sigmascene.train.config import TrainConfig  # noqa: E402
 from sigmascene.train.objective import Batch, flow_matching_loss  # noqa: E402
 
@@ -70,6 +70,7 @@ def make_batch(tr, n_subjects: int, canvas: int, block: int, n_txt: int, device,
 
 
 def run_row(tr, optimizer, batch: Batch, *, checkpointing: bool, warmup: int, steps: int, device) -> dict:
+    tr.enable_gradient_checkpointing() if checkpointing else tr.disable_gradient_checkpointing()
     model = Denoiser(tr)
     cuda = device.type == "cuda"
     g = torch.Generator().manual_seed(1)
@@ -81,7 +82,7 @@ def run_row(tr, optimizer, batch: Batch, *, checkpointing: bool, warmup: int, st
         t0 = time.perf_counter()
         noise = torch.randn(batch.x0.shape, generator=g).to(device, batch.x0.dtype)
         t = torch.rand(1, generator=g)
-        with block_checkpointing(checkpointing), torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
             loss = flow_matching_loss(model, batch, noise=noise, t=t, guidance=1.0, condition_mask=False)
             loss.backward()
         optimizer.step()

@@ -12,7 +12,7 @@ from .scene import Box2D, Box3D, Camera, Canvas, Mask, Mesh, Param, Polygon, Rel
 if TYPE_CHECKING:
     from .compiler import CompiledScene
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402
 
 
 def compile(scene: Scene, **options: Any) -> "CompiledScene":  # noqa: A001 - mirrors `sigmascene compile`

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+import sigmascene
 from sigmascene import Scene, box2d, mask, polygon
 from sigmascene.compiler.assets import load_mask
 from sigmascene.renderers.raster import box2d_mask, flat_coverage, polygon_mask
@@ -59,7 +61,8 @@ def test_mask_images_are_resized_to_the_canvas_without_blending(tmp_path):
     s = Scene(canvas=(W, H))
     s.base_dir = tmp_path
     s.add_subject("a", "r.png", mask("m.png"))
-    cov = flat_coverage(s.subjects[0].placement, s)
+    placement = s.subjects[0].placement
+    cov = load_mask(s.resolve(placement.path), None, W, H)
     assert cov.shape == (H, W) and cov.dtype == bool
     ys, xs = np.nonzero(cov)
     assert (ys.min(), ys.max(), xs.min(), xs.max()) == (16, 47, 24, 71)
@@ -76,3 +79,16 @@ def test_rgba_masks_use_alpha_and_rgb_masks_use_any_channel(tmp_path):
     rgb[5:9, 5:9, 2] = 1  # dark blue is still non-zero
     Image.fromarray(rgb, "RGB").save(tmp_path / "blue.png")
     assert load_mask(tmp_path / "blue.png", None, W, H).sum() == 16
+
+
+def test_mask_files_are_the_compilers_to_load_not_the_rasters(tmp_path):
+    src = np.zeros((H, W), np.uint8)
+    src[4:12, 6:10] = 255
+    Image.fromarray(src).save(tmp_path / "m.png")
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(tmp_path / "r.png")
+    s = Scene(canvas=(W, H))
+    s.base_dir = tmp_path
+    s.add_subject("a", "r.png", mask("m.png"), depth=2)
+    with pytest.raises(TypeError, match="not a drawable"):
+        flat_coverage(s.subjects[0].placement, s)
+    assert int((sigmascene.compile(s).ir_asc > 0).sum()) == 8 * 4

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import __version__
+from ..version import __version__
 from ..errors import SigmaError, SourceLoc
 from ..renderers.geometry import object_matrix, view_depth
 from ..renderers.pyrender3d import Item3D, Render3D, render_3d, unit_box, world_bounds
 from ..renderers.raster import flat_coverage
-from ..scene import Box3D, Mesh, Scene, Subject
+from ..scene import Box3D, Mask, Mesh, Scene, Subject
 from ..vocab import routing_intensity
-from .assets import load_mesh
+from .assets import load_mask, load_mesh
 from .compiled import GENERATOR, CompiledScene
 from .depth import depth_range, encode_depth, load_depth_map
 from .identity import UPSCALE_WARNING, reference_block, stack
@@ -44,6 +44,15 @@ def _item(subject: Subject, scene: Scene) -> Item3D:
     return Item3D(mesh, object_matrix(p.position, p.yaw, p.pitch, p.roll, scale=p.scale), p.loc)
 
 
+def _flat(subject: Subject, scene: Scene) -> np.ndarray:
+    """Coverage of a flat placement: a mask file is loaded here (asset handling is the compiler's), shapes are
+    drawn by the raster renderer."""
+    p = subject.placement
+    if isinstance(p, Mask):
+        return load_mask(scene.resolve(p.path), p.field_loc("path"), scene.canvas.width, scene.canvas.height)
+    return flat_coverage(p, scene)
+
+
 def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None) -> CompiledScene:
     """Compile a validated Scene into I_C, I_S and a manifest (see docs/maps.md for every definition)."""
     scene.validate_scene()
@@ -60,7 +69,7 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None)
                   for s in subjects if s.depth_map}
     is3d = [isinstance(s.placement, (Box3D, Mesh)) for s in subjects]
     items = {s.name: _item(s, scene) for s, three in zip(subjects, is3d) if three}
-    flat = {s.name: flat_coverage(s.placement, scene) for s, three in zip(subjects, is3d) if not three}
+    flat = {s.name: _flat(s, scene) for s, three in zip(subjects, is3d) if not three}
 
     r3 = render_3d(list(items.values()), scene.camera, width, height)
     ids3d = {name: k + 1 for k, name in enumerate(items)}

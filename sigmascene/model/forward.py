@@ -6,11 +6,17 @@ This module walks the model's own blocks (same weights, same LoRA layers, same h
 modulation: inside each block, the tokens of a segment are shifted/scaled/gated by that segment's embedding.
 With the condition timestep set equal to t and no mask, the result equals diffusers' forward on the
 concatenated sequence, which the tests check; that is what keeps this walk honest.
+
+Gradient checkpointing follows diffusers' convention: `transformer.enable_gradient_checkpointing()` sets the
+model's `gradient_checkpointing` flag and `_gradient_checkpointing_func`, and while gradients are enabled each
+block runs through that function, recomputed in backward. `sigma_forward(..., gradient_checkpointing=...)`
+overrides the flag for one call.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .attention import ConditionCache, joint_attention
 
@@ -92,6 +98,27 @@ def _single_block(block: Any, h: "torch.Tensor", tembs: Sequence["torch.Tensor"]
     return _clip16(h + _gate(out, lengths, [p[2] for p in m]))
 
 
+def _checkpointed(transformer: Any, enabled: bool | None) -> Callable[..., Any] | None:
+    """The function that runs a block under activation checkpointing, or None to run blocks plainly.
+
+    diffusers' pattern (`if torch.is_grad_enabled() and self.gradient_checkpointing`): off under no_grad, so
+    inference never pays for it; the model's own `_gradient_checkpointing_func` when it has one.
+    """
+    import torch
+
+    if enabled is None:
+        enabled = bool(getattr(transformer, "gradient_checkpointing", False))
+    if not (enabled and torch.is_grad_enabled()):
+        return None
+    func = getattr(transformer, "_gradient_checkpointing_func", None)
+    if func is None:
+        from torch.utils.checkpoint import checkpoint
+
+        def func(block_fn, *args):
+            return checkpoint(block_fn.__call__, *args, use_reentrant=False)
+    return func
+
+
 def _rotary(transformer: Any, *ids: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
     import torch
 
@@ -103,11 +130,14 @@ def sigma_forward(transformer: Any, *, hidden_states: "torch.Tensor", cond_token
                   timestep: "torch.Tensor", guidance: "torch.Tensor | None", txt_ids: "torch.Tensor",
                   x_ids: "torch.Tensor", cond_ids: "torch.Tensor | None", condition_mask: bool = False,
                   cache: ConditionCache | None = None,
-                  cond_timestep: "torch.Tensor | None" = None) -> "torch.Tensor":
+                  cond_timestep: "torch.Tensor | None" = None,
+                  gradient_checkpointing: bool | None = None) -> "torch.Tensor":
     """Velocity prediction for X only, shape of `hidden_states` (B, n_x, C).
 
     `timestep` is X's (in [0, 1], per batch item); conditions use `cond_timestep`, zeros by default. With a
     filled `cache` (see `build_condition_cache`) the conditions are not passed again (`cond_tokens=None`).
+    `gradient_checkpointing`: recompute each block in backward; None follows the transformer's own flag
+    (`enable_gradient_checkpointing()`), and it never applies while gradients are off.
     """
     import torch
 
@@ -129,17 +159,19 @@ def sigma_forward(transformer: Any, *, hidden_states: "torch.Tensor", cond_token
         img, lengths, tembs = torch.cat([x, c], dim=1), [n_x, c.shape[1]], [temb, temb_c]
         rot = _rotary(transformer, txt_ids, x_ids, cond_ids)
     n_main = n_txt + n_x
+    ckpt = _checkpointed(transformer, gradient_checkpointing)
 
     layer = 0
     for block in transformer.transformer_blocks:
-        img, txt = _dual_block(block, img, txt, temb, tembs, lengths, rot, n_main=n_main,
-                               condition_mask=condition_mask, cache=cache, layer=layer)
+        run = partial(_dual_block, block, n_main=n_main, condition_mask=condition_mask, cache=cache, layer=layer)
+        img, txt = run(img, txt, temb, tembs, lengths, rot) if ckpt is None else \
+            ckpt(run, img, txt, temb, tembs, lengths, rot)
         layer += 1
     h = torch.cat([txt, img], dim=1)
     single_lengths = [n_txt + lengths[0], *lengths[1:]]
     for block in transformer.single_transformer_blocks:
-        h = _single_block(block, h, tembs, single_lengths, rot, n_main=n_main, condition_mask=condition_mask,
-                          cache=cache, layer=layer)
+        run = partial(_single_block, block, n_main=n_main, condition_mask=condition_mask, cache=cache, layer=layer)
+        h = run(h, tembs, single_lengths, rot) if ckpt is None else ckpt(run, h, tembs, single_lengths, rot)
         layer += 1
     x = h[:, n_txt:n_main]
     return transformer.proj_out(transformer.norm_out(x, temb))

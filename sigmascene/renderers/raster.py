@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ..scene import Box2D, Mask, Polygon, Scene
+from ..scene import Box2D, Polygon, Scene
 
 
 def box2d_bounds(box: Box2D, width: int, height: int) -> tuple[int, int, int, int]:
@@ -54,15 +54,15 @@ def polygon_mask(poly: Polygon, width: int, height: int) -> np.ndarray:
     return m
 
 
-def flat_coverage(placement: Box2D | Mask | Polygon, scene: Scene) -> np.ndarray:
-    """Canvas-sized coverage of one flat placement (masks are loaded, resized and cached)."""
+def flat_coverage(placement: Box2D | Polygon, scene: Scene) -> np.ndarray:
+    """Canvas-sized coverage of a 2D box or polygon.
+
+    A mask placement is a file, not a shape: the compiler loads it (`compiler.assets.load_mask`) as it loads
+    meshes, so the renderers never reach up into asset handling.
+    """
     w, h = scene.canvas.width, scene.canvas.height
     if isinstance(placement, Box2D):
         return box2d_mask(placement, w, h)
     if isinstance(placement, Polygon):
         return polygon_mask(placement, w, h)
-    if isinstance(placement, Mask):
-        from ..compiler.assets import load_mask
-
-        return load_mask(scene.resolve(placement.path), placement.field_loc("path"), w, h)
-    raise TypeError(f"not a flat placement: {type(placement).__name__}")
+    raise TypeError(f"not a drawable flat placement: {type(placement).__name__}")

@@ -6,16 +6,14 @@ only prepares the objects it runs on. Two things need care:
 * DDP synchronises gradients only for calls through its wrapper's `forward`, while `sigma_forward` walks the
   transformer's blocks itself. `Denoiser` is a module whose forward *is* `sigma_forward`, so accelerate can wrap
   it and gradients are all-reduced across ranks as usual.
-* diffusers' gradient checkpointing lives in `FluxTransformer2DModel.forward`, which `sigma_forward` does not call.
-  `block_checkpointing` recomputes each block in backward instead, by wrapping the model package's per-block
-  functions for the duration of a training forward (the forward module resolves them at call time).
+* Gradient checkpointing is diffusers' own switch, `transformer.enable_gradient_checkpointing()`, which
+  `sigma_forward` honours block by block as `FluxTransformer2DModel.forward` does.
 """
 
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
@@ -100,29 +98,3 @@ class Denoiser(torch.nn.Module):
         from ..model.forward import sigma_forward
 
         return sigma_forward(self.transformer, **kwargs)
-
-
-@contextmanager
-def block_checkpointing(enabled: bool = True) -> Iterator[None]:
-    """Recompute every transformer block in backward (activation checkpointing) while the context is open."""
-    if not enabled:
-        yield
-        return
-    from torch.utils.checkpoint import checkpoint
-
-    from ..model import forward as fwd
-
-    dual, single = fwd._dual_block, fwd._single_block
-
-    def ckpt(fn):
-        def run(*args, **kwargs):
-            if not torch.is_grad_enabled():
-                return fn(*args, **kwargs)
-            return checkpoint(fn, *args, use_reentrant=False, **kwargs)
-        return run
-
-    fwd._dual_block, fwd._single_block = ckpt(dual), ckpt(single)
-    try:
-        yield
-    finally:
-        fwd._dual_block, fwd._single_block = dual, single

@@ -124,8 +124,7 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
     from ..model.pipeline import SigmaPipeline
     from . import checkpoints as ck
     from .cache import LatentEncoder, PromptEncoder, encode_example
-    from .components import (DTYPES, Denoiser, add_lora, block_checkpointing, load_components, lora_parameters,
-                             restore_lora)
+    from .components import DTYPES, Denoiser, add_lora, load_components, lora_parameters, restore_lora
     from .curriculum import Curriculum, SamplerState, StageSampler
     from .objective import flow_matching_loss, sample_timesteps, subject_token_weights
     from .samples import SampleBuilder
@@ -173,6 +172,8 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
     torch.manual_seed(seed)  # the LoRA's initial weights: one seed for every rank (DDP also broadcasts them)
     add_lora(transformer, cfg)
     transformer.train()
+    if cfg.model.gradient_checkpointing:  # diffusers' flag; sigma_forward recomputes each block in backward
+        transformer.enable_gradient_checkpointing()
     random.seed(seed + rank)  # from here each rank has global RNG streams of its own (dropout, anything else)
     np.random.seed(seed + rank)
     torch.manual_seed(seed + rank)
@@ -303,8 +304,7 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
                                      scheduler_config=parts["scheduler"].config, mean=cfg.loss.logit_mean,
                                      std=cfg.loss.logit_std, generator=gen)
                 sync = micro == accum - 1  # DDP all-reduces gradients only on the last micro-step
-                with (nullcontext() if sync else accelerator.no_sync(model)), \
-                        block_checkpointing(cfg.model.gradient_checkpointing):
+                with nullcontext() if sync else accelerator.no_sync(model):
                     loss = flow_matching_loss(model, batch, noise=noise, t=t, guidance=guidance,
                                               condition_mask=cfg.lora.condition_mask)
                     accelerator.backward(loss / accum)
