@@ -87,14 +87,6 @@ def test_euler_round_trip(yaw, pitch, roll):
     assert np.allclose(euler_to_matrix(*matrix_to_euler(r)), r, atol=1e-9)
 
 
-@settings(max_examples=30, deadline=None)
-@given(angles, angles, angles)
-def test_euler_convention_is_the_compilers(yaw, pitch, roll):
-    from sigmascene.renderers.geometry import rotation_matrix
-
-    assert np.allclose(euler_to_matrix(yaw, pitch, roll), rotation_matrix(yaw, pitch, roll), atol=1e-9)
-
-
 @settings(max_examples=40, deadline=None)
 @given(centres, sizes, angles, centres, sizes, angles)
 def test_iou_3d_is_symmetric_bounded_and_one_with_itself(c1, s1, y1, c2, s2, y2):

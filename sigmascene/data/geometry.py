@@ -1,8 +1,10 @@
-"""Camera and box geometry shared by the synthesizer, the validator and the box fitter.
+"""Camera and box geometry of dataset records, for the synthesizer, the validator and the box fitter.
 
-Every stage that turns pixels into metres or boxes into pixels goes through these few functions, so the
-synthetic ground truth, the validator's consistency checks and the fitted boxes can never disagree on a
-convention (OpenGL camera axes, pixel centres at +0.5, Ry·Rx·Rz Euler order).
+The conventions (OpenGL camera axes, pixel centres at +0.5, Ry·Rx·Rz Euler order) are the renderers' own:
+rotations, intrinsics, projection and box corners come from `renderers/geometry.py`, the module the compiler
+draws with, so the synthetic ground truth, the validator's checks, the fitted boxes and the control maps agree by
+construction. What is added here works on the dataset's records (camera-frame boxes, recorded intrinsics) and on
+the way back from pixels: Euler angles from a matrix, back-projection, IoU.
 """
 
 from __future__ import annotations
@@ -12,28 +14,17 @@ from typing import Sequence
 
 import numpy as np
 
+from ..renderers.geometry import box_corners as corners_of
+from ..renderers.geometry import intrinsics_from_fov, project_camera, rot_x, rot_y, rot_z, rotation_matrix
 from .schema import Box3DRecord, CameraRecord
+
+__all__ = ["backproject", "box_corners", "box_from_pose", "box_iou_2d", "box_iou_3d", "box_rotation", "box_volume",
+           "camera_up", "euler_to_matrix", "intrinsics_from_fov", "mask_box", "matrix_to_euler", "project",
+           "rot_x", "rot_y", "rot_z"]
 
 
 # -- rotations ----------------------------------------------------------------------------------------------
-def rot_x(deg: float) -> np.ndarray:
-    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
-    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]], dtype=np.float64)
-
-
-def rot_y(deg: float) -> np.ndarray:
-    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
-    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]], dtype=np.float64)
-
-
-def rot_z(deg: float) -> np.ndarray:
-    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
-    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]], dtype=np.float64)
-
-
-def euler_to_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """The Scene's box3d/mesh orientation: yaw about +y, then pitch about the new x, then roll about the new z."""
-    return rot_y(yaw) @ rot_x(pitch) @ rot_z(roll)
+euler_to_matrix = rotation_matrix  # the Scene's box3d/mesh orientation: yaw about +y, pitch about x, roll about z
 
 
 def matrix_to_euler(r: np.ndarray) -> tuple[float, float, float]:
@@ -56,9 +47,7 @@ def box_rotation(box: Box3DRecord) -> np.ndarray:
 
 def box_corners(box: Box3DRecord) -> np.ndarray:
     """The 8 corners (8x3) of an oriented box, in the box's own frame (camera coordinates for dataset boxes)."""
-    signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=np.float64)
-    half = np.asarray(box.size, dtype=np.float64) / 2.0
-    return np.asarray(box.center, dtype=np.float64) + (signs * half) @ box_rotation(box).T
+    return corners_of(box.center, box.size, box.yaw, box.pitch, box.roll)
 
 
 def box_from_pose(center: Sequence[float], size: Sequence[float], rotation: np.ndarray) -> Box3DRecord:
@@ -68,20 +57,9 @@ def box_from_pose(center: Sequence[float], size: Sequence[float], rotation: np.n
 
 
 # -- camera ---------------------------------------------------------------------------------------------------
-def intrinsics_from_fov(width: int, height: int, fov_deg: float) -> tuple[float, float, float, float]:
-    """(fx, fy, cx, cy) of a centred pinhole with square pixels and vertical field of view `fov_deg`."""
-    f = (height / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
-    return f, f, width / 2.0, height / 2.0
-
-
 def project(points: np.ndarray, cam: CameraRecord) -> tuple[np.ndarray, np.ndarray]:
     """Camera-space points (Nx3) to continuous pixel coordinates (Nx2) and their z-depth (N,)."""
-    p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-    d = -p[:, 2]
-    safe = np.where(d > 1e-9, d, np.nan)
-    u = cam.cx + cam.fx * p[:, 0] / safe
-    v = cam.cy - cam.fy * p[:, 1] / safe
-    return np.stack([u, v], axis=1), d
+    return project_camera(points, cam.fx, cam.fy, cam.cx, cam.cy)
 
 
 def backproject(depth: np.ndarray, cam: CameraRecord, where: np.ndarray | None = None) -> np.ndarray:

@@ -5,6 +5,9 @@ Conventions (documented in docs/maps.md): world metres, y up. The camera sits at
 covers [j, j+1) x [i, i+1) with its centre at (j + 0.5, i + 0.5); x grows right and y grows down. Depth is the
 distance along the viewing axis (what depth maps and z-buffers hold), not the Euclidean distance.
 Rotations: R = Ry(yaw) @ Rx(pitch) @ Rz(roll) — roll about the object's own z first, then pitch, then yaw.
+
+The dataset tools (`data/geometry.py`) build on these functions rather than restating them, so the synthetic
+ground truth, the validator, the box fitter and the compiler cannot drift apart on a convention.
 """
 
 from __future__ import annotations
@@ -16,14 +19,24 @@ import numpy as np
 from ..scene import Camera
 
 
+def rot_x(deg: float) -> np.ndarray:
+    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]], dtype=np.float64)
+
+
+def rot_y(deg: float) -> np.ndarray:
+    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]], dtype=np.float64)
+
+
+def rot_z(deg: float) -> np.ndarray:
+    c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]], dtype=np.float64)
+
+
 def rotation_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
     """3x3 rotation for angles in degrees: yaw about +y, pitch about +x, roll about +z."""
-    y, p, r = (math.radians(a) for a in (yaw, pitch, roll))
-    cy, sy, cp, sp, cr, sr = math.cos(y), math.sin(y), math.cos(p), math.sin(p), math.cos(r), math.sin(r)
-    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
-    rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
-    return ry @ rx @ rz
+    return rot_y(yaw) @ rot_x(pitch) @ rot_z(roll)
 
 
 def object_matrix(position, yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0, scale=1.0) -> np.ndarray:
@@ -50,26 +63,32 @@ def camera_to_world(cam: Camera) -> np.ndarray:
     return m
 
 
-def intrinsics(cam: Camera, width: int, height: int) -> tuple[float, float, float, float]:
+def intrinsics_from_fov(width: int, height: int, fov_deg: float) -> tuple[float, float, float, float]:
     """(fx, fy, cx, cy) in pixels; square pixels, principal point at the canvas centre, fov is vertical."""
-    fy = (height / 2.0) / math.tan(math.radians(cam.fov) / 2.0)
-    return fy, fy, width / 2.0, height / 2.0
+    f = (height / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
+    return f, f, width / 2.0, height / 2.0
+
+
+def intrinsics(cam: Camera, width: int, height: int) -> tuple[float, float, float, float]:
+    return intrinsics_from_fov(width, height, cam.fov)
+
+
+def project_camera(points_cam: np.ndarray, fx: float, fy: float, cx: float, cy: float) -> tuple[np.ndarray, np.ndarray]:
+    """Camera-frame points (n, 3) to continuous pixel coordinates (n, 2) and view-axis depth (n,).
+
+    Points at or behind the camera get their depth (<= 0) and NaN pixel coordinates; callers check depth.
+    """
+    p = np.asarray(points_cam, dtype=np.float64).reshape(-1, 3)
+    depth = -p[:, 2]
+    safe = np.where(depth > 1e-9, depth, np.nan)
+    return np.stack([cx + fx * p[:, 0] / safe, cy - fy * p[:, 1] / safe], axis=1), depth
 
 
 def project(points_world: np.ndarray, cam: Camera, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel coordinates (x right, y down, continuous) and view-axis depth of world points (n, 3).
-
-    Points behind the camera get depth <= 0 and meaningless pixel coordinates; callers check depth.
-    """
+    """Pixel coordinates (x right, y down, continuous) and view-axis depth of world points (n, 3)."""
     pts = np.asarray(points_world, float).reshape(-1, 3)
     w2c = np.linalg.inv(camera_to_world(cam))
-    pc = pts @ w2c[:3, :3].T + w2c[:3, 3]
-    depth = -pc[:, 2]
-    fx, fy, cx, cy = intrinsics(cam, width, height)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        u = cx + fx * pc[:, 0] / depth
-        v = cy - fy * pc[:, 1] / depth
-    return np.stack([u, v], axis=1), depth
+    return project_camera(pts @ w2c[:3, :3].T + w2c[:3, 3], *intrinsics(cam, width, height))
 
 
 def view_depth(points_world: np.ndarray, cam: Camera) -> np.ndarray:
