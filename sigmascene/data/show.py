@@ -33,7 +33,7 @@ def sheet_with_target(sample: Sample, root: Path, structure: str):
     """The contact sheet of one structure mode, with the sample's target image and prompt above it."""
     from PIL import Image, ImageDraw
 
-    from .. import compile as compile_scene
+    from ..compiler import compile_scene
     from ..preview import contact_sheet, font
 
     compiled = compile_scene(sample_to_scene(sample, root, structure))

@@ -139,10 +139,10 @@ class EvalSet(BaseModel):
             from ..grammar import load
 
             return load(path)
-        from ..train.samples import scene_builder
+        from ..data import sample_to_scene  # the trainer's conversion too: cases are shown as training saw them
 
         sample, droot = self.load_sample(case)
-        return scene_builder()(sample, droot, case.sample.structure)
+        return sample_to_scene(sample, droot, case.sample.structure)
 
     def load_sample(self, case: Case) -> tuple[Any, Path]:
         """(dataset Sample, dataset root) of a case that names one; datasets are read once per process."""

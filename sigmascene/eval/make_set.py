@@ -94,9 +94,7 @@ def make_set(dataset: Path, out: Path, *, single: int = 200, multi: int = 510,
     """Write an eval set into `out` from the dataset folder `dataset`."""
     from ..data.io import load_dataset
     from ..grammar import dumps
-    from ..train.samples import scene_builder
-
-    sample_to_scene = scene_builder()  # the trainer's conversion: eval cases are shown exactly as training was
+    from ..data import sample_to_scene  # the trainer's conversion: eval cases are shown exactly as training was
     if (out / INDEX).exists() and not force:
         raise SigmaError(f"{out} already holds an eval set", hint="pass --force to rebuild it, or another -o")
     if not structures:

@@ -159,7 +159,7 @@ class Prepared:
 
 def prepare_case(evalset: EvalSet, case: Case) -> Prepared:
     """Compile the case's scene with the same compiler the model used, so regions match what it was asked."""
-    from .. import compile as compile_scene
+    from ..compiler import compile_scene
 
     scene = evalset.load_scene(case)
     compiled = compile_scene(scene)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..data import STRUCTURES  # the dataset tools' structure modes: the trainer draws among them
 from .curriculum import PAPER_STAGES, Stage
+from .toml_text import render_toml
 
 #: The attention and MLP projections of both Flux block kinds (a full match against module names). The final
 #: `proj_out` of the transformer is left out: it maps to latent channels, not a projection inside a block.
@@ -214,6 +215,4 @@ class TrainConfig(_Section):
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_toml(self) -> str:
-        from .config_file import render_toml
-
         return render_toml(self, documented=False)
