@@ -25,5 +25,5 @@ def compile(scene: Scene, **options: Any) -> "CompiledScene":  # noqa: A001 - mi
 __all__ = [
     "Box2D", "Box3D", "Camera", "Canvas", "Diagnostic", "Mask", "Mesh", "Param", "Polygon", "Relation", "Scene",
     "SigmaError", "SourceLoc", "Subject", "box2d", "box3d", "camera", "compile", "dumps", "load", "loads", "mask",
-    "mesh", "polygon",
+    "mesh", "polygon", "__version__",
 ]

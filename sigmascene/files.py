@@ -10,6 +10,7 @@ its own mode, so a shared dataset stays readable by the group that shares it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import stat
@@ -44,6 +45,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in chunks (LoRAs and checkpoints run to hundreds of MB): one digest for
+    checkpoints, render sidecars and eval fingerprints."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:

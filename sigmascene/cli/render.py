@@ -173,7 +173,7 @@ def maps_hash(compiled: Any) -> str:
 
 def model_ids(base_dir: Path, paths: Any, pipe: Any) -> dict[str, Any]:
     """Names that pin the weights without hashing tens of GB: config hashes of the base, the LoRA file's hash."""
-    from ..data.io import file_sha256
+    from ..files import file_sha256
 
     h = hashlib.sha256()
     for rel in ("model_index.json", "transformer/config.json", "vae/config.json"):

@@ -8,7 +8,6 @@ read as a sample.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from ..errors import Diagnostic, SigmaError, SourceLoc
-from ..files import write_bytes_atomic  # noqa: F401  (re-exported: data tools write through it)
+from ..files import file_sha256, write_bytes_atomic  # noqa: F401  (re-exported: data tools use them from here)
 from .schema import Sample
 
 INDEX = "index.jsonl"
@@ -135,10 +134,6 @@ def write_index(root: str | Path, samples: list[Sample]) -> None:
 
 
 # -- files ------------------------------------------------------------------------------------------------------
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes, read in chunks (LoRAs and checkpoints run to hundreds of MB)."""
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def save_png(path: str | Path, array: np.ndarray, compress_level: int = 1) -> None:

@@ -14,9 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..data.io import file_sha256
 from ..errors import SigmaError
-from ..files import save_image_atomic, write_text_atomic
+from ..files import file_sha256, save_image_atomic, write_text_atomic
 from .evalset import Case, EvalSet
 
 MODES = ("single", "iterative")

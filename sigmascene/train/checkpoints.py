@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..data.io import file_sha256
+from ..files import file_sha256
 from ..errors import SigmaError
 
 CKPT_DIR = "checkpoints"
