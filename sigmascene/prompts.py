@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Literal, Mapping
 
-from .errors import SigmaError, did_you_mean
+from .errors import ConfigError, SceneValidationError, did_you_mean
 from .scene import MENTION_RE
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def rewrite_mentions(text: str, phrases: Mapping[str, str], *, field: str = "pro
         name = m.group(1)
         if name not in phrases:
             loc = scene.field_loc(field) if scene is not None else None
-            raise SigmaError(f"`@{name}` in {field} names no subject", loc, did_you_mean(name, phrases))
+            raise SceneValidationError(f"`@{name}` in {field} names no subject", loc, did_you_mean(name, phrases))
         phrase = phrases[name]
         if _ARTICLE_BEFORE.search(text, 0, m.start()) and _ARTICLE_START.match(phrase):
             phrase = _ARTICLE_START.sub("", phrase, count=1)  # "a @vase" + "a blue vase" -> "a blue vase"
@@ -60,20 +60,20 @@ def format_prompt(mode: Literal["background", "full"], text: str) -> str:
         return BACKGROUND_TEMPLATE.format(text or EMPTY_BACKGROUND)
     if mode == "full":
         if not text:
-            raise SigmaError("the full prompt mode needs a non-empty compose text")
+            raise SceneValidationError("the full prompt mode needs a non-empty compose text")
         return FULL_TEMPLATE.format(text)
-    raise SigmaError(f"unknown prompt mode {mode!r}", hint=f"use one of: {', '.join(PROMPT_MODES)}")
+    raise ConfigError(f"unknown prompt mode {mode!r}", hint=f"use one of: {', '.join(PROMPT_MODES)}")
 
 
 def resolve_mode(scene: "Scene", mode: str = "auto") -> Literal["background", "full"]:
     """`auto` -> full when the scene has `compose`, else background; full without compose is an error."""
     if mode not in PROMPT_MODES:
-        raise SigmaError(f"unknown prompt mode {mode!r}", hint=f"use one of: {', '.join(PROMPT_MODES)}")
+        raise ConfigError(f"unknown prompt mode {mode!r}", hint=f"use one of: {', '.join(PROMPT_MODES)}")
     has_compose = bool(scene.compose and scene.compose.strip())
     if mode == "auto":
         return "full" if has_compose else "background"
     if mode == "full" and not has_compose:
-        raise SigmaError("prompt mode `full` needs a `compose \"...\"` line in the scene", scene.loc,
+        raise SceneValidationError("prompt mode `full` needs a `compose \"...\"` line in the scene", scene.loc,
                          hint="add `compose \"@a sits beside @b ...\"` or use --prompt-mode background")
     return mode  # type: ignore[return-value]
 

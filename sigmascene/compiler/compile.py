@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..version import __version__
-from ..errors import SigmaError, SourceLoc
+from ..errors import ConfigError, SourceLoc
 from ..renderers.geometry import object_matrix, view_depth
 from ..renderers.pyrender3d import Item3D, Render3D, render_3d, unit_box, world_bounds
 from ..renderers.raster import flat_coverage
@@ -59,7 +59,7 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None)
     width, height = scene.canvas.width, scene.canvas.height
     bh, bw = default_identity_size(width, height) if identity_size is None else identity_size
     if bh < 16 or bw < 16 or bh % 16 or bw % 16:
-        raise SigmaError(f"identity block size must be multiples of 16 pixels, got {bh}x{bw} (H' x W')")
+        raise ConfigError(f"identity block size must be multiples of 16 pixels, got {bh}x{bw} (H' x W')")
     subjects = scene.subjects
     warnings: list[str] = []
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SigmaError, SourceLoc
+from ..errors import AssetError, SourceLoc
 from .assets import cached, existing_file, open_image
 
 DEPTH_SUFFIXES = (".npy", ".png", ".tif", ".tiff")
@@ -77,7 +77,7 @@ def load_depth_map(path: Path, loc: SourceLoc | None, width: int, height: int) -
     existing_file(path, loc, "depth map")
     suffix = path.suffix.lower()
     if suffix not in DEPTH_SUFFIXES:
-        raise SigmaError(f"depth map must be .npy (metres), 16-bit .png (millimetres) or float .tif (metres), "
+        raise AssetError(f"depth map must be .npy (metres), 16-bit .png (millimetres) or float .tif (metres), "
                          f"got {path.name}", loc)
 
     def load() -> np.ndarray:
@@ -87,11 +87,11 @@ def load_depth_map(path: Path, loc: SourceLoc | None, width: int, height: int) -
             try:
                 arr = np.load(path, allow_pickle=False)
             except (OSError, ValueError) as exc:
-                raise SigmaError(f"depth map is not a readable .npy array: {path} ({exc})", loc) from None
+                raise AssetError(f"depth map is not a readable .npy array: {path} ({exc})", loc) from None
             if arr.ndim == 3 and arr.shape[2] == 1:
                 arr = arr[..., 0]
             if arr.ndim != 2 or arr.size == 0 or arr.dtype.kind not in "fiu":
-                raise SigmaError(f"depth map .npy must be a 2-D numeric array, got shape {arr.shape} "
+                raise AssetError(f"depth map .npy must be a 2-D numeric array, got shape {arr.shape} "
                                  f"dtype {arr.dtype}: {path}", loc)
             metres = arr.astype(np.float32)
         else:
@@ -101,7 +101,7 @@ def load_depth_map(path: Path, loc: SourceLoc | None, width: int, height: int) -
             elif im.mode == "F":
                 metres = np.asarray(im, dtype=np.float32)
             else:
-                raise SigmaError(f"depth map {path.name} is a {im.mode} image; depth images must be 16-bit "
+                raise AssetError(f"depth map {path.name} is a {im.mode} image; depth images must be 16-bit "
                                  f"(millimetres) or 32-bit float (metres)", loc,
                                  "save metres with numpy.save(...) as .npy, or millimetres as a 16-bit PNG")
         metres = np.where(valid_depth(metres), metres, 0.0).astype(np.float32)

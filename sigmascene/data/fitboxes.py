@@ -17,7 +17,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..errors import SigmaError
+from ..errors import AssetError, SigmaError
 from .geometry import backproject, box_from_pose, box_iou_2d, box_iou_3d, camera_up, mask_box
 from .io import load_dataset, load_depth, load_mask, resolve, write_index
 from .schema import Box3DRecord, CameraRecord, Sample
@@ -280,7 +280,7 @@ def evaluate_fit(root: str | Path, upright: bool = True, min_visible: float = 0.
     if on_progress:
         on_progress(len(samples), len(samples))
     if not ious:
-        raise SigmaError(f"no subject in {root} has a box3d to compare with (and visibility >= {min_visible:g})")
+        raise AssetError(f"no subject in {root} has a box3d to compare with (and visibility >= {min_visible:g})")
     finite = [e for e in errs if np.isfinite(e)]
     return {"subjects": len(ious), "mean_iou": float(np.mean(ious)), "median_iou": float(np.median(ious)),
             "mean_centre_error_m": float(np.mean(finite)) if finite else float("inf"),

@@ -31,7 +31,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..errors import SigmaError
+from ..errors import AssetError, ConfigError, SigmaError
 from .geometry import intrinsics_from_fov, mask_box
 from .io import append_sample, index_path, load_depth, load_mask, load_rgb, save_npy, save_png
 from .schema import CameraRecord, Prompts, Sample, SubjectRecord
@@ -71,7 +71,7 @@ def run_tool(template: str, what: str, **paths: str) -> None:
     try:
         cmd = template.format(**{k: shlex.quote(v) for k, v in paths.items()})
     except (KeyError, IndexError) as e:
-        raise SigmaError(f"--{what}-cmd has an unknown placeholder {e}",
+        raise ConfigError(f"--{what}-cmd has an unknown placeholder {e}",
                          hint=f"available: {', '.join('{' + k + '}' for k in paths)}") from None
     proc = subprocess.run(shlex.split(cmd), capture_output=True, text=True)
     if proc.returncode != 0:
@@ -93,9 +93,9 @@ def _load_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise SigmaError(f"{path} is not valid JSON: {e.msg}", hint=f"line {e.lineno}, column {e.colno}") from None
+        raise AssetError(f"{path} is not valid JSON: {e.msg}", hint=f"line {e.lineno}, column {e.colno}") from None
     if not isinstance(data, dict):
-        raise SigmaError(f"{path} must hold a JSON object")
+        raise AssetError(f"{path} must hold a JSON object")
     return data
 
 
@@ -190,7 +190,7 @@ class _Importer:
             run_tool(self.opts.repose_cmd, "repose", image=str(crop_path), mask=str(mask_path), caption=caption,
                      out=str(dest))
             if not dest.exists():
-                raise SigmaError(f"--repose-cmd wrote nothing to {dest}")
+                raise AssetError(f"--repose-cmd wrote nothing to {dest}")
             return "repose"
         save_png(dest, cut)
         self.result.crops += 1
@@ -249,13 +249,13 @@ def import_folder(src: str | Path, out: str | Path, opts: ImportOptions | None =
     src, out = Path(src), Path(out)
     opts = opts or ImportOptions()
     if not src.is_dir():
-        raise SigmaError(f"{src} is not a folder")
+        raise AssetError(f"{src} is not a folder")
     if index_path(out).exists():
         raise SigmaError(f"{out} already holds a dataset", hint="import into a new folder")
     imp = _Importer(src, out, opts)
     images = sorted(p for p in imp.images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not images:
-        raise SigmaError(f"no images in {imp.images_dir}", hint=f"expected files ending in {', '.join(IMAGE_SUFFIXES)}")
+        raise AssetError(f"no images in {imp.images_dir}", hint=f"expected files ending in {', '.join(IMAGE_SUFFIXES)}")
     out.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
     try:

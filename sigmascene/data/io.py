@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 from pydantic import ValidationError
 
-from ..errors import Diagnostic, SigmaError, SourceLoc
+from ..errors import AssetError, Diagnostic, SourceLoc
 from ..files import file_sha256, write_bytes_atomic  # noqa: F401  (re-exported: data tools use them from here)
 from .schema import Sample
 
@@ -80,7 +80,7 @@ def load_dataset(root: str | Path) -> list[Sample]:
     """Every sample of a dataset folder, each with `.line` set; one SigmaError listing all unreadable lines."""
     path = index_path(root)
     if not path.exists():
-        raise SigmaError(f"no {INDEX} in {root}", hint="a dataset is a folder holding index.jsonl "
+        raise AssetError(f"no {INDEX} in {root}", hint="a dataset is a folder holding index.jsonl "
                          "(create one with `sigmascene data synth` or `sigmascene data import`)")
     samples, problems = [], []
     file = str(path)
@@ -94,7 +94,7 @@ def load_dataset(root: str | Path) -> list[Sample]:
         if sample is not None:
             samples.append(sample)
     if problems:
-        raise SigmaError(problems)
+        raise AssetError(problems)
     return samples
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import SigmaError
+from ..errors import ConfigError
 from .io import load_dataset, resolve
 from .schema import Sample
 from .to_scene import STRUCTURES, sample_to_scene
@@ -24,9 +24,9 @@ def pick_sample(samples: list[Sample], key: str) -> Sample:
         k = int(key)
         if 0 <= k < len(samples):
             return samples[k]
-        raise SigmaError(f"--sample {k} is out of range: the dataset has {len(samples)} samples "
+        raise ConfigError(f"--sample {k} is out of range: the dataset has {len(samples)} samples "
                          f"(0..{len(samples) - 1})")
-    raise SigmaError(f"no sample with id {key!r}", hint="give a sample id or a 0-based position")
+    raise ConfigError(f"no sample with id {key!r}", hint="give a sample id or a 0-based position")
 
 
 def sheet_with_target(sample: Sample, root: Path, structure: str):
@@ -65,7 +65,7 @@ def show_sample(root: str | Path, key: str, structure: str = "mask_depth", out: 
     root = Path(root)
     modes = list(STRUCTURES) if structure == "all" else [structure]
     if any(m not in STRUCTURES for m in modes):
-        raise SigmaError(f"unknown structure {structure!r}", hint=f"use one of: {', '.join(STRUCTURES)}, all")
+        raise ConfigError(f"unknown structure {structure!r}", hint=f"use one of: {', '.join(STRUCTURES)}, all")
     sample = pick_sample(load_dataset(root), key)
     written = []
     for mode in modes:

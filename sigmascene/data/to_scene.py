@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..errors import SigmaError
+from ..errors import AssetError, ConfigError
 from ..scene import Box2D, Box3D, Camera, Mask, Relation, Scene
 from .io import load_depth, load_mask, resolve
 from .schema import Sample, SubjectRecord
@@ -43,7 +43,7 @@ def box2d_fraction(sample: Sample, subject: SubjectRecord, root: Path) -> Box2D:
 
         box = mask_box(load_mask(resolve(root, subject.mask)))
     if box is None:
-        raise SigmaError(f"sample '{sample.id}': subject '{subject.name}' has neither a box2d nor a non-empty mask",
+        raise AssetError(f"sample '{sample.id}': subject '{subject.name}' has neither a box2d nor a non-empty mask",
                          hint="run `sigmascene data fit-boxes` or fix the mask")
     w, h = sample.width, sample.height
     x0, y0, x1, y1 = (min(max(v / s, 0.0), 1.0) for v, s in zip(box, (w, h, w, h)))
@@ -75,7 +75,7 @@ def _order_by_relations(scene: Scene, sample: Sample, root: Path) -> None:
 def sample_to_scene(sample: Sample, root: str | Path, structure: Structure) -> Scene:
     """The Scene for one sample in one structure mode; refs are the identity images, paths resolve under `root`."""
     if structure not in STRUCTURES:
-        raise SigmaError(f"unknown structure mode {structure!r}", hint=f"use one of: {', '.join(STRUCTURES)}")
+        raise ConfigError(f"unknown structure mode {structure!r}", hint=f"use one of: {', '.join(STRUCTURES)}")
     root = Path(root)
     scene = Scene(canvas=canvas_for(sample.width, sample.height), prompt=sample.prompts.background,
                   compose=sample.prompts.full or None,
@@ -85,11 +85,11 @@ def sample_to_scene(sample: Sample, root: str | Path, structure: Structure) -> S
     for s in sample.subjects:
         if structure == "mask_depth":
             if not s.mask:
-                raise SigmaError(f"sample '{sample.id}': subject '{s.name}' has no mask for structure mask_depth")
+                raise AssetError(f"sample '{sample.id}': subject '{s.name}' has no mask for structure mask_depth")
             placement = Mask(path=s.mask)
         elif structure == "box3d_depth":
             if s.box3d is None:
-                raise SigmaError(f"sample '{sample.id}': subject '{s.name}' has no box3d for structure box3d_depth",
+                raise AssetError(f"sample '{sample.id}': subject '{s.name}' has no box3d for structure box3d_depth",
                                  hint="run `sigmascene data fit-boxes` to fit boxes from masks and depth")
             b = s.box3d
             placement = Box3D(center=b.center, size=b.size, yaw=b.yaw, pitch=b.pitch, roll=b.roll)

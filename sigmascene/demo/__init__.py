@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import SigmaError
+from ..errors import ModelError
 
 if TYPE_CHECKING:
     from ..model.pipeline import SigmaPipeline
@@ -58,7 +58,7 @@ def require_demo() -> tuple[Path, Path]:
     for p in _required():
         if not p.is_file():
             msg, hint = _NOT_BUILT
-            raise SigmaError(msg.format(missing=p), hint=hint)
+            raise ModelError(msg.format(missing=p), hint=hint)
     return BASE_DIR, LORA_FILE
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SigmaError
+from ..errors import ConfigError, SigmaError
 from ..model.config import ModelPaths
 from . import DEMO_CANVAS, demo_paths, require_demo
 
@@ -44,7 +44,7 @@ def demo_model_paths(paths: ModelPaths) -> ModelPaths:
         return paths
     if paths.lora is not None:
         where = {"flag": "--lora", "env": "SIGMASCENE_LORA", "config": "the config file"}.get(paths.lora_source, "")
-        raise SigmaError(f"a LoRA was given ({where}) but no base model", hint="pass --base DIR for that LoRA's base, "
+        raise ConfigError(f"a LoRA was given ({where}) but no base model", hint="pass --base DIR for that LoRA's base, "
                          "or drop --lora to render with the embedded demo model")
     base, lora = require_demo()
     return ModelPaths(base, lora, "demo", "demo")

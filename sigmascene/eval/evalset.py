@@ -22,7 +22,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..errors import SigmaError, SourceLoc
+from ..errors import AssetError, ConfigError, SourceLoc
 from ..scene import Scene
 
 FORMAT = "sigmascene-evalset"
@@ -82,24 +82,24 @@ class EvalSet(BaseModel):
         root = Path(root)
         index = root / INDEX
         if not index.is_file():
-            raise SigmaError(f"{root} is not an eval set: it has no {INDEX}",
+            raise AssetError(f"{root} is not an eval set: it has no {INDEX}",
                              hint="build one with `sigmascene eval make-set DATASET -o SET`, or write "
                                   f"{INDEX} by hand (see docs/eval.md)")
         try:
             data = json.loads(index.read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
-            raise SigmaError(f"{INDEX} is not valid JSON: {err.msg}", SourceLoc(str(index), err.lineno, err.colno)
+            raise AssetError(f"{INDEX} is not valid JSON: {err.msg}", SourceLoc(str(index), err.lineno, err.colno)
                              ) from None
         try:
             out = cls.model_validate(data)
         except ValidationError as err:
             first = err.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            raise SigmaError(f"{index}: {where}: {first['msg']}") from None
+            raise AssetError(f"{index}: {where}: {first['msg']}") from None
         seen: set[str] = set()
         for case in out.cases:
             if case.id in seen:
-                raise SigmaError(f"{index}: case id '{case.id}' appears twice")
+                raise AssetError(f"{index}: case id '{case.id}' appears twice")
             seen.add(case.id)
         out._root = root
         return out
@@ -120,7 +120,7 @@ class EvalSet(BaseModel):
                 return c
         from ..errors import did_you_mean
 
-        raise SigmaError(f"no case '{case_id}' in {self.root}", hint=did_you_mean(case_id, [c.id for c in self.cases]))
+        raise ConfigError(f"no case '{case_id}' in {self.root}", hint=did_you_mean(case_id, [c.id for c in self.cases]))
 
     # -- what a case means ----------------------------------------------------------------------------------
     def load_scene(self, case: Case) -> Scene:
@@ -128,12 +128,12 @@ class EvalSet(BaseModel):
         if case.scene is not None:
             path = self.root / case.scene
             if not path.is_file():
-                raise SigmaError(f"case '{case.id}': scene file {path} does not exist")
+                raise AssetError(f"case '{case.id}': scene file {path} does not exist")
             if path.suffix == ".json":
                 try:
                     scene = Scene.model_validate_json(path.read_text(encoding="utf-8"))
                 except ValidationError as err:
-                    raise SigmaError(f"{path}: {err.errors()[0]['msg']}") from None
+                    raise AssetError(f"{path}: {err.errors()[0]['msg']}") from None
                 scene.base_dir = path.parent
                 return scene.validate_scene()
             from ..grammar import load
@@ -157,7 +157,7 @@ class EvalSet(BaseModel):
             if name not in out:
                 from ..errors import did_you_mean
 
-                raise SigmaError(f"case '{case.id}': reference for unknown subject '{name}'",
+                raise AssetError(f"case '{case.id}': reference for unknown subject '{name}'",
                                  hint=did_you_mean(name, list(out)))
             out[name] = self.root / rel
         return out
@@ -192,7 +192,7 @@ def _find_sample(samples: list, sample_id: str, root: Path):
     for s in samples:
         if str(getattr(s, "id", None)) == sample_id:
             return s
-    raise SigmaError(f"dataset {root} has no sample '{sample_id}'")
+    raise AssetError(f"dataset {root} has no sample '{sample_id}'")
 
 
 def case_text(case: Case, scene: Scene) -> str:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..data import STRUCTURES  # the dataset tools' structure modes (the trainer draws among the same three)
-from ..errors import SigmaError
+from ..errors import AssetError, ConfigError, SigmaError
 from .evalset import INDEX, Case, EvalSet
 
 GROUND_TRUTH = "ground-truth"
@@ -65,7 +65,7 @@ def _localise(scene: Any, folder: Path) -> None:
     def bring(path: str, sub: str) -> str:
         src = scene.resolve(path)
         if not src.is_file():
-            raise SigmaError(f"the dataset names {src}, which does not exist")
+            raise AssetError(f"the dataset names {src}, which does not exist")
         name = f"{sub}/{src.name}"
         stem, n = src.stem, 1
         while name in used:  # two subjects' files with one name (refs/identity.png from different folders)
@@ -98,12 +98,12 @@ def make_set(dataset: Path, out: Path, *, single: int = 200, multi: int = 510,
     if (out / INDEX).exists() and not force:
         raise SigmaError(f"{out} already holds an eval set", hint="pass --force to rebuild it, or another -o")
     if not structures:
-        raise SigmaError("give at least one --structure")
+        raise ConfigError("give at least one --structure")
     for st in structures:
         if st not in STRUCTURES:
             from ..errors import did_you_mean
 
-            raise SigmaError(f"unknown structure mode '{st}'", hint=did_you_mean(st, STRUCTURES) or
+            raise ConfigError(f"unknown structure mode '{st}'", hint=did_you_mean(st, STRUCTURES) or
                              f"use one of: {', '.join(STRUCTURES)}")
     samples = load_dataset(dataset)
     # Only samples that every requested mode can show, so each mode's rows are over the same samples.
@@ -120,7 +120,7 @@ def make_set(dataset: Path, out: Path, *, single: int = 200, multi: int = 510,
             summary.short.append(f"wanted {want} {label} samples, the dataset has {got} usable")
     chosen = ones + many
     if not chosen:
-        raise SigmaError(f"the dataset {dataset} has no sample with the annotations of {', '.join(structures)}")
+        raise AssetError(f"the dataset {dataset} has no sample with the annotations of {', '.join(structures)}")
     if force and (out / "cases").is_dir():
         shutil.rmtree(out / "cases")
     advance = progress(len(chosen) * len(structures)) if progress else None

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..errors import SigmaError
+from ..errors import ConfigError, ModelError, SigmaError
 from ..files import file_sha256, save_image_atomic, write_text_atomic
 from .evalset import Case, EvalSet
 
@@ -69,7 +69,7 @@ def check_setting(folder: Path, options: RunOptions) -> None:
         diff = [k for k in SETTING_KEYS if old.get(k) != new.get(k)]
         if diff:
             shown = ", ".join(f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in diff)
-            raise SigmaError(f"renders/{options.method} was rendered with another setting ({shown})",
+            raise ConfigError(f"renders/{options.method} was rendered with another setting ({shown})",
                              hint="pass another --method name for this setting, or --force to re-render all")
         return  # one sidecar is enough: they were all checked against each other when written
 
@@ -115,7 +115,7 @@ def run_set(pipe: Any, evalset: EvalSet, options: RunOptions, *, cases: Sequence
             on_step: Callable[[int, int], None] | None = None) -> RunSummary:
     """Render every selected case not yet finished; a failing case is recorded and the run goes on."""
     if options.mode not in MODES:
-        raise SigmaError(f"--mode {options.mode!r} is not one of: {', '.join(MODES)}")
+        raise ConfigError(f"--mode {options.mode!r} is not one of: {', '.join(MODES)}")
     folder = evalset.render_dir(options.method)
     if not force and folder.is_dir():
         check_setting(folder, options)
@@ -129,7 +129,9 @@ def run_set(pipe: Any, evalset: EvalSet, options: RunOptions, *, cases: Sequence
                 image, sidecar = render_case(pipe, evalset, case, options, on_step)
                 write_render(folder, case.id, image, sidecar)
                 summary.rendered.append(case.id)
-            except SigmaError as err:
+            except (ConfigError, ModelError):
+                raise  # the model or the options are wrong: every further case would fail the same way
+            except SigmaError as err:  # this case's scene, files or references: the other cases still render
                 summary.failed.append((case.id, err.format().splitlines()[0]))
         if advance:
             advance(case.id)

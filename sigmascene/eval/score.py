@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 from PIL import Image
 
-from ..errors import SigmaError
+from ..errors import AssetError, SigmaError
 from .evalset import Case, EvalSet, case_text, control_label, subject_group
 from .metrics import METRICS, MetricSuite
 from .metrics.embed import cosine100
@@ -84,7 +84,7 @@ def load_render(path: Path, size: tuple[int, int]) -> np.ndarray:
         with Image.open(path) as im:
             rgb = im.convert("RGB")
     except OSError as err:
-        raise SigmaError(f"cannot read render {path}: {err}") from None
+        raise AssetError(f"cannot read render {path}: {err}") from None
     if rgb.size != size:
         rgb = rgb.resize(size, Image.Resampling.LANCZOS)
     return np.asarray(rgb)
@@ -181,7 +181,7 @@ def score_set(evalset: EvalSet, suite: MetricSuite, weights_fp: dict, methods: I
         if not evalset.render_dir(m).is_dir():
             from ..errors import did_you_mean
 
-            raise SigmaError(f"no renders for method '{m}' in {evalset.root / 'renders'}",
+            raise AssetError(f"no renders for method '{m}' in {evalset.root / 'renders'}",
                              hint=did_you_mean(m, evalset.methods()) or "render with `sigmascene eval run`")
     active = suite.active()
     caches = {m: _read_cache(evalset, m) for m in methods}

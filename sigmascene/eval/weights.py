@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import SigmaError, SourceLoc
+from ..errors import ConfigError, ModelError, SourceLoc
 
 # key -> (what it is, an example of what to put there)
 BACKBONES: dict[str, tuple[str, str]] = {
@@ -50,12 +50,12 @@ class Weights:
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise SigmaError(f"weights config {path} does not exist") from None
+            raise ConfigError(f"weights config {path} does not exist") from None
         except tomllib.TOMLDecodeError as err:
-            raise SigmaError(f"cannot read weights config: {err}", SourceLoc(str(path), 1, 1)) from None
+            raise ConfigError(f"cannot read weights config: {err}", SourceLoc(str(path), 1, 1)) from None
         table = data.get("weights", data)
         if not isinstance(table, dict):
-            raise SigmaError("`weights` must be a table of NAME = \"folder\"", SourceLoc(str(path), 1, 1))
+            raise ConfigError("`weights` must be a table of NAME = \"folder\"", SourceLoc(str(path), 1, 1))
         return cls.from_mapping(table, base=path.parent, origin=str(path))
 
     @classmethod
@@ -65,7 +65,7 @@ class Weights:
             if key not in BACKBONES:
                 from ..errors import did_you_mean
 
-                raise SigmaError(f"unknown backbone '{key}' in {origin}", None,
+                raise ConfigError(f"unknown backbone '{key}' in {origin}", None,
                                  did_you_mean(key, BACKBONES) or f"known: {', '.join(BACKBONES)}")
             if value in (None, ""):
                 continue
@@ -122,10 +122,10 @@ def require_model_folder(weights: Weights, key: str, metrics: str) -> Path:
         raise MissingWeights(missing_line(key, metrics))
     where = weights.source.get(key, "config")
     if not p.is_dir():
-        raise SigmaError(f"{metrics}: the {key} folder {p} (from {where}) does not exist or is not a folder",
+        raise ModelError(f"{metrics}: the {key} folder {p} (from {where}) does not exist or is not a folder",
                          hint="pass a folder written by save_pretrained; nothing is ever downloaded")
     if not (p / "config.json").is_file():
-        raise SigmaError(f"{metrics}: {p} (from {where}) has no config.json",
+        raise ModelError(f"{metrics}: {p} (from {where}) has no config.json",
                          hint="the folder must be a transformers model saved with save_pretrained")
     return p
 
@@ -140,6 +140,6 @@ def load_pretrained(loader: Any, folder: Path, what: str) -> Any:
         return loader.from_pretrained(str(folder), local_files_only=True)
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise SigmaError(f"cannot load the {what} from {folder}: {first}",
+        raise ModelError(f"cannot load the {what} from {folder}: {first}",
                          hint="the folder must hold a complete save_pretrained copy (weights and preprocessor)"
                          ) from None

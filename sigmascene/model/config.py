@@ -21,7 +21,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SigmaError
+from ..errors import ConfigError, ModelError
 
 ENV_BASE = "SIGMASCENE_BASE"
 ENV_LORA = "SIGMASCENE_LORA"
@@ -56,13 +56,13 @@ def read_config(path: Path | None = None) -> dict:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as err:
-        raise SigmaError(f"{path}: cannot read the sigmascene config file: {err}") from None
+        raise ConfigError(f"{path}: cannot read the sigmascene config file: {err}") from None
     model = data.get("model", {})
     if not isinstance(model, dict):
-        raise SigmaError(f"{path}: [model] must be a table with `base` and/or `lora` paths")
+        raise ConfigError(f"{path}: [model] must be a table with `base` and/or `lora` paths")
     for key in ("base", "lora"):
         if key in model and not isinstance(model[key], str):
-            raise SigmaError(f"{path}: `{key}` under [model] must be a path string")
+            raise ConfigError(f"{path}: `{key}` under [model] must be a path string")
     return model
 
 
@@ -90,11 +90,11 @@ def require_base(paths: ModelPaths) -> Path:
     """The base folder, or a SigmaError that says how to get one."""
     hint = HOW_TO_GET_BASE.format(config=config_file())
     if paths.base is None:
-        raise SigmaError("no base model given", hint=hint)
+        raise ModelError("no base model given", hint=hint)
     where = {"flag": "--base", "env": ENV_BASE, "config": str(config_file())}.get(paths.base_source, "")
     if not paths.base.is_dir():
-        raise SigmaError(f"base model folder {str(paths.base)!r} (from {where}) does not exist", hint=hint)
+        raise ModelError(f"base model folder {str(paths.base)!r} (from {where}) does not exist", hint=hint)
     if not (paths.base / "model_index.json").is_file():
-        raise SigmaError(f"{str(paths.base)!r} (from {where}) is not a diffusers pipeline folder: it has no "
+        raise ModelError(f"{str(paths.base)!r} (from {where}) is not a diffusers pipeline folder: it has no "
                          "model_index.json", hint=hint)
     return paths.base

@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from ..errors import SigmaError
+from ..errors import ConfigError, ModelError
 
 # The one dtype table: what each name a user may type stands for in torch. `auto` and `fp8` are decided by
 # `compute_dtype`; the trainer's weight_dtype and every `--dtype` option list derive from here.
@@ -27,7 +27,7 @@ def resolve_device(device: Optional[str] = None) -> Any:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise SigmaError(f"--device {device} asked for a GPU, but torch sees none", hint="use --device cpu")
+        raise ConfigError(f"--device {device} asked for a GPU, but torch sees none", hint="use --device cpu")
     return dev
 
 
@@ -44,7 +44,7 @@ def compute_dtype(dtype: str, device: Any) -> Any:
     import torch
 
     if dtype not in DTYPES:
-        raise SigmaError(f"--dtype {dtype!r} is not one of: {', '.join(DTYPES)}")
+        raise ConfigError(f"--dtype {dtype!r} is not one of: {', '.join(DTYPES)}")
     if dtype == "auto":
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     return torch.bfloat16 if dtype == "fp8" else torch_dtype(dtype)
@@ -72,11 +72,11 @@ def load_pipeline(base: str | Path, lora: str | Path | None = None, *, device: O
     from .pipeline import SigmaPipeline
 
     if offload is not None and offload not in OFFLOADS:
-        raise SigmaError(f"--offload {offload!r} is not one of: {', '.join(OFFLOADS)}")
+        raise ConfigError(f"--offload {offload!r} is not one of: {', '.join(OFFLOADS)}")
     dev = resolve_device(device)
     torch_dtype = compute_dtype(dtype, dev)
     if lora is not None and not Path(lora).is_file():
-        raise SigmaError(f"LoRA file {lora} does not exist", hint="pass the .safetensors `sigmascene train` wrote")
+        raise ModelError(f"LoRA file {lora} does not exist", hint="pass the .safetensors `sigmascene train` wrote")
     quiet_libraries()
     pipe = SigmaPipeline.from_pretrained(base, dtype=torch_dtype)
     pipe.set_progress_bar_config(disable=True)

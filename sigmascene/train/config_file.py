@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import Diagnostic, SigmaError, SourceLoc
+from ..errors import ConfigError, Diagnostic, SourceLoc
 from .config import TrainConfig
 from .toml_text import render_toml
 
@@ -33,14 +33,14 @@ def apply_set(data: dict, item: str) -> str:
     key, sep, raw = item.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise SigmaError(f"--set expects KEY=VALUE, got {item!r}", hint="for example: --set optim.grad_accum=4")
+        raise ConfigError(f"--set expects KEY=VALUE, got {item!r}", hint="for example: --set optim.grad_accum=4")
     parts = key.split(".")
     node: Any = data
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise SigmaError(f"--set {key}: `{part}` is not an index of a {len(node)}-item list")
+                raise ConfigError(f"--set {key}: `{part}` is not an index of a {len(node)}-item list")
             if last:
                 node[int(part)] = _parse_value(raw.strip())
             else:
@@ -51,7 +51,7 @@ def apply_set(data: dict, item: str) -> str:
         else:
             nxt = node.setdefault(part, {})
             if not isinstance(nxt, (dict, list)):
-                raise SigmaError(f"--set {key}: `{'.'.join(parts[:i + 1])}` is a value, not a table")
+                raise ConfigError(f"--set {key}: `{'.'.join(parts[:i + 1])}` is a value, not a table")
             node = nxt
     return key
 
@@ -122,7 +122,7 @@ def validate_config(data: dict, *, file: str = "<config>", text: str = "", base_
                 diags.append(Diagnostic(f"{where}: {msg} (from --set {given})", None, hint))
             else:
                 diags.append(Diagnostic(f"{where}: {msg}", _locate(text, file, loc), hint))
-        raise SigmaError(diags) from None
+        raise ConfigError(diags) from None
     cfg.base_dir = str(base_dir) if base_dir is not None else None
     return cfg
 
@@ -131,7 +131,7 @@ def load_config(path: str | Path, sets: list[str] | None = None) -> TrainConfig:
     """Read a TOML config, apply `--set` overrides, validate; every problem is a located SigmaError."""
     p = Path(path)
     if not p.is_file():
-        raise SigmaError(f"config file {str(p)!r} does not exist",
+        raise ConfigError(f"config file {str(p)!r} does not exist",
                          hint="create one with `sigmascene train --init FILE`")
     text = p.read_text(encoding="utf-8")
     try:
@@ -139,7 +139,7 @@ def load_config(path: str | Path, sets: list[str] | None = None) -> TrainConfig:
     except tomllib.TOMLDecodeError as err:
         m = re.search(r"line (\d+), column (\d+)", str(err))
         loc = SourceLoc(str(p), int(m.group(1)), int(m.group(2))) if m else SourceLoc(str(p), 1, 1)
-        raise SigmaError(f"not valid TOML: {str(err).split(' (at')[0]}", loc) from None
+        raise ConfigError(f"not valid TOML: {str(err).split(' (at')[0]}", loc) from None
     overrides = {apply_set(data, item): item for item in sets or []}
     return validate_config(data, file=str(p), text=text, base_dir=p.resolve().parent, overrides=overrides)
 
@@ -153,7 +153,7 @@ def default_toml() -> str:
 def write_default(path: str | Path, *, force: bool = False) -> Path:
     p = Path(path)
     if p.exists() and not force:
-        raise SigmaError(f"{p} already exists; refusing to overwrite it", hint="pass --force, or choose another file")
+        raise ConfigError(f"{p} already exists; refusing to overwrite it", hint="pass --force, or choose another file")
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(default_toml(), encoding="utf-8")
     return p

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from ...errors import SigmaError
+from ...errors import AssetError, ConfigError
 from ..io import append_sample, iter_index, repair_index, write_bytes_atomic
 from ..schema import Sample
 from .config import CONFIG_FILE, SynthConfig, sample_id
@@ -45,16 +45,16 @@ def _check_config(root: Path, cfg: SynthConfig) -> None:
         try:
             old = SynthConfig.model_validate(json.loads(path.read_text(encoding="utf-8")))
         except Exception as e:  # noqa: BLE001 - any unreadable config is the same user problem
-            raise SigmaError(f"{path} is not a synth config ({e})",
+            raise AssetError(f"{path} is not a synth config ({e})",
                              hint="use an empty --out folder, or delete the file if the folder is yours") from None
         if old != cfg:
             diff = ", ".join(f"{k} {getattr(old, k)} -> {getattr(cfg, k)}" for k in SynthConfig.model_fields
                              if getattr(old, k) != getattr(cfg, k))
-            raise SigmaError(f"{root} was synthesized with other settings ({diff}); resuming would mix two worlds",
+            raise ConfigError(f"{root} was synthesized with other settings ({diff}); resuming would mix two worlds",
                              hint="pass the original settings to extend it, or choose a new --out folder")
         return
     if (root / "index.jsonl").exists():
-        raise SigmaError(f"{root} already holds a dataset that `data synth` did not make (no {CONFIG_FILE})",
+        raise ConfigError(f"{root} already holds a dataset that `data synth` did not make (no {CONFIG_FILE})",
                          hint="choose a new --out folder")
     write_bytes_atomic(path, (cfg.model_dump_json(indent=2) + "\n").encode("utf-8"))
 
@@ -91,7 +91,7 @@ def synthesize(out: str | Path, count: int, cfg: SynthConfig, workers: int = 2,
     `on_progress(done, total)` is called after every appended sample (the CLI draws a bar with it).
     """
     if count < 0:
-        raise SigmaError(f"--count must be positive, got {count}")
+        raise ConfigError(f"--count must be positive, got {count}")
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     _check_config(root, cfg)

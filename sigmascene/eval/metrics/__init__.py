@@ -34,7 +34,7 @@ BY_KEY = {m.key: m for m in METRICS}
 
 def metric_keys(only: list[str] | None) -> list[str]:
     """Validate a `--metric` selection (keys or labels, any case) into metric keys in table order."""
-    from ...errors import SigmaError, did_you_mean
+    from ...errors import ConfigError, did_you_mean
 
     if not only:
         return [m.key for m in METRICS]
@@ -43,7 +43,7 @@ def metric_keys(only: list[str] | None) -> list[str]:
     for item in only:
         key = names.get(item.lower().replace("-", "_")) or names.get(item.lower())
         if key is None:
-            raise SigmaError(f"unknown metric '{item}'", hint=did_you_mean(item, list(names)) or
+            raise ConfigError(f"unknown metric '{item}'", hint=did_you_mean(item, list(names)) or
                              f"known: {', '.join(m.key for m in METRICS)}")
         wanted.add(key)
     return [m.key for m in METRICS if m.key in wanted]

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ...errors import SigmaError
+from ...errors import ModelError
 from ...vocab import routing_intensity
 from ..weights import load_pretrained
 from .embed import as_pil, pick_device
@@ -101,7 +101,7 @@ class DepthEstimator:
         if self.metric:
             depth = 1.0 / np.maximum(depth, 1e-6)
         if not np.isfinite(depth).all():
-            raise SigmaError("the depth estimator returned non-finite values")
+            raise ModelError("the depth estimator returned non-finite values")
         return depth
 
     def _to_size(self, out: Any, h: int, w: int) -> Any:

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
-from ...errors import SigmaError
+from ...errors import ModelError
 from ..weights import load_pretrained
 
 BATCH = 16
@@ -34,7 +34,7 @@ def features(out: Any) -> Any:
         return out
     pooled = getattr(out, "pooler_output", None)
     if pooled is None:
-        raise SigmaError(f"the model returned {type(out).__name__} without pooled features")
+        raise ModelError(f"the model returned {type(out).__name__} without pooled features")
     return pooled
 
 
@@ -67,7 +67,7 @@ class ImageEmbedder:
 
         model = load_pretrained(AutoModel, folder, "DINO image encoder")
         if not hasattr(model.config, "hidden_size") or hasattr(model, "get_text_features"):
-            raise SigmaError(f"{folder} holds a {type(model).__name__}, not a DINO/ViT image encoder")
+            raise ModelError(f"{folder} holds a {type(model).__name__}, not a DINO/ViT image encoder")
         return cls(model, load_pretrained(AutoImageProcessor, folder, "DINO image processor"), "cls", device,
                    name=type(model).__name__)
 
@@ -106,7 +106,7 @@ class TextEmbedder:
         self.device = image_embedder.device
         self.tokenizer = getattr(image_embedder.processor, "tokenizer", None)
         if self.tokenizer is None:
-            raise SigmaError(f"the {image_embedder.name} folder has no tokenizer; text metrics need one")
+            raise ModelError(f"the {image_embedder.name} folder has no tokenizer; text metrics need one")
         self.pad_to_max = pad_to_max  # SigLIP was trained on max-length padded text; CLIP on EOS pooling
 
     def max_length(self) -> int:
@@ -135,7 +135,7 @@ def load_contrastive(folder: Path, what: str) -> tuple[Any, Any]:
 
     model = load_pretrained(AutoModel, folder, what)
     if not (hasattr(model, "get_image_features") and hasattr(model, "get_text_features")):
-        raise SigmaError(f"{folder} holds a {type(model).__name__}, not an image-text model ({what})")
+        raise ModelError(f"{folder} holds a {type(model).__name__}, not an image-text model ({what})")
     return model, load_pretrained(AutoProcessor, folder, f"{what} processor")
 
 

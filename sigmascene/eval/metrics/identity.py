@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
-from ...errors import SigmaError
+from ...errors import AssetError
 from .embed import ImageEmbedder, cosine100
 
 WHITE = (255, 255, 255)
@@ -46,9 +46,9 @@ def load_reference(path: Path, background: tuple[int, int, int] = WHITE) -> np.n
                 return np.asarray(Image.alpha_composite(bg, rgba).convert("RGB"))
             return np.asarray(im.convert("RGB"))
     except FileNotFoundError:
-        raise SigmaError(f"reference image {path} does not exist") from None
+        raise AssetError(f"reference image {path} does not exist") from None
     except OSError as err:
-        raise SigmaError(f"cannot read reference image {path}: {err}") from None
+        raise AssetError(f"cannot read reference image {path}: {err}") from None
 
 
 class IdentityMetric:

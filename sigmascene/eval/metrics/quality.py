@@ -57,9 +57,9 @@ class Musiq:
                 raise MissingWeights(f"MUSIQ skipped: needs {problems[0]} and a MUSIQ checkpoint (--musiq FILE)")
             raise MissingWeights(missing_line("musiq", "MUSIQ"))
         if not Path(path).is_file():
-            from ...errors import SigmaError
+            from ...errors import ModelError
 
-            raise SigmaError(f"MUSIQ: checkpoint {path} does not exist",
+            raise ModelError(f"MUSIQ: checkpoint {path} does not exist",
                              hint="pass the .pth file of pyiqa's MUSIQ weights (nothing is ever downloaded)")
         if problems:
             raise MissingWeights(f"MUSIQ skipped: needs {problems[0]}")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from ...errors import SigmaError
+from ...errors import ConfigError, ModelError
 
 DEFAULT_SIZE = 256
 DEFAULT_STEPS = 28
@@ -39,7 +39,7 @@ def demo_module() -> Any:
 def _square(canvas: Any) -> int:
     w, h = (int(v) for v in canvas)
     if w != h:
-        raise SigmaError(f"the demo canvas {w}x{h} is not square; the synthetic world renders square scenes",
+        raise ModelError(f"the demo canvas {w}x{h} is not square; the synthetic world renders square scenes",
                          hint="pass --size")
     return w
 
@@ -55,16 +55,16 @@ def choose_model(model: str, base: Optional[str], lora: Optional[str], size: Opt
         paths = resolve_model_paths(base, lora)
         base_dir = require_base(paths)
         if paths.lora is not None and not paths.lora.is_file():
-            raise SigmaError(f"LoRA file {paths.lora} does not exist")
+            raise ModelError(f"LoRA file {paths.lora} does not exist")
         name = (paths.lora.stem if paths.lora is not None else base_dir.name).replace(" ", "_")
         return ModelChoice(name, size or DEFAULT_SIZE, steps or DEFAULT_STEPS, None, base_dir, paths.lora,
                            model_identity(base_dir, paths.lora))
     if model != "demo":
-        raise SigmaError(f"--model {model!r} is not known", hint="use --model demo, or --base DIR [--lora FILE]")
+        raise ConfigError(f"--model {model!r} is not known", hint="use --model demo, or --base DIR [--lora FILE]")
     demo = demo_module()
     if demo is None:
         if need_model:
-            raise SigmaError("the embedded demo model is not available in this installation",
+            raise ModelError("the embedded demo model is not available in this installation",
                              hint="pass --base DIR [--lora FILE] to evaluate another model, or --validate to "
                                   "check the metrics without a model")
         from ...demo import DEMO_CANVAS  # the contract's canvas holds even before the weights are built
@@ -85,5 +85,5 @@ def load_model(choice: ModelChoice, device: Optional[str] = None, dtype: str = "
         return load_pipeline(choice.base, choice.lora, device=device, dtype=dtype)
     demo = demo_module()
     if demo is None:
-        raise SigmaError("the embedded demo model is not available in this installation")
+        raise ModelError("the embedded demo model is not available in this installation")
     return demo.load_demo_pipeline(device)  # device None: cuda when present

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Optional
 import numpy as np
 
 from ...data import STRUCTURES
-from ...errors import SigmaError
+from ...errors import AssetError, ConfigError
 from ..evalset import Case, EvalSet, SampleRef
 from ..runner import MODES
 from .metrics import SceneScore, score_image, scene_regions
@@ -34,7 +34,7 @@ def parse_modes(text: str) -> list[str]:
     modes = [m.strip() for m in str(text).split(",") if m.strip()]
     bad = [m for m in modes if m not in MODES]
     if bad or not modes:
-        raise SigmaError(f"--modes {text!r}: each mode must be one of {', '.join(MODES)}",
+        raise ConfigError(f"--modes {text!r}: each mode must be one of {', '.join(MODES)}",
                          hint="for example --modes single,iterative")
     return modes
 
@@ -55,14 +55,14 @@ class ToyworldConfig:
 
     def check(self) -> None:
         if self.count < 1:
-            raise SigmaError(f"--count must be at least 1, got {self.count}")
+            raise ConfigError(f"--count must be at least 1, got {self.count}")
         if self.size % 16 or not 32 <= self.size <= 2048:
-            raise SigmaError(f"canvas size {self.size} must be a multiple of 16 between 32 and 2048")
+            raise ConfigError(f"canvas size {self.size} must be a multiple of 16 between 32 and 2048")
         bad = [m for m in self.modes if m not in MODES]
         if bad:
-            raise SigmaError(f"--modes {','.join(self.modes)!r}: each mode must be one of {', '.join(MODES)}")
+            raise ConfigError(f"--modes {','.join(self.modes)!r}: each mode must be one of {', '.join(MODES)}")
         if self.structure not in STRUCTURES:
-            raise SigmaError(f"--structure {self.structure!r} is not one of: {', '.join(STRUCTURES)}")
+            raise ConfigError(f"--structure {self.structure!r} is not one of: {', '.join(STRUCTURES)}")
 
     def method(self, mode: str) -> str:
         """The renders/ folder: model, structure and mode, so runs with another structure never mix."""
@@ -134,13 +134,13 @@ def score_all(evalset: EvalSet, cfg: ToyworldConfig, *, validate_seed: int = 0,
     for case in evalset.cases:  # first every sample, so each scene can be judged against others' references
         ref = case.sample
         if ref is None:
-            raise SigmaError(f"case {case.id} is not a toy-world sample", hint="use a folder made by `eval toyworld`")
+            raise AssetError(f"case {case.id} is not a toy-world sample", hint="use a folder made by `eval toyworld`")
         root = evalset.root / ref.dataset
         if ref.dataset not in datasets:
             datasets[ref.dataset] = {s.id: s for s in load_dataset(root)}
         sample = datasets[ref.dataset].get(ref.id)
         if sample is None:
-            raise SigmaError(f"{root} has no sample '{ref.id}' (named by case {case.id})")
+            raise AssetError(f"{root} has no sample '{ref.id}' (named by case {case.id})")
         located.append((case, sample, root))
     pool = [[resolve(root, s.identity) for s in sample.subjects] for _, sample, root in located]
     advance = start("scoring", len(evalset.cases)) if start else None

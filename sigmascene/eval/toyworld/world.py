@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Optional
 
 import numpy as np
 
-from ...errors import SigmaError
+from ...errors import AssetError, ConfigError, SigmaError
 from ...vocab import parse_subject_counts as parse_subjects  # noqa: F401  (the eval commands call it so)
 
 # Training runs use small world seeds (the demo's TRAIN_SEEDS); eval worlds live far above them.
@@ -48,7 +48,7 @@ def check_disjoint(counts: Iterable[int], base: int, train_seeds: Optional[Itera
         return
     clash = [world_seed(n, base) for n in counts if world_seed(n, base) in used]
     if clash:
-        raise SigmaError(f"eval world seeds {clash} were used to train the model, so their scenes are not held out",
+        raise ConfigError(f"eval world seeds {clash} were used to train the model, so their scenes are not held out",
                          hint="pass another --seed-base")
 
 
@@ -112,7 +112,7 @@ def load_toy_scene(sample, root: Path, n: int, case_id: str) -> ToyScene:
     subjects = sample.subjects
     for s in subjects:
         if s.box3d is None or not s.attributes.get("shape"):
-            raise SigmaError(f"sample '{sample.id}' in {root} is not a synthetic-world sample (no attributes/box3d)")
+            raise AssetError(f"sample '{sample.id}' in {root} is not a synthetic-world sample (no attributes/box3d)")
     return ToyScene(
         case_id=case_id, n=n, sample=sample, root=root, image=load_rgb(resolve(root, sample.image)),
         visible=[load_mask(resolve(root, s.mask)) for s in subjects], full=full_silhouettes(sample),
