@@ -22,7 +22,12 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..errors import AssetError, ConfigError, SourceLoc
+from ..data import sample_to_scene  # the trainer's conversion too: cases are shown as training saw them
+from ..data.io import index_path, load_dataset
+from ..errors import AssetError, ConfigError, SourceLoc, did_you_mean
+from ..files import write_text_atomic
+from ..grammar import load
+from ..prompts import rewrite_mentions, subject_phrase
 from ..scene import Scene
 
 FORMAT = "sigmascene-evalset"
@@ -109,17 +114,13 @@ class EvalSet(BaseModel):
             self._root = Path(root)
         self._root.mkdir(parents=True, exist_ok=True)
         path = self._root / INDEX
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(self.model_dump_json(indent=2, exclude_none=True) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write_text_atomic(path, self.model_dump_json(indent=2, exclude_none=True) + "\n")
         return path
 
     def case(self, case_id: str) -> Case:
         for c in self.cases:
             if c.id == case_id:
                 return c
-        from ..errors import did_you_mean
-
         raise ConfigError(f"no case '{case_id}' in {self.root}", hint=did_you_mean(case_id, [c.id for c in self.cases]))
 
     # -- what a case means ----------------------------------------------------------------------------------
@@ -136,11 +137,7 @@ class EvalSet(BaseModel):
                     raise AssetError(f"{path}: {err.errors()[0]['msg']}") from None
                 scene.base_dir = path.parent
                 return scene.validate_scene()
-            from ..grammar import load
-
             return load(path)
-        from ..data import sample_to_scene  # the trainer's conversion too: cases are shown as training saw them
-
         sample, droot = self.load_sample(case)
         return sample_to_scene(sample, droot, case.sample.structure)
 
@@ -155,8 +152,6 @@ class EvalSet(BaseModel):
         out = {s.name: scene.resolve(s.ref) for s in scene.subjects}
         for name, rel in case.references.items():
             if name not in out:
-                from ..errors import did_you_mean
-
                 raise AssetError(f"case '{case.id}': reference for unknown subject '{name}'",
                                  hint=did_you_mean(name, list(out)))
             out[name] = self.root / rel
@@ -175,8 +170,6 @@ _DATASETS: dict[tuple[str, int, int], list] = {}
 
 def _dataset(root: Path) -> list:
     """A dataset's samples, read once per process while its index is unchanged (a set names it per case)."""
-    from ..data.io import index_path, load_dataset
-
     try:
         st = index_path(root).stat()
         key = (str(root.resolve()), st.st_size, st.st_mtime_ns)
@@ -197,8 +190,6 @@ def _find_sample(samples: list, sample_id: str, root: Path):
 
 def case_text(case: Case, scene: Scene) -> str:
     """The text SigLIP-T compares against: what the user asked for, with @mentions spelt out."""
-    from ..prompts import rewrite_mentions, subject_phrase
-
     if case.prompt:
         return case.prompt
     phrases = {s.name: subject_phrase(s.name, s.caption) for s in scene.subjects}

@@ -15,9 +15,11 @@ from typing import Any, Callable, Iterable
 import numpy as np
 from PIL import Image
 
-from ..errors import AssetError, SigmaError
+from ..compiler import compile_scene
+from ..errors import AssetError, SigmaError, did_you_mean
+from ..files import write_text_atomic
 from .evalset import Case, EvalSet, case_text, control_label, subject_group
-from .metrics import METRICS, MetricSuite
+from .metrics import MetricSuite
 from .metrics.embed import cosine100
 from .metrics.identity import crop_subject, load_reference
 
@@ -159,8 +161,6 @@ class Prepared:
 
 def prepare_case(evalset: EvalSet, case: Case) -> Prepared:
     """Compile the case's scene with the same compiler the model used, so regions match what it was asked."""
-    from ..compiler import compile_scene
-
     scene = evalset.load_scene(case)
     compiled = compile_scene(scene)
     layout = Layout.of(compiled)
@@ -179,8 +179,6 @@ def score_set(evalset: EvalSet, suite: MetricSuite, weights_fp: dict, methods: I
     methods = list(methods) if methods is not None else evalset.methods()
     for m in methods:
         if not evalset.render_dir(m).is_dir():
-            from ..errors import did_you_mean
-
             raise AssetError(f"no renders for method '{m}' in {evalset.root / 'renders'}",
                              hint=did_you_mean(m, evalset.methods()) or "render with `sigmascene eval run`")
     active = suite.active()
@@ -270,10 +268,4 @@ def _compact_cache(evalset: EvalSet, method: str, cases: dict) -> None:
     p = _cache_path(evalset, method)
     if not cases:
         return
-    tmp = p.with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in cases.values()), encoding="utf-8")
-    tmp.replace(p)
-
-
-def metric_columns() -> list[str]:
-    return [m.key for m in METRICS]
+    write_text_atomic(p, "".join(json.dumps(r) + "\n" for r in cases.values()))

@@ -46,13 +46,6 @@ def _small_shadow_maps(size: int = SHADOW_MAP) -> None:
     pyrender.renderer.SHADOW_TEX_SZ = size
 
 
-def release_renderer() -> None:
-    global _RENDERER
-    if _RENDERER is not None:
-        _RENDERER.delete()
-        _RENDERER = None
-
-
 def _with_bounds(mesh: Any, positions: np.ndarray) -> Any:
     # pyrender 0.1.45 computes Mesh.bounds with np.infty, which numpy 2 removed; precomputing it avoids that path.
     mesh._bounds = np.stack([positions.min(axis=0), positions.max(axis=0)]).astype(np.float64)
@@ -105,13 +98,3 @@ def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0.0,
     pose = np.eye(4)
     pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, true_up, back, eye
     return pose
-
-
-def hide_all_but(meshes: list[Any], keep: Any | None) -> None:
-    for m in meshes:
-        m.is_visible = m is keep
-
-
-def show_all(meshes: list[Any]) -> None:
-    for m in meshes:
-        m.is_visible = True

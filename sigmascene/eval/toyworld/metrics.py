@@ -61,9 +61,6 @@ class SceneScore:
         for k in METRICS:
             getattr(self, k).merge(getattr(other, k))
 
-    def as_dict(self) -> dict:
-        return {k: [getattr(self, k).hits, getattr(self, k).total] for k in METRICS}
-
     @classmethod
     def from_dict(cls, d: dict) -> "SceneScore":
         return cls(**{k: Tally(*d[k]) for k in METRICS})
