@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, PrivateAttr, field_validator, model_validator
 
 from .errors import Diagnostic, SigmaError, SourceLoc, did_you_mean
-from .vocab import MAX_SUBJECTS, ROUTING_STEP
+from .vocab import MAX_SUBJECTS, ROUTING_STEP, TOKEN_PIXELS
 
 SUPPORTED_VERSIONS = (1,)
 MAX_CANVAS = 4096
@@ -61,8 +61,9 @@ class Canvas(Node):
     @field_validator("width", "height")
     @classmethod
     def _multiple_of_16(cls, v: int) -> int:
-        if v < 16 or v > MAX_CANVAS or v % 16:
-            raise ValueError(f"canvas sides must be multiples of 16 between 16 and {MAX_CANVAS} pixels, got {v}")
+        if v < TOKEN_PIXELS or v > MAX_CANVAS or v % TOKEN_PIXELS:
+            raise ValueError(f"canvas sides must be multiples of {TOKEN_PIXELS} between {TOKEN_PIXELS} and {MAX_CANVAS} "
+                             f"pixels, got {v}")
         return v
 
 

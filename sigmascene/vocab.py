@@ -3,7 +3,8 @@
 The compiler writes subject k (1-based, far to near) as routing intensity 10·k; the trainer, the iterative
 baseline, the previews, the depth metric and the toy-world eval read that value back. Written out in each of them,
 a change in one would silently desynchronise the maps a model was trained on from the maps it is given. The same
-holds for the subject limit the routing map can hold in 8 bits, which option parsers check before any work starts.
+holds for the subject limit the routing map can hold in 8 bits, which option parsers check before any work starts,
+and for the 16-pixel grid every canvas and identity block is aligned to.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from .errors import ConfigError
 
 ROUTING_STEP = 10  # subject k (1-based, far to near) has routing intensity ROUTING_STEP * k; background is 0
 MAX_SUBJECTS = 25  # ROUTING_STEP * MAX_SUBJECTS = 250 still fits in one 8-bit channel
+TOKEN_PIXELS = 16  # one latent token covers 16x16 pixels (VAE factor 8 x patch 2): canvases and blocks align to it
 
 
 def routing_intensity(k: int) -> int:

@@ -16,7 +16,7 @@ from ..renderers.geometry import object_matrix, view_depth
 from ..renderers.pyrender3d import Item3D, Render3D, render_3d, unit_box, world_bounds
 from ..renderers.raster import flat_coverage
 from ..scene import Box3D, Mask, Mesh, Scene, Subject
-from ..vocab import routing_intensity
+from ..vocab import TOKEN_PIXELS, routing_intensity
 from .assets import load_mask, load_mesh
 from .compiled import GENERATOR, CompiledScene
 from .depth import depth_range, encode_depth, load_depth_map
@@ -58,8 +58,8 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None)
     scene.validate_scene()
     width, height = scene.canvas.width, scene.canvas.height
     bh, bw = default_identity_size(width, height) if identity_size is None else identity_size
-    if bh < 16 or bw < 16 or bh % 16 or bw % 16:
-        raise ConfigError(f"identity block size must be multiples of 16 pixels, got {bh}x{bw} (H' x W')")
+    if bh < TOKEN_PIXELS or bw < TOKEN_PIXELS or bh % TOKEN_PIXELS or bw % TOKEN_PIXELS:
+        raise ConfigError(f"identity block size must be multiples of {TOKEN_PIXELS} pixels, got {bh}x{bw} (H' x W')")
     subjects = scene.subjects
     warnings: list[str] = []
 

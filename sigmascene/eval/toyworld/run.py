@@ -20,6 +20,7 @@ import numpy as np
 
 from ...data import STRUCTURES
 from ...errors import AssetError, ConfigError
+from ...vocab import TOKEN_PIXELS
 from ..evalset import Case, EvalSet, SampleRef
 from ..runner import MODES
 from .metrics import SceneScore, score_image, scene_regions
@@ -56,8 +57,8 @@ class ToyworldConfig:
     def check(self) -> None:
         if self.count < 1:
             raise ConfigError(f"--count must be at least 1, got {self.count}")
-        if self.size % 16 or not 32 <= self.size <= 2048:
-            raise ConfigError(f"canvas size {self.size} must be a multiple of 16 between 32 and 2048")
+        if self.size % TOKEN_PIXELS or not 32 <= self.size <= 2048:
+            raise ConfigError(f"canvas size {self.size} must be a multiple of {TOKEN_PIXELS} between 32 and 2048")
         bad = [m for m in self.modes if m not in MODES]
         if bad:
             raise ConfigError(f"--modes {','.join(self.modes)!r}: each mode must be one of {', '.join(MODES)}")
