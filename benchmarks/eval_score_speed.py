@@ -60,7 +60,7 @@ def main() -> None:
     from sigmascene.eval.metrics.depth import depth_mse
     from sigmascene.eval.metrics.embed import cosine100
     from sigmascene.eval.metrics.identity import crop_subject, load_reference
-    from sigmascene.eval.score import Layout
+    from sigmascene.eval.case_scores import Layout
     from sigmascene.eval.tiny import save_tiny_weights
     from sigmascene.eval.weights import Weights
 

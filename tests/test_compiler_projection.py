@@ -11,7 +11,7 @@ from PIL import Image
 
 import sigmascene
 from sigmascene import Scene, box2d, box3d, camera, mesh
-from sigmascene.renderers.geometry import box_corners, object_matrix, project, rotation_matrix
+from sigmascene.renderers.camera import box_corners, object_matrix, project, rotation_matrix
 
 W, H = 160, 128
 

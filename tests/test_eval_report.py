@@ -11,7 +11,7 @@ from PIL import Image
 from sigmascene.eval.grid import HEAD_W, LABEL_H, TILE, worst_cases, worst_grid
 from sigmascene.eval.report import (cells, header, paper_rows, summarize, to_markdown, write_case_csv,
                                     write_subject_csv, write_summary)
-from sigmascene.eval.score import CaseScore, SubjectScore
+from sigmascene.eval.case_scores import CaseScore, SubjectScore
 
 
 def _score(method, case, n, control, dino=(), mse=None, iqa=None, render="r.png"):

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 import sigmascene
 from sigmascene import Scene, box2d, box3d
 from sigmascene.cli import app
-from sigmascene.eval import score as score_mod
+from sigmascene.eval import case_scores as score_mod
 from sigmascene.eval.evalset import Case, EvalSet
-from sigmascene.eval.scoring import run_scoring
+from sigmascene.eval.score_run import run_scoring
 from sigmascene.eval.tiny import save_tiny_weights
 from sigmascene.eval.weights import Weights
 

@@ -162,7 +162,7 @@ def score(
     from ..errors import SigmaError
     from ..eval.evalset import EvalSet
     from ..eval.report import paper_rows, print_table, to_markdown
-    from ..eval.scoring import resolve_weights, run_scoring
+    from ..eval.score_run import resolve_weights, run_scoring
     from ..eval.weights import Weights
 
     if by not in ("group", "count"):

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..version import __version__
 from ..errors import ConfigError, SourceLoc
-from ..renderers.geometry import object_matrix, view_depth
+from ..renderers.camera import object_matrix, view_depth
 from ..renderers.pyrender3d import Item3D, Render3D, render_3d, unit_box, world_bounds
 from ..renderers.raster import flat_coverage
 from ..scene import Box3D, Mask, Mesh, Scene, Subject

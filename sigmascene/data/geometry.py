@@ -1,7 +1,7 @@
 """Camera and box geometry of dataset records, for the synthesizer, the validator and the box fitter.
 
 The conventions (OpenGL camera axes, pixel centres at +0.5, Ry·Rx·Rz Euler order) are the renderers' own:
-rotations, intrinsics, projection and box corners come from `renderers/geometry.py`, the module the compiler
+rotations, intrinsics, projection and box corners come from `renderers/camera.py`, the module the compiler
 draws with, so the synthetic ground truth, the validator's checks, the fitted boxes and the control maps agree by
 construction. What is added here works on the dataset's records (camera-frame boxes, recorded intrinsics) and on
 the way back from pixels: Euler angles from a matrix, back-projection, IoU.
@@ -14,8 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..renderers.geometry import box_corners as corners_of
-from ..renderers.geometry import intrinsics_from_fov, project_camera, rot_x, rot_y, rot_z, rotation_matrix
+from ..renderers.camera import box_corners as corners_of
+from ..renderers.camera import intrinsics_from_fov, project_camera, rot_x, rot_y, rot_z, rotation_matrix
 from .schema import Box3DRecord, CameraRecord
 
 __all__ = ["backproject", "box_corners", "box_from_pose", "box_iou_2d", "box_iou_3d", "box_rotation", "box_volume",

@@ -13,7 +13,7 @@ from typing import Sequence
 from PIL import Image, ImageDraw, ImageFont
 
 from .metrics import BY_KEY, METRICS
-from .score import CaseScore, SubjectScore
+from .case_scores import CaseScore, SubjectScore
 
 TILE = 192
 LABEL_H = 18

@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .metrics import BY_KEY, METRICS
-from .score import CaseScore
+from .case_scores import CaseScore
 
 GROUP_LABELS = {"single": "Single-subject", "multi": "Multi-subject"}
 

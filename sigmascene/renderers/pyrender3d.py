@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import SigmaError, SourceLoc
 from ..scene import Camera
-from .geometry import camera_to_world
+from .camera import camera_to_world
 
 Z_NEAR = 0.01
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sigmascene import camera
 from sigmascene.data.geometry import box_corners, intrinsics_from_fov, project
 from sigmascene.data.schema import Box3DRecord, CameraRecord
-from sigmascene.renderers import geometry as rg
+from sigmascene.renderers import camera as rg
 
 W, H = 160, 96
 angles = st.floats(-180, 180, allow_nan=False)

@@ -13,7 +13,7 @@ from .evalset import EvalSet
 from .grid import worst_grid
 from .metrics import load_suite, metric_keys
 from .report import SummaryRow, summarize, write_case_csv, write_subject_csv, write_summary
-from .score import CaseScore, count_work, score_set
+from .case_scores import CaseScore, count_work, score_set
 from .weights import Weights
 
 
