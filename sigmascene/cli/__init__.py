@@ -7,9 +7,9 @@ from . import lang  # noqa: F401,E402  check, fmt
 # -- more command modules register here, one line each --
 from . import render  # noqa: F401,E402  render
 from . import maps  # noqa: F401,E402  compile, preview
-from . import train  # noqa: F401,E402  train
+from . import train_cmd  # noqa: F401,E402  train
 from . import eval_cmd  # noqa: F401,E402  eval make-set, run, score
-from . import data  # noqa: F401,E402  data synth, validate, stats, show, fit-boxes, import
+from . import data_cmd  # noqa: F401,E402  data synth, validate, stats, show, fit-boxes, import
 
 
 def main() -> None:
