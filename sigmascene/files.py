@@ -20,7 +20,7 @@ from typing import Iterator
 
 
 def _hidden_sibling(path: Path, tag: str) -> Path:
-    return path.parent / f".{path.name}.{tag}-{os.getpid()}-{secrets.token_hex(4)}"
+    return path.parent / f".{path.name}.{tag}-{os.getpid()}-{secrets.token_hex(4)}.tmp"
 
 
 @contextmanager
@@ -32,7 +32,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _hidden_sibling(path, "tmp")
+    tmp = _hidden_sibling(path, "part")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the kernel applies the umask
     os.close(fd)
     try:

@@ -75,7 +75,7 @@ class CompiledScene:
         if out.is_dir() and not overwrite:
             _refuse_foreign(out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = make_dir_beside(out, "tmp")
+        tmp = make_dir_beside(out, "new")
         try:
             self.control_image().save(tmp / "control.png", format="PNG", compress_level=6)
             self.identity_image().save(tmp / "identity.png", format="PNG", compress_level=6)
