@@ -40,3 +40,22 @@ def test_box_corners_span_the_size_along_the_rotated_axes():
     assert corners.mean(axis=0) == pytest.approx([1.0, 2.0, 3.0])
     # yaw 90 turns the box's x (2 m) onto world -z and its z (6 m) onto world x
     assert np.ptp(corners, axis=0) == pytest.approx([6.0, 4.0, 2.0])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.tuples(*[st.floats(-5, 5)] * 3), st.tuples(*[st.floats(-5, 5)] * 3))
+def test_a_camera_placed_at_eye_looks_at_its_target_with_image_up_towards_world_up(eye, target):
+    eye, target = np.asarray(eye), np.asarray(target)
+    view = target - eye
+    if np.linalg.norm(view) < 1e-3 or np.linalg.norm(np.cross(view, [0, 1, 0])) < 1e-3 * np.linalg.norm(view):
+        return  # no direction, or straight up/down: image-up is a convention there
+    pose = rg.look_at_pose(eye, target)
+    assert pose[:3, :3].T @ pose[:3, :3] == pytest.approx(np.eye(3), abs=1e-9)
+    assert -pose[:3, 2] == pytest.approx(view / np.linalg.norm(view), abs=1e-9)
+    assert pose[1, 1] > 0 and abs(pose[1, 0]) < 1e-9  # no roll: image x stays horizontal
+    uv, depth = rg.project(target[None], _camera(eye, target), W, H)
+    assert depth[0] > 0 and uv[0] == pytest.approx([W / 2, H / 2])
+
+
+def _camera(eye, target):
+    return camera(position=tuple(float(v) for v in eye), look_at=tuple(float(v) for v in target))

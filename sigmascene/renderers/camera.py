@@ -49,8 +49,14 @@ def object_matrix(position, yaw: float = 0.0, pitch: float = 0.0, roll: float = 
 
 def camera_to_world(cam: Camera) -> np.ndarray:
     """4x4 pose of the camera (OpenGL frame) in the world."""
-    pos = np.asarray(cam.position, float)
-    fwd = np.array([0.0, 0.0, -1.0]) if cam.look_at is None else np.asarray(cam.look_at, float) - pos
+    return look_at_pose(cam.position, cam.look_at)
+
+
+def look_at_pose(eye, target=None) -> np.ndarray:
+    """4x4 pose of an OpenGL camera (x right, y up, looking down -z) at `eye` looking at `target` (None: down -z),
+    world y up; the scene camera and the synthetic world's identity cameras are both placed with it."""
+    pos = np.asarray(eye, float)
+    fwd = np.array([0.0, 0.0, -1.0]) if target is None else np.asarray(target, float) - pos
     fwd /= np.linalg.norm(fwd)
     up = np.array([0.0, 1.0, 0.0])
     right = np.cross(fwd, up)

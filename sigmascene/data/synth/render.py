@@ -83,18 +83,3 @@ def textured_quad(corners: np.ndarray, image: np.ndarray, repeat: tuple[float, f
     prim = pyrender.Primitive(positions=c, normals=np.tile(n, (4, 1)), texcoord_0=uv,
                               indices=np.array([[0, 1, 2], [0, 2, 3]], dtype=np.uint32), material=material)
     return _with_bounds(pyrender.Mesh([prim]), c)
-
-
-def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0.0, 1.0, 0.0])) -> np.ndarray:
-    """4x4 camera-to-world pose of an OpenGL camera at `eye` looking at `target`."""
-    eye, target = np.asarray(eye, dtype=np.float64), np.asarray(target, dtype=np.float64)
-    back = eye - target
-    back /= np.linalg.norm(back)
-    right = np.cross(up, back)
-    if np.linalg.norm(right) < 1e-9:
-        right = np.array([1.0, 0.0, 0.0])
-    right /= np.linalg.norm(right)
-    true_up = np.cross(back, right)
-    pose = np.eye(4)
-    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, true_up, back, eye
-    return pose
