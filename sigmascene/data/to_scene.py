@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import AssetError, ConfigError
 from ..scene import Box2D, Box3D, Camera, Mask, Relation, Scene
+from .geometry import mask_box
 from .io import load_depth, load_mask, resolve
 from .schema import Sample, SubjectRecord
 
@@ -39,8 +40,6 @@ def box2d_fraction(sample: Sample, subject: SubjectRecord, root: Path) -> Box2D:
     """The subject's pixel box as canvas fractions; from its mask when the record has no box."""
     box = subject.box2d
     if box is None and subject.mask:
-        from .geometry import mask_box
-
         box = mask_box(load_mask(resolve(root, subject.mask)))
     if box is None:
         raise AssetError(f"sample '{sample.id}': subject '{subject.name}' has neither a box2d nor a non-empty mask",

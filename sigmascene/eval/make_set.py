@@ -18,7 +18,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..data import STRUCTURES  # the dataset tools' structure modes (the trainer draws among the same three)
-from ..errors import AssetError, ConfigError, SigmaError
+from ..data import sample_to_scene  # the trainer's conversion: eval cases are shown exactly as training was
+from ..data.io import load_dataset
+from ..errors import AssetError, ConfigError, SigmaError, did_you_mean
+from ..grammar import dumps
 from .evalset import INDEX, Case, EvalSet
 
 GROUND_TRUTH = "ground-truth"
@@ -92,17 +95,12 @@ def make_set(dataset: Path, out: Path, *, single: int = 200, multi: int = 510,
              ground_truth: bool = False, force: bool = False,
              progress: Callable[[int], Callable[[str], None]] | None = None) -> MakeSetSummary:
     """Write an eval set into `out` from the dataset folder `dataset`."""
-    from ..data.io import load_dataset
-    from ..grammar import dumps
-    from ..data import sample_to_scene  # the trainer's conversion: eval cases are shown exactly as training was
     if (out / INDEX).exists() and not force:
         raise SigmaError(f"{out} already holds an eval set", hint="pass --force to rebuild it, or another -o")
     if not structures:
         raise ConfigError("give at least one --structure")
     for st in structures:
         if st not in STRUCTURES:
-            from ..errors import did_you_mean
-
             raise ConfigError(f"unknown structure mode '{st}'", hint=did_you_mean(st, STRUCTURES) or
                              f"use one of: {', '.join(STRUCTURES)}")
     samples = load_dataset(dataset)

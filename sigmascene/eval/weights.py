@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import ConfigError, ModelError, SourceLoc
+from ..errors import ConfigError, ModelError, SourceLoc, did_you_mean
 
 # key -> (what it is, an example of what to put there)
 BACKBONES: dict[str, tuple[str, str]] = {
@@ -63,8 +63,6 @@ class Weights:
         out = cls()
         for key, value in table.items():
             if key not in BACKBONES:
-                from ..errors import did_you_mean
-
                 raise ConfigError(f"unknown backbone '{key}' in {origin}", None,
                                  did_you_mean(key, BACKBONES) or f"known: {', '.join(BACKBONES)}")
             if value in (None, ""):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ...errors import ConfigError, did_you_mean
 from ..weights import MissingWeights, Weights, require_model_folder
 
 
@@ -34,8 +35,6 @@ BY_KEY = {m.key: m for m in METRICS}
 
 def metric_keys(only: list[str] | None) -> list[str]:
     """Validate a `--metric` selection (keys or labels, any case) into metric keys in table order."""
-    from ...errors import ConfigError, did_you_mean
-
     if not only:
         return [m.key for m in METRICS]
     names = {m.key: m.key for m in METRICS} | {m.label.lower(): m.key for m in METRICS}

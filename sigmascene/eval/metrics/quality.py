@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ...errors import ModelError
 from ..weights import MissingWeights, missing_line
 from .embed import ImageEmbedder, TextEmbedder, as_pil, pick_device
 
@@ -57,8 +58,6 @@ class Musiq:
                 raise MissingWeights(f"MUSIQ skipped: needs {problems[0]} and a MUSIQ checkpoint (--musiq FILE)")
             raise MissingWeights(missing_line("musiq", "MUSIQ"))
         if not Path(path).is_file():
-            from ...errors import ModelError
-
             raise ModelError(f"MUSIQ: checkpoint {path} does not exist",
                              hint="pass the .pth file of pyiqa's MUSIQ weights (nothing is ever downloaded)")
         if problems:
