@@ -20,7 +20,7 @@ LINT = "from importlinter.cli import lint_imports_command; lint_imports_command(
 def _lint(project: Path) -> subprocess.CompletedProcess:
     """lint-imports on the `sigmascene` package found in `project`, with that folder's pyproject.toml."""
     env = dict(os.environ, PYTHONPATH=str(project))
-    return subprocess.run([sys.executable, "-c", LINT, "--no-cache", "--config", str(project / "pyproject.toml")],
+    return subprocess.run([sys.executable, "-c", LINT, "--no-cache", str(project / "pyproject.toml")],
                           cwd=project, env=env, capture_output=True, text=True, timeout=120)
 
 
