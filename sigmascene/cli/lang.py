@@ -22,7 +22,7 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print errors as JSON objects (file, line, column, message)."),
 ) -> None:
     """Parse and validate scene files; print `ok` or every error with its location."""
-    from ..grammar.parser import parse_file
+    from ..grammar import parse_file
 
     overrides = parse_sets(set_)
     problems = []
@@ -50,7 +50,7 @@ def fmt(
     check_only: bool = typer.Option(False, "--check", help="Change nothing; exit 1 if any file would change."),
 ) -> None:
     """Rewrite scene files in the canonical layout (comments kept). Idempotent."""
-    from ..grammar.printer import format_file
+    from ..grammar import format_file
 
     changed, failed = [], False
     for f in files:
