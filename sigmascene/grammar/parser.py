@@ -9,6 +9,7 @@ Every Lark exception is converted here into a SigmaError with file:line:col and 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,15 +35,38 @@ _TOKEN_WORDS = {"LBRACE": "'{'", "RBRACE": "'}'", "LPAR": "'('", "RPAR": "')'", 
                 "UNIT": "a unit (deg, rad, px, m, cm)", "$END": "end of file"}
 
 
-# Lark fixes lexer callbacks when the parser is built, so comments go to a list that each parse swaps in.
-_comment_sink: list[Token] = []
+# Comments are lifted out before Lark sees the text (a string may hold '#', so strings are matched too) and
+# blanked with spaces: columns stay, and a file of 100,000 comment lines is one whitespace token, not 200,000.
+_STRING_OR_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*')
 
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
     return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", propagate_positions=True,
-                start=["start", "value"], maybe_placeholders=False,
-                lexer_callbacks={"COMMENT": lambda tok: _comment_sink.append(tok)})
+                start=["start", "value"], maybe_placeholders=False)
+
+
+def _lift_comments(text: str) -> tuple[str, list[Token]]:
+    """(text with every comment blanked, the comments as located tokens)."""
+    comments: list[Token] = []
+    pieces: list[str] = []
+    last, line, line_start, counted = 0, 1, 0, 0
+    for m in _STRING_OR_COMMENT.finditer(text):
+        if m.group()[0] != "#":
+            continue
+        start = m.start()
+        nl = text.count("\n", counted, start)
+        if nl:
+            line += nl
+            line_start = text.rfind("\n", counted, start) + 1
+        counted = start
+        comments.append(Token("COMMENT", m.group(), start, line, start - line_start + 1))
+        pieces += [text[last:start], " " * (m.end() - start)]
+        last = m.end()
+    if not comments:
+        return text, comments
+    pieces.append(text[last:])
+    return "".join(pieces), comments
 
 
 # --- located pieces of a parsed file ------------------------------------------------------------------------
@@ -216,10 +240,9 @@ def parse_source(text: str, file: str, *, quote: bool = True) -> ParsedFile:
     quote=False: diagnostics never print this text (it is not a `.sigma` file)."""
     text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark some editors write is not part of the scene
     remember_source(file, text, quote=quote)
-    _comment_sink.clear()
+    blank, comments = _lift_comments(text)
     try:
-        tree = _lark().parse(text, start="start")
-        comments = list(_comment_sink)
+        tree = _lark().parse(blank, start="start")
         stmts = _Build(file).transform(tree)
     except UnexpectedInput as err:
         raise SigmaSyntaxError(_syntax_error(err, text, file)) from None
@@ -227,8 +250,6 @@ def parse_source(text: str, file: str, *, quote: bool = True) -> ParsedFile:
         if isinstance(err.orig_exc, SigmaError):
             raise err.orig_exc from None
         raise
-    finally:
-        _comment_sink.clear()
     return ParsedFile(file, stmts, comments)
 
 
