@@ -16,16 +16,19 @@ from pathlib import Path
 from .errors import AssetError, SourceLoc
 
 
-def confine(path: str | Path, root: str | Path | None, loc: SourceLoc | None = None, what: str = "file") -> Path:
+def confine(path: str | Path, root: str | Path | None, loc: SourceLoc | None = None, what: str = "file",
+            written: str | None = None) -> Path:
     """`path` itself when no root is set or when it lies inside `root` after resolving symlinks and `..`;
-    else an AssetError that names the path."""
+    else an AssetError that names the path (as `written` in the scene, when given)."""
     path = Path(path)
     if root is None:
         return path
     check_name(path, loc, what)
     real, top = os.path.realpath(path), os.path.realpath(root)
     if real != top and not real.startswith(top.rstrip(os.sep) + os.sep):
-        shown = path if str(path) == real else f"{path} (really {real})"
+        name = written if written is not None else str(path)
+        shown = name if os.path.realpath(os.path.abspath(path)) == os.path.normpath(os.path.abspath(path)) \
+            else f"{name} (really {real})"
         raise AssetError(f"{what} {shown} is outside the allowed folder {top}", loc,
                          "confined mode (--safe / --root / root=) only reads files inside the scene's folder; "
                          "move the file there, or choose a wider --root")

@@ -41,12 +41,18 @@ class _Lowerer:
         self.root, self.base_dir, self.overrides, self.fragment = root, base_dir, overrides, fragment
         self.root_dir = root_dir
         self.diags: list[Diagnostic] = []
+        self.kinds: dict[int, type[SigmaError]] = {}
         self.scene = Scene()
         self.scene._file, self.scene._base_dir, self.scene._root = root.path, base_dir, root_dir
         self.first: dict[str, SourceLoc] = {}
         self.params = ParamTable(self.error)
         self.anchors: list[Anchor] = []
         self.comments: dict[str, list] = {}
+
+    def absorb(self, err: SigmaError) -> None:
+        """Collect another stage's errors, remembering their kind (an AssetError stays one when it is alone)."""
+        self.diags += err.diagnostics
+        self.kinds.update((id(d), type(err)) for d in err.diagnostics)
 
     def error(self, msg: str, loc: SourceLoc | None, hint: str | None = None, related=None) -> None:
         self.diags.append(Diagnostic(msg, loc, hint, related=related or []))
@@ -77,7 +83,8 @@ class _Lowerer:
                 self.scene.includes.append(inc)
                 self.anchor(st, inc, "")
         if self.diags:
-            raise SigmaError(self.diags)
+            kinds = {self.kinds.get(id(d), SigmaError) for d in self.diags}
+            raise (kinds.pop() if len(kinds) == 1 else SigmaError)(self.diags)
         attach_comments(self.comments, self.anchors, self.root.path, self.scene)
         return self.scene
 
@@ -94,12 +101,12 @@ class _Lowerer:
                 self.error("include needs a literal file name, not a $param", t.loc)
                 continue
             try:
-                target = confine(self.dir_of(pf) / t.value, self.root_dir, t.loc, "include")
+                target = confine(self.dir_of(pf) / t.value, self.root_dir, t.loc, "include", t.value)
                 target = Path(os.path.abspath(target))
                 text = read_scene_file(target, t.loc, file=str(self.display_path(target)), include=True)
                 sub = parse_source(text, str(self.display_path(target)))
             except SigmaError as err:
-                self.diags += err.diagnostics
+                self.absorb(err)
                 continue
             target = target.resolve()
             chain = [p for p, _ in stack] + [Path(pf.path).resolve() if not pf.path.startswith("<") else None]
@@ -271,9 +278,9 @@ class _Lowerer:
         if p is None:
             return None
         try:
-            confine(self.dir_of(pf) / p, self.root_dir, t.loc, what)
+            confine(self.dir_of(pf) / p, self.root_dir, t.loc, what, p)
         except SigmaError as err:
-            self.diags += err.diagnostics
+            self.absorb(err)
             return None
         if os.path.isabs(p) or pf is self.root or pf.path == self.root.path:
             return p
