@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import Diagnostic, SigmaError, SourceLoc, did_you_mean
 from ..paths import confine
-from ..scene import (SUPPORTED_VERSIONS, Camera, Canvas, Include, Node, Param, Relation, Scene, Subject)
+from ..scene import (MAX_SUBJECTS, SUPPORTED_VERSIONS, Camera, Canvas, Include, Node, Param, Relation, Scene, Subject)
 from .comments import Anchor, attach_comments
 from .params import ParamTable
 from .placements import lower_placement
@@ -74,8 +74,15 @@ class _Lowerer:
         for pf, st in flat:
             if st.kind in ("canvas", "seed", "prompt", "compose", "camera"):
                 getattr(self, st.kind)(st, pf)
+        subjects = 0
         for pf, st in flat:
             if st.kind == "subject":
+                subjects += 1
+                if subjects > MAX_SUBJECTS:  # the rest are not lowered: a huge file is one error, not a slow one
+                    total = sum(s.kind == "subject" for _, s in flat)
+                    self.error(f"a scene holds at most {MAX_SUBJECTS} subjects (routing intensities 10..250), "
+                               f"this one has {total}", st.loc)
+                    break
                 self.subject(st, pf)
             elif st.kind == "include" and st.value.param is None:
                 inc = Include(path=st.value.value, position=len(self.scene.subjects))
