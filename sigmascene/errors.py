@@ -127,14 +127,17 @@ def _quote(loc: SourceLoc | None) -> list[str]:
         return []
     # One character per column, so the caret stands under the column the message names: tabs and control
     # characters (\r, \x0c, \x85, U+2028 ...) would move or break the terminal line.
-    line = "".join(" " if (c < " " or "\x7f" <= c <= "\x9f" or c in "\u2028\u2029") else c for c in line)
     col = max(1, loc.column)
     if len(line) > QUOTE_WIDTH:  # a 500 KB line is cut to a window around the caret
         start = max(0, min(col - 1 - QUOTE_WIDTH // 2, len(line) - QUOTE_WIDTH))
         head, tail = ("…" if start > 0 else ""), ("…" if start + QUOTE_WIDTH < len(line) else "")
         line = head + line[start:start + QUOTE_WIDTH] + tail
         col = col - start + len(head)
-    return [f"    {line}", "    " + " " * (col - 1) + "^"]
+    return [f"    {line.translate(_BLANK)}", "    " + " " * (col - 1) + "^"]
+
+
+# Characters that would move the caret or break the terminal line, shown as one space each.
+_BLANK = {c: " " for c in [*range(0x20), *range(0x7f, 0xa0), 0x2028, 0x2029]}
 
 
 class SigmaError(Exception):

@@ -221,3 +221,13 @@ def test_source_line_never_reads_a_file_that_is_not_a_scene():
 def test_asset_errors_are_their_own_kind(tmp_path):
     with pytest.raises(AssetError):
         parse_file(tmp_path / "missing.sigma")
+
+
+def test_a_file_with_thousands_of_errors_reports_fifty_and_a_count_quickly():
+    text = HEAD + "subject a { " + 'ref "a" box2d (0, 0, 1, 1) ' * 2000 + "}\n"
+    t0 = time.perf_counter()
+    with pytest.raises(SigmaError) as exc:
+        sigmascene.loads(text, file="<many>")
+    out = exc.value.format()
+    assert time.perf_counter() - t0 < 3.0
+    assert len(exc.value.diagnostics) == 51 and "more errors not shown" in out

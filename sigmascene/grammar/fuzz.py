@@ -175,7 +175,7 @@ def _located(err: SigmaError, text: str) -> str | None:
     lines = text.removeprefix("\ufeff").split("\n")
     for d in err.diagnostics:
         if d.loc is None:
-            if "--set" in d.message:
+            if "--set" in d.message or d.severity == "note":
                 continue
             return f"diagnostic without a location: {d.message[:120]}"
         if d.loc.file != FILE:

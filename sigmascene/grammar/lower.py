@@ -26,6 +26,7 @@ from .sources import SCENE_SUFFIX, read_scene_file
 _ITEM_KEY = {"s_ref": "ref", "s_caption": "caption", "s_depth": "depth", "s_depth_map": "depth_map",
              "s_box2d": "placement", "s_box3d": "placement", "s_mask": "placement", "s_polygon": "placement",
              "s_mesh": "placement"}
+MAX_ERRORS = 50
 _UNITS = {"length": ("m", "cm"), "angle": ("deg", "rad"), "coord": ("px",), "pixels": ("px",), "plain": ()}
 
 
@@ -91,7 +92,11 @@ class _Lowerer:
                 self.anchor(st, inc, "")
         if self.diags:
             kinds = {self.kinds.get(id(d), SigmaError) for d in self.diags}
-            raise (kinds.pop() if len(kinds) == 1 else SigmaError)(self.diags)
+            diags = self.diags
+            if len(diags) > MAX_ERRORS:  # like a compiler's -fmax-errors: a mangled file is not 10,000 messages
+                diags = diags[:MAX_ERRORS] + [Diagnostic(f"{len(diags) - MAX_ERRORS} more errors not shown", None,
+                                                         "fix the ones above first", severity="note")]
+            raise (kinds.pop() if len(kinds) == 1 else SigmaError)(diags)
         attach_comments(self.comments, self.anchors, self.root.path, self.scene)
         return self.scene
 
