@@ -43,6 +43,7 @@ class _Lowerer:
         self.root_dir = root_dir
         self.diags: list[Diagnostic] = []
         self.kinds: dict[int, type[SigmaError]] = {}
+        self.parsed: dict[Path, ParsedFile] = {}
         self.scene = Scene()
         self.scene._file, self.scene._base_dir, self.scene._root = root.path, base_dir, root_dir
         self.first: dict[str, SourceLoc] = {}
@@ -115,8 +116,10 @@ class _Lowerer:
             try:
                 target = confine(self.dir_of(pf) / t.value, self.root_dir, t.loc, "include", t.value)
                 target = Path(os.path.abspath(target))
-                text = read_scene_file(target, t.loc, file=str(self.display_path(target)), include=True)
-                sub = parse_source(text, str(self.display_path(target)))
+                sub = self.parsed.get(target)
+                if sub is None:  # a file included many times is read and parsed once
+                    text = read_scene_file(target, t.loc, file=str(self.display_path(target)), include=True)
+                    sub = self.parsed[target] = parse_source(text, str(self.display_path(target)))
             except SigmaError as err:
                 self.absorb(err)
                 continue
