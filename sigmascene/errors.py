@@ -27,25 +27,55 @@ class SourceLoc:
 
 
 # Source texts seen by the parser, so a diagnostic can quote the offending line even when the file was given
-# as a string (``loads``) or has changed on disk since.
+# as a string (``loads``) or has changed on disk since. Lines are split at "\n" only, the way the parser
+# counts them, so the quoted line is the line the error names whatever else (\x0c, \x85, U+2028) the text holds.
 _SOURCES: dict[str, str] = {}
+_LINES: dict[str, list[str]] = {}
+_UNQUOTED: set[str] = set()
+QUOTE_WIDTH = 100  # characters of a long line shown around the caret
 
 
-def remember_source(file: str, text: str) -> None:
-    _SOURCES[file] = text
+def remember_source(file: str, text: str, *, quote: bool = True) -> None:
+    """Keep `text` for quoting; quote=False marks a file whose content must never be printed (not a scene)."""
+    _LINES.pop(file, None)
+    if quote:
+        _SOURCES[file] = text
+        _UNQUOTED.discard(file)
+    else:
+        _SOURCES.pop(file, None)
+        _UNQUOTED.add(file)
 
 
 def source_line(loc: SourceLoc) -> str | None:
-    text = _SOURCES.get(loc.file)
-    if text is None:
-        try:
-            text = Path(loc.file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            return None
-    lines = text.splitlines()
+    if loc.file in _UNQUOTED:
+        return None
+    lines = _LINES.get(loc.file)
+    if lines is None:
+        text = _SOURCES.get(loc.file)
+        if text is None:
+            text = _read_scene_text(loc.file)
+            if text is None:
+                return None
+        lines = _LINES[loc.file] = text.split("\n")
     if 1 <= loc.line <= len(lines):
-        return lines[loc.line - 1]
+        return lines[loc.line - 1].removesuffix("\r")
     return None
+
+
+def _read_scene_text(file: str) -> str | None:
+    """A `.sigma` file not seen by the parser (edited since?), read only when it is a small regular file."""
+    import os
+    import stat
+
+    if not file.endswith(".sigma") or "\x00" in file:
+        return None
+    try:
+        st = os.stat(file)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > 10_000_000:
+            return None
+        return Path(file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
@@ -95,8 +125,19 @@ def _quote(loc: SourceLoc | None) -> list[str]:
     line = source_line(loc)
     if line is None:
         return []
-    line = line.expandtabs(1)
-    return [f"    {line}", "    " + " " * (loc.column - 1) + "^"]
+    # One character per column, so the caret stands under the column the message names: tabs and control
+    # characters (\r, \x0c, \x85, U+2028 ...) would move or break the terminal line.
+    col = max(1, loc.column)
+    if len(line) > QUOTE_WIDTH:  # a 500 KB line is cut to a window around the caret
+        start = max(0, min(col - 1 - QUOTE_WIDTH // 2, len(line) - QUOTE_WIDTH))
+        head, tail = ("…" if start > 0 else ""), ("…" if start + QUOTE_WIDTH < len(line) else "")
+        line = head + line[start:start + QUOTE_WIDTH] + tail
+        col = col - start + len(head)
+    return [f"    {line.translate(_BLANK)}", "    " + " " * (col - 1) + "^"]
+
+
+# Characters that would move the caret or break the terminal line, shown as one space each.
+_BLANK = {c: " " for c in [*range(0x20), *range(0x7f, 0xa0), 0x2028, 0x2029]}
 
 
 class SigmaError(Exception):

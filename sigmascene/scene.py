@@ -21,8 +21,15 @@ SUPPORTED_VERSIONS = (1,)
 MAX_CANVAS = 4096
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MENTION_RE = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
+# Documented ranges (docs/language.md, "Limits"): wide enough for any real scene, narrow enough that inverse
+# depth, projection and rendering stay finite and exact in float32.
+MIN_DEPTH, MAX_DEPTH = 1e-3, 1e5  # metres
+MAX_COORD = 1e5  # metres from the origin, for positions and centres
+MIN_SIZE = 1e-3  # metres, the smallest box side
+MIN_SCALE, MAX_SCALE = 1e-6, 1e6  # mesh scale factor (mesh units are the file's own)
 
-Vec3 = tuple[FiniteFloat, FiniteFloat, FiniteFloat]
+Coord = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_COORD, le=MAX_COORD)]
+Vec3 = tuple[Coord, Coord, Coord]
 Angle = Annotated[float, Field(allow_inf_nan=False, ge=-3600, le=3600)]
 
 
@@ -104,6 +111,9 @@ def positive_size(cls: type, v: tuple[float, float, float]) -> tuple[float, floa
     """Shared by the Scene and the dataset schema so both reject a flat box with the same words."""
     if min(v) <= 0:
         raise ValueError("box3d size must be positive along every axis")
+    if min(v) < MIN_SIZE or max(v) > 2 * MAX_COORD:
+        raise ValueError(f"box3d sides must lie between {MIN_SIZE:g} m and {2 * MAX_COORD:g} m, got "
+                         f"({', '.join(f'{x:g}' for x in v)})")
     return v
 
 
@@ -139,8 +149,9 @@ class Polygon(Node):
         for x, y in pts:
             if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
                 raise ValueError(f"polygon points must lie in [0, 1] of the canvas, got ({x:g}, {y:g})")
-        area2 = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(pts, pts[1:] + pts[:1]))
-        if abs(area2) < 1e-12:
+        # Filled with the even-odd rule, so a self-intersecting outline (a bow-tie) is a valid shape even though
+        # its signed area is zero; only points that all lie on one line enclose nothing.
+        if not _spans_a_plane(pts):
             raise ValueError("polygon has no area (its points are collinear or repeated)")
         return pts
 
@@ -151,7 +162,7 @@ class Mesh(Node):
     kind: Literal["mesh"] = "mesh"
     path: str
     position: Vec3 = (0.0, 0.0, 0.0)
-    scale: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+    scale: Annotated[float, Field(ge=MIN_SCALE, le=MAX_SCALE, allow_inf_nan=False)] = 1.0
     yaw: Angle = 0.0
     pitch: Angle = 0.0
     roll: Angle = 0.0
@@ -172,7 +183,7 @@ class Subject(Node):
     name: str
     ref: str
     placement: Placement
-    depth: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None  # metres from the camera
+    depth: Annotated[float, Field(ge=MIN_DEPTH, le=MAX_DEPTH, allow_inf_nan=False)] | None = None  # metres
     depth_map: str | None = None
     relations: list[Relation] = Field(default_factory=list)
     caption: str | None = None  # what `@name` becomes in prompts
@@ -213,6 +224,7 @@ class Scene(Node):
 
     _base_dir: Path | None = PrivateAttr(default=None)
     _file: str | None = PrivateAttr(default=None)
+    _root: Path | None = PrivateAttr(default=None)  # confined mode: every named file must lie inside it
 
     @field_validator("canvas", mode="before")
     @classmethod
@@ -243,9 +255,21 @@ class Scene(Node):
         """The file this scene was read from; None when built in Python or parsed from a string."""
         return None if self._file is None or self._file.startswith("<") else self._file
 
+    @property
+    def root(self) -> Path | None:
+        """In confined mode (`--safe`, `root=`), the folder every file the scene names must lie in; else None."""
+        return self._root
+
+    @root.setter
+    def root(self, value: str | Path | None) -> None:
+        self._root = None if value is None else Path(value)
+
     def resolve(self, path: str) -> Path:
+        """The file a scene path names; in confined mode an AssetError when it lies outside `root`."""
+        from .paths import confine
+
         p = Path(path)
-        return p if p.is_absolute() else self.base_dir / p
+        return confine(p if p.is_absolute() else self.base_dir / p, self._root)
 
     def add_subject(self, name: str, ref: str | Path, placement: Box2D | Box3D | Mask | Polygon | Mesh, *,
                     depth: float | None = None, depth_map: str | Path | None = None,
@@ -319,31 +343,43 @@ class Scene(Node):
         return edges
 
     def _cycles(self, seen: dict[str, Subject]) -> list[Diagnostic]:
+        """Depth cycles by an iterative depth-first search: a 1,000-long `behind` chain must not overflow the
+        stack, and the walk stays linear in subjects + relations."""
         graph: dict[str, list[tuple[str, Relation]]] = {n: [] for n in seen}
         for far, near, rel in self.depth_edges():
             if far in graph and near in graph and far != near:
                 graph[far].append((near, rel))
-        out, state, stack = [], {n: 0 for n in graph}, []  # 0 new, 1 on stack, 2 done
-
-        def visit(n: str) -> None:
-            state[n] = 1
-            for m, rel in graph[n]:
+        out, state, stack = [], {n: 0 for n in graph}, []  # 0 new, 1 on the path, 2 done; stack: path edges
+        pos: dict[str, int] = {}  # node on the path -> index in `stack` of the edge leaving it
+        for root in graph:
+            if state[root]:
+                continue
+            state[root] = 1
+            todo = [(root, iter(graph[root]))]
+            while todo:
+                n, edges = todo[-1]
+                step = next(edges, None)
+                if step is None:
+                    state[n] = 2
+                    todo.pop()
+                    if todo:
+                        pos.pop(stack.pop()[0])
+                    continue
+                m, rel = step
+                pos[n] = len(stack)
                 stack.append((n, m, rel))
+                if state[m] == 0:
+                    state[m] = 1
+                    todo.append((m, iter(graph[m])))
+                    continue
                 if state[m] == 1:
-                    start = next(i for i, e in enumerate(stack) if e[0] == m)
-                    cyc = stack[start:]
+                    cyc = stack[pos[m]:]
                     path = " behind ".join([e[0] for e in cyc] + [m])
                     out.append(Diagnostic(f"depth relations form a cycle: {path}", cyc[0][2].loc,
                                           "remove one `behind`/`in_front_of` or give explicit depths",
                                           related=[(f"'{a}' is behind '{b}' here", r.loc) for a, b, r in cyc[1:]]))
-                elif state[m] == 0:
-                    visit(m)
                 stack.pop()
-            state[n] = 2
-
-        for n in graph:
-            if state[n] == 0:
-                visit(n)
+                pos.pop(n)
         return out
 
     def _mention_loc(self, field: str, offset: int) -> SourceLoc | None:
@@ -355,6 +391,17 @@ class Scene(Node):
         if text is not None and "\\" not in text[: offset + 1]:
             return SourceLoc(loc.file, loc.line, loc.column + 1 + offset)
         return loc
+
+
+def _spans_a_plane(pts: list[tuple[float, float]]) -> bool:
+    """True unless every point lies on one line (or on one point)."""
+    x0, y0 = pts[0]
+    far = max(pts, key=lambda p: (p[0] - x0) ** 2 + (p[1] - y0) ** 2)
+    dx, dy = far[0] - x0, far[1] - y0
+    norm = (dx * dx + dy * dy) ** 0.5
+    if norm < 1e-9:
+        return False
+    return max(abs(dx * (y - y0) - dy * (x - x0)) for x, y in pts) / norm > 1e-9
 
 
 def _as_list(v: str | list[str] | None) -> list[str]:

@@ -5,7 +5,7 @@ import filecmp
 import pytest
 
 import sigmascene
-from sigmascene.grammar.printer import format_file
+from sigmascene.grammar import format_file
 
 from conftest import EXAMPLES
 

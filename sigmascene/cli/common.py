@@ -27,12 +27,21 @@ def parse_sets(sets: Optional[list[str]]) -> dict[str, str]:
     return out
 
 
-def load_scene(path: Path, sets: Optional[list[str]] = None):
+SAFE_HELP = "Confine every file the scene names (include, ref, mask, depth map, mesh) to its folder."
+ROOT_HELP = "Confine every file the scene names to DIR (implies --safe)."
+
+
+def scene_root(safe: bool, root: Optional[Path]) -> "Path | bool | None":
+    """What `--safe` / `--root DIR` mean for the library's `root=`: True = the scene's own folder."""
+    return root if root is not None else (True if safe else None)
+
+
+def load_scene(path: Path, sets: Optional[list[str]] = None, root: "Path | bool | None" = None):
     """Load + validate a scene file for a command, exiting cleanly on any user error."""
     from ..grammar import load
 
     with user_errors():
-        return load(path, overrides=parse_sets(sets))
+        return load(path, overrides=parse_sets(sets), root=root)
 
 
 def fail(err: SigmaError) -> NoReturn:
@@ -47,6 +56,10 @@ def user_errors() -> Iterator[None]:
         yield
     except SigmaError as err:
         fail(err)
+    except OSError as err:  # a full disk, a read-only folder: say which file, never a traceback
+        name = f" {err.filename}" if err.filename else ""
+        fail(SigmaError(f"cannot write or read{name}: {err.strerror or err}",
+                        hint="check free space and permissions, or choose another folder"))
 
 
 def parse_identity_size(text: Optional[str]) -> Optional[tuple[int, int]]:

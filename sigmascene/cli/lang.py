@@ -11,7 +11,7 @@ import typer
 from ..errors import SigmaError
 from ..files import write_text_atomic
 from ._app import app
-from .common import SET_HELP, console, parse_sets
+from .common import ROOT_HELP, SAFE_HELP, SET_HELP, console, parse_sets, scene_root
 
 
 @app.command()
@@ -19,15 +19,17 @@ def check(
     files: list[Path] = typer.Argument(..., help="`.sigma` files to parse and validate."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP, metavar="NAME=VALUE"),
     as_json: bool = typer.Option(False, "--json", help="Print errors as JSON objects (file, line, column, message)."),
+    safe: bool = typer.Option(False, "--safe", help=SAFE_HELP),
+    root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
 ) -> None:
     """Parse and validate scene files; print `ok` or every error with its location."""
-    from ..grammar.parser import parse_file
+    from ..grammar import parse_file
 
     overrides = parse_sets(set_)
     problems = []
     for f in files:
         try:
-            parse_file(f, overrides=overrides)
+            parse_file(f, overrides=overrides, root=scene_root(safe, root))
             if not as_json:
                 print(f"{f}: ok")
         except SigmaError as err:
@@ -47,14 +49,16 @@ def check(
 def fmt(
     files: list[Path] = typer.Argument(..., help="`.sigma` files to format in place."),
     check_only: bool = typer.Option(False, "--check", help="Change nothing; exit 1 if any file would change."),
+    safe: bool = typer.Option(False, "--safe", help=SAFE_HELP),
+    root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
 ) -> None:
     """Rewrite scene files in the canonical layout (comments kept). Idempotent."""
-    from ..grammar.printer import format_file
+    from ..grammar import format_file
 
     changed, failed = [], False
     for f in files:
         try:
-            new = format_file(f)
+            new = format_file(f, root=scene_root(safe, root))
         except SigmaError as err:
             print(err.format())
             failed = True

@@ -15,12 +15,12 @@ from ..errors import SigmaError
 from ..files import save_image_atomic
 from ..vocab import routing_intensity
 from ._app import app
-from .common import SET_HELP, console, load_scene, parse_identity_size, user_errors
+from .common import ROOT_HELP, SAFE_HELP, SET_HELP, console, load_scene, parse_identity_size, scene_root, user_errors
 
 
 
-def _compile(file: Path, sets: Optional[list[str]], identity_size: Optional[str] = None):
-    scene = load_scene(file, sets)
+def _compile(file: Path, sets: Optional[list[str]], identity_size: Optional[str] = None, root=None):
+    scene = load_scene(file, sets, root)
     from ..compiler import compile_scene
 
     with user_errors():
@@ -41,9 +41,11 @@ def compile_cmd(
     identity_size: Optional[str] = typer.Option(None, "--identity-size", metavar="HxW",
                                                 help="Size of one identity block (default: half the canvas)."),
     force: bool = typer.Option(False, "--force", help="Overwrite control/identity/manifest files not written by sigmascene."),
+    safe: bool = typer.Option(False, "--safe", help=SAFE_HELP),
+    root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
 ) -> None:
     """Compile a scene into the SIGMA control image I_C, identity dictionary I_S and manifest.json."""
-    compiled = _compile(file, set_, identity_size)
+    compiled = _compile(file, set_, identity_size, scene_root(safe, root))
     _report_warnings(compiled)
     with user_errors():
         compiled.save(out, overwrite=force)
@@ -77,9 +79,11 @@ def preview(
                                             "else <name>.layout.png)."),
     open_: bool = typer.Option(False, "--open", help="Open the picture in an image viewer when one exists."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP, metavar="NAME=VALUE"),
+    safe: bool = typer.Option(False, "--safe", help=SAFE_HELP),
+    root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
 ) -> None:
     """Draw the scene's layout (or, with --maps, every compiled map) into one PNG."""
-    compiled = _compile(file, set_)
+    compiled = _compile(file, set_, root=scene_root(safe, root))
     _report_warnings(compiled)
     from ..preview import contact_sheet, layout_preview
 

@@ -19,7 +19,8 @@ import typer
 from ..errors import SigmaError
 from ..model.loading import DTYPE_HELP, DTYPES, OFFLOADS
 from ._app import app
-from .common import SET_HELP, console, load_scene, parse_identity_size, parse_sets, user_errors
+from .common import (ROOT_HELP, SAFE_HELP, SET_HELP, console, load_scene, parse_identity_size, parse_sets, scene_root,
+                     user_errors)
 
 
 @app.command()
@@ -43,6 +44,8 @@ def render(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
     identity_size: Optional[str] = typer.Option(None, "--identity-size", metavar="HxW",
                                                 help="One identity block's size (default: half the canvas)."),
+    safe: bool = typer.Option(False, "--safe", help=SAFE_HELP),
+    root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
 ) -> None:
     """Render a scene with SIGMA: every subject placed and identity-preserved in one pass per step."""
     with user_errors():
@@ -50,7 +53,7 @@ def render(
         sets = parse_sets(set_)
         t0 = time.perf_counter()
         block = parse_identity_size(identity_size)
-        scene = load_scene(file, set_)
+        scene = load_scene(file, set_, scene_root(safe, root))
         compiled = _compile(scene, block)
         t_compile = time.perf_counter() - t0
         for w in getattr(compiled, "warnings", []):

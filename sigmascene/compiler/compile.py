@@ -13,11 +13,11 @@ import numpy as np
 from ..version import __version__
 from ..errors import ConfigError, SourceLoc
 from ..renderers.camera import object_matrix, view_depth
-from ..renderers.pyrender3d import Item3D, Render3D, render_3d, unit_box, world_bounds
+from ..renderers.pyrender3d import Item3D, Render3D, camera_inside, render_3d, unit_box, world_bounds
 from ..renderers.raster import flat_coverage
 from ..scene import Box3D, Mask, Mesh, Scene, Subject
 from ..vocab import TOKEN_PIXELS, routing_intensity
-from .assets import load_mask, load_mesh
+from .assets import asset_notes, load_mask, load_mesh
 from .compiled import GENERATOR, CompiledScene
 from .depth import depth_range, encode_depth, load_depth_map
 from .identity import UPSCALE_WARNING, reference_block, stack
@@ -70,6 +70,10 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None)
     is3d = [isinstance(s.placement, (Box3D, Mesh)) for s in subjects]
     items = {s.name: _item(s, scene) for s, three in zip(subjects, is3d) if three}
     flat = {s.name: _flat(s, scene) for s, three in zip(subjects, is3d) if not three}
+    for s in subjects:  # what the image loader changed (an animation cut to its first frame)
+        named = [("ref", s.ref)] + ([("path", s.placement.path)] if s.placement.kind == "mask" else [])
+        warnings += [_at((s.placement if key == "path" else s).field_loc(key), note)
+                     for key, path in named for note in asset_notes(scene.resolve(path))]
 
     r3 = render_3d(list(items.values()), scene.camera, width, height)
     ids3d = {name: k + 1 for k, name in enumerate(items)}
@@ -105,6 +109,9 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None)
         n_desc = int(np.count_nonzero(ir_desc == routing_intensity(k + 1)))
         if n_cov == 0:
             where = "outside the camera view" if name in items else "outside the canvas (it covers no pixel)"
+            if name in items and camera_inside(items[name], scene.camera):
+                where = ("around the camera: the camera is inside it, where no face of it faces the camera, "
+                         "so it covers no pixel")
             warnings.append(_at(s.loc, f"subject '{name}' is {where}"))
         elif n_asc == 0 and n_desc == 0:
             warnings.append(_at(s.loc, f"subject '{name}' is hidden in both routing maps (covered by nearer "

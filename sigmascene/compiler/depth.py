@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AssetError, SourceLoc
-from .assets import cached, existing_file, open_image
+from .assets import MAX_PIXELS, cached, existing_file, open_image
 
 DEPTH_SUFFIXES = (".npy", ".png", ".tif", ".tiff")
 
@@ -84,9 +84,13 @@ def load_depth_map(path: Path, loc: SourceLoc | None, width: int, height: int) -
         from PIL import Image
 
         if suffix == ".npy":
-            try:
-                arr = np.load(path, allow_pickle=False)
-            except (OSError, ValueError) as exc:
+            try:  # the header first: a small file may claim a huge array
+                arr = np.load(path, allow_pickle=False, mmap_mode="r")
+                if arr.size > MAX_PIXELS:
+                    raise AssetError(f"depth map .npy holds {arr.size / 1e6:.0f} million values, over the "
+                                     f"{MAX_PIXELS // 1_000_000} megapixel limit: {path}", loc)
+                arr = np.array(arr)
+            except (OSError, ValueError, EOFError) as exc:
                 raise AssetError(f"depth map is not a readable .npy array: {path} ({exc})", loc) from None
             if arr.ndim == 3 and arr.shape[2] == 1:
                 arr = arr[..., 0]

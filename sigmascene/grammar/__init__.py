@@ -1,31 +1,78 @@
-"""The `.sigma` language: Lark grammar (sigma.lark), parser (text -> Scene) and canonical printer (Scene -> text)."""
+"""The `.sigma` language: Lark grammar (sigma.lark), syntax (parser.py: text -> located statements), lowering
+(lower.py: statements -> Scene) and canonical printer (printer.py: Scene -> text).
+
+This entry module joins the layers — parser and printer know nothing of each other or of lowering — so the
+package's import graph has no circle.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
+from .lower import lower
+from .parser import parse_source
+from .printer import print_scene
+from .sources import SCENE_SUFFIX, read_scene_file
+
 if TYPE_CHECKING:
     from ..scene import Scene
 
+__all__ = ["parse_text", "parse_file", "format_file", "loads", "load", "dumps", "print_scene"]
+
+Root = str | Path | bool | None
+
+
+def parse_text(text: str, *, file: str = "<string>", base_dir: str | Path | None = None,
+               overrides: Mapping[str, str] | None = None, fragment: bool = False, root: Root = None,
+               quote: bool = True) -> "Scene":
+    """Parse and validate `.sigma` text. `root` confines every file the scene names (include, ref, mask, depth
+    map, mesh) to that folder after resolving symlinks; True means `base_dir`. None reads anywhere."""
+    base = Path(base_dir) if base_dir is not None else (Path(file).parent if not file.startswith("<") else Path.cwd())
+    limit = _root(root, base)
+    scene = lower(parse_source(text, file, quote=quote), base_dir=base, overrides=overrides or {},
+                  fragment=fragment, root_dir=limit)
+    if not fragment:
+        scene.validate_scene()
+    return scene
+
+
+def parse_file(path: str | Path, *, overrides: Mapping[str, str] | None = None, fragment: bool = False,
+               root: Root = None) -> "Scene":
+    """Parse and validate a scene file; relative paths inside it resolve against its folder. With `root`
+    (a folder, or True for the file's own folder) the file itself must lie inside it too."""
+    path = Path(path)
+    limit = _root(root, path.parent)
+    if limit is not None:
+        from ..paths import confine
+
+        confine(path, limit, None, "scene")
+    return parse_text(read_scene_file(path), file=str(path), base_dir=path.parent, overrides=overrides,
+                      fragment=fragment, root=limit, quote=path.suffix == SCENE_SUFFIX)
+
+
+def format_file(path: str | Path, *, root: Root = None) -> str:
+    """The canonical text of one file, printing its own statements only (included files stay included)."""
+    return print_scene(parse_file(path, fragment=True, root=root))
+
+
+def _root(root: Root, base: Path) -> Path | None:
+    if root is None or root is False:
+        return None
+    return base if root is True else Path(root)
+
 
 def loads(text: str, *, file: str = "<string>", base_dir: str | Path | None = None,
-          overrides: Mapping[str, str] | None = None) -> "Scene":
+          overrides: Mapping[str, str] | None = None, root: Root = None) -> "Scene":
     """Parse and validate `.sigma` text. `overrides` are `--set NAME=VALUE` pairs for `param`s."""
-    from .parser import parse_text
-
-    return parse_text(text, file=file, base_dir=base_dir, overrides=overrides)
+    return parse_text(text, file=file, base_dir=base_dir, overrides=overrides, root=root)
 
 
-def load(path: str | Path, *, overrides: Mapping[str, str] | None = None) -> "Scene":
+def load(path: str | Path, *, overrides: Mapping[str, str] | None = None, root: Root = None) -> "Scene":
     """Parse and validate a `.sigma` file; relative paths inside it resolve against its folder."""
-    from .parser import parse_file
-
-    return parse_file(path, overrides=overrides)
+    return parse_file(path, overrides=overrides, root=root)
 
 
 def dumps(scene: "Scene") -> str:
     """Print a Scene as canonical `.sigma` text; `loads(dumps(s)) == s`."""
-    from .printer import print_scene
-
     return print_scene(scene)

@@ -13,30 +13,48 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import Diagnostic, SigmaError, SourceLoc, did_you_mean
-from ..scene import (SUPPORTED_VERSIONS, Camera, Canvas, Include, Node, Param, Relation, Scene, Subject)
-from .parser import ParsedFile, Scalar, Stmt, Text, Vec, parse_source, parse_value, read_scene_file
+from ..errors import Diagnostic, SigmaError, SourceLoc
+from ..paths import confine
+from ..scene import (MAX_SUBJECTS, SUPPORTED_VERSIONS, Camera, Canvas, Include, Node, Param, Relation, Scene, Subject)
+from .comments import Anchor, attach_comments
+from .params import ParamTable
+from .placements import lower_placement
+from .parser import (BlockStmt, CanvasStmt, ParamStmt, ParsedFile, RelationStmt, Scalar, Stmt, SubjectStmt, Text,
+                     ValueStmt, Vec, parse_source)
+from .sources import read_scene_file
 
 _ITEM_KEY = {"s_ref": "ref", "s_caption": "caption", "s_depth": "depth", "s_depth_map": "depth_map",
              "s_box2d": "placement", "s_box3d": "placement", "s_mask": "placement", "s_polygon": "placement",
              "s_mesh": "placement"}
+MAX_ERRORS = 50
 _UNITS = {"length": ("m", "cm"), "angle": ("deg", "rad"), "coord": ("px",), "pixels": ("px",), "plain": ()}
 
 
-def lower(root: ParsedFile, *, base_dir: Path, overrides: Mapping[str, str], fragment: bool = False) -> Scene:
-    return _Lowerer(root, base_dir, overrides, fragment).run()
+def lower(root: ParsedFile, *, base_dir: Path, overrides: Mapping[str, str], fragment: bool = False,
+          root_dir: Path | None = None) -> Scene:
+    """`root_dir`, when set, confines every file the scene names to that folder (see sigmascene.paths)."""
+    return _Lowerer(root, base_dir, overrides, fragment, root_dir).run()
 
 
 class _Lowerer:
-    def __init__(self, root: ParsedFile, base_dir: Path, overrides: Mapping[str, str], fragment: bool):
+    def __init__(self, root: ParsedFile, base_dir: Path, overrides: Mapping[str, str], fragment: bool,
+                 root_dir: Path | None = None):
         self.root, self.base_dir, self.overrides, self.fragment = root, base_dir, overrides, fragment
+        self.root_dir = root_dir
         self.diags: list[Diagnostic] = []
+        self.kinds: dict[int, type[SigmaError]] = {}
+        self.parsed: dict[Path, ParsedFile] = {}
         self.scene = Scene()
-        self.scene._file, self.scene._base_dir = root.path, base_dir
+        self.scene._file, self.scene._base_dir, self.scene._root = root.path, base_dir, root_dir
         self.first: dict[str, SourceLoc] = {}
-        self.params: dict[str, tuple[Stmt, Scalar | Text]] = {}
-        self.anchors: list[tuple[str, tuple[int, int], tuple[int, int], Node, str]] = []
+        self.params = ParamTable(self.error)
+        self.anchors: list[Anchor] = []
         self.comments: dict[str, list] = {}
+
+    def absorb(self, err: SigmaError) -> None:
+        """Collect another stage's errors, remembering their kind (an AssetError stays one when it is alone)."""
+        self.diags += err.diagnostics
+        self.kinds.update((id(d), type(err)) for d in err.diagnostics)
 
     def error(self, msg: str, loc: SourceLoc | None, hint: str | None = None, related=None) -> None:
         self.diags.append(Diagnostic(msg, loc, hint, related=related or []))
@@ -46,23 +64,41 @@ class _Lowerer:
         flat = self.expand(self.root, [])
         self.check_versions(flat)
         for pf, st in flat:
-            if st.kind == "param":
-                self.param(st)
-        self.apply_overrides()
+            if isinstance(st, ParamStmt):
+                self.params.declare(st)
+        self.params.apply_overrides(self.overrides)
+        for st, value, unit in self.params.resolved():
+            node = self.make(Param, st, {"name": st.name, "value": value, "unit": unit}, {})
+            if node is not None:
+                node._src["value"] = (self.params.raw(st.name).text, value)
+                self.scene.params.append(node)
+                self.anchor(st, node, "")
         for pf, st in flat:
             if st.kind in ("canvas", "seed", "prompt", "compose", "camera"):
                 getattr(self, st.kind)(st, pf)
+        subjects = 0
         for pf, st in flat:
             if st.kind == "subject":
+                subjects += 1
+                if subjects > MAX_SUBJECTS:  # the rest are not lowered: a huge file is one error, not a slow one
+                    total = sum(s.kind == "subject" for _, s in flat)
+                    self.error(f"a scene holds at most {MAX_SUBJECTS} subjects (routing intensities 10..250), "
+                               f"this one has {total}", st.loc)
+                    break
                 self.subject(st, pf)
-            elif st.kind == "include" and st.args[0].param is None:
-                inc = Include(path=st.args[0].value, position=len(self.scene.subjects))
-                self.place(inc, st, {"path": st.args[0]})
+            elif st.kind == "include" and st.value.param is None:
+                inc = Include(path=st.value.value, position=len(self.scene.subjects))
+                self.place(inc, st, {"path": st.value})
                 self.scene.includes.append(inc)
                 self.anchor(st, inc, "")
         if self.diags:
-            raise SigmaError(self.diags)
-        self.attach_comments()
+            kinds = {self.kinds.get(id(d), SigmaError) for d in self.diags}
+            diags = self.diags
+            if len(diags) > MAX_ERRORS:  # like a compiler's -fmax-errors: a mangled file is not 10,000 messages
+                diags = diags[:MAX_ERRORS] + [Diagnostic(f"{len(diags) - MAX_ERRORS} more errors not shown", None,
+                                                         "fix the ones above first", severity="note")]
+            raise (kinds.pop() if len(kinds) == 1 else SigmaError)(diags)
+        attach_comments(self.comments, self.anchors, self.root.path, self.scene)
         return self.scene
 
     def expand(self, pf: ParsedFile, stack: list[tuple[Path, SourceLoc | None]]) -> list[tuple[ParsedFile, Stmt]]:
@@ -73,21 +109,26 @@ class _Lowerer:
             out.append((pf, st))
             if st.kind != "include":
                 continue
-            t: Text = st.args[0]
+            t: Text = st.value
             if t.param is not None:
                 self.error("include needs a literal file name, not a $param", t.loc)
                 continue
-            target = (self.dir_of(pf) / t.value).resolve()
+            try:
+                target = confine(self.dir_of(pf) / t.value, self.root_dir, t.loc, "include", t.value)
+                target = Path(os.path.abspath(target))
+                sub = self.parsed.get(target)
+                if sub is None:  # a file included many times is read and parsed once
+                    text = read_scene_file(target, t.loc, file=str(self.display_path(target)), include=True)
+                    sub = self.parsed[target] = parse_source(text, str(self.display_path(target)))
+            except SigmaError as err:
+                self.absorb(err)
+                continue
+            target = target.resolve()
             chain = [p for p, _ in stack] + [Path(pf.path).resolve() if not pf.path.startswith("<") else None]
             if target in chain:
                 names = [p.name for p in chain if p is not None] + [target.name]
                 self.error(f"include cycle: {' -> '.join(names)}", t.loc, "a file cannot include itself, even indirectly",
                            related=[("included from here", loc) for _, loc in stack if loc is not None])
-                continue
-            try:
-                sub = parse_source(read_scene_file(target, t.loc), str(self.display_path(target)))
-            except SigmaError as err:
-                self.diags += err.diagnostics
                 continue
             out += self.expand(sub, stack + [(Path(pf.path).resolve() if not pf.path.startswith("<") else None, t.loc)])
         return out
@@ -107,14 +148,14 @@ class _Lowerer:
                     continue
                 if i:
                     self.error("`sigma` (the language version) must be the first statement of its file", st.loc)
-                v = self.integer(st.args[0], "plain", "language version")
+                v = self.integer(st.value, "plain", "language version")
                 if v is None:
                     continue
                 if v not in SUPPORTED_VERSIONS:
                     known = ", ".join(f"sigma {k}" for k in SUPPORTED_VERSIONS)
                     newer = v > max(SUPPORTED_VERSIONS)
                     self.error(f"sigma {v} is {'newer than' if newer else 'not'} what this build of sigmascene "
-                               f"understands ({known})", st.args[0].loc,
+                               f"understands ({known})", st.value.loc,
                                "upgrade sigmascene to read this file" if newer else f"write `sigma {SUPPORTED_VERSIONS[-1]}`")
                 elif path == self.root.path:
                     self.scene.version = v
@@ -130,28 +171,28 @@ class _Lowerer:
         return True
 
     def set_loc(self, node: Node, key: str, st: Stmt, value: Any = None) -> None:
-        node._locs[key] = st.args[0].loc if st.args and hasattr(st.args[0], "loc") else st.loc
+        node._locs[key] = st.value.loc if isinstance(st, ValueStmt) else st.loc
         if value is not None:
             node._src[key] = value
         self.anchor(st, node, key)
 
-    def canvas(self, st: Stmt, pf: ParsedFile) -> None:
+    def canvas(self, st: CanvasStmt, pf: ParsedFile) -> None:
         if not self.once("canvas", st, "canvas"):
             return
-        w, h = (self.integer(a, "pixels", "canvas size") for a in st.args[:2])
-        node = self.make(Canvas, st, {"width": w, "height": h}, {"width": st.args[0], "height": st.args[1]})
+        w, h = (self.integer(a, "pixels", "canvas size") for a in (st.width, st.height))
+        node = self.make(Canvas, st, {"width": w, "height": h}, {"width": st.width, "height": st.height})
         if node is not None:
             self.scene.canvas = node
             self.anchor(st, self.scene, "canvas")
 
-    def seed(self, st: Stmt, pf: ParsedFile) -> None:
+    def seed(self, st: ValueStmt, pf: ParsedFile) -> None:
         if self.once("seed", st, "seed"):
-            v = self.integer(st.args[0], "plain", "seed")
+            v = self.integer(st.value, "plain", "seed")
             if v is not None and v < 0:
-                self.error("seed must be zero or positive", st.args[0].loc)
+                self.error("seed must be zero or positive", st.value.loc)
             elif v is not None:
                 self.scene.seed = v
-                self.set_loc(self.scene, "seed", st, (st.args[0].text, v))
+                self.set_loc(self.scene, "seed", st, (st.value.text, v))
 
     def prompt(self, st: Stmt, pf: ParsedFile) -> None:
         self.scene_text("prompt", st)
@@ -159,14 +200,14 @@ class _Lowerer:
     def compose(self, st: Stmt, pf: ParsedFile) -> None:
         self.scene_text("compose", st)
 
-    def scene_text(self, key: str, st: Stmt) -> None:
+    def scene_text(self, key: str, st: ValueStmt) -> None:
         if self.once(key, st, key):
-            v = self.text(st.args[0])
+            v = self.text(st.value)
             if v is not None:
                 setattr(self.scene, key, v)
-                self.set_loc(self.scene, key, st, (st.args[0].text, v))
+                self.set_loc(self.scene, key, st, (st.value.text, v))
 
-    def camera(self, st: Stmt, pf: ParsedFile) -> None:
+    def camera(self, st: BlockStmt, pf: ParsedFile) -> None:
         if not self.once("camera", st, "camera"):
             return
         fields: dict[str, Any] = {}
@@ -178,8 +219,8 @@ class _Lowerer:
             if name in raws:
                 self.error(f"camera {name} is given twice", it.loc)
                 continue
-            raws[name] = it.args[0]
-            fields[name] = self.vec(it.args[0], dim, 3, f"camera {name}") if name != "fov" else self.num(it.args[0], dim)
+            raws[name] = it.value
+            fields[name] = self.vec(it.value, dim, 3, f"camera {name}") if name != "fov" else self.num(it.value, dim)
         node = self.make(Camera, st, fields, raws)
         if node is not None:
             self.scene.camera = node
@@ -187,60 +228,11 @@ class _Lowerer:
             for it in st.items:
                 self.anchor(it, node, spec[it.kind][0])
 
-    # -- params -----------------------------------------------------------------------------------------------
-    def param(self, st: Stmt) -> None:
-        name, value, name_loc = st.args[0], st.args[1], st.args[2]
-        if name in self.params:
-            self.error(f"param '{name}' is defined twice", name_loc,
-                       related=[("first defined here", self.params[name][0].loc)])
-            return
-        self.params[name] = (st, value)
-
-    def apply_overrides(self) -> None:
-        for name, text in self.overrides.items():
-            if name not in self.params:
-                hint = did_you_mean(name, self.params) or (
-                    f"params here: {', '.join(self.params)}" if self.params else "declare it with `param NAME = value`")
-                self.error(f"--set {name}={text}: the scene has no `param {name}`", None, hint)
-                continue
-            try:
-                self.params[name] = (self.params[name][0], parse_value(text))
-            except SigmaError as err:
-                self.diags += err.diagnostics
-        for name, (st, raw) in self.params.items():
-            resolved = self.resolve_param(name, raw.loc, [])
-            if resolved is not None:
-                node = self.make(Param, st, {"name": name, "value": resolved[0], "unit": resolved[1]}, {})
-                if node is not None:
-                    node._src["value"] = (raw.text, resolved[0])
-                    self.scene.params.append(node)
-                    self.anchor(st, node, "")
-
-    def resolve_param(self, name: str, loc: SourceLoc, chain: list[str]) -> tuple[float | str, str | None] | None:
-        if name not in self.params:
-            self.error(f"unknown param ${name}", loc, did_you_mean(name, self.params) or "declare it with `param NAME = value`")
-            return None
-        if name in chain:
-            self.error(f"params refer to each other in a cycle: {' -> '.join('$' + c for c in chain + [name])}", loc)
-            return None
-        raw = self.params[name][1]
-        if isinstance(raw, Text):
-            return (raw.value, None) if raw.param is None else self.resolve_param(raw.param, raw.loc, chain + [name])
-        if raw.param is None:
-            return raw.number, raw.unit
-        inner = self.resolve_param(raw.param, raw.loc, chain + [name])
-        if inner is None:
-            return None
-        if raw.unit and inner[1]:
-            self.error(f"${raw.param} already carries the unit {inner[1]}", raw.loc)
-            return None
-        return inner[0], raw.unit or inner[1]
-
     # -- values -----------------------------------------------------------------------------------------------
     def num(self, s: Scalar, dim: str, axis: int | None = None) -> float | None:
         value, unit = s.number, s.unit
         if s.param is not None:
-            resolved = self.resolve_param(s.param, s.loc, [])
+            resolved = self.params.lookup(s.param, s.loc)
             if resolved is None:
                 return None
             if isinstance(resolved[0], str):
@@ -286,7 +278,7 @@ class _Lowerer:
     def text(self, t: Text) -> str | None:
         if t.param is None:
             return t.value
-        resolved = self.resolve_param(t.param, t.loc, [])
+        resolved = self.params.lookup(t.param, t.loc)
         if resolved is None:
             return None
         if not isinstance(resolved[0], str):
@@ -294,10 +286,18 @@ class _Lowerer:
             return None
         return resolved[0]
 
-    def path(self, t: Text, pf: ParsedFile) -> str | None:
-        """A path as the root scene sees it: files named by an included file are rebased onto the root's folder."""
+    def path(self, t: Text, pf: ParsedFile, what: str) -> str | None:
+        """A path as the root scene sees it: files named by an included file are rebased onto the root's folder.
+        In confined mode a path that leads outside the root is an error here, where its location is known."""
         p = self.text(t)
-        if p is None or os.path.isabs(p) or pf is self.root or pf.path == self.root.path:
+        if p is None:
+            return None
+        try:
+            confine(self.dir_of(pf) / p, self.root_dir, t.loc, what, p)
+        except SigmaError as err:
+            self.absorb(err)
+            return None
+        if os.path.isabs(p) or pf is self.root or pf.path == self.root.path:
             return p
         return Path(os.path.relpath(self.dir_of(pf) / p, self.base_dir)).as_posix()
 
@@ -351,13 +351,11 @@ class _Lowerer:
             self.record(node, key, raw, getattr(node, key))
 
     def anchor(self, st: Stmt, node: Node, key: str) -> None:
-        self.anchors.append((st.loc.file, (st.loc.line, st.loc.column), st.end, node, key))
+        self.anchors.append(Anchor(st.loc.file, (st.loc.line, st.loc.column), st.end, node, key))
 
     # -- subjects ---------------------------------------------------------------------------------------------
-    def subject(self, st: Stmt, pf: ParsedFile) -> None:
-        from .placements import lower_placement
-
-        name, name_loc = st.args[0], st.args[1]
+    def subject(self, st: SubjectStmt, pf: ParsedFile) -> None:
+        name, name_loc = st.name, st.name_loc
         fields: dict[str, Any] = {"name": name}
         raws: dict[str, Any] = {}
         seen: dict[str, Stmt] = {}
@@ -365,9 +363,9 @@ class _Lowerer:
         item_anchors: list[tuple[Stmt, Node | None, str]] = []
         ok = True
         for it in st.items:
-            if it.kind in ("s_behind", "s_in_front_of"):
-                rel = Relation(kind=it.kind[2:], target=it.args[0])
-                rel._loc, rel._locs["target"] = it.loc, it.args[1]
+            if isinstance(it, RelationStmt):
+                rel = Relation(kind=it.kind[2:], target=it.target)
+                rel._loc, rel._locs["target"] = it.loc, it.target_loc
                 relations.append(rel)
                 item_anchors.append((it, rel, ""))
                 continue
@@ -386,11 +384,11 @@ class _Lowerer:
                 fields["placement"] = lower_placement(self, it, pf)
                 ok = ok and fields["placement"] is not None
             elif key == "depth":
-                fields["depth"], raws["depth"] = self.num(it.args[0], "length"), it.args[0]
+                fields["depth"], raws["depth"] = self.num(it.value, "length"), it.value
             elif key == "caption":
-                fields["caption"], raws["caption"] = self.text(it.args[0]), it.args[0]
+                fields["caption"], raws["caption"] = self.text(it.value), it.value
             else:
-                fields[key], raws[key] = self.path(it.args[0], pf), it.args[0]
+                fields[key], raws[key] = self.path(it.value, pf, key.replace("_", " ")), it.value
         if "ref" not in seen:
             self.error(f"subject '{name}' has no `ref` (its identity reference image)", name_loc,
                        f'add `ref "refs/{name}.png"` inside the braces')
@@ -410,26 +408,3 @@ class _Lowerer:
         self.anchor(st, node, "")
         for it, target, key in item_anchors:
             self.anchor(it, target or node, key)
-
-    # -- comments ---------------------------------------------------------------------------------------------
-    def attach_comments(self) -> None:
-        """Give each comment to the statement it trails or the next one it precedes, so `fmt` keeps it."""
-        for file, comments in self.comments.items():
-            anchors = sorted((a for a in self.anchors if a[0] == file), key=lambda a: a[1])
-            for c in comments:
-                text = str(c).rstrip()
-                ends_here = [a for a in anchors if a[2][0] == c.line and a[2][1] <= c.column]
-                if ends_here:
-                    a = max(ends_here, key=lambda a: a[2][1])
-                    _slot(a[3], a[4])[1] = text if _slot(a[3], a[4])[1] is None else _slot(a[3], a[4])[1] + " " + text
-                    continue
-                nxt = next((a for a in anchors if a[1] > (c.line, c.column)), None)
-                if nxt is not None:
-                    _slot(nxt[3], nxt[4])[0].append(text)
-                elif file == self.root.path:
-                    _slot(self.scene, "footer")[0].append(text)
-
-
-def _slot(node: Node, key: str) -> list:
-    return node._comments.setdefault(key, [[], None])
-

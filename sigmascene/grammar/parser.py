@@ -1,5 +1,6 @@
-"""Text -> Scene. Lark parses each file into a light tree of located statements; `lower` turns those into the
-pydantic Scene (resolving params, units, includes) and `Scene.problems` checks cross-references.
+"""Text -> located statements, the syntax layer. Lark parses one file's text into typed statement records
+(`SubjectStmt`, `ParamStmt`, ...); `lower` turns those into the pydantic Scene and the package's `parse_text`
+joins the two — this module knows nothing of Scenes, files or includes.
 
 Every Lark exception is converted here into a SigmaError with file:line:col and a did-you-mean hint, so no input
 — however broken — reaches the user as a traceback.
@@ -8,18 +9,21 @@ Every Lark exception is converted here into a SigmaError with file:line:col and 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from ..errors import Diagnostic, SigmaError, SourceLoc, did_you_mean, remember_source
-from ..scene import Scene
+from ..errors import Diagnostic, SigmaError, SigmaSyntaxError, SourceLoc, did_you_mean, remember_source
 
 GRAMMAR = Path(__file__).with_name("sigma.lark")
+# Bounds that keep a hostile file an error rather than a slow or huge parse (docs/language.md, "Limits").
+MAX_VEC_ITEMS = 16
+MAX_POLYGON_POINTS = 256
 
 STATEMENTS = ("sigma", "canvas", "seed", "prompt", "compose", "camera", "param", "include", "subject")
 SUBJECT_ITEMS = ("ref", "caption", "box2d", "box3d", "mask", "polygon", "mesh", "depth", "depth_map", "behind",
@@ -31,15 +35,38 @@ _TOKEN_WORDS = {"LBRACE": "'{'", "RBRACE": "'}'", "LPAR": "'('", "RPAR": "')'", 
                 "UNIT": "a unit (deg, rad, px, m, cm)", "$END": "end of file"}
 
 
-# Lark fixes lexer callbacks when the parser is built, so comments go to a list that each parse swaps in.
-_comment_sink: list[Token] = []
+# Comments are lifted out before Lark sees the text (a string may hold '#', so strings are matched too) and
+# blanked with spaces: columns stay, and a file of 100,000 comment lines is one whitespace token, not 200,000.
+_STRING_OR_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*')
 
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
     return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", propagate_positions=True,
-                start=["start", "value"], maybe_placeholders=False,
-                lexer_callbacks={"COMMENT": lambda tok: _comment_sink.append(tok)})
+                start=["start", "value"], maybe_placeholders=False)
+
+
+def _lift_comments(text: str) -> tuple[str, list[Token]]:
+    """(text with every comment blanked, the comments as located tokens)."""
+    comments: list[Token] = []
+    pieces: list[str] = []
+    last, line, line_start, counted = 0, 1, 0, 0
+    for m in _STRING_OR_COMMENT.finditer(text):
+        if m.group()[0] != "#":
+            continue
+        start = m.start()
+        nl = text.count("\n", counted, start)
+        if nl:
+            line += nl
+            line_start = text.rfind("\n", counted, start) + 1
+        counted = start
+        comments.append(Token("COMMENT", m.group(), start, line, start - line_start + 1))
+        pieces += [text[last:start], " " * (m.end() - start)]
+        last = m.end()
+    if not comments:
+        return text, comments
+    pieces.append(text[last:])
+    return "".join(pieces), comments
 
 
 # --- located pieces of a parsed file ------------------------------------------------------------------------
@@ -67,15 +94,71 @@ class Vec:
     loc: SourceLoc
 
 
+Value = Scalar | Text | Vec
+
+
 @dataclass
 class Stmt:
-    """A statement or block item: keyword, its arguments, nested items, and its span in the file."""
+    """A statement or block item: its rule name (`subject`, `s_box2d`, `f_yaw`, ...) and its span in the file.
+    The subclasses name what each kind carries, so lowering reads `st.name`, `st.value`, not `args[1]`."""
 
     kind: str
-    args: list[Any]
     loc: SourceLoc
-    end: tuple[int, int]
-    items: list["Stmt"] = field(default_factory=list)
+    end: tuple[int, int]  # (line, column) just past the statement, for attaching trailing comments
+
+
+@dataclass
+class ValueStmt(Stmt):
+    """`KEYWORD value`: version, seed, prompt, compose, include, ref, caption, box2d, mask, depth, depth_map,
+    camera items and the fields of box3d / mesh blocks."""
+
+    value: Value
+
+
+@dataclass
+class CanvasStmt(Stmt):
+    width: Scalar
+    height: Scalar
+
+
+@dataclass
+class ParamStmt(Stmt):
+    name: str
+    name_loc: SourceLoc
+    value: Scalar | Text
+
+
+@dataclass
+class BlockStmt(Stmt):
+    """`camera { ... }` and `box3d { ... }`: nothing but items."""
+
+    items: list[Stmt]
+
+
+@dataclass
+class MeshStmt(Stmt):
+    path: Text
+    items: list[Stmt]
+
+
+@dataclass
+class PolygonStmt(Stmt):
+    points: list[Value]
+
+
+@dataclass
+class RelationStmt(Stmt):
+    """`behind NAME` / `in_front_of NAME` (kind s_behind / s_in_front_of)."""
+
+    target: str
+    target_loc: SourceLoc
+
+
+@dataclass
+class SubjectStmt(Stmt):
+    name: str
+    name_loc: SourceLoc
+    items: list[Stmt]
 
 
 @dataclass
@@ -92,9 +175,6 @@ class _Build(Transformer):
 
     def _loc(self, meta_or_tok: Any) -> SourceLoc:
         return SourceLoc(self.file, meta_or_tok.line, meta_or_tok.column)
-
-    def _stmt(self, kind: str, meta: Any, args: list, items: list | None = None) -> Stmt:
-        return Stmt(kind, args, self._loc(meta), (meta.end_line, meta.end_column), items or [])
 
     @v_args(meta=True)
     def scalar(self, meta: Any, children: list[Token]) -> Scalar:
@@ -115,46 +195,61 @@ class _Build(Transformer):
 
     @v_args(meta=True)
     def vec(self, meta: Any, children: list[Scalar]) -> Vec:
+        if len(children) > MAX_VEC_ITEMS:
+            raise SigmaError(f"a (...) group holds at most {MAX_VEC_ITEMS} numbers, this one {len(children)}",
+                             self._loc(meta))
         return Vec(children, self._loc(meta))
 
     def __default__(self, data: str, children: list, meta: Any) -> Any:
         if data in ("start", "value"):
             return children
-        # Block statements carry their items as nested Stmts; everything else is an argument.
-        args = [c for c in children if not isinstance(c, Stmt)]
+        loc, end = self._loc(meta), (meta.end_line, meta.end_column)
+        names = [c for c in children if isinstance(c, Token) and c.type == "NAME"]
         items = [c for c in children if isinstance(c, Stmt)]
-        args = [str(a) if isinstance(a, Token) and a.type == "NAME" else a for a in args]
-        name_locs = [self._loc(c) for c in children if isinstance(c, Token) and c.type == "NAME"]
-        st = self._stmt(data, meta, args, items)
-        if name_locs:
-            st.args.append(name_locs[0])  # where the NAME stands, for errors about it
-        return st
+        values = [c for c in children if not isinstance(c, (Stmt, Token))]
+        if data == "subject":
+            return SubjectStmt(data, loc, end, str(names[0]), self._loc(names[0]), items)
+        if data == "param":
+            return ParamStmt(data, loc, end, str(names[0]), self._loc(names[0]), values[0])
+        if data in ("s_behind", "s_in_front_of"):
+            return RelationStmt(data, loc, end, str(names[0]), self._loc(names[0]))
+        if data == "canvas":
+            return CanvasStmt(data, loc, end, values[0], values[1])
+        if data in ("camera", "s_box3d"):
+            return BlockStmt(data, loc, end, items)
+        if data == "s_mesh":
+            return MeshStmt(data, loc, end, values[0], items)
+        if data == "s_polygon":
+            if len(values) > MAX_POLYGON_POINTS:
+                raise SigmaError(f"a polygon has at most {MAX_POLYGON_POINTS} points, this one {len(values)}", loc,
+                                 "simplify the outline, or draw it as a mask image")
+            return PolygonStmt(data, loc, end, values)
+        return ValueStmt(data, loc, end, values[0])
 
 
 def _decode_string(tok: Token, file: str) -> str:
     try:
         return json.loads(str(tok))
     except ValueError:
-        raise SigmaError(f"bad escape in string {tok}", SourceLoc(file, tok.line, tok.column),
+        raise SigmaSyntaxError(f"bad escape in string {tok}", SourceLoc(file, tok.line, tok.column),
                          'strings allow \\" \\\\ \\n \\t and \\uXXXX escapes') from None
 
 
-def parse_source(text: str, file: str) -> ParsedFile:
-    """Parse one file's text into located statements (no includes followed, no meaning checked)."""
-    remember_source(file, text)
-    _comment_sink.clear()
+def parse_source(text: str, file: str, *, quote: bool = True) -> ParsedFile:
+    """Parse one file's text into located statements (no includes followed, no meaning checked).
+    quote=False: diagnostics never print this text (it is not a `.sigma` file)."""
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark some editors write is not part of the scene
+    remember_source(file, text, quote=quote)
+    blank, comments = _lift_comments(text)
     try:
-        tree = _lark().parse(text, start="start")
-        comments = list(_comment_sink)
+        tree = _lark().parse(blank, start="start")
         stmts = _Build(file).transform(tree)
     except UnexpectedInput as err:
-        raise SigmaError(_syntax_error(err, text, file)) from None
+        raise SigmaSyntaxError(_syntax_error(err, text, file)) from None
     except VisitError as err:
         if isinstance(err.orig_exc, SigmaError):
             raise err.orig_exc from None
         raise
-    finally:
-        _comment_sink.clear()
     return ParsedFile(file, stmts, comments)
 
 
@@ -167,7 +262,7 @@ def parse_value(text: str) -> Scalar | Text:
         val = _Build(file).transform(tree)
         val = val[0] if isinstance(val, list) else val
     except UnexpectedInput as err:
-        raise SigmaError(_syntax_error(err, text, file),) from None
+        raise SigmaSyntaxError(_syntax_error(err, text, file)) from None
     except VisitError as err:
         if isinstance(err.orig_exc, SigmaError):
             raise err.orig_exc from None
@@ -179,8 +274,10 @@ def _syntax_error(err: UnexpectedInput, text: str, file: str) -> Diagnostic:
     line, col = getattr(err, "line", 1) or 1, getattr(err, "column", 1) or 1
     at_end = isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END")
     if line < 1 or at_end:
-        lines = text.splitlines() or [""]
-        line, col = len(lines), len(lines[-1]) + 1
+        lines = text.split("\n")  # lines are counted at "\n" only, as Lark counts them (errors.source_line too)
+        if len(lines) > 1 and lines[-1] == "":
+            lines.pop()
+        line, col = len(lines), len(lines[-1].rstrip("\r")) + 1
     loc = SourceLoc(file, line, col)
     expected = sorted(_acceptable(err))
     words = [_word(e) for e in expected]
@@ -242,34 +339,3 @@ def _word_at(text: str, pos: int) -> str:
     while end < len(text) and (text[end].isalnum() or text[end] in "_$"):
         end += 1
     return text[pos:end]
-
-
-# --- files, includes, entry points ---------------------------------------------------------------------------
-def read_scene_file(path: Path, loc: SourceLoc | None = None) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SigmaError(f"no such scene file: {path}", loc) from None
-    except IsADirectoryError:
-        raise SigmaError(f"{path} is a folder, not a scene file", loc) from None
-    except UnicodeDecodeError as err:
-        raise SigmaError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})", loc) from None
-    except OSError as err:
-        raise SigmaError(f"cannot read {path}: {err.strerror}", loc) from None
-
-
-def parse_text(text: str, *, file: str = "<string>", base_dir: str | Path | None = None,
-               overrides: Mapping[str, str] | None = None, fragment: bool = False) -> Scene:
-    from .lower import lower
-
-    base = Path(base_dir) if base_dir is not None else (Path(file).parent if not file.startswith("<") else Path.cwd())
-    scene = lower(parse_source(text, file), base_dir=base, overrides=overrides or {}, fragment=fragment)
-    if not fragment:
-        scene.validate_scene()
-    return scene
-
-
-def parse_file(path: str | Path, *, overrides: Mapping[str, str] | None = None, fragment: bool = False) -> Scene:
-    path = Path(path)
-    return parse_text(read_scene_file(path), file=str(path), base_dir=path.parent, overrides=overrides,
-                      fragment=fragment)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..scene import Box2D, Box3D, Mask, Mesh, Polygon
-from .parser import ParsedFile, Stmt
+from .parser import BlockStmt, MeshStmt, ParsedFile, PolygonStmt, Stmt, ValueStmt
 
 if TYPE_CHECKING:
     from .lower import _Lowerer
@@ -18,7 +18,8 @@ _BLOCK_FIELDS = {"f_center": ("center", "length"), "f_size": ("size", "length"),
 def lower_placement(lw: "_Lowerer", it: Stmt, pf: ParsedFile) -> Any:
     canvas = lw.scene.canvas
     if it.kind == "s_box2d":
-        v = it.args[0]
+        assert isinstance(it, ValueStmt)
+        v = it.value
         vals = lw.vec(v, "coord", 4, "box2d (x0, y0, x1, y1)",
                       axes=(canvas.width, canvas.height, canvas.width, canvas.height))
         if vals is None:
@@ -28,9 +29,9 @@ def lower_placement(lw: "_Lowerer", it: Stmt, pf: ParsedFile) -> Any:
         if node is not None:
             _record_components(lw, node, ("x0", "y0", "x1", "y1"), v, vals)
         return node
-    if it.kind == "s_polygon":
+    if isinstance(it, PolygonStmt):
         points, ok = [], True
-        for v in it.args:
+        for v in it.points:
             p = lw.vec(v, "coord", 2, "a polygon point (x, y)", axes=(canvas.width, canvas.height))
             ok = ok and p is not None
             points.append(p)
@@ -38,12 +39,14 @@ def lower_placement(lw: "_Lowerer", it: Stmt, pf: ParsedFile) -> Any:
             return None
         node = lw.make(Polygon, it, {"points": points}, {})
         if node is not None:
-            for i, v in enumerate(it.args):
+            for i, v in enumerate(it.points):
                 lw.record(node, f"points.{i}", v, points[i])
         return node
     if it.kind == "s_mask":
-        path = lw.path(it.args[0], pf)
-        return None if path is None else lw.make(Mask, it, {"path": path}, {"path": it.args[0]})
+        assert isinstance(it, ValueStmt)
+        path = lw.path(it.value, pf, "mask")
+        return None if path is None else lw.make(Mask, it, {"path": path}, {"path": it.value})
+    assert isinstance(it, (BlockStmt, MeshStmt))
     fields, raws = _block_fields(lw, it)
     if fields is None:
         return None
@@ -54,14 +57,15 @@ def lower_placement(lw: "_Lowerer", it: Stmt, pf: ParsedFile) -> Any:
                      "box3d { center (x, y, z)  size (w, h, d)  yaw 0 deg }")
             return None
         return lw.make(Box3D, it, fields, raws)
-    path = lw.path(it.args[0], pf)
+    assert isinstance(it, MeshStmt)
+    path = lw.path(it.path, pf, "mesh")
     if path is None:
         return None
-    fields["path"], raws["path"] = path, it.args[0]
+    fields["path"], raws["path"] = path, it.path
     return lw.make(Mesh, it, fields, raws)
 
 
-def _block_fields(lw: "_Lowerer", it: Stmt) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+def _block_fields(lw: "_Lowerer", it: BlockStmt | MeshStmt) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     fields: dict[str, Any] = {}
     raws: dict[str, Any] = {}
     ok = True
@@ -71,11 +75,12 @@ def _block_fields(lw: "_Lowerer", it: Stmt) -> tuple[dict[str, Any] | None, dict
             lw.error(f"{name} is given twice", f.loc, related=[("first given here", raws[name].loc)])
             ok = False
             continue
-        raws[name] = f.args[0]
+        assert isinstance(f, ValueStmt)
+        raws[name] = f.value
         if name in ("center", "size", "position"):
-            fields[name] = lw.vec(f.args[0], dim, 3, name)
+            fields[name] = lw.vec(f.value, dim, 3, name)
         else:
-            fields[name] = lw.num(f.args[0], dim)
+            fields[name] = lw.num(f.value, dim)
         ok = ok and fields[name] is not None
     return (fields if ok else None), raws
 

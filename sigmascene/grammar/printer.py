@@ -9,20 +9,11 @@ the statement they belong to — so `fmt` tidies a file without rewriting what t
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from ..scene import Box2D, Box3D, Camera, Mask, Mesh, Node, Polygon, Scene, Subject
 
 INDENT = "    "
-
-
-def format_file(path: str | Path) -> str:
-    """The canonical text of one file, printing its own statements only (included files stay included)."""
-    from .parser import parse_file
-
-    scene = parse_file(path, fragment=True)
-    return print_scene(scene)
 
 
 def print_scene(scene: Scene) -> str:
@@ -65,10 +56,16 @@ class _Printer:
             return src[0]
         return json.dumps(value, ensure_ascii=False)
 
-    def line(self, out: list[str], depth: int, text: str, node: Node, key: str) -> None:
+    def line(self, out: list[str], depth: int, text: str, node: Node, key: str, trail: bool = True) -> None:
         leading, trailing = node._comments.get(key, [[], None])
         out += [INDENT * depth + c for c in leading]
-        out.append(INDENT * depth + text + (f"  {trailing}" if trailing else ""))
+        out.append(INDENT * depth + text + (f"  {trailing}" if trailing and trail else ""))
+
+    def close(self, out: list[str], node: Node, key: str) -> None:
+        """A block's closing brace carries the comment that trailed the block: a statement's end is where a
+        trailing comment is found again on the next run, so `fmt` stays idempotent for one-line blocks."""
+        trailing = node._comments.get(key, [[], None])[1]
+        out.append("}" + (f"  {trailing}" if trailing else ""))
 
     # -- the file -------------------------------------------------------------------------------------------
     def run(self) -> str:
@@ -109,7 +106,7 @@ class _Printer:
         return "\n\n".join("\n".join(b) for b in blocks) + "\n"
 
     def camera(self, out: list[str], cam: Camera) -> None:
-        self.line(out, 0, "camera {", self.scene, "camera")
+        self.line(out, 0, "camera {", self.scene, "camera", trail=False)
         default = Camera()
         if "position" in cam._src or "position.0" in cam._src or cam.position != default.position:
             self.line(out, 1, f"position {self.vec(cam, 'position', cam.position)}", cam, "position")
@@ -117,7 +114,7 @@ class _Printer:
             self.line(out, 1, f"look_at {self.vec(cam, 'look_at', cam.look_at)}", cam, "look_at")
         if "fov" in cam._src or cam.fov != default.fov:
             self.line(out, 1, f"fov {self.val(cam, 'fov', cam.fov, 'deg')}", cam, "fov")
-        out.append("}")
+        self.close(out, self.scene, "camera")
 
     def param(self, out: list[str], p: Any) -> None:
         src = p._src.get("value")
@@ -132,7 +129,7 @@ class _Printer:
     # -- subjects -------------------------------------------------------------------------------------------
     def subject(self, subj: Subject) -> list[str]:
         out: list[str] = []
-        self.line(out, 0, f"subject {subj.name} {{", subj, "")
+        self.line(out, 0, f"subject {subj.name} {{", subj, "", trail=False)
         self.line(out, 1, f"ref {self.string(subj, 'ref', subj.ref)}", subj, "ref")
         if subj.caption is not None:
             self.line(out, 1, f"caption {self.string(subj, 'caption', subj.caption)}", subj, "caption")
@@ -143,7 +140,7 @@ class _Printer:
             self.line(out, 1, f"depth_map {self.string(subj, 'depth_map', subj.depth_map)}", subj, "depth_map")
         for r in subj.relations:
             self.line(out, 1, f"{r.kind} {r.target}", r, "")
-        out.append("}")
+        self.close(out, subj, "")
         return out
 
     def placement(self, p: Any) -> str:

@@ -69,6 +69,30 @@ def world_bounds(item: Item3D) -> np.ndarray:
     return corners @ item.matrix[:3, :3].T + item.matrix[:3, 3]
 
 
+def camera_inside(item: Item3D, cam: Camera) -> bool:
+    """Whether the camera stands inside the item's own bounding box (then back-face culling hides all of it)."""
+    try:
+        local = np.linalg.solve(item.matrix, np.append(np.asarray(cam.position, float), 1.0))[:3]
+    except np.linalg.LinAlgError:
+        return False
+    lo, hi = np.asarray(item.mesh.bounds, float)
+    return bool(np.all(local >= lo) and np.all(local <= hi))
+
+
+MIN_EXTENT, MAX_EXTENT = 1e-6, 1e7  # metres: what float32 depth buffers and projections draw faithfully
+
+
+def _check_extent(items: list[Item3D]) -> None:
+    """A 3D subject too small or too large to draw is the scene's problem, not a missing OpenGL driver."""
+    for it in items:
+        corners = world_bounds(it)
+        extent = float(np.ptp(corners, axis=0).max()) if np.isfinite(corners).all() else float("inf")
+        if not MIN_EXTENT <= extent <= MAX_EXTENT:
+            raise SigmaError(f"3D subject is {extent:.3g} m across, outside the {MIN_EXTENT:g} to {MAX_EXTENT:g} m "
+                             f"that can be drawn", it.loc,
+                             "check the box size, or the mesh's units and its `scale`")
+
+
 _owner_pid = os.getpid()
 
 
@@ -139,6 +163,7 @@ def render_3d(items: list[Item3D], cam: Camera, width: int, height: int) -> Rend
         return Render3D(z8, zf, z8.copy(), zf.copy())
     if len(items) > 254:
         raise ValueError("at most 254 3D subjects per render")
+    _check_extent(items)
     corners = np.concatenate([world_bounds(it) for it in items])
     reach = float(np.linalg.norm(corners - np.asarray(cam.position, float), axis=1).max())
     zfar = max(10.0, 2.0 * reach)

@@ -70,6 +70,8 @@ def _locate(text: str, file: str, loc: tuple) -> SourceLoc | None:
             table = m.group(1).split(".")
             if s.startswith("[["):
                 seen[m.group(1)] = seen.get(m.group(1), -1) + 1
+            if table == keys and want_index is None:  # an unknown or wrong section: its header line
+                return SourceLoc(file, n, line.index(m.group(1)) + 1)
             continue
         km = re.match(r"^([A-Za-z0-9_]+)\s*=", s)
         if not km:
