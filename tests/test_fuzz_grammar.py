@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sigmascene.grammar.fuzz import check_text, generate, generate_with, mutate, seed_texts, tokens
+from sigmascene.fuzz import check_text, generate, generate_with, mutate, seed_texts, tokens
 
 from conftest import EXAMPLES
 

@@ -156,10 +156,14 @@ def test_compile_into_a_read_only_folder_is_a_clean_error(tmp_path, monkeypatch)
     Image.new("RGB", (8, 8)).save(tmp_path / "r.png")
     f = _scene(tmp_path, 'subject a { ref "r.png" box2d (0, 0, 1, 1) }\n')
 
-    def read_only(*a, **kw):
-        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "out"))
+    real_mkdir = os.mkdir
 
-    monkeypatch.setattr("tempfile.mkdtemp", read_only)
+    def read_only(path, *a, **kw):  # root may write anywhere, so the refusal is made, not found
+        if str(path).startswith(str(tmp_path / ".out")) or str(path).startswith(str(tmp_path / "out")):
+            raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "out"))
+        return real_mkdir(path, *a, **kw)
+
+    monkeypatch.setattr(os, "mkdir", read_only)
     res = runner.invoke(app, ["compile", str(f), "-o", str(tmp_path / "out")])
     assert res.exit_code == 1 and "Traceback" not in res.output
     assert "Permission denied" in res.output and str(tmp_path / "out") in res.output

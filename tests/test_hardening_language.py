@@ -229,5 +229,6 @@ def test_a_file_with_thousands_of_errors_reports_fifty_and_a_count_quickly():
     with pytest.raises(SigmaError) as exc:
         sigmascene.loads(text, file="<many>")
     out = exc.value.format()
-    assert time.perf_counter() - t0 < 3.0
+    # ~1 s alone; the bound only catches the quadratic path (minutes), not load on a shared CI machine
+    assert time.perf_counter() - t0 < 15.0
     assert len(exc.value.diagnostics) == 51 and "more errors not shown" in out

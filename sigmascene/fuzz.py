@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import SigmaError, source_line
+from .errors import SigmaError, source_line
 
 FILE = "<fuzz>"
 SEEDS = [
@@ -143,7 +143,7 @@ def check_text(text: str, base_dir: Path, *, compile_maps: bool = False) -> Outc
 
 
 def _check(text: str, base_dir: Path, compile_maps: bool, out: Outcome) -> None:
-    from . import dumps, loads, parse_text
+    from .grammar import dumps, loads, parse_text
 
     scene = loads(text, file=FILE, base_dir=base_dir)
     out.accepted = True
@@ -161,7 +161,7 @@ def _check(text: str, base_dir: Path, compile_maps: bool, out: Outcome) -> None:
 
 
 def _maps(scene) -> object:
-    from ..compiler import compile_scene
+    from .compiler import compile_scene
 
     try:
         c = compile_scene(scene, identity_size=(16, 16))
