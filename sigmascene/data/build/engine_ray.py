@@ -1,0 +1,105 @@
+"""A cluster: the same stages as a Ray Data pipeline — one actor pool per stage (its GPUs and worker count from
+the config), shards streaming from stage to stage, failed tasks retried and dead actors restarted.
+
+Actors run `plan.run_unit` on whole shards, exactly as the one-machine engine does, and write to the same
+content-addressed store (a folder every node sees); the driver assembles the dataset from that store. So the
+same config and seeds give the same dataset, byte for byte, on either engine.
+Ray is an optional extra (`pip install 'sigmascene[cluster]'`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from ...errors import SigmaError
+from .engine_local import shards
+
+# a 2-CPU local cluster deadlocks when every actor holds a whole CPU (the read tasks starve); half is enough
+ACTOR_CPUS = 0.5
+RETRIES = 3
+
+
+def ray_module():
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError as e:
+        raise SigmaError("--ray needs Ray Data", hint="pip install 'sigmascene[cluster]'") from e
+    return ray
+
+
+def connect(address: Optional[str], num_cpus: Optional[int] = None) -> Any:
+    """Join the cluster at `address` ("auto": the one `ray start` made here; "local": start one in-process), or
+    reuse the Ray this process already joined."""
+    ray = ray_module()
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if address in (None, "local"):
+            kwargs["num_cpus"] = num_cpus
+        else:
+            kwargs["address"] = address
+        try:
+            ray.init(**kwargs)
+        except ConnectionError as e:
+            raise SigmaError(f"cannot reach a Ray cluster at {address!r} ({e})",
+                             hint="start one with `ray start --head`, or pass --ray local") from None
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.execution_options.preserve_order = True
+    return ray
+
+
+class _StageActor:
+    """One stage's model, loaded once per actor; each call runs one or more shards through it."""
+
+    def __init__(self, cfg_json: str, base_dir: Optional[str], out: str, name: str, stages: tuple[str, ...]):
+        from .config import BuildConfig
+        from .plan import Plan, make_stage
+
+        cfg = BuildConfig.model_validate_json(cfg_json)
+        cfg.base_dir = base_dir
+        if cfg.build.threads:
+            import torch
+
+            torch.set_num_threads(cfg.build.threads)
+        self.plan = Plan(cfg, out, stages)
+        self.stage = make_stage(name, self.plan)
+
+    def __call__(self, batch: dict) -> dict:
+        from .plan import run_unit
+
+        counts = []
+        for unit in batch["unit"]:
+            counts.append(json.dumps(run_unit(self.plan, self.stage, json.loads(str(unit)))))
+        out = {k: list(v) for k, v in batch.items()}  # earlier stages' counters ride along
+        out[f"counts_{self.stage.name}"] = counts
+        return out
+
+
+def run_ray(plan, indices: list[int], address: Optional[str],
+            on_shard: Optional[Callable[[int, int], None]] = None) -> dict:
+    ray = connect(address)
+    gpus = float(ray.cluster_resources().get("GPU", 0))
+    cfg = plan.cfg
+    units = [json.dumps(u) for u in shards(indices, cfg.build.shard_size)]
+    ds = ray.data.from_items([{"unit": u} for u in units], override_num_blocks=max(1, len(units)))
+    for name in plan.stages:
+        sec = cfg.stage(name)
+        ds = ds.map_batches(
+            _StageActor, batch_size=1, concurrency=min(sec.workers, max(1, len(units))),
+            num_cpus=ACTOR_CPUS, num_gpus=sec.num_gpus if gpus else 0,
+            fn_constructor_args=(cfg.model_dump_json(), cfg.base_dir, str(Path(plan.out).resolve()), name,
+                                 plan.stages),
+            max_restarts=RETRIES, max_task_retries=RETRIES)
+    totals = {s: {"processed": 0, "reused": 0, "blocked": 0, "seconds": 0.0} for s in plan.stages}
+    done = 0
+    for row in ds.iter_rows():
+        for s in plan.stages:
+            for k, v in json.loads(row[f"counts_{s}"]).items():
+                totals[s][k] += v
+        done += 1
+        if on_shard:
+            on_shard(done, len(units))
+    return totals
