@@ -48,6 +48,12 @@ def connect(address: Optional[str], num_cpus: Optional[int] = None) -> Any:
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.execution_options.preserve_order = True
+    # Ray Data restarts dead actors and resubmits their tasks without limit (a lost node costs nothing but
+    # time: a retried shard reuses what is stored). A stage's own exception is not retried — with actors that
+    # would loop forever on a deterministic error — it stops the build; `--resume` continues once it is fixed.
+    # The synth tasks are stateless, so a few retries of theirs are bounded and harmless.
+    ctx.retried_map_errors = True
+    ctx.max_map_retries = RETRIES
     return ray
 
 
@@ -91,8 +97,7 @@ def run_ray(plan, indices: list[int], address: Optional[str],
             _StageActor, batch_size=1, concurrency=min(sec.workers, max(1, len(units))),
             num_cpus=ACTOR_CPUS, num_gpus=sec.num_gpus if gpus else 0,
             fn_constructor_args=(cfg.model_dump_json(), cfg.base_dir, str(Path(plan.out).resolve()), name,
-                                 plan.stages),
-            max_restarts=RETRIES, max_task_retries=RETRIES)
+                                 plan.stages))
     totals = {s: {"processed": 0, "reused": 0, "blocked": 0, "seconds": 0.0} for s in plan.stages}
     done = 0
     for row in ds.iter_rows():
@@ -121,7 +126,7 @@ def synth_lines(cfg, indices: list[int], root: str | Path, address: Optional[str
     caller appends them, so the index guarantee of the one-machine runner holds unchanged)."""
     ray = connect(address)
     ds = ray.data.from_items([{"index": i} for i in indices], override_num_blocks=max(1, min(len(indices), 64)))
-    ds = ds.map_batches(_synth_batch, batch_size=1, num_cpus=ACTOR_CPUS, max_retries=RETRIES,
+    ds = ds.map_batches(_synth_batch, batch_size=1, num_cpus=ACTOR_CPUS,
                         fn_kwargs={"cfg_json": cfg.model_dump_json(), "root": str(Path(root).resolve())})
     for row in ds.iter_rows():
         yield str(row["line"])

@@ -42,6 +42,13 @@ class ModelRef:
         return {"path": str(self.path), "kind": self.kind, "config_hash": self.config_hash}
 
 
+def _t2i_classes() -> set[str]:
+    """Pipelines `AutoPipelineForText2Image` can load (what the image stage loads through)."""
+    from diffusers.pipelines.auto_pipeline import AUTO_TEXT2IMAGE_PIPELINES_MAPPING
+
+    return {c.__name__ for c in AUTO_TEXT2IMAGE_PIPELINES_MAPPING.values()}
+
+
 def _read(path: Path, name: str) -> tuple[dict, str] | None:
     f = path / name
     if not f.is_file():
@@ -69,7 +76,7 @@ def check_folder(stage: str, role: str, value: str, cfg: BuildConfig) -> ModelRe
                               hint=f"the {role} stage needs a folder written by DiffusionPipeline.save_pretrained")
         info, digest = found
         cls = str(info.get("_class_name", ""))
-        ok = cls in KONTEXT if role == "repose" else (cls.endswith("Pipeline") and not any(x in cls for x in T2I_EXCLUDE))
+        ok = cls in KONTEXT if role == "repose" else (cls in _t2i_classes() and not any(x in cls for x in T2I_EXCLUDE))
         if not ok:
             want = "FluxKontextPipeline" if role == "repose" else "a text-to-image pipeline (FluxPipeline, ...)"
             return Diagnostic(f"{where}: {path} holds a {cls or 'unknown'} pipeline; the {role} stage needs {want}")

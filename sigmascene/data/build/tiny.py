@@ -135,7 +135,7 @@ def save_tiny_gpt2(folder: Path, seed: int = 0) -> Path:
     (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
     (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
     tok = GPT2Tokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
-    cfg = GPT2Config(vocab_size=len(vocab), n_positions=256, n_embd=32, n_layer=2, n_head=2,
+    cfg = GPT2Config(vocab_size=len(vocab), n_positions=1024, n_embd=32, n_layer=2, n_head=2,
                      bos_token_id=vocab["<|endoftext|>"], eos_token_id=vocab["<|endoftext|>"])
     GPT2LMHeadModel(cfg).eval().save_pretrained(folder)
     tok.save_pretrained(folder)
