@@ -14,14 +14,15 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     if "models" not in _CACHE:
         from sigmascene.data.build.tiny import write_tiny_models
 
-        _CACHE["models"] = write_tiny_models(tmp_path_factory.mktemp("build-models"), llm=True)
+        _CACHE["models"] = write_tiny_models(tmp_path_factory.mktemp("build-models"), llm=True,
+                                             grounding=True)
     return _CACHE["models"]  # type: ignore[return-value]
 
 
-def tiny_raw(models: dict[str, Path], llm: bool = False, **build) -> dict:
+def tiny_raw(models: dict[str, Path], llm: bool = False, grounding: bool = False, **build) -> dict:
     from sigmascene.data.build.tiny import tiny_config
 
-    chosen = {k: v for k, v in models.items() if llm or k != "llm"}
+    chosen = {k: v for k, v in models.items() if (llm or k != "llm") and (grounding or k != "grounding")}
     return tiny_config(chosen, **build)
 
 

@@ -101,6 +101,36 @@ def test_llm_answers_are_validated():
             parse_llm_answer(bad, 1)
 
 
+@pytest.mark.parametrize("grounding", [False, True], ids=["owlv2", "grounding-dino"])
+def test_each_detector_kind_gives_boxes_per_caption_that_sam_turns_into_image_sized_masks(models, tmp_path,
+                                                                                         grounding):
+    import numpy as np
+    from PIL import Image
+
+    from sigmascene.data.build.plan import Plan, make_stage
+
+    raw = tiny_raw(models, grounding=grounding)
+    raw["stages"]["segment"].update(max_overlap=1.0)
+    plan = Plan(validate_config(raw), tmp_path, stages=("segment",))
+    stage = make_stage("segment", plan)
+    stage.load()
+    assert stage.grounding is grounding
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    captions = ["a red wooden chair", "a blue lamp"]
+    boxes, labels, scores = stage.detect(image, captions)
+    assert boxes and set(labels) <= {0, 1} and all(0.0 <= s <= 1.0 for s in scores)
+    assert all(0 <= x0 < x1 <= 64 and 0 <= y0 < y1 <= 64 for x0, y0, x1, y1 in boxes)
+    outcome = stage.process_image(image, [{"name": "chair", "caption": captions[0]},
+                                          {"name": "lamp", "caption": captions[1]}])
+    if outcome.ok:
+        assert set(outcome.files) == {"chair_mask.png", "lamp_mask.png"}
+        with Image.open(__import__("io").BytesIO(outcome.files["chair_mask.png"])) as m:
+            assert m.size == (64, 64)
+    else:
+        assert outcome.filter.startswith("segment.")
+    stage.close()
+
+
 # -- building -----------------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_build_writes_a_dataset_validate_passes_with_provenance_and_a_report(built):

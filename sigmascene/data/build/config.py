@@ -88,7 +88,6 @@ class SegmentStage(_ModelStage):
     model: str = Field("", description="SAM folder (box prompt -> mask).")
     box_threshold: float = Field(0.3, ge=0.0, le=1.0, description="Detection score filter: a caption's best box "
                                                                   "must score at least this.")
-    text_threshold: float = Field(0.25, ge=0.0, le=1.0, description="Grounding DINO's text threshold.")
     min_area: float = Field(0.002, ge=0.0, le=1.0, description="Mask area filter: smallest mask, as a fraction "
                                                                "of the image.")
     max_area: float = Field(0.9, gt=0.0, le=1.0, description="Mask area filter: largest mask fraction.")

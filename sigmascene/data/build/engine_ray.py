@@ -94,7 +94,7 @@ def run_ray(plan, indices: list[int], address: Optional[str],
     for name in plan.stages:
         sec = cfg.stage(name)
         ds = ds.map_batches(
-            _StageActor, batch_size=1, concurrency=min(sec.workers, max(1, len(units))),
+            _StageActor, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(sec.workers, max(1, len(units)))),
             num_cpus=ACTOR_CPUS, num_gpus=sec.num_gpus if gpus else 0,
             fn_constructor_args=(cfg.model_dump_json(), cfg.base_dir, str(Path(plan.out).resolve()), name,
                                  plan.stages))

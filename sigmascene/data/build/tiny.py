@@ -14,7 +14,7 @@ from pathlib import Path
 
 # model folder names under the tiny root, by stage
 FOLDERS = {"image": "flux", "repose": "kontext", "detect": "owlv2", "segment": "sam", "depth": "depth",
-           "identity": "dinov2", "llm": "gpt2"}
+           "identity": "dinov2", "llm": "gpt2", "grounding": "grounding-dino"}
 
 
 def _byte_vocab() -> dict[str, int]:
@@ -66,6 +66,29 @@ def save_tiny_owlv2(folder: Path, seed: int = 0) -> Path:
     model.save_pretrained(folder)
     ip = Owlv2ImageProcessor(size={"height": 64, "width": 64})
     Owlv2Processor(image_processor=ip, tokenizer=tok).save_pretrained(folder)
+    return folder
+
+
+def save_tiny_grounding_dino(folder: Path, seed: int = 0) -> Path:
+    import torch
+    from transformers import (BertConfig, BertTokenizer, GroundingDinoConfig, GroundingDinoForObjectDetection,
+                              GroundingDinoImageProcessor, GroundingDinoProcessor, SwinConfig)
+
+    torch.manual_seed(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz0123456789"
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "'", "-"] + list(letters) + [f"##{c}" for c in letters]
+    tok = BertTokenizer(vocab={w: i for i, w in enumerate(words)}, do_lower_case=True, model_max_length=128)
+    backbone = SwinConfig(image_size=64, patch_size=4, embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1],
+                          window_size=2, out_features=["stage2", "stage3", "stage4"])
+    text = BertConfig(vocab_size=len(words), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                      intermediate_size=32, max_position_embeddings=256)
+    cfg = GroundingDinoConfig(backbone_config=backbone, text_config=text, d_model=32, encoder_layers=1,
+                              decoder_layers=2, encoder_attention_heads=2, decoder_attention_heads=2,
+                              encoder_ffn_dim=32, decoder_ffn_dim=32, num_queries=16, num_feature_levels=3,
+                              encoder_n_points=2, decoder_n_points=2, max_text_len=256)
+    GroundingDinoForObjectDetection(cfg).eval().save_pretrained(folder)
+    ip = GroundingDinoImageProcessor(size={"shortest_edge": 64, "longest_edge": 64})
+    GroundingDinoProcessor(image_processor=ip, tokenizer=tok).save_pretrained(folder)
     return folder
 
 
@@ -142,8 +165,9 @@ def save_tiny_gpt2(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
-def write_tiny_models(root: str | Path, seed: int = 0, llm: bool = False) -> dict[str, Path]:
-    """Write every stage's tiny folder under `root`; returns {stage: folder}."""
+def write_tiny_models(root: str | Path, seed: int = 0, llm: bool = False, grounding: bool = False) -> dict[str, Path]:
+    """Write every stage's tiny folder under `root` (plus a GPT-2 for the LLM prompts and a Grounding DINO as
+    the other detector, on request); returns {stage: folder}."""
     from transformers.utils import logging as hf_logging
 
     root = Path(root)
@@ -152,6 +176,8 @@ def write_tiny_models(root: str | Path, seed: int = 0, llm: bool = False) -> dic
               "depth": lambda p: save_tiny_depth(p, seed), "identity": lambda p: save_tiny_dinov2(p, seed)}
     if llm:
         makers["llm"] = lambda p: save_tiny_gpt2(p, seed)
+    if grounding:
+        makers["grounding"] = lambda p: save_tiny_grounding_dino(p, seed)
     old = hf_logging.get_verbosity()
     hf_logging.set_verbosity(logging.ERROR)  # random configs trigger harmless token-id warnings
     try:
@@ -177,6 +203,8 @@ def tiny_config(models: dict[str, Path], **build) -> dict:
         },
     }
     cfg["build"].update(build)
+    if "grounding" in models:
+        cfg["stages"]["segment"]["detector"] = str(models["grounding"])
     if "llm" in models:
         cfg["stages"]["prompts"] = {"kind": "llm", "model": str(models["llm"]), "retries": 1, "max_new_tokens": 24}
     return cfg

@@ -61,30 +61,48 @@ class SegmentStage(Stage):
 
         w, h = image.size
         if self.grounding:
-            text = ". ".join(c.lower().strip(". ") for c in captions) + "."
-            inp = self.m_det_proc(images=image, text=text, return_tensors="pt")
-            with torch.no_grad():
-                out = self.m_det(**self._inputs(inp))
-            res = self.m_det_proc.post_process_grounded_object_detection(
-                out, inp["input_ids"], threshold=0.0, text_threshold=self.section.text_threshold,
-                target_sizes=[(h, w)])[0]
-            names = [c.lower().strip(". ") for c in captions]
-            labels = [next((j for j, c in enumerate(names) if str(t) and (str(t) in c or c in str(t))), -1)
-                      for t in res.get("text_labels", res.get("labels", []))]
-        else:
-            inp = self.m_det_proc(text=[captions], images=image, return_tensors="pt", padding="max_length",
-                                  truncation=True)
-            with torch.no_grad():
-                out = self.m_det(**self._inputs(inp))
-            res = self.m_det_proc.post_process_grounded_object_detection(
-                out, threshold=0.0, target_sizes=[(h, w)], text_labels=[captions])[0]
-            labels = [int(x) for x in res["labels"]]
+            return self._detect_grounding(image, captions)
+        # OWLv2 pads to a square; its post-processing maps boxes back to the image
+        inp = self.m_det_proc(text=[captions], images=image, return_tensors="pt", padding="max_length",
+                              truncation=True)
+        with torch.no_grad():
+            out = self.m_det(**self._inputs(inp))
+        res = self.m_det_proc.post_process_grounded_object_detection(
+            out, threshold=0.0, target_sizes=[(h, w)], text_labels=[captions])[0]
+        return self._keep(res["boxes"].float().tolist(), res["labels"].tolist(), res["scores"].float().tolist(), w, h)
+
+    def _detect_grounding(self, image, captions: list[str]) -> tuple[list[list[float]], list[int], list[float]]:
+        """Grounding DINO scores every query box against every text token; a box belongs to the caption whose
+        tokens it matches best (max over the caption's token span), scored by that match."""
+        import torch
+
+        w, h = image.size
+        parts = [c.lower().strip(". ") for c in captions]
+        text = ". ".join(parts) + "."
+        spans, pos = [], 0
+        for p in parts:
+            spans.append((pos, pos + len(p)))
+            pos += len(p) + 2
+        inp = self.m_det_proc(images=image, text=text, return_tensors="pt", return_offsets_mapping=True)
+        offsets = inp.pop("offset_mapping")[0].tolist()
+        with torch.no_grad():
+            out = self.m_det(**self._inputs(inp))
+        probs = out.logits[0].float().sigmoid()  # (queries, text tokens)
+        token_of = [[k for k, (a, b) in enumerate(offsets) if b > a and lo <= a < hi] for lo, hi in spans]
+        per_caption = torch.stack([probs[:, ids].max(dim=1).values if ids else torch.zeros(probs.shape[0])
+                                   for ids in token_of], dim=1)  # (queries, captions)
+        scores, labels = per_caption.max(dim=1)
+        cx, cy, bw, bh = out.pred_boxes[0].float().unbind(-1)
+        xyxy = torch.stack([(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h], dim=-1)
+        return self._keep(xyxy.tolist(), labels.tolist(), scores.tolist(), w, h)
+
+    def _keep(self, raw_boxes, labels, raw_scores, w: int, h: int):
         boxes, keep_labels, scores = [], [], []
-        for box, lab, sc in zip(res["boxes"].float().tolist(), labels, res["scores"].float().tolist()):
+        for box, lab, sc in zip(raw_boxes, labels, raw_scores):
             x0, y0, x1, y1 = max(0.0, box[0]), max(0.0, box[1]), min(float(w), box[2]), min(float(h), box[3])
             if x1 - x0 >= 1 and y1 - y0 >= 1:
                 boxes.append([x0, y0, x1, y1])
-                keep_labels.append(lab)
+                keep_labels.append(int(lab))
                 scores.append(float(sc))
         return boxes, keep_labels, scores
 
