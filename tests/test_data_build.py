@@ -92,7 +92,8 @@ def test_builtin_prompts_are_seeded_and_mention_every_subject():
 
 
 def test_llm_answers_are_validated():
-    good = 'Sure: {"subjects": [{"name": "mug", "caption": "a red mug"}], "background": "a desk", "full": "@mug on a desk"}'
+    good = ('Sure: {"subjects": [{"name": "mug", "caption": "a red mug"}], "background": "a desk", '
+            '"full": "@mug on a desk"}')
     assert parse_llm_answer(good, 1)["subjects"][0]["caption"] == "a red mug"
     for bad, why in [("no json here", "no JSON"), ('{"subjects": [', "no JSON"), ("{'a': 1}", "malformed"),
                      ('{"subjects": [], "background": "a desk", "full": "x y z"}', "0 subjects"),

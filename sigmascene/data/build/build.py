@@ -48,7 +48,8 @@ def prepare_out(out: Path, cfg: BuildConfig, resume: bool) -> None:
     if state.exists():
         old = json.loads(state.read_text(encoding="utf-8"))
         if not resume:
-            raise ConfigError(f"{out} already holds a build", hint="pass --resume to continue it, or choose a new --out")
+            raise ConfigError(f"{out} already holds a build",
+                              hint="pass --resume to continue it, or choose a new --out")
         if old.get("config_hash") != cfg.config_hash():
             raise ConfigError(f"{out} was built with another config (hash {old.get('config_hash')}, now "
                               f"{cfg.config_hash()}); resuming would mix two datasets",

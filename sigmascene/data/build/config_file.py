@@ -59,7 +59,8 @@ def validate_config(data: dict, *, file: str = "<config>", text: str = "",
             msg, hint = e["msg"].removeprefix("Value error, "), None
             if e["type"] == "extra_forbidden":
                 msg = f"unknown setting `{where}`"
-                hint = did_you_mean(loc[-1], _fields_at(loc)) or "run `sigmascene data build --init` to see every setting"
+                hint = (did_you_mean(loc[-1], _fields_at(loc))
+                        or "run `sigmascene data build --init` to see every setting")
             diags.append(Diagnostic(f"{where}: {msg}", _locate(text, file, list(loc)), hint))
         raise ConfigError(diags) from None
     cfg.base_dir = str(base_dir) if base_dir is not None else None

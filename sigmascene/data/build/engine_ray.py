@@ -90,12 +90,16 @@ def run_ray(plan, indices: list[int], address: Optional[str],
     gpus = float(ray.cluster_resources().get("GPU", 0))
     cfg = plan.cfg
     units = [json.dumps(u) for u in shards(indices, cfg.build.shard_size)]
+    pools = {name: min(cfg.stage(name).workers, max(1, len(units))) for name in plan.stages}
+    # every stage's pool must fit at once, with CPU to spare for the read tasks, or the pipeline never starts
+    share = min(ACTOR_CPUS, 0.75 * float(ray.cluster_resources().get("CPU", 1)) / sum(pools.values()))
     ds = ray.data.from_items([{"unit": u} for u in units], override_num_blocks=max(1, len(units)))
     for name in plan.stages:
         sec = cfg.stage(name)
         ds = ds.map_batches(
-            _StageActor, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(sec.workers, max(1, len(units)))),
-            num_cpus=ACTOR_CPUS, num_gpus=sec.num_gpus if gpus else 0,
+            _StageActor, batch_size=1,
+            compute=ray.data.ActorPoolStrategy(size=pools[name]),
+            num_cpus=share, num_gpus=sec.num_gpus if gpus else 0,
             fn_constructor_args=(cfg.model_dump_json(), cfg.base_dir, str(Path(plan.out).resolve()), name,
                                  plan.stages))
     totals = {s: {"processed": 0, "reused": 0, "blocked": 0, "seconds": 0.0} for s in plan.stages}

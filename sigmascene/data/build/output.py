@@ -94,7 +94,8 @@ def assemble(plan: Plan, count: int) -> dict:
             missing += 1
     write_bytes_atomic(plan.out / REJECTS, "".join(r + "\n" for r in rejects).encode())
     write_bytes_atomic(plan.out / INDEX, "".join(s.to_line() + "\n" for s in kept).encode())
-    return {"kept": len(kept), "rejected": len(rejects), "unfinished": missing, "rejections": dict(sorted(by_filter.items()))}
+    return {"kept": len(kept), "rejected": len(rejects), "unfinished": missing,
+            "rejections": dict(sorted(by_filter.items()))}
 
 
 def stage_seconds(plan: Plan, count: int) -> dict[str, float]:

@@ -76,7 +76,8 @@ def save_tiny_grounding_dino(folder: Path, seed: int = 0) -> Path:
 
     torch.manual_seed(seed)
     letters = "abcdefghijklmnopqrstuvwxyz0123456789"
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "'", "-"] + list(letters) + [f"##{c}" for c in letters]
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "'", "-"]
+    words += list(letters) + [f"##{c}" for c in letters]
     tok = BertTokenizer(vocab={w: i for i, w in enumerate(words)}, do_lower_case=True, model_max_length=128)
     backbone = SwinConfig(image_size=64, patch_size=4, embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1],
                           window_size=2, out_features=["stage2", "stage3", "stage4"])
@@ -178,12 +179,15 @@ def write_tiny_models(root: str | Path, seed: int = 0, llm: bool = False, ground
         makers["llm"] = lambda p: save_tiny_gpt2(p, seed)
     if grounding:
         makers["grounding"] = lambda p: save_tiny_grounding_dino(p, seed)
-    old = hf_logging.get_verbosity()
+    old, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity(logging.ERROR)  # random configs trigger harmless token-id warnings
+    hf_logging.disable_progress_bar()
     try:
         return {stage: make(root / FOLDERS[stage]) for stage, make in makers.items()}
     finally:
         hf_logging.set_verbosity(old)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def tiny_config(models: dict[str, Path], **build) -> dict:

@@ -44,7 +44,8 @@ class _Diffusion(Stage):
         else:
             pipe.to(dev)
         params = inspect.signature(pipe.__call__).parameters
-        self.extra = {"max_sequence_length": self.section.max_sequence_length} if "max_sequence_length" in params else {}
+        self.extra = ({"max_sequence_length": self.section.max_sequence_length}
+                      if "max_sequence_length" in params else {})
         return pipe
 
 

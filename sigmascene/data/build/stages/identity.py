@@ -37,7 +37,8 @@ class IdentityStage(Stage):
                 feats = getattr(feats, "pooler_output", feats)
             else:  # DINOv2 and plain ViTs: the pooled CLS token
                 out = self.m_model(pixel_values=pix)
-                feats = out.pooler_output if getattr(out, "pooler_output", None) is not None else out.last_hidden_state[:, 0]
+                pooled = getattr(out, "pooler_output", None)
+                feats = pooled if pooled is not None else out.last_hidden_state[:, 0]
         feats = torch.nn.functional.normalize(feats.float(), dim=-1)
         return feats.cpu().numpy()
 
