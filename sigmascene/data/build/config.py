@@ -36,8 +36,10 @@ class BuildSection(_Section):
     subjects: list[float] = Field(
         default_factory=lambda: [0.16, 0.16, 0.14, 0.12, 0.1, 0.09, 0.08, 0.06, 0.05, 0.04],
         description="Subject-count distribution: weight of 1, 2, ... subjects per image (up to 10 entries).")
-    shard_size: int = Field(64, ge=1, description="Samples per shard: every stage runs over a whole shard "
-                                                  "before the next stage's model is loaded.")
+    shard_size: int = Field(256, ge=1, description="Samples per shard. One machine: every stage runs over a whole "
+                                                   "shard before the next stage's model loads, so larger shards "
+                                                   "load models less often. Ray: the unit that streams between "
+                                                   "stage actors; use about count / (4 x GPUs).")
     device: str = Field("auto", description="auto (cuda when available), cpu, cuda, cuda:1, ...")
     threads: int = Field(0, ge=0, description="torch CPU threads per stage worker (0: torch's default). Fixing "
                                               "it makes CPU builds bit-identical across engines.")

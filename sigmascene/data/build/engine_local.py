@@ -21,11 +21,21 @@ def shards(indices: list[int], size: int) -> list[list[int]]:
 def run_local(plan: Plan, indices: list[int], on_stage: StageStart = None, tick: Tick = None) -> dict:
     totals = {s: {"processed": 0, "reused": 0, "blocked": 0, "seconds": 0.0} for s in plan.stages}
     parts = shards(indices, plan.cfg.build.shard_size)
-    threads = plan.cfg.build.threads
+    threads, old = plan.cfg.build.threads, None
     if threads:
         import torch
 
+        old = torch.get_num_threads()
         torch.set_num_threads(threads)
+    try:
+        _run_shards(plan, parts, totals, on_stage, tick)
+    finally:
+        if old is not None:
+            torch.set_num_threads(old)  # the caller's process keeps its own setting
+    return totals
+
+
+def _run_shards(plan: Plan, parts: list[list[int]], totals: dict, on_stage: StageStart, tick: Tick) -> None:
     for k, part in enumerate(parts):
         for name in plan.stages:
             if on_stage:
@@ -37,4 +47,3 @@ def run_local(plan: Plan, indices: list[int], on_stage: StageStart = None, tick:
                 stage.close()
             for key, v in counts.items():
                 totals[name][key] += v
-    return totals
