@@ -112,8 +112,11 @@ class SegmentStage(Stage):
         inp = self.m_sam_proc(images=image, input_boxes=[boxes], return_tensors="pt")
         with torch.no_grad():
             out = self.m_sam(**self._inputs(inp), multimask_output=False)
-        masks = self.m_sam_proc.image_processor.post_process_masks(
-            out.pred_masks.float().cpu(), inp["original_sizes"], inp["reshaped_input_sizes"])[0]
+        if "reshaped_input_sizes" in inp:  # SAM / SAM-HQ: masks come back at the padded input's scale
+            masks = self.m_sam_proc.image_processor.post_process_masks(
+                out.pred_masks.float().cpu(), inp["original_sizes"], inp["reshaped_input_sizes"])[0]
+        else:  # SAM 2's processor undoes its own resize
+            masks = self.m_sam_proc.post_process_masks(out.pred_masks.float().cpu(), inp["original_sizes"])[0]
         return [m[0].numpy().astype(bool) for m in masks]
 
     def process_image(self, image, subjects: list[dict]) -> Outcome:
