@@ -199,18 +199,19 @@ def test_malformed_llm_answers_are_retried_then_the_sample_is_rejected(models, t
 
 
 @pytest.mark.slow
-def test_build_then_validate_then_train_a_few_steps(built, tmp_path):
-    from sigmascene.train.config_file import validate_config as train_config
-    from sigmascene.train.loop import train
-
+def test_build_then_validate_then_train_a_few_steps_as_a_user_would(built, tmp_path):
+    """The issue's "done means": `data build` -> `data validate` -> `train` on the built folder, all via the CLI."""
     _, out, _ = built
-    cfg = train_config({"run": {"dir": str(tmp_path / "run"), "checkpoint_every": 2, "validate_every": 0,
-                                "log_every": 1, "keep_checkpoints": 1},
-                        "model": {"base": "tiny", "max_sequence_length": 32}, "lora": {"rank": 4, "alpha": 4.0},
-                        "data": {"root": str(out)}, "validation": {"samples": 1, "steps": 1},
-                        "curriculum": {"stages": [{"name": "1", "steps": 3, "min_subjects": 1}]}})
-    result = train(cfg, resume="never", progress=False)
-    assert result.step == 3 and (tmp_path / "run" / "lora.safetensors").is_file()
+    assert runner.invoke(app, ["data", "validate", str(out)]).exit_code == 0
+    run = tmp_path / "run"
+    cfg = write_toml(tmp_path / "run.toml", {
+        "run": {"dir": str(run), "checkpoint_every": 2, "validate_every": 0, "log_every": 1, "keep_checkpoints": 1},
+        "model": {"base": "tiny", "max_sequence_length": 32}, "lora": {"rank": 4, "alpha": 4.0},
+        "data": {"root": str(out)}, "validation": {"samples": 1, "steps": 1},
+        "curriculum": {"stages": [{"name": "1", "steps": 3, "min_subjects": 1}]}})
+    res = runner.invoke(app, ["train", str(cfg), "--no-progress", "--resume", "never"])
+    assert res.exit_code == 0, res.output
+    assert (run / "lora.safetensors").is_file() and "LoRA:" in res.output
 
 
 @pytest.mark.slow
