@@ -38,6 +38,7 @@ def synth(
     identity_size: Optional[int] = typer.Option(None, "--identity-size", help="Identity image side (default --size)."),
     identities: int = typer.Option(0, "--identities",
                                    help="0: a fresh identity per subject; K: draw identities from a pool of K."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Render on Ray: auto, ADDRESS, or local."),
 ) -> None:
     """Render a synthetic multi-subject dataset with exact masks, depth, boxes and identity images."""
     from ..data.synth import SynthConfig, synthesize
@@ -62,7 +63,7 @@ def synth(
                 bar.update(task, completed=done, rate=f"{made / dt:.1f} samples/s" if dt > 0 and made else "")
 
             try:
-                report = synthesize(out, count, cfg, workers=workers, on_progress=tick)
+                report = synthesize(out, count, cfg, workers=workers, on_progress=tick, ray=ray)
             except KeyboardInterrupt:
                 console.print("[yellow]interrupted[/yellow]: finished samples are in the index; "
                               "run the same command again to resume")

@@ -85,10 +85,11 @@ def _work(args: tuple[SynthConfig, int, str]) -> str:
 
 
 def synthesize(out: str | Path, count: int, cfg: SynthConfig, workers: int = 2,
-               on_progress: Optional[Callable[[int, int], None]] = None) -> SynthReport:
+               on_progress: Optional[Callable[[int, int], None]] = None, ray: Optional[str] = None) -> SynthReport:
     """Make samples 0..count-1 of world `cfg` in `out`, skipping those already in its index.
 
-    `on_progress(done, total)` is called after every appended sample (the CLI draws a bar with it).
+    `on_progress(done, total)` is called after every appended sample (the CLI draws a bar with it). `ray`
+    ("auto", an address, or "local") renders on a Ray cluster instead of local worker processes.
     """
     if count < 0:
         raise ConfigError(f"--count must be positive, got {count}")
@@ -105,7 +106,15 @@ def synthesize(out: str | Path, count: int, cfg: SynthConfig, workers: int = 2,
     generated = 0
     if on_progress:
         on_progress(skipped, count)
-    if todo and workers <= 1:
+    if todo and ray:
+        from .ray_synth import synth_lines
+
+        for line in synth_lines(cfg, todo, root, ray):
+            append_sample(root, Sample.model_validate_json(line))
+            generated += 1
+            if on_progress:
+                on_progress(skipped + generated, count)
+    elif todo and workers <= 1:
         for i in todo:
             append_sample(root, generate(cfg, i, root))
             generated += 1
