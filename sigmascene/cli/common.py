@@ -181,3 +181,12 @@ def progress_bars(every: Optional[float] = None) -> Iterator[ProgressBars]:
     line every few seconds (env SIGMASCENE_PROGRESS_EVERY, default 5) when the output goes to a log."""
     with ProgressBars(every) as bars:
         yield bars
+
+
+def command_line() -> list[str]:
+    """The command as the user typed it (`sigmascene ...`), for "run this again to continue" messages."""
+    from pathlib import Path as _P
+
+    args = list(sys.argv[1:])
+    prog = _P(sys.argv[0]).name if sys.argv else "sigmascene"
+    return ["sigmascene" if prog in ("sigmascene", "__main__.py", "-c") else prog, *args]
