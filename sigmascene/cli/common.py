@@ -11,10 +11,13 @@ import typer
 from rich.console import Console
 
 from ..errors import SigmaError
+from ..model.loading import DTYPES
 
 console = Console(stderr=True, highlight=False)
 
 SET_HELP = "Override a `param`: NAME=VALUE (repeatable)."
+#: Every --dtype takes the loader's one table; fp8 stores the transformer's weights in float8 (bf16 math).
+DTYPE_HELP = " | ".join(DTYPES) + " (fp8: float8 weights, bf16 math)"
 
 
 def parse_sets(sets: Optional[list[str]]) -> dict[str, str]:

@@ -13,7 +13,7 @@ from typing import Callable, Iterator, Optional
 import typer
 
 from ._app import app
-from .common import console, user_errors
+from .common import DTYPE_HELP, console, user_errors
 
 eval_app = typer.Typer(help="Evaluate renders with the paper's metrics (DINO-I, SigLIP-I/T, depth MSE, CLIP-IQA, "
                             "MUSIQ), from local weights only.", no_args_is_help=True)
@@ -90,7 +90,7 @@ def run(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Render at most the first N cases."),
     force: bool = typer.Option(False, "--force", help="Re-render the selected cases even when finished."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N (default: cuda if present)."),
-    dtype: str = typer.Option("auto", "--dtype", help="auto | bf16 | fp16 | fp32."),
+    dtype: str = typer.Option("auto", "--dtype", help=DTYPE_HELP + "."),
 ) -> None:
     """Render every case of a set (resumable: finished cases are skipped), into SET/renders/METHOD/."""
     from ..eval.weights import force_offline
@@ -230,11 +230,14 @@ def toyworld(
                                         "DIR/toyworld-examples.png and DIR/toyworld-table.md (for docs/ and README)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes synthesizing scenes."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N (default: cuda if present)."),
-    dtype: str = typer.Option("auto", "--dtype", help="auto | bf16 | fp16 | fp32 (with --base)."),
+    dtype: str = typer.Option("auto", "--dtype", help=f"{DTYPE_HELP} (with --base)."),
+    force: bool = typer.Option(False, "--force", help="With --docs: replace the files already in DIR."),
 ) -> None:
     """Toy-world eval: held-out synthetic scenes, single pass vs iterative, identity/occlusion/placement per N."""
     from ..eval.weights import force_offline
 
+    with user_errors():
+        _refuse_to_replace(docs, force)  # before an hour of rendering, not after
     force_offline()
     import shutil
 
@@ -305,6 +308,21 @@ def toyworld(
         console.print(f"[dim]wrote {f}[/dim]")
     if not validate and any(s.failed for s in summaries.values()):
         raise typer.Exit(1)
+
+
+DOCS_FILES = ("toyworld-table.md", "toyworld.png", "toyworld-examples.png")
+
+
+def _refuse_to_replace(docs: Optional[Path], force: bool) -> None:
+    """`--docs docs` would replace files the repository tracks: only when asked to."""
+    if docs is None or force:
+        return
+    there = [str(docs / name) for name in DOCS_FILES if (docs / name).exists()]
+    if there:
+        from ..errors import SigmaError
+
+        raise SigmaError(f"--docs {docs} would replace {', '.join(there)}",
+                         hint="pass --force to replace them, or give --docs a new folder")
 
 
 @contextmanager
