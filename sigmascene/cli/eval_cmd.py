@@ -13,7 +13,7 @@ from typing import Callable, Iterator, Optional
 import typer
 
 from ._app import app
-from .common import DTYPE_HELP, console, user_errors
+from .common import DTYPE_HELP, console, progress_bars, user_errors
 
 eval_app = typer.Typer(help="Evaluate renders with the paper's metrics (DINO-I, SigLIP-I/T, depth MSE, CLIP-IQA, "
                             "MUSIQ), from local weights only.", no_args_is_help=True)
@@ -24,21 +24,11 @@ WEIGHT_HELP = "Local folder of the {} (overrides eval.toml). Never downloaded."
 
 @contextmanager
 def progress_bar(label: str) -> Iterator[Callable[[int], Callable[[str], None]]]:
-    """A rich progress bar on stderr; yields `start(total) -> advance(description)`."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn(f"[bold]{label}[/bold]"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  TextColumn("{task.description}"), console=console, transient=False) as bar:
-        task = None
-
+    """Yields `start(total) -> advance(description)`: a bar on a terminal, a plain line every few seconds in a log."""
+    with progress_bars() as bars:
         def start(total: int) -> Callable[[str], None]:
-            nonlocal task
-            task = bar.add_task("", total=total)
-
-            def advance(desc: str) -> None:
-                bar.update(task, advance=1, description=desc)
-
-            return advance
+            task = bars.add(label, total, unit="cases")
+            return lambda desc: task.advance(status=desc)
 
         yield start
 
@@ -327,13 +317,10 @@ def _refuse_to_replace(docs: Optional[Path], force: bool) -> None:
 
 @contextmanager
 def _bars() -> Iterator[Callable[[str, int], Callable[[str], None]]]:
-    """One rich Progress for the toy-world stages; yields `start(label, total) -> advance(description)`."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("[bold]{task.fields[label]}[/bold]"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), TextColumn("{task.description}"), console=console) as bar:
+    """The toy-world stages' progress; yields `start(label, total) -> advance(description)`."""
+    with progress_bars() as bars:
         def start(label: str, total: int) -> Callable[[str], None]:
-            task = bar.add_task("", total=total, label=label)
-            return lambda desc: bar.update(task, advance=1, description=desc)
+            task = bars.add(label, total)
+            return lambda desc: task.advance(status=desc)
 
         yield start
