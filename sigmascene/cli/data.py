@@ -16,7 +16,7 @@ from ._app import app
 from .common import command_line, console, fail, progress_bars, user_errors
 
 data_app = typer.Typer(help="Training datasets: synth, validate, stats, show, fit-boxes, import.",
-                       no_args_is_help=True)
+                       no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(data_app, name="data")
 
 

@@ -16,7 +16,7 @@ from ._app import app
 from .common import DTYPE_HELP, console, progress_bars, user_errors
 
 eval_app = typer.Typer(help="Evaluate renders with the paper's metrics (DINO-I, SigLIP-I/T, depth MSE, CLIP-IQA, "
-                            "MUSIQ), from local weights only.", no_args_is_help=True)
+                            "MUSIQ), from local weights only.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(eval_app, name="eval")
 
 WEIGHT_HELP = "Local folder of the {} (overrides eval.toml). Never downloaded."
