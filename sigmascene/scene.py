@@ -12,9 +12,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, PrivateAttr, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, FiniteFloat, PrivateAttr, ValidationError, field_validator,
+                      model_validator)
 
-from .errors import Diagnostic, SigmaError, SourceLoc, did_you_mean
+from .errors import Diagnostic, SceneValidationError, SigmaError, SourceLoc, did_you_mean
 
 SUPPORTED_VERSIONS = (1,)
 MAX_SUBJECTS = 25
@@ -24,6 +25,77 @@ MENTION_RE = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 
 Vec3 = tuple[FiniteFloat, FiniteFloat, FiniteFloat]
 Angle = Annotated[float, Field(allow_inf_nan=False, ge=-3600, le=3600)]
+
+
+def _caller_loc() -> SourceLoc | None:
+    """The user's line that made a bad value: the first frame outside this package."""
+    import inspect
+
+    here = str(Path(__file__).resolve().parent)
+    frame = inspect.currentframe()
+    while frame is not None:
+        file = frame.f_code.co_filename
+        if not str(Path(file).resolve()).startswith(here) and "pydantic" not in file:
+            if not Path(file).is_file():
+                return None
+            import linecache
+
+            text = linecache.getline(file, frame.f_lineno)
+            return SourceLoc(file, frame.f_lineno, len(text) - len(text.lstrip()) + 1)
+        frame = frame.f_back
+    return None
+
+
+def python_error(err: ValidationError, what: str) -> SceneValidationError:
+    """pydantic's ValidationError as the project's error: one located diagnostic per problem, and pydantic's own
+    list kept in `details`, so Python callers catch one family (SigmaError) for file and value mistakes alike."""
+    loc = _caller_loc()
+    diags = []
+    for e in err.errors():
+        field = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        where = f"{what}.{field}" if field else what
+        diags.append(Diagnostic(msg if not field and msg.startswith(what) else f"{where}: {msg}", loc))
+    return SceneValidationError(diags, details=err.errors(include_context=False))
+
+
+def build(cls: type, **fields: Any) -> Any:
+    """`cls(**fields)` for the Python API: a bad value raises SceneValidationError, not pydantic's error.
+    (The grammar builds nodes directly and turns pydantic's errors into located diagnostics itself.)"""
+    try:
+        node = cls(**fields)
+    except ValidationError as err:
+        raise python_error(err, cls.__name__.lower()) from None
+    remember_params(node, fields)
+    return node
+
+
+class ParamRef(float):
+    """A `param`'s value that remembers the param's name: a builder given it writes `$name` into the scene's
+    text, so `sigmascene.with_params(scene, name=...)` (and `--set` on the printed file) moves what it places.
+
+        rug_x = scene.add_param("rug_x", 0.3)
+        scene.add_subject("corgi", "refs/corgi.png", box3d(center=(rug_x, 0.25, 1.0), size=(0.8, 0.5, 0.5)))
+    """
+
+    name: str
+
+    def __new__(cls, name: str, value: float) -> "ParamRef":
+        obj = super().__new__(cls, value)
+        obj.name = name
+        return obj
+
+    def __repr__(self) -> str:
+        return f"${self.name}={float(self)!r}"
+
+
+def remember_params(node: "Node", fields: dict[str, Any]) -> None:
+    """Record `$name` as the written form of every field (or vector component) given as a ParamRef."""
+    for key, value in fields.items():
+        items = enumerate(value) if isinstance(value, (tuple, list)) else [(None, value)]
+        for i, v in items:
+            if isinstance(v, ParamRef):
+                node._src[key if i is None else f"{key}.{i}"] = (f"${v.name}", float(v))
 
 
 class Node(BaseModel):
@@ -52,6 +124,15 @@ class Node(BaseModel):
         return self.model_dump() == other.model_dump()  # type: ignore[union-attr]
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            return super().__setattr__(name, value)
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as err:
+            raise python_error(err, type(self).__name__.lower()) from None
+        remember_params(self, {name: value})
 
 
 class Canvas(Node):
@@ -213,6 +294,16 @@ class Scene(Node):
     _base_dir: Path | None = PrivateAttr(default=None)
     _file: str | None = PrivateAttr(default=None)
 
+    def __init__(self, base_dir: str | Path | None = None, **fields: Any) -> None:
+        """`Scene(canvas=(1024, 1024), prompt=..., base_dir="examples")`; a bad value raises
+        SceneValidationError (with pydantic's errors in `details`)."""
+        try:
+            super().__init__(**fields)
+        except ValidationError as err:
+            raise python_error(err, "scene") from None
+        if base_dir is not None:
+            self._base_dir = Path(base_dir)
+
     @field_validator("canvas", mode="before")
     @classmethod
     def _canvas_from_pair(cls, v: Any) -> Any:
@@ -255,10 +346,20 @@ class Scene(Node):
             raise SigmaError(f"subject '{name}' is already defined")
         rels = [Relation(kind="behind", target=t) for t in _as_list(behind)]
         rels += [Relation(kind="in_front_of", target=t) for t in _as_list(in_front_of)]
-        subj = Subject(name=name, ref=str(ref), placement=placement, depth=depth,
-                       depth_map=None if depth_map is None else str(depth_map), relations=rels, caption=caption)
+        subj = build(Subject, name=name, ref=str(ref), placement=placement, depth=depth,
+                     depth_map=None if depth_map is None else str(depth_map), relations=rels, caption=caption)
         self.subjects.append(subj)
         return subj
+
+    def add_param(self, name: str, value: float | str, unit: str | None = None) -> "ParamRef | str":
+        """Declare `param NAME = value`; returns the value to use in builders (a ParamRef for numbers), so
+        the printed scene says `$NAME` where it is used and `with_params`/`--set` can change it."""
+        if not NAME_RE.match(name):
+            raise SceneValidationError(f"param name {name!r} must be an identifier", _caller_loc())
+        if self.param(name) is not None:
+            raise SceneValidationError(f"param '{name}' is already defined", _caller_loc())
+        self.params.append(build(Param, name=name, value=value, unit=unit))
+        return value if isinstance(value, str) else ParamRef(name, value)
 
     def subject(self, name: str) -> Subject | None:
         return next((s for s in self.subjects if s.name == name), None)
@@ -305,7 +406,7 @@ class Scene(Node):
         """Raise one SigmaError listing every problem; return self so calls chain."""
         problems = self.problems()
         if problems:
-            raise SigmaError(problems)
+            raise SceneValidationError(problems)
         return self
 
     def depth_edges(self) -> list[tuple[str, str, Relation]]:
