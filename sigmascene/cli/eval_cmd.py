@@ -6,6 +6,7 @@ and `sigmascene --help` stay fast.
 
 from __future__ import annotations
 
+import shlex
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -13,7 +14,7 @@ from typing import Callable, Iterator, Optional
 import typer
 
 from ._app import app
-from .common import DTYPE_HELP, console, progress_bars, user_errors
+from .common import DTYPE_HELP, command_line, console, progress_bars, user_errors
 
 eval_app = typer.Typer(help="Evaluate renders with the paper's metrics (DINO-I, SigLIP-I/T, depth MSE, CLIP-IQA, "
                             "MUSIQ), from local weights only.", no_args_is_help=True, rich_markup_mode=None)
@@ -110,8 +111,14 @@ def run(
             check_setting(evalset.render_dir(name), options)  # before minutes of model loading
         with console.status("loading the model..."):
             pipe = load_pipeline(base_dir, paths.lora, device=device, dtype=dtype)
-        with progress_bar(f"rendering {name}") as start:
-            summary = run_set(pipe, evalset, options, cases=cases, force=force, advance=start(len(cases)))
+        try:
+            with progress_bar(f"rendering {name}") as start:
+                summary = run_set(pipe, evalset, options, cases=cases, force=force, advance=start(len(cases)))
+        except KeyboardInterrupt:
+            console.print("interrupted; finished cases are kept (resumable). continue with: "
+                          + " ".join(shlex.quote(a) for a in command_line()), style="yellow", markup=False,
+                          soft_wrap=True)
+            raise typer.Exit(130) from None
     for cid, reason in summary.failed:
         print(f"failed {cid}: {reason}")
     console.print(f"{len(summary.rendered)} rendered, {len(summary.skipped)} already finished, "
@@ -254,8 +261,9 @@ def toyworld(
                     summaries = tw_run.render_all(pipe, evalset, cfg, choice.identity or {}, start)
                 results = tw_run.score_all(evalset, cfg, start=start, pipe=None if validate else pipe)
         except KeyboardInterrupt:
-            console.print(f"[yellow]interrupted; finished scenes and renders in {out} are kept — run the same "
-                          "command again to continue[/yellow]", soft_wrap=True)
+            console.print(f"interrupted; finished scenes and renders in {out} are kept. continue with: "
+                          + " ".join(shlex.quote(a) for a in command_line()), style="yellow", markup=False,
+                          soft_wrap=True)
             raise typer.Exit(130) from None
         title = f"toy-world eval · {choice.name} · {cfg.structure} · {cfg.size}px" if not validate else \
             f"toy-world metric validation · {cfg.structure} · {cfg.size}px"
