@@ -73,13 +73,13 @@ def _runnable(doc: DocCommand) -> bool:
 
 
 def _python_lines(page: Path) -> dict[int, str]:
-    """`python -c "..."` lines of a page's shell blocks: they make the inputs the next commands use."""
+    """`python3 -c "..."` lines of a page's shell blocks: they make the inputs the next commands use."""
     out, in_block = {}, False
     for n, raw in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
         if raw.startswith("```"):
             in_block = raw.strip() in ("```bash", "```sh", "```")
             continue
-        if in_block and raw.startswith("python -c "):
+        if in_block and raw.startswith(("python -c ", "python3 -c ")):
             out[n] = raw
     return out
 
