@@ -79,3 +79,20 @@ def test_ctrl_c_prints_the_command_that_continues_the_step_counter(tmp_path, tmp
     steps = [m["step"] for m in read_metrics(run)]
     assert steps == list(range(1, 91))  # the counter went on from where it stopped; nothing trained twice
     assert not (run / "runs").exists() and (run / "lora.safetensors").is_file()
+
+
+def test_a_checkpoint_from_before_absolute_run_configs_still_resumes(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from sigmascene.train import checkpoints as ck
+    from sigmascene.train.loop import resume_point
+
+    cfg = load_config(write_config(tmp_path / "cfg.toml", tiny_config("runs/r", "ds")))
+    assert cfg.legacy_config_hash() != cfg.config_hash()  # relative paths as written vs resolved
+    old = SimpleNamespace(path=tmp_path / "runs/r/checkpoints/step-00000004", step=4,
+                          state={"config_hash": cfg.legacy_config_hash()})
+    monkeypatch.setattr(ck, "latest", lambda run_dir: old)
+    assert resume_point(cfg, "auto") is old
+    old.state["config_hash"] = "0123456789abcdef"
+    with pytest.raises(Exception, match="another configuration"):
+        resume_point(cfg, "auto")

@@ -226,7 +226,15 @@ class TrainConfig(_Section):
     def config_hash(self) -> str:
         """sha256 (16 hex) of everything that changes the trained weights: not folders, intervals or validation.
         Paths count as resolved, so the run folder's absolute copy hashes like the relative original."""
-        d = self.resolved().model_dump(mode="json", exclude={"run": {"dir", "log_every", "checkpoint_every",
+        return self._hash(self.resolved())
+
+    def legacy_config_hash(self) -> str:
+        """The hash as runs before absolute run-folder configs wrote it (paths as written), so they still resume."""
+        return self._hash(self)
+
+    @staticmethod
+    def _hash(cfg: "TrainConfig") -> str:
+        d = cfg.model_dump(mode="json", exclude={"run": {"dir", "log_every", "checkpoint_every",
                                                          "keep_checkpoints", "validate_every"},
                                                  "validation": True, "cache": True})
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

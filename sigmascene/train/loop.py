@@ -78,7 +78,7 @@ def resume_point(cfg: TrainConfig, resume: str):
                              hint="continue it with --resume auto, or set run.dir to a new folder")
         return None
     ckpt = ck.latest(run_dir) if resume == "auto" else ck.open_checkpoint(Path(resume))
-    if ckpt is not None and ckpt.state.get("config_hash") != cfg.config_hash():
+    if ckpt is not None and ckpt.state.get("config_hash") not in (cfg.config_hash(), cfg.legacy_config_hash()):
         raise SigmaError(f"checkpoint {ckpt.path} was trained with another configuration "
                          f"(hash {ckpt.state.get('config_hash')}, this config {cfg.config_hash()})",
                          hint="resume with the run's own config.toml, or set run.dir to a new folder")
