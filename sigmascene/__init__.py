@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .builder import box2d, box3d, camera, mask, mesh, polygon
-from .errors import Diagnostic, SigmaError, SourceLoc
+from .builder import ParamRef, box2d, box3d, camera, mask, mesh, polygon, with_params
+from .errors import Diagnostic, SceneValidationError, SigmaError, SourceLoc
 from .grammar import dumps, load, loads
 from .scene import Box2D, Box3D, Camera, Canvas, Mask, Mesh, Param, Polygon, Relation, Scene, Subject
 
@@ -23,7 +23,7 @@ def compile(scene: Scene, **options: Any) -> "CompiledScene":  # noqa: A001 - mi
 
 
 __all__ = [
-    "Box2D", "Box3D", "Camera", "Canvas", "Diagnostic", "Mask", "Mesh", "Param", "Polygon", "Relation", "Scene",
-    "SigmaError", "SourceLoc", "Subject", "box2d", "box3d", "camera", "compile", "dumps", "load", "loads", "mask",
-    "mesh", "polygon", "__version__",
+    "Box2D", "Box3D", "Camera", "Canvas", "Diagnostic", "Mask", "Mesh", "Param", "ParamRef", "Polygon", "Relation",
+    "Scene", "SceneValidationError", "SigmaError", "SourceLoc", "Subject", "box2d", "box3d", "camera", "compile",
+    "dumps", "load", "loads", "mask", "mesh", "polygon", "with_params", "__version__",
 ]

@@ -95,8 +95,61 @@ def _label(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, colour, si
     return x, y, x + tw, y + th
 
 
+def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _place(size: tuple[int, int], w: int, h: int, candidates: list[tuple[int, int]],
+           taken: list[tuple[int, int, int, int]], cover: np.ndarray | None = None) -> tuple[int, int]:
+    """The candidate top-left corner (clamped into the panel) that overlaps the fewest boxes already placed,
+    then hides the fewest pixels of `cover` (the subjects a viewer should still see); earlier candidates win
+    ties."""
+    best, best_cost = None, None
+    for x, y in candidates:
+        x, y = min(max(0, x), size[0] - w), min(max(0, y), size[1] - h)
+        box = (x, y, x + w, y + h)
+        cost = 1_000_000 * sum(_overlaps(box, t) for t in taken)
+        if cover is not None:
+            cost += int(cover[y:y + h, x:x + w].sum())
+        if best_cost is None or cost < best_cost:
+            best, best_cost = (x, y), cost
+    return best
+
+
+def elide(text: str, max_width: int, size: int, bold: bool = False) -> str:
+    """`text`, shortened in the middle (`multi_00…_mask_depth`) until it is at most `max_width` pixels wide:
+    both ends of a name carry meaning (which case; which structure), so neither end is the one cut."""
+    f = font(size, bold=bold)
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+
+    def width(t: str) -> int:
+        x0, _, x1, _ = draw.textbbox((0, 0), t, font=f)
+        return x1 - x0
+
+    if width(text) <= max_width:
+        return text
+    keep = len(text)
+    while keep > 2:
+        keep -= 1
+        head = (keep + 1) // 2
+        short = text[:head] + "…" + text[len(text) - (keep - head):]
+        if width(short) <= max_width:
+            return short
+    return text[:1] + "…"
+
+
+def _label_size(text: str, size: int) -> tuple[int, int]:
+    f = font(size, bold=True)
+    x0, y0, x1, y1 = ImageDraw.Draw(Image.new("RGB", (1, 1))).textbbox((0, 0), text, font=f)
+    return x1 - x0 + 8, y1 - y0 + 6
+
+
 def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool = True) -> Image.Image:
-    """Subjects over a neutral background, far first, so nearer fills cover farther ones as on camera."""
+    """Subjects over a neutral background, far first, so nearer fills cover farther ones as on camera.
+
+    Thumbnails and name tags are placed after every fill, tags last, each where it covers no earlier tag or
+    thumbnail: inside a subject's region when the region is large, beside it when the thumbnail would hide
+    it, so a small subject keeps its outline and its full `30 lemon` tag visible."""
     cols = palette(len(compiled.order))
     rgb = np.empty((size[1], size[0], 3), np.float32)
     rgb[:] = LAYOUT_BG
@@ -109,20 +162,42 @@ def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool =
     img = Image.fromarray(rgb.astype(np.uint8))
     draw = ImageDraw.Draw(img)
     tsize = max(28, min(72, size[1] // 7))
-    for k, (name, m, c) in enumerate(zip(compiled.order, masks, cols)):
+    taken: list[tuple[int, int, int, int]] = []
+    tags = []
+    visible = _small(compiled.ir_asc > 0, size)
+    # Nearest first: the subjects in front get the best spots (and are most often the small ones).
+    for k in reversed(range(len(compiled.order))):
+        name, m, c = compiled.order[k], masks[k], cols[k]
         seen = _small(compiled.ir_asc == routing_intensity(k + 1), size)  # tag the part a viewer sees, when there is one
         anchor = seen if seen.any() else m
         rows, cols_ = np.flatnonzero(anchor.any(axis=1)), np.flatnonzero(anchor.any(axis=0))
         if rows.size == 0:
             continue
-        x, y = int(cols_[0]) + 3, int(rows[0]) + 3
+        bx0, by0, bx1, by1 = int(cols_[0]), int(rows[0]), int(cols_[-1]) + 1, int(rows[-1]) + 1
+        text = f"{routing_intensity(k + 1)} {name}"
+        lw, lh = _label_size(text, 13)
         if thumbs:
             t = _thumb(compiled, k, tsize)
-            tx, ty = min(max(0, x), size[0] - t.width - 2), min(max(0, y), size[1] - t.height - 2)
-            draw.rectangle((tx - 2, ty - 2, tx + t.width + 1, ty + t.height + 1), fill=c)
-            img.paste(t, (tx, ty))
-            y = ty + t.height + 3
-        _label(draw, (x, y), f"{routing_intensity(k + 1)} {name}", c, 13, size)
+            tw, th = t.width + 4, t.height + 4
+            roomy = (bx1 - bx0) >= 1.5 * max(tw, lw) and (by1 - by0) >= 1.5 * (th + lh)
+            if roomy:  # inside its own region, top-left, as before
+                x, y = _place(size, tw, th + lh, [(bx0 + 3, by0 + 3)], taken)
+            else:  # beside it, where it hides the least of any subject (itself included)
+                beside = [(bx1 + 3, by0), (bx0 - tw - 3, by0), (bx0, by0 - th - lh - 3), (bx0, by1 + 3),
+                          (bx1 + 3, by1 - th - lh), (bx0 - tw - 3, by1 - th - lh)]
+                x, y = _place(size, tw, th + lh, beside, taken, visible)
+            taken.append((x, y, x + tw, y + th + lh))
+            draw.rectangle((x, y, x + tw - 1, y + th - 1), fill=c)
+            img.paste(t, (x + 2, y + 2))
+            tags.append(((x, y + th), text, c))
+        else:
+            x, y = _place(size, lw, lh, [(bx0 + 3, by0 + 3), (bx0, by0 - lh - 2), (bx0, by1 + 2)], taken)
+            taken.append((x, y, x + lw, y + lh))
+            tags.append(((x, y), text, c))
+    marks = []
+    for xy, text, c in tags:  # tags over every thumbnail and fill
+        marks.append((text, _label(draw, xy, text, c, 13, size)))
+    img.info["marks"] = {"boxes": taken, "tags": marks}  # where thumbnails and tags went (tests read it)
     return img
 
 
@@ -142,7 +217,8 @@ def routing_picture(compiled: CompiledScene, size: tuple[int, int]) -> Image.Ima
 def _depth_lut() -> np.ndarray:
     from matplotlib import colormaps
 
-    lut = (colormaps["turbo"](np.linspace(0.0, 1.0, 256))[:, :3] * 255).astype(np.uint8)
+    # turbo's first tenth is near-black: the farthest depth would vanish into the dark background
+    lut = (colormaps["turbo"](np.linspace(0.12, 1.0, 256))[:, :3] * 255).astype(np.uint8)
     lut[0] = MAP_BG
     return lut
 
@@ -192,26 +268,52 @@ def _identity_panel(compiled: CompiledScene, box: tuple[int, int]) -> Image.Imag
         block = Image.fromarray(compiled.identity[k * bh:(k + 1) * bh]).resize((tw, th), Image.LANCZOS)
         img.paste(block, (x, y))
         draw.rectangle((x - 1, y - 1, x + tw, y + th), outline=cols[k], width=2)
-        _label(draw, (x + 2, y + 2), f"#{k + 1} {routing_intensity(k + 1)} {name}", cols[k], 12, (x + tw, y + th))
+        _label(draw, (x + 2, y + 2), elide(f"#{k + 1} {routing_intensity(k + 1)} {name}", tw - 12, 12, bold=True), cols[k], 12,
+               (x + tw, y + th))
     return img
 
 
+def legend_lines(compiled: CompiledScene) -> list[tuple[str, str]]:
+    """(`10  sofa`, `box3d, 5.62 m (geometry), visible 62%`) per subject, far to near."""
+    out = []
+    for entry in compiled.manifest["subjects"]:
+        depth = "no depth" if entry["depth"] is None else f"{entry['depth']:.2f} m ({entry['depth_source']})"
+        out.append((f"{entry['intensity']:>3}  {entry['name']}",
+                    f"{entry['placement']['kind']}, {depth}, visible {100 * entry['visible_fraction']:.0f}%"))
+    return out
+
+
 def _legend_panel(compiled: CompiledScene, box: tuple[int, int]) -> Image.Image:
+    """One row per subject; a row too long for the panel gets a smaller font, then a second line — never cut."""
     img = Image.new("RGB", box, SHEET_BG)
     draw = ImageDraw.Draw(img)
     n = len(compiled.order)
     row = max(16, min(44, box[1] // max(1, n)))
     cols = palette(n)
+    lines = legend_lines(compiled)
+    room = box[0] - (2 * row + 8) - 4
+
+    def width(text: str, size: int) -> int:
+        x0, _, x1, _ = draw.textbbox((0, 0), text, font=font(size))
+        return x1 - x0
+
     fs = max(10, min(14, row - 6))
-    for k, entry in enumerate(compiled.manifest["subjects"]):
+    while fs > 10 and max(width(f"{a}  ·  {b}", fs) for a, b in lines) > room:
+        fs -= 1
+    two_lines = max(width(f"{a}  ·  {b}", fs) for a, b in lines) > room
+    if two_lines:
+        fs = max(9, min(fs, (row - 4) // 2 - 1))
+    for k, (head, detail) in enumerate(lines):
         y = k * row
         draw.rectangle((0, y + 2, row - 4, y + row - 3), fill=cols[k], outline=INK)
         t = _thumb(compiled, k, row - 4)
         img.paste(t, (row + 2, y + 2))
-        depth = "no depth" if entry["depth"] is None else f"{entry['depth']:.2f} m ({entry['depth_source']})"
-        text = (f"{entry['intensity']:>3}  {entry['name']}  ·  {entry['placement']['kind']}, {depth}, "
-                f"visible {100 * entry['visible_fraction']:.0f}%")
-        draw.text((2 * row + 8, y + (row - fs) // 2 - 1), text, font=font(fs), fill=INK)
+        x = 2 * row + 8
+        if two_lines:
+            draw.text((x, y + row // 2 - fs - 2), elide(head, room, fs, bold=True), font=font(fs, bold=True), fill=INK)
+            draw.text((x, y + row // 2), elide(detail, room, fs), font=font(fs), fill=INK)
+        else:
+            draw.text((x, y + (row - fs) // 2 - 1), f"{head}  ·  {detail}", font=font(fs), fill=INK)
     return img
 
 
@@ -263,7 +365,7 @@ def contact_sheet(compiled: CompiledScene) -> Image.Image:
 def layout_preview(compiled: CompiledScene) -> Image.Image:
     """The layout alone, larger, with reference thumbnails and a legend beside it."""
     pw, ph = _panel_size(compiled, 768)
-    legend_w = 420
+    legend_w = 520
     sheet = Image.new("RGB", (PAD * 3 + pw + legend_w, 44 + HEADER + ph + PAD), SHEET_BG)
     ImageDraw.Draw(sheet).text((PAD, 12), _heading(compiled), font=font(16, bold=True), fill=INK)
     _titled(sheet, _layout_panel(compiled, (pw, ph)), (PAD, 44), "Layout (nearer subjects drawn on top)")

@@ -12,9 +12,11 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, PrivateAttr, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, FiniteFloat, PrivateAttr, ValidationError, field_validator,
+                      model_validator)
 
-from .errors import Diagnostic, SigmaError, SourceLoc, did_you_mean
+from .errors import Diagnostic, SceneValidationError, SigmaError, SourceLoc, did_you_mean
+from .scene_values import ParamRef, _caller_loc, build, python_error, remember_params  # noqa: F401 - re-exported
 from .vocab import MAX_SUBJECTS, ROUTING_STEP, TOKEN_PIXELS
 
 SUPPORTED_VERSIONS = (1,)
@@ -59,6 +61,15 @@ class Node(BaseModel):
         return self.model_dump() == other.model_dump()  # type: ignore[union-attr]
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            return super().__setattr__(name, value)
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as err:
+            raise python_error(err, type(self).__name__.lower()) from None
+        remember_params(self, {name: value})
 
 
 class Canvas(Node):
@@ -226,6 +237,16 @@ class Scene(Node):
     _file: str | None = PrivateAttr(default=None)
     _root: Path | None = PrivateAttr(default=None)  # confined mode: every named file must lie inside it
 
+    def __init__(self, base_dir: str | Path | None = None, **fields: Any) -> None:
+        """`Scene(canvas=(1024, 1024), prompt=..., base_dir="examples")`; a bad value raises
+        SceneValidationError (with pydantic's errors in `details`)."""
+        try:
+            super().__init__(**fields)
+        except ValidationError as err:
+            raise python_error(err, "scene") from None
+        if base_dir is not None:
+            self._base_dir = Path(base_dir)
+
     @field_validator("canvas", mode="before")
     @classmethod
     def _canvas_from_pair(cls, v: Any) -> Any:
@@ -280,10 +301,20 @@ class Scene(Node):
             raise SigmaError(f"subject '{name}' is already defined")
         rels = [Relation(kind="behind", target=t) for t in _as_list(behind)]
         rels += [Relation(kind="in_front_of", target=t) for t in _as_list(in_front_of)]
-        subj = Subject(name=name, ref=str(ref), placement=placement, depth=depth,
-                       depth_map=None if depth_map is None else str(depth_map), relations=rels, caption=caption)
+        subj = build(Subject, name=name, ref=str(ref), placement=placement, depth=depth,
+                     depth_map=None if depth_map is None else str(depth_map), relations=rels, caption=caption)
         self.subjects.append(subj)
         return subj
+
+    def add_param(self, name: str, value: float | str, unit: str | None = None) -> "ParamRef | str":
+        """Declare `param NAME = value`; returns the value to use in builders (a ParamRef for numbers), so
+        the printed scene says `$NAME` where it is used and `with_params`/`--set` can change it."""
+        if not NAME_RE.match(name):
+            raise SceneValidationError(f"param name {name!r} must be an identifier", _caller_loc())
+        if self.param(name) is not None:
+            raise SceneValidationError(f"param '{name}' is already defined", _caller_loc())
+        self.params.append(build(Param, name=name, value=value, unit=unit))
+        return value if isinstance(value, str) else ParamRef(name, value)
 
     def subject(self, name: str) -> Subject | None:
         return next((s for s in self.subjects if s.name == name), None)
@@ -330,7 +361,7 @@ class Scene(Node):
         """Raise one SigmaError listing every problem; return self so calls chain."""
         problems = self.problems()
         if problems:
-            raise SigmaError(problems)
+            raise SceneValidationError(problems)
         return self
 
     def depth_edges(self) -> list[tuple[str, str, Relation]]:

@@ -160,7 +160,7 @@ def test_a_failure_while_saving_leaves_the_previous_output_intact(project, monke
     def boom(self):
         raise OSError("disk full")
 
-    monkeypatch.setattr(CompiledScene, "identity_image", boom)
+    monkeypatch.setattr(CompiledScene, "identity_pil", property(boom))
     with pytest.raises(OSError):
         compiled.save(out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before

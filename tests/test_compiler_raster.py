@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import sigmascene
-from sigmascene import Scene, box2d, mask, polygon
+from sigmascene import Scene, SigmaError, box2d, mask, polygon
 from sigmascene.compiler.assets import load_mask
 from sigmascene.renderers.raster import box2d_mask, flat_coverage, polygon_mask
 
@@ -38,7 +38,7 @@ def test_polygon_fill_matches_an_even_odd_point_in_polygon_test(pts):
 
     try:
         p = polygon(*pts)
-    except ValueError:  # degenerate polygons are the Scene validator's business
+    except (ValueError, SigmaError):  # degenerate polygons are the Scene validator's business
         return
     m = polygon_mask(p, W, H)
     jj, ii = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)

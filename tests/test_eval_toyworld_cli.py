@@ -108,7 +108,7 @@ def test_ctrl_c_keeps_the_work_and_says_how_to_resume(base, tmp_path, monkeypatc
     monkeypatch.setattr(run, "render_all", interrupted)
     res = _run("--base", str(base), "--out", str(tmp_path / "tw"), *TINY)
     assert res.exit_code == 130
-    assert "run the same command again" in res.output and "Traceback" not in res.output
+    assert "continue with: sigmascene" in res.output and "Traceback" not in res.output
     assert (tmp_path / "tw" / "evalset.json").is_file()
 
 

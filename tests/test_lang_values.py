@@ -70,7 +70,7 @@ def test_builder_rejects_a_duplicate_name_and_bad_boxes():
     s.add_subject("a", "a.png", box2d(0, 0, 1, 1))
     with pytest.raises(SigmaError):
         s.add_subject("a", "b.png", box2d(0, 0, 1, 1))
-    with pytest.raises(ValueError):
+    with pytest.raises(sigmascene.SceneValidationError):
         box2d(0.5, 0, 0.4, 1)
 
 

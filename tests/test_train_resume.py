@@ -118,4 +118,4 @@ def test_sigterm_finishes_the_step_saves_and_exits_130(tmp_path, tmp_path_factor
         assert p.wait(timeout=60) == 130
     last = read_metrics(run)[-1]["step"]
     assert last < 120 and ck.latest(run).step == last  # nothing done after the signal is lost
-    assert "continue with --resume auto" in (tmp_path / "log.txt").read_text()
+    assert f"continue with: sigmascene train {run}" in (tmp_path / "log.txt").read_text()

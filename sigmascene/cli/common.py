@@ -11,10 +11,12 @@ import typer
 from rich.console import Console
 
 from ..errors import SigmaError
+from ..model.loading import DTYPE_HELP, DTYPES  # noqa: F401  (the one table; commands import it from here)
 
 console = Console(stderr=True, highlight=False)
 
 SET_HELP = "Override a `param`: NAME=VALUE (repeatable)."
+#: Every --dtype takes the loader's one table; fp8 stores the transformer's weights in float8 (bf16 math).
 
 
 def parse_sets(sets: Optional[list[str]]) -> dict[str, str]:
@@ -70,3 +72,136 @@ def parse_identity_size(text: Optional[str]) -> Optional[tuple[int, int]]:
     if not sep or not h.strip().isdigit() or not w.strip().isdigit():
         raise SigmaError(f"--identity-size expects HxW in pixels, got {text!r}", hint="for example: 512x512")
     return int(h), int(w)
+
+
+# -- progress: a rich bar on a terminal, plain lines in a log ------------------------------------------------
+
+PROGRESS_EVERY_ENV = "SIGMASCENE_PROGRESS_EVERY"
+
+
+def interactive() -> bool:
+    """Bars only when a person watches both streams; a job's log (`> log 2>&1`, a pipe) gets plain lines."""
+    return console.is_terminal and sys.stdout.isatty()
+
+
+def _duration(seconds: float) -> str:
+    s = int(max(seconds, 0))
+    return f"{s // 3600}h{s // 60 % 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+class ProgressTask:
+    """One line of work: `update(done, total, **fields)` or `advance(n, **fields)`; fields are short strings."""
+
+    def __init__(self, owner: "ProgressBars", label: str, total: Optional[int], unit: str) -> None:
+        import time
+
+        self._owner, self.label, self.total, self.unit = owner, label, total, unit
+        self.done, self.fields = 0, {}
+        self._t0 = time.monotonic()
+        self._first: Optional[tuple[float, int]] = None
+        self._printed, self._ended = self._t0, False
+        self._rich_id = owner._rich_add(self) if owner._rich is not None else None
+
+    def update(self, done: int, total: Optional[int] = None, **fields: object) -> None:
+        import time
+
+        now = time.monotonic()
+        if self._first is None:
+            self._first = (now, done)  # rate counts from here: resumed work already done is not this run's speed
+        self.done = done
+        if total is not None:
+            self.total = total
+        self.fields.update({k: str(v) for k, v in fields.items()})
+        self._owner._show(self, now)
+
+    def advance(self, n: int = 1, **fields: object) -> None:
+        self.update(self.done + n, **fields)
+
+    def rate(self, now: float) -> float:
+        if self._first is None or now <= self._first[0]:
+            return 0.0
+        return (self.done - self._first[1]) / (now - self._first[0])
+
+    def line(self, now: float) -> str:
+        """`train: 120/2000 (6%) stage 1 loss 0.4123 1.9 it/s eta 16m29s elapsed 1m03s`"""
+        parts = [f"{self.label}:", f"{self.done}/{self.total}" if self.total else str(self.done)]
+        if self.total:
+            parts.append(f"({100 * self.done / self.total:.0f}%)")
+        parts += [f"{k} {v}" if k != "status" else v for k, v in self.fields.items() if v != ""]
+        r = self.rate(now)
+        if r > 0:
+            parts.append(f"{r:.2f} {self.unit}/s" if r < 10 else f"{r:.0f} {self.unit}/s")
+            if self.total and self.done < self.total:
+                parts.append(f"eta {_duration((self.total - self.done) / r)}")
+        parts.append(f"elapsed {_duration(now - self._t0)}")
+        return " ".join(parts)
+
+
+class ProgressBars:
+    """The one progress display of every long command: `add(label, total)` gives a task; `note(text)` prints a
+    line above the bars. Library code never sees this object, only the callbacks a command builds from it."""
+
+    def __init__(self, every: Optional[float] = None, bars: Optional[bool] = None) -> None:
+        import os
+
+        self.every = float(os.environ.get(PROGRESS_EVERY_ENV, "5")) if every is None else every
+        self._rich = None
+        if interactive() if bars is None else bars:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._rich = Progress(TextColumn("[bold]{task.fields[label]}"), BarColumn(), MofNCompleteColumn(),
+                                  TextColumn("{task.fields[extra]}"), TimeRemainingColumn(), console=console,
+                                  transient=False)
+
+    def __enter__(self) -> "ProgressBars":
+        if self._rich is not None:
+            self._rich.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._rich is not None:
+            self._rich.stop()
+
+    def add(self, label: str, total: Optional[int] = None, unit: str = "it") -> ProgressTask:
+        return ProgressTask(self, label, total, unit)
+
+    def note(self, text: str, style: Optional[str] = None) -> None:
+        console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+
+    def _rich_add(self, task: ProgressTask) -> int:
+        from rich.markup import escape
+
+        return self._rich.add_task("", total=task.total, label=escape(task.label), extra="")
+
+    def _show(self, task: ProgressTask, now: float) -> None:
+        if self._rich is not None:
+            from rich.markup import escape
+
+            r = task.rate(now)
+            extra = " ".join(f"{k} {v}" if k != "status" else v for k, v in task.fields.items() if v != "")
+            extra += f" {r:.2f} {task.unit}/s" if r > 0 else ""
+            self._rich.update(task._rich_id, completed=task.done, total=task.total, extra=escape(extra))
+            return
+        finished = task.total is not None and task.done >= task.total
+        if task._ended:
+            return
+        if finished or now - task._printed >= self.every:
+            console.print(task.line(now), markup=False, highlight=False, soft_wrap=True)
+            task._printed, task._ended = now, finished
+
+
+@contextmanager
+def progress_bars(every: Optional[float] = None) -> Iterator[ProgressBars]:
+    """`with progress_bars() as bars: task = bars.add("synth", 200); task.update(k)` — bars on a terminal, a plain
+    line every few seconds (env SIGMASCENE_PROGRESS_EVERY, default 5) when the output goes to a log."""
+    with ProgressBars(every) as bars:
+        yield bars
+
+
+def command_line() -> list[str]:
+    """The command as the user typed it (`sigmascene ...`), for "run this again to continue" messages."""
+    from pathlib import Path as _P
+
+    args = list(sys.argv[1:])
+    prog = _P(sys.argv[0]).name if sys.argv else "sigmascene"
+    return ["sigmascene" if prog in ("sigmascene", "__main__.py", "-c") else prog, *args]

@@ -3,33 +3,35 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
-import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
 import typer
 
 from ..errors import SigmaError
 from ..vocab import parse_subject_range
 from ._app import app
-from .common import console, fail, user_errors
+from .common import command_line, console, fail, progress_bars, user_errors
 
 data_app = typer.Typer(help="Training datasets: synth, validate, stats, show, fit-boxes, import.",
-                       no_args_is_help=True)
+                       no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(data_app, name="data")
 
 
-def _progress(description: str):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                    TimeRemainingColumn(), console=console, transient=False)
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, Optional[int]], None]]:
+    """`tick(done, total)` for a library's on_progress: a bar on a terminal, plain lines in a log."""
+    with progress_bars() as bars:
+        task = bars.add(label, None, unit="samples")
+        yield lambda done, total=None: task.update(done, total)
 
 
 @data_app.command()
 def synth(
-    out: Path = typer.Option(..., "--out", "-o", help="Dataset folder (created; re-running resumes it)."),
+    root: Optional[Path] = typer.Argument(None, metavar="DIR", help="Dataset folder (created; re-running resumes it)."),
     count: int = typer.Option(200, "--count", "-n", help="Number of samples (ids 0..count-1)."),
     subjects: str = typer.Option("1-10", "--subjects", help="Subjects per image: N or MIN-MAX."),
     size: int = typer.Option(256, "--size", help="Image side in pixels."),
@@ -39,38 +41,34 @@ def synth(
     identities: int = typer.Option(0, "--identities",
                                    help="0: a fresh identity per subject; K: draw identities from a pool of K."),
     ray: Optional[str] = typer.Option(None, "--ray", help="Render on Ray: auto, ADDRESS, or local."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", hidden=True),  # the old spelling of DIR
 ) -> None:
     """Render a synthetic multi-subject dataset with exact masks, depth, boxes and identity images."""
     from ..data.synth import SynthConfig, synthesize
 
     with user_errors():
+        if root is not None and out is not None and root != out:
+            raise SigmaError(f"two dataset folders given: {root} and --out {out}", hint="give only DIR")
+        root = root or out
+        if root is None:
+            raise SigmaError("no dataset folder given", hint="for example: sigmascene data synth data/world")
         lo, hi = parse_subject_range(subjects)
         try:
             cfg = SynthConfig(seed=seed, size=size, min_subjects=lo, max_subjects=hi, identity_size=identity_size,
                               identities=identities)
         except ValueError as e:
             raise SigmaError(f"invalid synth settings: {e}") from None
-        with _progress("synth") as bar:
-            task = bar.add_task("synth", total=count, rate="")
-
-            first: dict[str, float] = {}
-
-            def tick(done: int, total: int) -> None:
-                now = time.perf_counter()
-                first.setdefault("t", now)
-                first.setdefault("done", done)
-                dt, made = now - first["t"], done - first["done"]
-                bar.update(task, completed=done, rate=f"{made / dt:.1f} samples/s" if dt > 0 and made else "")
-
+        with progress_bars() as bars:
+            task = bars.add("synth", count, unit="samples")
             try:
-                report = synthesize(out, count, cfg, workers=workers, on_progress=tick, ray=ray)
+                report = synthesize(root, count, cfg, workers=workers, on_progress=task.update, ray=ray)
             except KeyboardInterrupt:
-                console.print("[yellow]interrupted[/yellow]: finished samples are in the index; "
-                              "run the same command again to resume")
+                bars.note("interrupted: finished samples are in the index; continue with: "
+                          + " ".join(shlex.quote(a) for a in command_line()), style="yellow")
                 raise typer.Exit(130) from None
     if report.repaired_bytes:
         console.print(f"repaired index.jsonl (cut {report.repaired_bytes} bytes of an interrupted line)")
-    print(f"{out}: {report.generated} samples rendered, {report.skipped} already there, "
+    print(f"{root}: {report.generated} samples rendered, {report.skipped} already there, "
           f"{report.samples_per_s:.1f} samples/s")
 
 
@@ -82,9 +80,8 @@ def validate(
     """Check every sample (files, sizes, masks, boxes, counts); print `index.jsonl:LINE: ...`; exit 1 on errors."""
     from ..data.validate import validate as run
 
-    with _progress("validate") as bar:
-        task = bar.add_task("validate", total=None, rate="")
-        report = run(root, on_progress=lambda k, n: bar.update(task, completed=k, total=n))
+    with _progress("validate") as tick:
+        report = run(root, on_progress=tick)
     for p in sorted(report.problems, key=lambda p: p.line):
         if not (quiet and p.severity == "warning"):
             print(p.format(report.file))
@@ -143,9 +140,7 @@ def fit_boxes(
     from ..data.fitboxes import evaluate_fit, fit_dataset
 
     with user_errors():
-        with _progress("fit-boxes") as bar:
-            task = bar.add_task("fit", total=None, rate="")
-            tick = lambda k, n: bar.update(task, completed=k, total=n)  # noqa: E731
+        with _progress("fit-boxes") as tick:
             if evaluate:
                 result = evaluate_fit(root, upright=upright, min_visible=min_visible, erode=erode, on_progress=tick)
             else:
@@ -181,9 +176,8 @@ def import_cmd(
     opts = ImportOptions(masks=masks, depth=depth, identity=identity, captions=captions, fov=fov,
                          segment_cmd=segment_cmd, depth_cmd=depth_cmd, repose_cmd=repose_cmd, fit_boxes=fit)
     with user_errors():
-        with _progress("import") as bar:
-            task = bar.add_task("import", total=None, rate="")
-            result = import_folder(src, out, opts, on_progress=lambda k, n: bar.update(task, completed=k, total=n))
+        with _progress("import") as tick:
+            result = import_folder(src, out, opts, on_progress=tick)
     for note in result.notes:
         print(note, file=sys.stderr)
     if result.crops:

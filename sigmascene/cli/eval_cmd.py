@@ -6,18 +6,18 @@ and `sigmascene --help` stay fast.
 
 from __future__ import annotations
 
+import shlex
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 import typer
 
-from ..model.loading import DTYPE_HELP
 from ._app import app
-from .common import console, user_errors
+from .common import DTYPE_HELP, command_line, console, progress_bars, user_errors
 
 eval_app = typer.Typer(help="Evaluate renders with the paper's metrics (DINO-I, SigLIP-I/T, depth MSE, CLIP-IQA, "
-                            "MUSIQ), from local weights only.", no_args_is_help=True)
+                            "MUSIQ), from local weights only.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(eval_app, name="eval")
 
 WEIGHT_HELP = "Local folder of the {} (overrides eval.toml). Never downloaded."
@@ -25,21 +25,11 @@ WEIGHT_HELP = "Local folder of the {} (overrides eval.toml). Never downloaded."
 
 @contextmanager
 def progress_bar(label: str) -> Iterator[Callable[[int], Callable[[str], None]]]:
-    """A rich progress bar on stderr; yields `start(total) -> advance(description)`."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn(f"[bold]{label}[/bold]"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  TextColumn("{task.description}"), console=console, transient=False) as bar:
-        task = None
-
+    """Yields `start(total) -> advance(description)`: a bar on a terminal, a plain line every few seconds in a log."""
+    with progress_bars() as bars:
         def start(total: int) -> Callable[[str], None]:
-            nonlocal task
-            task = bar.add_task("", total=total)
-
-            def advance(desc: str) -> None:
-                bar.update(task, advance=1, description=desc)
-
-            return advance
+            task = bars.add(label, total, unit="cases")
+            return lambda desc: task.advance(status=desc)
 
         yield start
 
@@ -121,8 +111,14 @@ def run(
             check_setting(evalset.render_dir(name), options)  # before minutes of model loading
         with console.status("loading the model..."):
             pipe = load_pipeline(base_dir, paths.lora, device=device, dtype=dtype)
-        with progress_bar(f"rendering {name}") as start:
-            summary = run_set(pipe, evalset, options, cases=cases, force=force, advance=start(len(cases)))
+        try:
+            with progress_bar(f"rendering {name}") as start:
+                summary = run_set(pipe, evalset, options, cases=cases, force=force, advance=start(len(cases)))
+        except KeyboardInterrupt:
+            console.print("interrupted; finished cases are kept (resumable). continue with: "
+                          + " ".join(shlex.quote(a) for a in command_line()), style="yellow", markup=False,
+                          soft_wrap=True)
+            raise typer.Exit(130) from None
     for cid, reason in summary.failed:
         print(f"failed {cid}: {reason}")
     console.print(f"{len(summary.rendered)} rendered, {len(summary.skipped)} already finished, "
@@ -232,10 +228,13 @@ def toyworld(
     workers: int = typer.Option(1, "--workers", min=1, help="Processes synthesizing scenes."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N (default: cuda if present)."),
     dtype: str = typer.Option("auto", "--dtype", help="With --base: " + DTYPE_HELP),
+    force: bool = typer.Option(False, "--force", help="With --docs: replace the files already in DIR."),
 ) -> None:
     """Toy-world eval: held-out synthetic scenes, single pass vs iterative, identity/occlusion/placement per N."""
     from ..eval.weights import force_offline
 
+    with user_errors():
+        _refuse_to_replace(docs, force)  # before an hour of rendering, not after
     force_offline()
     import shutil
 
@@ -262,8 +261,9 @@ def toyworld(
                     summaries = tw_run.render_all(pipe, evalset, cfg, choice.identity or {}, start)
                 results = tw_run.score_all(evalset, cfg, start=start, pipe=None if validate else pipe)
         except KeyboardInterrupt:
-            console.print(f"[yellow]interrupted; finished scenes and renders in {out} are kept — run the same "
-                          "command again to continue[/yellow]", soft_wrap=True)
+            console.print(f"interrupted; finished scenes and renders in {out} are kept. continue with: "
+                          + " ".join(shlex.quote(a) for a in command_line()), style="yellow", markup=False,
+                          soft_wrap=True)
             raise typer.Exit(130) from None
         title = f"toy-world eval · {choice.name} · {cfg.structure} · {cfg.size}px" if not validate else \
             f"toy-world metric validation · {cfg.structure} · {cfg.size}px"
@@ -308,15 +308,27 @@ def toyworld(
         raise typer.Exit(1)
 
 
+DOCS_FILES = ("toyworld-table.md", "toyworld.png", "toyworld-examples.png")
+
+
+def _refuse_to_replace(docs: Optional[Path], force: bool) -> None:
+    """`--docs docs` would replace files the repository tracks: only when asked to."""
+    if docs is None or force:
+        return
+    there = [str(docs / name) for name in DOCS_FILES if (docs / name).exists()]
+    if there:
+        from ..errors import SigmaError
+
+        raise SigmaError(f"--docs {docs} would replace {', '.join(there)}",
+                         hint="pass --force to replace them, or give --docs a new folder")
+
+
 @contextmanager
 def _bars() -> Iterator[Callable[[str, int], Callable[[str], None]]]:
-    """One rich Progress for the toy-world stages; yields `start(label, total) -> advance(description)`."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("[bold]{task.fields[label]}[/bold]"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), TextColumn("{task.description}"), console=console) as bar:
+    """The toy-world stages' progress; yields `start(label, total) -> advance(description)`."""
+    with progress_bars() as bars:
         def start(label: str, total: int) -> Callable[[str], None]:
-            task = bar.add_task("", total=total, label=label)
-            return lambda desc: bar.update(task, advance=1, description=desc)
+            task = bars.add(label, total)
+            return lambda desc: task.advance(status=desc)
 
         yield start

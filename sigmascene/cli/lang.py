@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -18,24 +19,29 @@ from .common import ROOT_HELP, SAFE_HELP, SET_HELP, console, parse_sets, scene_r
 def check(
     files: list[Path] = typer.Argument(..., help="`.sigma` files to parse and validate."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP, metavar="NAME=VALUE"),
-    as_json: bool = typer.Option(False, "--json", help="Print errors as JSON objects (file, line, column, message)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the errors on stdout as a JSON list of objects with "
+                                 "file, line, column, severity, message, hint and related (other places of the "
+                                 "same problem: message, file, line, column)."),
+    syntax_only: bool = typer.Option(False, "--syntax-only", help="Only the language: skip checking that "
+                                     "referenced files (refs, masks, meshes, depth maps) exist and decode."),
     safe: bool = typer.Option(False, "--safe", help=SAFE_HELP),
     root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
 ) -> None:
-    """Parse and validate scene files; print `ok` or every error with its location."""
-    from ..grammar import parse_file
+    """Parse and validate scene files and the files they name; print `ok` or every error with its location."""
+    from ..compiler.filecheck import check_scene_file
 
     overrides = parse_sets(set_)
     problems = []
     for f in files:
-        try:
-            parse_file(f, overrides=overrides, root=scene_root(safe, root))
-            if not as_json:
-                print(f"{f}: ok")
-        except SigmaError as err:
-            problems += err.diagnostics
-            if not as_json:
-                print(err.format())
+        found = check_scene_file(f, overrides=overrides, syntax_only=syntax_only, root=scene_root(safe, root))
+        problems += found
+        if as_json:
+            continue
+        if found:
+            for d in found:  # diagnostics on stderr, as `compile` prints them; stdout keeps the `ok` lines
+                print(d.format(), file=sys.stderr)
+        else:
+            print(f"{f}: ok")
     if as_json:
         print(json.dumps([d.to_json() for d in problems], indent=2))
     if problems:
@@ -60,7 +66,7 @@ def fmt(
         try:
             new = format_file(f, root=scene_root(safe, root))
         except SigmaError as err:
-            print(err.format())
+            print(err.format(), file=sys.stderr)
             failed = True
             continue
         old = f.read_text(encoding="utf-8")

@@ -6,6 +6,7 @@ cfg.toml`); the same command line, every process runs this function.
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Optional
 
@@ -13,24 +14,30 @@ import typer
 
 from ..errors import SigmaError
 from ._app import app
-from .common import console, user_errors
+from .common import ProgressTask, console, progress_bars, user_errors
 
 
 @app.command("train")
 def train_cmd(
-    config: Optional[Path] = typer.Argument(None, help="Training config (TOML); create one with --init."),
+    config: Optional[Path] = typer.Argument(None, metavar="CONFIG|RUN_DIR",
+                                            help="Training config (TOML; create one with --init), or a run folder "
+                                                 "to continue (its config.toml)."),
     init: Optional[Path] = typer.Option(None, "--init", metavar="FILE",
                                         help="Write a documented default config to FILE and exit."),
     set_: Optional[list[str]] = typer.Option(None, "--set", metavar="KEY=VALUE",
                                              help="Override a setting, e.g. --set optim.grad_accum=4 (repeatable)."),
     resume: str = typer.Option("auto", "--resume",
                                help="auto (newest good checkpoint of run.dir) | never | a checkpoint folder."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+    progress: bool = typer.Option(True, "--progress/--no-progress",
+                                  help="Show progress (a bar on a terminal, a line every few seconds in a log)."),
     force: bool = typer.Option(False, "--force", help="With --init: overwrite an existing file."),
+    config_opt: Optional[Path] = typer.Option(None, "--config", "-c", hidden=True),
 ) -> None:
     """Train the SIGMA LoRA on Flux Kontext with the paper's recipe (resumable; multi-GPU under accelerate)."""
     from ..train.config_file import load_config, write_default
 
+    if config is None:
+        config = config_opt
     with user_errors():
         if init is not None:
             if config is not None or set_:
@@ -44,11 +51,44 @@ def train_cmd(
         cfg = load_config(config, set_)
         from ..train.loop import train
 
-        result = train(cfg, resume=resume, progress=progress)
+        with progress_bars() as bars:
+            tasks: dict[str, ProgressTask] = {}
+
+            def show(what: str, done: int, total: int, fields: dict) -> None:
+                task = tasks.get(what) or tasks.setdefault(what, bars.add(what, total, unit="it"))
+                task.update(done, total, **fields)
+
+            try:
+                result = train(cfg, resume=resume, progress=show if progress else None, note=bars.note)
+            except KeyboardInterrupt:
+                bars.note("interrupted before the next checkpoint; work since the last one is redone")
+                bars.note(resume_hint(cfg.run_dir, config, set_))
+                raise typer.Exit(130) from None
     if result.interrupted:
+        console.print(resume_hint(cfg.run_dir, config, set_), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(130)
     if result.lora is not None:
         console.print(f"LoRA: {result.lora}", highlight=False)
+
+
+def _shown(path: Path) -> str:
+    """A path as short as it is exact: relative to the working folder when inside it."""
+    full = Path(path).absolute()
+    try:
+        return str(full.relative_to(Path.cwd()))
+    except ValueError:
+        return str(full)
+
+
+def resume_hint(run_dir: Path, config: Path, sets: Optional[list[str]]) -> str:
+    """The exact command that continues this run: the run folder when its config.toml (which holds every --set)
+    was written, else the command as given, --set values and all."""
+    from ..train.config_file import RUN_CONFIG
+
+    if (Path(run_dir) / RUN_CONFIG).is_file():
+        return f"continue with: sigmascene train {shlex.quote(_shown(run_dir))}"
+    parts = ["sigmascene", "train", str(config)] + [a for s in sets or [] for a in ("--set", s)]
+    return "continue with: " + " ".join(shlex.quote(a) for a in parts)
 
 
 def main() -> None:

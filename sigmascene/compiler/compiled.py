@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,15 +58,31 @@ class CompiledScene:
     def intensity(self, name: str) -> int:
         return routing_intensity(self.order.index(name) + 1)
 
-    def control_image(self):
+    # Arrays are `control` / `identity` (what the pipeline's control_image= / identity_image= take); the same
+    # as PIL images are `control_pil` / `identity_pil`, both properties.
+    @property
+    def control_pil(self):
         from PIL import Image
 
         return Image.fromarray(self.control, "RGB")
 
-    def identity_image(self):
+    @property
+    def identity_pil(self):
         from PIL import Image
 
         return Image.fromarray(self.identity, "RGB")
+
+    def control_image(self):
+        """Deprecated: use `control_pil` (a property, like `control`)."""
+        warnings.warn("CompiledScene.control_image() is deprecated; use the property control_pil",
+                      DeprecationWarning, stacklevel=2)
+        return self.control_pil
+
+    def identity_image(self):
+        """Deprecated: use `identity_pil` (a property, like `identity`)."""
+        warnings.warn("CompiledScene.identity_image() is deprecated; use the property identity_pil",
+                      DeprecationWarning, stacklevel=2)
+        return self.identity_pil
 
     def save(self, directory: str | Path, *, overwrite: bool = False) -> Path:
         """Write control.png, identity.png and manifest.json into `directory`, all or nothing."""
@@ -77,8 +94,8 @@ class CompiledScene:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = make_dir_beside(out, "new")
         try:
-            self.control_image().save(tmp / "control.png", format="PNG", compress_level=6)
-            self.identity_image().save(tmp / "identity.png", format="PNG", compress_level=6)
+            self.control_pil.save(tmp / "control.png", format="PNG", compress_level=6)
+            self.identity_pil.save(tmp / "identity.png", format="PNG", compress_level=6)
             (tmp / "manifest.json").write_text(json.dumps(self.manifest, indent=2) + "\n", encoding="utf-8")
             _move_into_place(tmp, out)
         finally:

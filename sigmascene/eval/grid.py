@@ -16,7 +16,7 @@ from .metrics import BY_KEY, METRICS
 from .case_scores import CaseScore, SubjectScore
 
 TILE = 192
-LABEL_H = 18
+LABEL_H = 32
 HEAD_W = 120
 BG = (24, 24, 24)
 FG = (235, 235, 235)
@@ -77,8 +77,12 @@ def _tile(root: Path, w: Worst) -> Image.Image:
         tile.paste(_fit(render, TILE, TILE), (0, 0))
         label = w.score.case
     draw = ImageDraw.Draw(tile)
-    # The value leads so a long method or case name is what gets cut, never the number.
-    draw.text((3, TILE + 3), f"{w.value:.1f}  {w.score.method}: {label}"[:34], fill=FG, font=ImageFont.load_default())
+    # Two lines: the value and method, then the case (and subject). A name too long is shortened in the middle,
+    # so `multi_0012_mask_depth` and `multi_0012_box2d` stay told apart by their ends.
+    from ..preview import elide, font
+
+    draw.text((3, TILE + 2), elide(f"{w.value:.1f}  {w.score.method}", TILE - 6, 11), fill=FG, font=font(11))
+    draw.text((3, TILE + 16), elide(label, TILE - 6, 11), fill=(200, 200, 200), font=font(11))
     return tile
 
 

@@ -206,12 +206,38 @@ class TrainConfig(_Section):
     def total_steps(self) -> int:
         return sum(s.steps for s in self.curriculum.stages)
 
+    def resolved(self) -> "TrainConfig":
+        """A copy whose paths are absolute, so the run folder's `config.toml` means the same wherever it is read
+        from: relative paths there would resolve against the run folder, not the folder of the original config."""
+        cfg = self.model_copy(deep=True)
+        cfg.run.dir = str(self.run_dir.absolute())
+        cfg.data.root = str(self.data_root.absolute())
+        if self.lora.init:
+            cfg.lora.init = str(self.path(self.lora.init).absolute())
+        if self.cache.dir:
+            cfg.cache.dir = str(self.path(self.cache.dir).absolute())
+        base = self.model.base.strip()
+        if base and base != "tiny":
+            cfg.model.base = str(self.path(base).absolute())
+        cfg.validation.scenes = [str(self.path(s).absolute()) for s in self.validation.scenes]
+        cfg.base_dir = None
+        return cfg
+
     # -- identity --------------------------------------------------------------------------------------------
     def config_hash(self) -> str:
-        """sha256 (16 hex) of everything that changes the trained weights: not folders, intervals or validation."""
-        d = self.model_dump(mode="json", exclude={"run": {"dir", "log_every", "checkpoint_every",
-                                                          "keep_checkpoints", "validate_every"},
-                                                  "validation": True, "cache": True})
+        """sha256 (16 hex) of everything that changes the trained weights: not folders, intervals or validation.
+        Paths count as resolved, so the run folder's absolute copy hashes like the relative original."""
+        return self._hash(self.resolved())
+
+    def legacy_config_hash(self) -> str:
+        """The hash as runs before absolute run-folder configs wrote it (paths as written), so they still resume."""
+        return self._hash(self)
+
+    @staticmethod
+    def _hash(cfg: "TrainConfig") -> str:
+        d = cfg.model_dump(mode="json", exclude={"run": {"dir", "log_every", "checkpoint_every",
+                                                         "keep_checkpoints", "validate_every"},
+                                                 "validation": True, "cache": True})
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_toml(self) -> str:

@@ -129,9 +129,30 @@ def validate_config(data: dict, *, file: str = "<config>", text: str = "", base_
     return cfg
 
 
-def load_config(path: str | Path, sets: list[str] | None = None) -> TrainConfig:
-    """Read a TOML config, apply `--set` overrides, validate; every problem is a located SigmaError."""
+RUN_CONFIG = "config.toml"  # the copy of its config every run folder holds (absolute paths)
+
+
+def run_folder_of(path: str | Path) -> Path | None:
+    """The run folder `path` names: a folder holding config.toml, or such a config.toml itself; else None."""
     p = Path(path)
+    if p.is_dir() and (p / RUN_CONFIG).is_file():
+        return p
+    if p.name == RUN_CONFIG and p.is_file() and any((p.parent / d).exists() for d in ("checkpoints", "metrics.jsonl")):
+        return p.parent
+    return None
+
+
+def load_config(path: str | Path, sets: list[str] | None = None) -> TrainConfig:
+    """Read a TOML config (or a run folder's own config.toml), apply `--set` overrides, validate; every problem is
+    a located SigmaError. A run folder continues where it is, even when it was moved or its copy is older and
+    relative."""
+    p = Path(path)
+    run = run_folder_of(p)
+    if p.is_dir():
+        if run is None:
+            raise ConfigError(f"{p} is a folder without {RUN_CONFIG}",
+                             hint="pass a config file, or a run folder that `sigmascene train` wrote")
+        p = run / RUN_CONFIG
     if not p.is_file():
         raise ConfigError(f"config file {str(p)!r} does not exist",
                          hint="create one with `sigmascene train --init FILE`")
@@ -143,7 +164,10 @@ def load_config(path: str | Path, sets: list[str] | None = None) -> TrainConfig:
         loc = SourceLoc(str(p), int(m.group(1)), int(m.group(2))) if m else SourceLoc(str(p), 1, 1)
         raise ConfigError(f"not valid TOML: {str(err).split(' (at')[0]}", loc) from None
     overrides = {apply_set(data, item): item for item in sets or []}
-    return validate_config(data, file=str(p), text=text, base_dir=p.resolve().parent, overrides=overrides)
+    cfg = validate_config(data, file=str(p), text=text, base_dir=p.resolve().parent, overrides=overrides)
+    if run is not None and "run.dir" not in overrides and cfg.run_dir.resolve() != run.resolve():
+        cfg.run.dir = str(run.resolve())  # the folder given is the run to continue, wherever it was first made
+    return cfg
 
 
 # -- writing ------------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..errors import SigmaError
 from .config import TrainConfig
+from .watch import NoteFn, ProgressFn
 
 
 @dataclass
@@ -77,7 +78,7 @@ def resume_point(cfg: TrainConfig, resume: str):
                              hint="continue it with --resume auto, or set run.dir to a new folder")
         return None
     ckpt = ck.latest(run_dir) if resume == "auto" else ck.open_checkpoint(Path(resume))
-    if ckpt is not None and ckpt.state.get("config_hash") != cfg.config_hash():
+    if ckpt is not None and ckpt.state.get("config_hash") not in (cfg.config_hash(), cfg.legacy_config_hash()):
         raise SigmaError(f"checkpoint {ckpt.path} was trained with another configuration "
                          f"(hash {ckpt.state.get('config_hash')}, this config {cfg.config_hash()})",
                          hint="resume with the run's own config.toml, or set run.dir to a new folder")
@@ -113,12 +114,14 @@ def _write_text_atomic(path: Path, text: str) -> None:
     write_text_atomic(path, text)
 
 
-def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> RunResult:
+def train(cfg: TrainConfig, *, resume: str = "auto", progress: ProgressFn | bool | None = None,
+          note: NoteFn | None = None) -> RunResult:
+    """Train (or continue) the run `cfg` describes. `progress(what, done, total, fields)` and `note(text)` are how
+    the caller shows the run (the command line: a bar or log lines); a bool `progress` means no callback."""
     import torch
     from accelerate import Accelerator
     from accelerate.utils import gather_object
 
-    from ..cli.common import console
     from ..data.io import load_dataset
     from ..model.lora import save_sigma_lora
     from ..model.pipeline import SigmaPipeline
@@ -129,7 +132,10 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
     from .objective import flow_matching_loss, sample_timesteps, subject_token_weights
     from .samples import SampleBuilder
     from .validation import ValScene, render_grid, validation_examples, validation_loss, validation_scenes
-    from .watch import Watch, save_grid, task_progress
+    from .watch import Watch, print_note, save_grid
+
+    progress = None if isinstance(progress, bool) else progress
+    note = note or print_note
 
     # 0. Processes: one per GPU under `accelerate launch`; without CUDA, fp32 on CPU (gloo between processes).
     on_gpu = torch.cuda.is_available()
@@ -157,7 +163,7 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
     total = curriculum.total_steps
     if main:  # only now that the data is known to be usable
         run_dir.mkdir(parents=True, exist_ok=True)
-        _write_text_atomic(run_dir / "config.toml", cfg.to_toml())
+        _write_text_atomic(run_dir / "config.toml", cfg.resolved().to_toml())  # absolute paths: self-contained
 
     # 3. Model: frozen Flux Kontext, a fresh fp32 LoRA on the configured projections.
     parts = load_components(cfg)
@@ -195,8 +201,14 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
         local_rank = accelerator.local_process_index
         local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
         every = sorted({p for i in range(len(samples)) for p in builder.prompts(i)})[local_rank::local_world]
-        with task_progress("caching prompt embeddings", len(every), main and progress) as advance:
-            prompts.ensure_cached(every, device=device, advance=advance)
+        done = [0]
+
+        def advance() -> None:
+            done[0] += 1
+            if progress is not None and main:
+                progress("caching prompt embeddings", done[0], len(every), {})
+
+        prompts.ensure_cached(every, device=device, advance=advance)
         prompts.ensure_cached([v.prompt for v in val_scenes] + [e.prompt for e in val_examples], device=device)
         accelerator.wait_for_everyone()
         pipe.register_modules(text_encoder=None, text_encoder_2=None)
@@ -235,7 +247,7 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
         step = ckpt.step
         sampler.state = SamplerState.from_json(ckpt.state["sampler"])
     result = RunResult(run_dir, step, total, None, resumed_from=None if ckpt is None else ckpt.step)
-    watch = Watch(run_dir, total=total, start=step, enabled=main, progress=progress)
+    watch = Watch(run_dir, total=total, start=step, enabled=main, progress=progress, note=note)
     if ckpt is not None:
         watch.note(f"resuming from {ckpt.path.name}: step {step}, "
                    f"{curriculum.label(curriculum.stage_index(step))}")
@@ -266,8 +278,8 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
                 if index not in skipped:
                     skipped.add(index)
                     who = f"[rank {rank}] " if world > 1 else ""
-                    console.print(f"{who}skipping sample '{samples[index].id}' (index.jsonl line "
-                                  f"{samples[index].line}): {err.diagnostics[0].message}", markup=False)
+                    note(f"{who}skipping sample '{samples[index].id}' (index.jsonl line "
+                         f"{samples[index].line}): {err.diagnostics[0].message}")
         raise SigmaError(f"10 samples in a row failed to compile (last: '{samples[index].id}')",
                          hint="check the dataset with `sigmascene data validate`")
 
@@ -335,7 +347,7 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
                 validate(step)
             if stopping:
                 result.interrupted = True
-                watch.note(f"stopped at step {step}; checkpoint saved, continue with --resume auto")
+                watch.note(f"stopped at step {step} of {total}; checkpoint saved in {run_dir}")
                 break
 
     # 8. The deliverable: the final LoRA with its metadata, and a summary of the run.
@@ -343,7 +355,7 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: bool = True) -> R
     result.transformer = transformer
     digests = gather_object([lora_digest(transformer)])
     if len(set(digests)) > 1:
-        watch.note(f"[red]warning: ranks ended with different LoRA weights ({len(set(digests))} versions)")
+        watch.note(f"warning: ranks ended with different LoRA weights ({len(set(digests))} versions)")
     if main and step >= total:
         result.lora = save_sigma_lora(run_dir / "lora.safetensors", transformer, **lora_meta)
         summary = {"steps": step, "config_hash": cfg.config_hash(), "lora": str(result.lora),

@@ -1,4 +1,4 @@
-"""Watching a run: a rich progress line, TensorBoard scalars, metrics.jsonl, and validation grids to look at.
+"""Watching a run: progress callbacks, TensorBoard scalars, metrics.jsonl, and validation grids to look at.
 
 A loss curve says little about whether subjects land in their boxes with the right identity; a grid of the same
 fixed scenes rendered every M steps does. Each row is one validation scene — its routing map (one colour per
@@ -10,10 +10,10 @@ stage, learning rate, ...) for scripts that should not parse TensorBoard files. 
 from __future__ import annotations
 
 import json
+import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -73,14 +73,27 @@ def grid(rows: Sequence[Sequence[Image.Image | None]], columns: Sequence[str], t
     return sheet
 
 
-class Watch:
-    """Progress bar + TensorBoard for rank 0; every method is a no-op on other ranks."""
+#: `progress(what, done, total, fields)`: what is "train" or a one-off phase ("caching prompt embeddings"); fields
+#: are short display strings (stage, loss). The command line turns it into a bar or plain log lines.
+ProgressFn = Callable[[str, int, int, dict], None]
+NoteFn = Callable[[str], None]
 
-    def __init__(self, run_dir: Path, *, total: int, start: int, enabled: bool, progress: bool):
+
+def print_note(text: str) -> None:
+    """Where notes go when the caller gave no `note`: stderr, like any library warning."""
+    print(text, file=sys.stderr, flush=True)
+
+
+class Watch:
+    """Progress callbacks + TensorBoard + metrics.jsonl for rank 0; every method is a no-op on other ranks."""
+
+    def __init__(self, run_dir: Path, *, total: int, start: int, enabled: bool, progress: ProgressFn | None = None,
+                 note: NoteFn | None = None):
         self.enabled = enabled
         self.total, self.start_step = total, start
-        self.progress = self.writer = self.metrics = None
-        self._task = None
+        self.writer = self.metrics = None
+        self._progress = progress
+        self._note = note or print_note
         self._t0 = time.perf_counter()
         if not enabled:
             return
@@ -92,17 +105,8 @@ class Watch:
         self.metrics = open(path, "a", encoding="utf-8")
         if torn:  # a killed run's half line: end it so the next line stays parseable
             self.metrics.write("\n")
-        if progress:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            from ..cli.common import console
-
-            self.progress = Progress(
-                TextColumn("[bold]{task.fields[stage]}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]} it/s"),
-                TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False)
-            self.progress.start()
-            self._task = self.progress.add_task("train", total=total, completed=start, stage="", loss="-", rate="-")
+        if self._progress is not None:
+            self._progress("train", start, total, {"stage": "", "loss": "-"})
 
     def step(self, step: int, *, loss: float, stage: str, scalars: dict[str, float], log: bool) -> None:
         if not self.enabled:
@@ -112,8 +116,8 @@ class Watch:
         line = {"step": step, "loss": loss, **{k.split("/")[-1]: v for k, v in scalars.items()}}
         self.metrics.write(json.dumps(line) + "\n")  # one write per line: a kill leaves at most a torn last line
         self.metrics.flush()
-        if self.progress is not None:
-            self.progress.update(self._task, completed=step, stage=stage, loss=f"{loss:.4f}", rate=f"{rate:.2f}")
+        if self._progress is not None:
+            self._progress("train", step, self.total, {"stage": stage, "loss": f"{loss:.4f}"})
         if log:
             self.scalar("train/loss", loss, step)
             self.scalar("train/steps_per_second", rate, step)
@@ -129,42 +133,17 @@ class Watch:
             self.writer.add_image(tag, np.asarray(picture.convert("RGB")), step, dataformats="HWC")
 
     def note(self, text: str) -> None:
-        if not self.enabled:
-            return
-        if self.progress is not None:
-            self.progress.console.print(text)
-        else:
-            from ..cli.common import console
-
-            console.print(text)
+        if self.enabled:
+            self._note(text)
 
     def close(self) -> None:
         if self.metrics is not None:
             self.metrics.close()
             self.metrics = None
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
         if self.writer is not None:
             self.writer.flush()
             self.writer.close()
             self.writer = None
-
-
-@contextmanager
-def task_progress(description: str, total: int, enabled: bool) -> Iterator[Callable[[], None]]:
-    """A rich bar for one-off work (caching prompt embeddings); yields the function that advances it."""
-    if not enabled or total == 0:
-        yield lambda: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from ..cli.common import console
-
-    with Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda: bar.advance(task)
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
