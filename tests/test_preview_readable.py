@@ -6,7 +6,7 @@ from PIL import Image, ImageDraw
 
 import sigmascene
 from sigmascene.eval.grid import TILE, _tile, worst_cases
-from sigmascene.eval.score import CaseScore, SubjectScore
+from sigmascene.eval.case_scores import CaseScore, SubjectScore
 from sigmascene.preview import (MAP_BG, SHEET_BG, _depth_lut, _layout_panel, _legend_panel, elide, font,
                                 layout_preview)
 
