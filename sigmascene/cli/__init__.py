@@ -10,6 +10,7 @@ from . import maps  # noqa: F401,E402  compile, preview
 from . import train  # noqa: F401,E402  train
 from . import eval_cmd  # noqa: F401,E402  eval make-set, run, score
 from . import data  # noqa: F401,E402  data synth, validate, stats, show, fit-boxes, import
+from . import edit  # noqa: F401,E402  edit (the browser editor)
 
 
 def main() -> None:

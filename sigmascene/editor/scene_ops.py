@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from ..errors import SigmaError
-from ..scene import Box3D, Mesh, Scene
+from ..scene import Box3D, Mask, Mesh, Scene
 from . import edits
 from .camera import along_ray_to_depth
 from .edits import TextEdit
@@ -47,6 +47,8 @@ def patch_subject(st: EditorState, name: str, data: dict[str, Any]) -> None:
                 raise SigmaError("switching the placement kind needs the region's bbox [x0, y0, x1, y1]")
             new = edits.convert_placement(data["kind"], subj, scene, tuple(map(float, bbox)), subj.depth)
             ed.replace_item(subj, subj.placement, edits.placement_text(new))
+        elif isinstance(data.get("mask_transform"), dict) and isinstance(subj.placement, Mask):
+            ed.string(subj.placement, "path", moved_mask(st, scene, subj, data["mask_transform"]))
         elif isinstance(data.get("placement"), dict):
             edits.set_placement_fields(ed, subj, data["placement"])
         if "depth" in data:
@@ -181,3 +183,33 @@ def _drop_contradictions(ed: TextEdit, scene: Scene, name: str, farther: set[str
                 ed.replace(ls - 1 if ed.text[ls:start].strip() == "" and ls > 0 else start, end, "")
                 holders.append(s.name)
     return holders
+
+
+def moved_mask(st: EditorState, scene: Scene, subj, t: dict[str, Any]) -> str:
+    """Move/scale a mask by writing a new mask image beside the old one (the old file is left as it was)."""
+    import os
+
+    import numpy as np
+    from PIL import Image
+
+    from ..compiler.assets import load_mask
+    from .files import free_name
+    from .security import confine
+
+    w, h = scene.canvas.width, scene.canvas.height
+    src = confine(st.root, os.path.relpath(scene.resolve(subj.placement.path), st.root))
+    m = load_mask(src, subj.placement.loc, w, h)
+    k = _num(t.get("scale", 1.0), "scale")
+    if not 0.05 <= k <= 20:
+        raise SigmaError("mask scale must be between 0.05 and 20")
+    ox, oy = (t.get("origin") or (0.0, 0.0))
+    ox, oy = _num(ox, "origin") * w, _num(oy, "origin") * h
+    dx, dy = _num(t.get("dx", 0), "dx") * w, _num(t.get("dy", 0), "dy") * h
+    # output pixel (x, y) takes input pixel ((x - dx - ox) / k + ox, (y - dy - oy) / k + oy)
+    img = Image.fromarray(m.astype(np.uint8) * 255).transform(
+        (w, h), Image.AFFINE, (1 / k, 0, ox - (dx + ox) / k, 0, 1 / k, oy - (dy + oy) / k), Image.NEAREST)
+    if not np.asarray(img).any():
+        raise SigmaError("the mask would leave the canvas")
+    target = free_name(src.parent, f"{src.stem.split('-edit')[0]}-edit.png")
+    img.save(target)
+    return os.path.relpath(target, scene.base_dir).replace(os.sep, "/")
