@@ -16,6 +16,10 @@ from .security import include_problems, outside_paths
 from .views import scene_json
 
 
+# One process-wide compile thread: pyrender keeps one offscreen EGL context, usable only from its own thread.
+_COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sigmascene-compile")
+
+
 class EditorState:
     def __init__(self, path: Path, root: Path | None = None):
         self.path = path.resolve() if path.exists() else path.absolute()
@@ -24,7 +28,6 @@ class EditorState:
         self.doc = Document(self.path, self._parse)
         self._compiled: OrderedDict[str, tuple[CompiledScene | None, list[dict]]] = OrderedDict()
         self.compile_lock = threading.Lock()
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sigmascene-compile")
         self.jobs: dict[str, Any] = {}
         self.pipe_cache: dict[Any, Any] = {}
 
@@ -49,7 +52,7 @@ class EditorState:
         """Compile the current text (cached by text). One worker thread does all compiling: pyrender's EGL
         context belongs to the thread that made it. Each call compiles the text current when it runs, so a
         burst of edits costs one compile for the latest, never one per stale text."""
-        return self._worker.submit(self._compile_now).result()
+        return _COMPILER.submit(self._compile_now).result()
 
     def _compile_now(self) -> tuple[CompiledScene | None, list[dict], int]:
         from ..compiler import compile_scene
