@@ -21,7 +21,8 @@ onState((st) => {
   }
   showDiagnostics(st.diagnostics);
   $("verror").hidden = !!st.scene;
-  $("verror").textContent = st.scene ? "" : "The source has errors: the picture shows the last valid scene.";
+  $("verror").textContent = st.scene ? "" : `The source has errors (the picture shows the last valid scene): ` +
+    (st.diagnostics[0] ? `line ${st.diagnostics[0].line}: ${st.diagnostics[0].message}` : "");
   if (st.scene) {
     draw();
     renderSubjects();

@@ -36,6 +36,7 @@ export function draw() {
   if (!st || !st.scene) return;
   const { width: W, height: H } = st.scene.canvas;
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  document.getElementById("view").style.setProperty("--aspect", W / H);
   const cols = colours();
   const cam = st.scene.camera;
   const hs = Math.max(W, H) / 80;  // handle radius in canvas pixels
