@@ -125,7 +125,11 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
         compiled, diags, rev = await run_in_threadpool(st.compiled)
         if compiled is None:
             return JSONResponse({"error": "the scene does not compile", "diagnostics": diags}, status_code=409)
-        data = await run_in_threadpool(map_png, compiled, name)
+        try:
+            size = int(request.query_params.get("size", 1024))
+        except ValueError:
+            raise SigmaError("size must be a whole number of pixels") from None
+        data = await run_in_threadpool(map_png, compiled, name, size)
         return Response(data, media_type="image/png", headers={"X-Revision": str(rev), "Cache-Control": "no-store"})
 
     routes = [

@@ -77,12 +77,13 @@ def _png(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def map_png(compiled: CompiledScene, name: str) -> bytes:
-    """One map as a PNG at the canvas size (long side at most 1024), coloured as `preview` colours it."""
+def map_png(compiled: CompiledScene, name: str, long_side: int = 1024) -> bytes:
+    """One map as a PNG with the canvas's aspect (long side at most `long_side`), coloured as `preview` colours
+    it. The page asks for the size it shows, which keeps redrawing after a drag cheap."""
     from .. import preview
 
     w, h = compiled.scene.canvas.width, compiled.scene.canvas.height
-    s = min(1.0, 1024 / max(w, h))
+    s = min(1.0, max(16, min(2048, long_side)) / max(w, h))
     size = (max(1, round(w * s)), max(1, round(h * s)))
     n = len(compiled.order)
     if name == "layout":
@@ -93,7 +94,9 @@ def map_png(compiled: CompiledScene, name: str) -> bytes:
         lut = preview._depth_lut()
         return _png(Image.fromarray(lut[compiled.structure]).resize(size, Image.NEAREST))
     if name == "i_s":
-        return _png(compiled.identity_image())
+        img = compiled.identity_image()
+        img.thumbnail((max(16, long_side), max(16, long_side) * 8))
+        return _png(img)
     if name == "control":
         return _png(compiled.control_image())
     raise KeyError(name)

@@ -68,7 +68,9 @@ const refreshMaps = debounce(async () => {
   const imgs = ["layout", "ir_asc", "ir_desc", "i_t", "i_s"].map((n) => [n, new Image()]);
   await Promise.all(imgs.map(([n, im]) => new Promise((ok) => {
     im.onload = im.onerror = ok;
-    im.src = `/api/maps/${n}.png?rev=${info.revision}&t=${Date.now()}`;
+    const px = n === "layout" ? $("view").clientWidth : $("maps").clientWidth / 4;
+    const size = Math.min(1024, Math.max(64, Math.round(px * (window.devicePixelRatio || 1))));
+    im.src = `/api/maps/${n}.png?rev=${info.revision}&size=${size}&t=${Date.now()}`;
   })));
   if (seq !== mapsSeq) return;
   for (const [n, im] of imgs) (n === "layout" ? $("layout") : $(`map-${n}`)).src = im.src;
