@@ -133,6 +133,7 @@ def test_dragging_the_armchair_100px_moves_its_box_by_100_1024_and_changes_routi
 
 
 def test_dragging_a_3d_box_on_the_floor_changes_its_center(page, server):
+    start = server.scene.read_text()
     page.locator("[data-subject=corgi] .body").click()
     handle = page.locator("[data-subject=corgi] [data-handle=move3d]")
     hb = handle.bounding_box()
@@ -145,6 +146,10 @@ def test_dragging_a_3d_box_on_the_floor_changes_its_center(page, server):
     assert corgi.center[0] < 0.3 - 0.1 and corgi.center[2] > 1.0  # left and nearer the camera
     assert corgi.center[1] == pytest.approx(0.25) and corgi.size == (0.8, 0.5, 0.5)
     assert "center ($rug_x," in server.scene.read_text()  # the param was changed, not replaced
+    # as `git diff` would show it: only the param's number and the box's numbers changed
+    changed = [(a, b) for a, b in zip(start.splitlines(), server.scene.read_text().splitlines()) if a != b]
+    assert [a.split()[0] for a, _ in changed] == ["param", "box3d"]
+    assert changed[0][1].endswith("# try: sigmascene preview living_room.sigma --maps --set rug_x=-0.2")
 
 
 def test_reordering_in_the_list_keeps_the_order_rule(page, server):

@@ -9,6 +9,12 @@ export function onState(fn) { store.listeners.push(fn); }
 function apply(state, seq) {
   if (seq < store.applied) return;  // stale answer
   store.applied = seq;
+  if (store.dragging && store.state && store.state.scene && state.scene) {
+    // mid-drag, the shape under the mouse is newer than any answer: keep it
+    const mine = store.state.scene.subjects.find((s) => s.name === store.dragging);
+    const theirs = state.scene.subjects.find((s) => s.name === store.dragging);
+    if (mine && theirs) theirs.placement = mine.placement;
+  }
   store.state = state;
   for (const fn of store.listeners) fn(state);
 }
