@@ -26,6 +26,7 @@ from .state import EditorState, diag_json
 from .views import MAP_NAMES, map_png, maps_json
 
 STATIC = Path(__file__).with_name("static")
+MAX_SOURCE = 2_000_000
 
 
 def error(err: SigmaError, status: int = 400) -> JSONResponse:
@@ -70,6 +71,8 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
         data = await _body(request)
         if not isinstance(data.get("source"), str):
             raise SigmaError("PUT /api/scene needs {\"source\": \"...\"}")
+        if len(data["source"]) > MAX_SOURCE:
+            raise SigmaError(f"a scene file over {MAX_SOURCE // 1000} kB is not something to edit here")
         st.doc.set_text(data["source"], data.get("coalesce"))
         return await state_response()
 

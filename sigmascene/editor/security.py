@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import io
+import os
 import secrets
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -63,7 +64,7 @@ def outside_paths(scene: Scene, root: Path) -> list[Diagnostic]:
     out = []
     for path, node in scene_paths(scene):
         try:
-            confine(root, path)
+            confine(root, os.path.relpath(scene.resolve(path), root))
         except AssetError as err:
             loc = getattr(node, "loc", None)
             out.append(Diagnostic(err.diagnostics[0].message + "; the editor reads only inside it", loc,
@@ -83,10 +84,10 @@ def include_problems(text: str, file: str, root: Path, depth: int = 0) -> list[D
     for st in parsed.stmts:
         if st.kind != "include" or st.args[0].param is not None:
             continue
-        base = Path(file).parent if depth else root
-        rel = (base / st.args[0].value)
         try:
-            target = confine(root, str(rel.relative_to(root)) if rel.is_relative_to(root) else st.args[0].value)
+            if Path(st.args[0].value).is_absolute():
+                raise AssetError(f"path {st.args[0].value!r} leaves the scene's folder")
+            target = confine(root, os.path.relpath(Path(file).parent / st.args[0].value, root))
         except AssetError as err:
             out.append(Diagnostic(err.diagnostics[0].message, st.args[0].loc))
             continue
