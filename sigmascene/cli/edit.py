@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import webbrowser
 from pathlib import Path
-from typing import Optional
 
 import typer
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import SigmaError
 from ..scene import MENTION_RE, NAME_RE, Box2D, Box3D, Mask, Mesh, Node, Polygon, Scene, Subject
-from .spans import (block_close, group_end, indent_of, item_end, line_start, loc_offset, param_value_start,
+from .spans import (indent_of, item_end, line_start, loc_offset, param_value_start,
                     scalar_span, token_span, tokens)
 
 # Decimals written per kind of value: sub-pixel at 4096 px, millimetres, tenths of a degree.
