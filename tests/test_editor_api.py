@@ -193,7 +193,7 @@ def test_mask_move_writes_a_new_mask_file_and_keeps_the_old(client, room):
 def test_polygon_points_can_be_added_and_a_box_switched_to_a_polygon(client):
     pts = [[0.7, 0.45], [0.9, 0.45], [0.86, 0.8], [0.8, 0.85], [0.74, 0.8]]
     r = client.patch("/api/subjects/plant", headers=H, json={"placement": {"points": pts}})
-    assert "polygon (0.7, 0.45) (0.9, 0.45) (0.86, 0.8) (0.8, 0.85) (0.74, 0.8)" in r.json()["source"]
+    assert "polygon (0.70, 0.45) (0.90, 0.45) (0.86, 0.80) (0.8, 0.85) (0.74, 0.80)" in r.json()["source"]
     r = client.patch("/api/subjects/armchair", headers=H, json={"kind": "polygon", "bbox": [0.1, 0.2, 0.3, 0.4]})
     assert "polygon (0.1, 0.2) (0.3, 0.2) (0.3, 0.4) (0.1, 0.4)" in r.json()["source"]
     r = client.patch("/api/subjects/armchair", headers=H, json={"kind": "box3d", "bbox": [0.1, 0.2, 0.3, 0.4]})

@@ -216,3 +216,42 @@ def test_without_the_token_the_page_is_refused(browser, server):
     r = pg.goto(f"{server.base}/api/files/..%2F..%2Fetc%2Fpasswd")
     assert r.status == 403
     pg.close()
+
+
+def test_3d_handles_polygon_points_masks_and_outside_changes(page, server):
+    def line(word: str) -> str:
+        return next(x.strip() for x in server.api.get("/api/scene").json()["source"].splitlines()
+                    if x.strip().startswith(word))
+
+    def handle_drag(subject: str, handle: str, dx: float, dy: float, word: str) -> str:
+        before = line(word)
+        hb = wait_for(lambda: page.locator(f"[data-subject={subject}] [data-handle={handle}]").bounding_box())
+        drag(page, hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2, dx, dy)
+        return wait_for(lambda: (now := line(word)) != before and now)
+
+    page.locator("[data-subject=corgi] .body").click()
+    assert "center ($rug_x, 0.4" in handle_drag("corgi", "raise3d", 0, -40, "box3d")
+    assert "size (0.8, 0.5, 0.5)" not in handle_drag("corgi", "size3d", 40, 10, "box3d")
+    assert "yaw 30 deg" not in handle_drag("corgi", "yaw3d", 40, 0, "box3d")
+    assert "size (0.8, 0.5, 0.5)" not in handle_drag("corgi", "height3d", 0, -30, "box3d")
+    page.locator("[data-subject=vase] .body").click()
+    assert "scale 0.6 " not in handle_drag("vase", "size3d", 30, 0, "mesh")
+    page.locator("[data-subject=plant] .body").click()
+    box = wait_for(lambda: page.locator("[data-subject=plant] .body").bounding_box())
+    page.mouse.dblclick(box["x"] + box["width"] / 2, box["y"] + 6)
+    added = wait_for(lambda: line("polygon").count("(") == 5 and line("polygon"))
+    assert added.startswith("polygon (0.70, 0.45) (0.8") and added.endswith("(0.90, 0.45) (0.86, 0.80) (0.74, 0.80)")
+    hb = wait_for(lambda: page.locator("[data-subject=plant] [data-handle=p1]").bounding_box())
+    page.keyboard.down("Alt")
+    page.mouse.click(hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2)
+    page.keyboard.up("Alt")
+    wait_for(lambda: line("polygon") == "polygon (0.70, 0.45) (0.90, 0.45) (0.86, 0.80) (0.74, 0.80)")
+    mb = wait_for(lambda: page.locator("[data-subject=lamp] .body").bounding_box())
+    drag(page, mb["x"] + mb["width"] / 2, mb["y"] + 20, 40, 0)
+    wait_for(lambda: line("mask") == 'mask "masks/lamp-edit.png"  # non-zero = subject')
+    assert (server.scene.parent / "masks" / "lamp.png").is_file()
+    server.scene.write_text(server.scene.read_text() + "# changed by another program\n")
+    page.locator("#banner").wait_for(state="visible", timeout=10_000)
+    assert "changed on disk" in page.locator("#banner").inner_text()
+    page.get_by_role("button", name="Reload from disk").click()
+    wait_for(lambda: server.api.get("/api/scene").json()["source"].endswith("# changed by another program\n"))

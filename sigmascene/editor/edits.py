@@ -149,7 +149,7 @@ def set_placement_fields(ed: TextEdit, subj: Subject, fields: dict[str, Any]) ->
     elif isinstance(p, Polygon):
         pts = [tuple(map(float, pt)) for pt in fields.get("points", p.points)]
         if len(pts) != len(p.points):
-            ed.replace_item(subj, p, placement_text(Polygon(points=pts)))
+            ed.replace_item(subj, p, placement_text(Polygon(points=pts), old=p))
         else:
             for i, (old, new) in enumerate(zip(p.points, pts)):
                 for j in (0, 1):
@@ -196,7 +196,15 @@ def placement_text(p: Any, old: Any = None) -> str:
     if isinstance(p, Box2D):
         return "box2d (" + ", ".join(fmt_number(getattr(p, k), "coord") for k in ("x0", "y0", "x1", "y1")) + ")"
     if isinstance(p, Polygon):
-        return "polygon " + " ".join("(" + ", ".join(fmt_number(v, "coord") for v in pt) + ")" for pt in p.points)
+        olds = list(old.points) if isinstance(old, Polygon) else []
+
+        def point(pt: tuple) -> str:
+            j = olds.index(tuple(pt)) if tuple(pt) in olds else None  # an unchanged point keeps its spelling
+            if j is not None and f"points.{j}.0" in old._src:
+                return "(" + ", ".join(old._src[f"points.{j}.{i}"][0] for i in (0, 1)) + ")"
+            return "(" + ", ".join(fmt_number(v, "coord") for v in pt) + ")"
+
+        return "polygon " + " ".join(point(pt) for pt in p.points)
     if isinstance(p, Mask):
         return f"mask {json.dumps(p.path, ensure_ascii=False)}"
     fields = []

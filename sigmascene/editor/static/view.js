@@ -60,7 +60,6 @@ export function draw() {
       const pts = p.points.map(([x, y]) => `${x * W},${y * H}`).join(" ");
       const poly = el("polygon", { points: pts, class: "body" + lock, stroke: c }, g);
       grab(poly, s, "movepoly");
-      poly.addEventListener("dblclick", (e) => addPoint(s, e));
       if (s.editable && view.selected === s.name) {
         p.points.forEach(([x, y], i) => grab(el("circle", { cx: x * W, cy: y * H, r: hs, class: "h", "data-handle": "p" + i }, g), s, "point:" + i));
       }
@@ -113,6 +112,8 @@ export function draw() {
     }
     if (labelAt) el("text", { x: labelAt[0], y: labelAt[1], class: "label", fill: c }, g).textContent = s.name;
   }
+  const sel = svg.querySelector("g.sel");
+  if (sel) svg.appendChild(sel);  // the selected subject and its handles on top of every other shape
 }
 
 function hullOf(pts) {  // convex hull (monotone chain) of the projected corners: the box's clickable area
@@ -127,6 +128,7 @@ function hullOf(pts) {  // convex hull (monotone chain) of the projected corners
 // -- dragging ---------------------------------------------------------------------------------------------------
 let drag = null;
 let dragCount = 0;
+let lastDown = null;
 const send = debounce(() => flushDrag(false), 70);
 
 function grab(shape, subject, mode) {
@@ -136,6 +138,14 @@ function grab(shape, subject, mode) {
     if (view.selected !== subject.name) { view.selected = subject.name; view.onSelect(subject.name); }
     if (!subject.editable) { draw(); return; }
     if (mode.startsWith("point:") && e.altKey) { deletePoint(subject, +mode.slice(6)); return; }
+    // A double click is told apart here: the first click redraws the shapes, so `dblclick` never reaches one.
+    const now = performance.now();
+    if (mode === "movepoly" && lastDown && now - lastDown.t < 450 && Math.hypot(e.clientX - lastDown.x, e.clientY - lastDown.y) < 6) {
+      lastDown = null;
+      addPoint(subject, e);
+      return;
+    }
+    lastDown = { t: now, x: e.clientX, y: e.clientY };
     const start = toCanvas(e);
     drag = { name: subject.name, mode, start, p0: JSON.parse(JSON.stringify(subject.placement)), key: `drag-${Date.now()}-${++dragCount}`, moved: false, body: null };
     store.dragging = subject.name;
@@ -158,6 +168,7 @@ svg.addEventListener("pointermove", (e) => {
 });
 
 svg.addEventListener("pointerup", () => { if (drag) { send.flush(); flushDrag(true); } });
+
 svg.addEventListener("pointerdown", () => { if (view.selected) { view.selected = null; view.onSelect(null); draw(); } });
 
 async function flushDrag(final) {
