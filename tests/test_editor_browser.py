@@ -255,3 +255,63 @@ def test_3d_handles_polygon_points_masks_and_outside_changes(page, server):
     assert "changed on disk" in page.locator("#banner").inner_text()
     page.get_by_role("button", name="Reload from disk").click()
     wait_for(lambda: server.api.get("/api/scene").json()["source"].endswith("# changed by another program\n"))
+
+
+@pytest.fixture
+def new_file_page(browser, tmp_path):
+    srv = Server(tmp_path / "fresh.sigma")
+    pg = browser.new_page(viewport={"width": 1440, "height": 1000})
+    pg.goto(f"{srv.base}/?token={TOKEN}")
+    yield pg, srv
+    pg.close()
+    srv.stop()
+
+
+def test_a_new_file_starts_from_a_template_and_asks_before_leaving_unsaved(new_file_page):
+    page, server = new_file_page
+    page.wait_for_function("document.getElementById('filename').textContent.includes('(new)')")
+    page.locator("#warnings li").first.wait_for(timeout=60_000)  # its reference does not exist yet: said where
+    assert "refs/subject.png" in page.locator("#warnings").inner_text()
+    page.locator("#subjects li[data-name=subject]").click()
+    data = base64.b64encode((EXAMPLES / "refs" / "corgi.png").read_bytes()).decode()
+    page.evaluate("""(b64) => {
+        const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], "corgi.png", {type: "image/png"}));
+        document.getElementById("dropzone").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true}));
+    }""", data)
+    page.wait_for_function("document.body.dataset.mapsRevision >= 1", timeout=60_000)
+    asked: list[str] = []
+    page.on("dialog", lambda d: (asked.append(d.type), d.accept()))
+    page.goto("data:text/html,elsewhere")  # leaving with unsaved changes: the browser asks first
+    assert asked == ["beforeunload"]
+    assert not server.scene.exists()  # nothing is written until Save
+    server.api.post("/api/save")
+    assert 'ref "refs/corgi.png"' in server.scene.read_text()
+
+
+def test_render_button_streams_progress_shows_the_image_and_cancels(browser, tmp_path):
+    pytest.importorskip("diffusers")
+    shutil.copy(EXAMPLES / "toy_room.sigma", tmp_path / "toy_room.sigma")
+    shutil.copytree(EXAMPLES / "toy", tmp_path / "toy")
+    srv = Server(tmp_path / "toy_room.sigma")
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page.goto(f"{srv.base}/?token={TOKEN}")
+        page.wait_for_selector("body[data-maps-revision]", timeout=90_000)
+        page.click("#render")
+        page.wait_for_function("document.getElementById('status').textContent.startsWith('rendering: step')",
+                               timeout=180_000)
+        page.locator("#render-image").wait_for(timeout=300_000)
+        assert '"steps": 20' in page.locator("#render-sidecar").inner_text()
+        assert (tmp_path / "renders" / "toy_room.png").is_file() and (tmp_path / "renders" / "toy_room.json").is_file()
+        shot(page, "editor-render")
+        page.click("#render")
+        page.wait_for_function("document.getElementById('status').textContent.startsWith('rendering: step')",
+                               timeout=180_000)
+        page.click("#cancel")
+        page.wait_for_function("document.getElementById('status').textContent === 'render cancelled'", timeout=60_000)
+        assert not (tmp_path / "renders" / "toy_room-1.png").exists()
+        page.close()
+    finally:
+        srv.stop()

@@ -64,7 +64,18 @@ const refreshMaps = debounce(async () => {
   let info;
   try { info = await call("GET", "/api/maps", undefined, { quiet: true }); } catch { return; }
   if (seq !== mapsSeq) return;  // stale
-  if (info.error) { status("maps: the scene does not compile", true); return; }
+  if (info.error) {
+    // valid text whose files fail (a missing reference, a bad mesh): the compiler's located errors
+    status("maps: the scene does not compile", true);
+    const warn = $("warnings");
+    warn.innerHTML = "";
+    for (const d of info.diagnostics) { const li = document.createElement("li"); li.textContent = d.text; warn.appendChild(li); }
+    if (store.state && store.state.scene) {
+      $("verror").hidden = false;
+      $("verror").textContent = `The maps cannot be compiled: ${info.diagnostics.length ? info.diagnostics[0].message : ""}`;
+    }
+    return;
+  }
   const imgs = ["layout", "ir_asc", "ir_desc", "i_t", "i_s"].map((n) => [n, new Image()]);
   await Promise.all(imgs.map(([n, im]) => new Promise((ok) => {
     im.onload = im.onerror = ok;
@@ -132,7 +143,11 @@ document.addEventListener("keydown", (e) => {
 });
 
 window.addEventListener("beforeunload", (e) => {
-  if (store.state && (store.state.dirty || sendSource.pending())) { e.preventDefault(); e.returnValue = ""; }
+  if (store.state && (store.state.dirty || sendSource.pending())) {
+    e.preventDefault();
+    e.returnValue = "The scene has unsaved changes.";  // older browsers want a non-empty string
+    return e.returnValue;
+  }
 });
 
 // -- another program changed the file ---------------------------------------------------------------------------

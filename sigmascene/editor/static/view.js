@@ -40,6 +40,7 @@ export function draw() {
   const cols = colours();
   const cam = st.scene.camera;
   const hs = Math.max(W, H) / 80;  // handle radius in canvas pixels
+  const fs = Math.max(W, H) / 46;  // label size: the same on screen for a 64 px or a 4096 px canvas
   for (const s of st.scene.subjects) {
     const g = el("g", { "data-subject": s.name, class: view.selected === s.name ? "sel" : "" }, svg);
     const c = cols[s.name] || "#fff";
@@ -110,7 +111,12 @@ export function draw() {
         labelAt = [Math.min(...uv.map((q) => q[0])) + 6, Math.min(...uv.map((q) => q[1])) + 24];
       }
     }
-    if (labelAt) el("text", { x: labelAt[0], y: labelAt[1], class: "label", fill: c }, g).textContent = s.name;
+    if (labelAt) {
+      const t = el("text", { x: labelAt[0], y: labelAt[1] - 22 + fs, class: "label", fill: c }, g);
+      t.style.fontSize = `${fs}px`;
+      t.style.strokeWidth = `${fs / 5}px`;
+      t.textContent = s.name;
+    }
   }
   const sel = svg.querySelector("g.sel");
   if (sel) svg.appendChild(sel);  // the selected subject and its handles on top of every other shape
