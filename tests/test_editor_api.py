@@ -206,3 +206,17 @@ def test_scene_panel_changes_camera_prompt_and_params(client):
     text = r.json()["source"]
     assert "fov 40 deg  # vertical" in text and "position (0.5, 1.6, 4)" in text
     assert 'prompt "a dark room"' in text and "param rug_x = -0.2" in text
+    r = client.patch("/api/scene", headers=H, json={"canvas": {"width": 768}})
+    assert "canvas 768 x 1024" in r.json()["source"]
+    r = client.patch("/api/scene", headers=H, json={"canvas": {"width": 770}})
+    assert r.status_code == 400 and "multiples of 16" in r.json()["error"]
+
+
+def test_3d_compiles_work_from_the_server_thread_and_then_the_main_thread(client, room):
+    """The editor compiles on a worker thread; the OpenGL context must not stay bound to it afterwards."""
+    from sigmascene.compiler import compile_scene
+
+    assert "order" in client.get("/api/maps", headers=H).json()
+    assert compile_scene(load(room)).order[0] == "sofa"
+    client.patch("/api/subjects/armchair", headers=H, json={"depth": 2.9})
+    assert "order" in client.get("/api/maps", headers=H).json()

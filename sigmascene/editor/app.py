@@ -21,7 +21,8 @@ from ..errors import SigmaError
 from . import scene_ops
 from .files import get_file, upload_file
 from .render_job import cancel_render, render_image, start_render
-from .security import Guard, allowed_hosts
+from .document import ExternalChange
+from .security import Guard, PathRefused, allowed_hosts
 from .state import EditorState, diag_json
 from .views import MAP_NAMES, map_png, maps_json
 
@@ -54,8 +55,7 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
             try:
                 return await fn(request)
             except SigmaError as err:
-                status = 409 if "changed by another program" in str(err) else 403 if "folder" in str(err) else 400
-                return error(err, status)
+                return error(err, 409 if isinstance(err, ExternalChange) else 403 if isinstance(err, PathRefused) else 400)
         return handler
 
     async def state_response() -> JSONResponse:

@@ -40,6 +40,10 @@ subject subject {
 HISTORY = 500
 
 
+class ExternalChange(SigmaError):
+    """Saving would overwrite a change another program made to the file (answered 409)."""
+
+
 @dataclass
 class Parsed:
     text: str
@@ -135,7 +139,7 @@ class Document:
     def save(self, force: bool = False) -> None:
         with self.lock:
             if not force and self.disk_changed():
-                raise SigmaError(f"{self.path.name} was changed by another program since it was opened",
+                raise ExternalChange(f"{self.path.name} was changed by another program since it was opened",
                                  hint="reload it, or save again with force to overwrite that change")
             write_atomic(self.path, self.text)
             self.saved_text = self.text

@@ -40,7 +40,12 @@ async def start_render(st: EditorState, request: Request) -> Response:
     if p.scene is None:
         raise SigmaError("the scene has errors; fix them before rendering")
     scene = p.scene
-    opts = RenderOptions(steps=data.get("steps"), seed=data.get("seed"), device=str(data.get("device", "auto")))
+    steps, seed = data.get("steps"), data.get("seed")
+    if steps is not None and not (isinstance(steps, int) and 1 <= steps <= 1000):
+        raise SigmaError("steps must be a whole number from 1 to 1000")
+    if seed is not None and not (isinstance(seed, int) and seed >= 0):
+        raise SigmaError("seed must be a whole number, zero or more")
+    opts = RenderOptions(steps=steps, seed=seed, device=str(data.get("device", "auto")))
     job = Job(secrets.token_hex(6))
     st.jobs[job.id] = job
     loop = asyncio.get_running_loop()

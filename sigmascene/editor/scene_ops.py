@@ -98,6 +98,13 @@ def patch_scene(st: EditorState, data: dict[str, Any]) -> None:
                 if "fov" not in c._locs:
                     raise SigmaError("the file's camera has no `fov` to change; add it in the source")
                 ed.number(c, "fov", _num(cam["fov"], "fov"), "angle")
+        canvas = data.get("canvas")
+        if isinstance(canvas, dict):
+            for key in ("width", "height"):
+                if key in canvas and int(_num(canvas[key], key)) != getattr(scene.canvas, key):
+                    if key not in scene.canvas._locs:
+                        raise SigmaError("the file has no `canvas` statement to change; add it in the source")
+                    ed.number(scene.canvas, key, int(_num(canvas[key], key)), "plain")
         for key in ("prompt", "compose"):
             if key in data and data[key] != getattr(scene, key):
                 if key not in scene._locs:

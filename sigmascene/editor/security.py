@@ -28,6 +28,10 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MESH_SUFFIXES = (".obj", ".ply", ".glb", ".stl")
 
 
+class PathRefused(AssetError):
+    """A path that leaves the scene's folder: answered 403, never read or written."""
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(24)
 
@@ -35,15 +39,15 @@ def new_token() -> str:
 def confine(root: Path, rel: str) -> Path:
     """`rel` resolved inside `root` (symlinks followed), or AssetError: no `..`, no absolute paths, no links out."""
     if not rel or "\x00" in rel:
-        raise AssetError("empty path")
+        raise PathRefused("empty path")
     p = Path(rel)
     if p.is_absolute() or ".." in p.parts or rel.startswith(("/", "\\")):
-        raise AssetError(f"path {rel!r} leaves the scene's folder", hint="use a path relative to the scene's folder")
+        raise PathRefused(f"path {rel!r} leaves the scene's folder", hint="use a path relative to the scene's folder")
     full = (root / p).resolve()
     try:
         full.relative_to(root.resolve())
     except ValueError:
-        raise AssetError(f"path {rel!r} resolves outside the scene's folder (through a symbolic link)") from None
+        raise PathRefused(f"path {rel!r} resolves outside the scene's folder (through a symbolic link)") from None
     return full
 
 
@@ -133,7 +137,10 @@ class Guard:
         self.app, self.token, self.hosts = app, token, hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        if scope["type"] == "websocket":  # the editor has none; refuse rather than guard a second protocol
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}

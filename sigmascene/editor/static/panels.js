@@ -142,10 +142,12 @@ export function renderScenePanel() {
   if (document.activeElement && box.contains(document.activeElement)) return;
   const sc = store.state.scene;
   box.innerHTML = "";
-  const c = document.createElement("p");
-  c.className = "note";
-  c.textContent = `canvas ${sc.canvas.width} x ${sc.canvas.height}, seed ${sc.seed}`;
-  box.appendChild(c);
+  for (const key of ["width", "height"]) {
+    const c = field(box, `canvas ${key}`, input(sc.canvas[key], "number"));
+    c.id = `canvas-${key}`;
+    c.step = 16; c.min = 16; c.max = 4096;
+    c.onchange = () => call("PATCH", "/api/scene", { canvas: { [key]: +c.value } }).catch(() => {});
+  }
   const prompt = field(box, "prompt", input(sc.prompt));
   prompt.onchange = () => call("PATCH", "/api/scene", { prompt: prompt.value }).catch(() => {});
   const compose = field(box, "compose", input(sc.compose));
