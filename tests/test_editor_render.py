@@ -80,3 +80,14 @@ def test_edit_command_refuses_a_non_sigma_file_and_documents_its_options(tmp_pat
     assert r.exit_code == 1 and "not a .sigma file" in r.output
     r = CliRunner().invoke(app, ["edit", "--help"])
     assert r.exit_code == 0 and "--no-browser" in r.output and "--host" in r.output
+
+
+def test_edit_command_says_when_its_port_is_taken(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = CliRunner().invoke(app, ["edit", str(tmp_path / "x.sigma"), "--no-browser", "--port", str(port)])
+    assert r.exit_code == 1 and f"cannot serve on 127.0.0.1:{port}" in r.output and "--port 0" in r.output

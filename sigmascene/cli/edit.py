@@ -39,12 +39,15 @@ def edit(
         if host not in ("127.0.0.1", "localhost", "::1"):
             console.print(f"warning: serving on {host}: other machines can reach this editor; the token is the only "
                           f"protection", style="yellow")
-        if port == 0:
-            import socket
+        import socket
 
-            with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
-                s.bind((host, 0))
-                port = s.getsockname()[1]
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            try:
+                s.bind((host, port))
+            except OSError as err:
+                raise SigmaError(f"cannot serve on {host}:{port}: {err.strerror}",
+                                 hint="pass another --port, or --port 0 for any free one") from None
+            port = s.getsockname()[1]
         token = new_token()
         asgi = create_app(file, token, host=host, port=port)
         shown = f"[{host}]" if ":" in host else host

@@ -16,7 +16,8 @@ from .security import include_problems, outside_paths
 from .views import scene_json
 
 
-# One process-wide compile thread: pyrender keeps one offscreen EGL context, usable only from its own thread.
+# One process-wide compile thread: compiles never run side by side (two would only share two cores and the one
+# OpenGL context), and a burst of edits queues at most one compile of the newest text behind the running one.
 _COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sigmascene-compile")
 
 
@@ -49,9 +50,8 @@ class EditorState:
                 "scene": None if p.scene is None else scene_json(p.scene)}
 
     def compiled(self) -> tuple[CompiledScene | None, list[dict], int]:
-        """Compile the current text (cached by text). One worker thread does all compiling: pyrender's EGL
-        context belongs to the thread that made it. Each call compiles the text current when it runs, so a
-        burst of edits costs one compile for the latest, never one per stale text."""
+        """Compile the current text (cached by text) on the compile thread. Each call compiles the text current
+        when it runs, so a burst of edits costs one compile of the latest text, never one per stale text."""
         return _COMPILER.submit(self._compile_now).result()
 
     def _compile_now(self) -> tuple[CompiledScene | None, list[dict], int]:
