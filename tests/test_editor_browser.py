@@ -304,7 +304,7 @@ def test_render_button_streams_progress_shows_the_image_and_cancels(browser, tmp
         page.wait_for_function("document.getElementById('status').textContent.startsWith('rendering: step')",
                                timeout=180_000)
         page.locator("#render-image").wait_for(timeout=300_000)
-        assert '"steps": 20' in page.locator("#render-sidecar").inner_text()
+        assert '"seed": 3' in page.locator("#render-sidecar").inner_text()
         assert (tmp_path / "renders" / "toy_room.png").is_file() and (tmp_path / "renders" / "toy_room.json").is_file()
         shot(page, "editor-render")
         page.click("#render")

@@ -50,7 +50,7 @@ def test_render_streams_progress_and_writes_image_and_sidecar(toy):
     assert kinds[0] == "started" and kinds[-1] == "done", evs
     assert [e["step"] for e in evs if e["event"] == "progress"] == [1, 2]
     done = evs[-1]
-    assert done["file"] == "renders/toy_room.png" and done["sidecar"]["steps"] == 2
+    assert done["file"] == "renders/toy_room.png" and done["sidecar"]["seed"] == 3  # the scene's seed
     assert (toy.parent / "renders" / "toy_room.json").is_file()
     img = c.get(done["image"], headers=H)
     assert img.status_code == 200 and img.content[:4] == b"\x89PNG"

@@ -169,6 +169,11 @@ export function renderScenePanel() {
     names.appendChild(b);
   }
   box.appendChild(names);
+  // completion: while a mention is being typed, only the names that fit it are offered
+  compose.addEventListener("input", () => {
+    const m = compose.value.slice(0, compose.selectionStart ?? compose.value.length).match(/@(\w*)$/);
+    for (const b of names.children) b.hidden = !!m && !b.textContent.slice(1).startsWith(m[1]);
+  });
   const cam = sc.camera;
   const fov = field(box, `fov ${cam.fov.toFixed(1)}°`, input(cam.fov, "range"));
   fov.min = 10; fov.max = 120; fov.step = 0.5;
