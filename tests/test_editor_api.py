@@ -220,3 +220,13 @@ def test_3d_compiles_work_from_the_server_thread_and_then_the_main_thread(client
     assert compile_scene(load(room)).order[0] == "sofa"
     client.patch("/api/subjects/armchair", headers=H, json={"depth": 2.9})
     assert "order" in client.get("/api/maps", headers=H).json()
+
+
+def test_after_a_burst_of_edits_the_maps_are_those_of_the_newest_text(client):
+    for k in range(5):
+        r = client.patch("/api/subjects/armchair", headers=H, json={"placement": {"x0": 0.05 + 0.01 * k}})
+    newest = r.json()["revision"]
+    maps = client.get("/api/maps", headers=H).json()
+    assert maps["revision"] == newest
+    bbox = {e["name"]: e["bbox_px"] for e in maps["subjects"]}["armchair"]
+    assert bbox[0] == pytest.approx((0.05 + 0.04) * 1024, abs=1.5)

@@ -61,6 +61,10 @@ def test_foreign_host_and_cross_site_origin_are_refused(client):
     assert client.get("/api/scene", headers={**H, "Sec-Fetch-Site": "cross-site"}).status_code == 403
     assert client.get("/api/scene", headers={**H, "Origin": "http://testserver"}).status_code == 200
     assert allowed_hosts("127.0.0.1", 8765) == {"127.0.0.1:8765", "localhost:8765"}
+    import socket
+
+    wide = allowed_hosts("0.0.0.0", 9000)
+    assert f"{socket.gethostname()}:9000" in wide and "127.0.0.1:9000" in wide and "evil.example:9000" not in wide
 
 
 def test_dotdot_and_symlink_paths_are_refused(client, room):

@@ -183,10 +183,25 @@ async def _deny(status: int, message: str, scope: Scope, receive: Receive, send:
 
 
 def allowed_hosts(host: str, port: int) -> set[str]:
-    names = {host, "127.0.0.1", "localhost"} if host in ("127.0.0.1", "localhost") else {host}
-    if host == "::1":
+    """Host header values that name this server. A wildcard bind (0.0.0.0, ::) is reached by this machine's
+    own names and addresses, so those are allowed; any other name is a rebinding attempt."""
+    if host in ("127.0.0.1", "localhost"):
+        names = {"127.0.0.1", "localhost"}
+    elif host == "::1":
         names = {"[::1]"}
+    elif host in ("0.0.0.0", "::", ""):
+        import socket
+
+        names = {"127.0.0.1", "localhost", "[::1]", "0.0.0.0", socket.gethostname(), socket.getfqdn()}
+        try:
+            for info in socket.getaddrinfo(socket.gethostname(), None):
+                addr = info[4][0]
+                names.add(f"[{addr}]" if ":" in addr else addr)
+        except OSError:
+            pass
+    else:
+        names = {f"[{host}]" if ":" in host else host}
     out = set()
     for n in names:
-        out |= {f"{n}:{port}", n} if port in (80,) else {f"{n}:{port}"}
+        out |= {f"{n}:{port}", n} if port == 80 else {f"{n}:{port}"}
     return out
