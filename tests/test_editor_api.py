@@ -188,6 +188,10 @@ def test_mask_move_writes_a_new_mask_file_and_keeps_the_old(client, room):
     a = np.asarray(Image.open(room.parent / "masks" / "lamp-edit.png")) > 0
     b = np.asarray(Image.open(room.parent / "masks" / "lamp.png").convert("L").resize((1024, 1024))) > 0
     assert np.flatnonzero(a.any(0))[0] - np.flatnonzero(b.any(0))[0] == pytest.approx(102, abs=2)
+    r = client.patch("/api/subjects/lamp", headers=H, json={"mask_transform": {"scale": 0.5, "origin": [0.5, 0.5]}})
+    assert 'mask "masks/lamp-edit-1.png"' in r.json()["source"]
+    c = np.asarray(Image.open(room.parent / "masks" / "lamp-edit-1.png")) > 0
+    assert c.sum() == pytest.approx(a.sum() / 4, rel=0.05)
 
 
 def test_polygon_points_can_be_added_and_a_box_switched_to_a_polygon(client):

@@ -316,3 +316,19 @@ def test_render_button_streams_progress_shows_the_image_and_cancels(browser, tmp
         page.close()
     finally:
         srv.stop()
+
+
+def test_scene_panel_orbits_the_camera_and_moves_params_with_sliders(page, server):
+    def scene():
+        return server.api.get("/api/scene").json()["scene"]
+
+    page.get_by_role("button", name="→").click()
+    cam = wait_for(lambda: (c := scene()["camera"])["position"][0] != 0 and c)
+    assert cam["look_at"] == [0, 0.8, 0]  # orbit turns about look_at
+    x, y, z = cam["position"]
+    assert x ** 2 + (y - 0.8) ** 2 + z ** 2 == pytest.approx(0.8 ** 2 + 4 ** 2, rel=1e-3)  # same distance to it
+    slider = page.locator("input[data-param=rug_x]")
+    box = wait_for(lambda: slider.bounding_box())
+    page.mouse.click(box["x"] + box["width"] * 0.9, box["y"] + box["height"] / 2)
+    wait_for(lambda: next(p for p in scene()["params"] if p["name"] == "rug_x")["value"] > 0.8)
+    assert "center ($rug_x, 0.25, 1.0)" in server.api.get("/api/scene").json()["source"]
