@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES="libegl1 libegl-mesa0 libgl1 libgles2 libgl1-mesa-dri libusb-1.0-0"
+# Debian's chromium: the editor's browser tests drive it through Playwright (Playwright's download is not used).
+APT_PACKAGES="$APT_PACKAGES chromium"
 if command -v apt-get >/dev/null 2>&1; then
     missing=""
     for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

@@ -11,6 +11,7 @@ from . import train_cmd  # noqa: F401,E402  train
 from . import eval_cmd  # noqa: F401,E402  eval make-set, run, score
 from . import data_cmd  # noqa: F401,E402  data synth, validate, stats, show, fit-boxes, import
 from . import data_build  # noqa: F401,E402  data build
+from . import edit  # noqa: F401,E402  edit (the browser editor)
 
 
 def main() -> None:

@@ -156,6 +156,23 @@ def _far_linear(d: np.ndarray, zfar: float) -> np.ndarray:
     return out
 
 
+def _no_gl(exc: Exception, items: list[Item3D]) -> SigmaError:
+    return SigmaError(f"3D placements need an OpenGL renderer and none could be started "
+                      f"({type(exc).__name__}: {exc})", items[0].loc,
+                      "install EGL (libegl1, libgl1-mesa-dri) or use 2D placements")
+
+
+def _release(r) -> None:
+    """Make the EGL context current in no thread. EGL refuses to make a context current in a second thread
+    while the first still holds it, and servers compile on worker threads; render() makes it current again.
+    (pyrender's own EGL make_uncurrent does nothing.)"""
+    display = getattr(r._platform, "_egl_display", None)
+    if display is not None:
+        from OpenGL.EGL import EGL_NO_CONTEXT, EGL_NO_SURFACE, eglMakeCurrent
+
+        eglMakeCurrent(display, EGL_NO_SURFACE, EGL_NO_SURFACE, EGL_NO_CONTEXT)
+
+
 def render_3d(items: list[Item3D], cam: Camera, width: int, height: int) -> Render3D:
     """Nearest and farthest 3D subject (and its view depth) at every pixel, from one pyrender scene."""
     if not items:
@@ -173,6 +190,11 @@ def render_3d(items: list[Item3D], cam: Camera, width: int, height: int) -> Rend
             from pyrender.constants import RenderFlags
 
             r = _renderer(width, height)
+        except (SigmaError, ForkedAfterRenderError):
+            raise
+        except Exception as exc:  # no EGL / no GL driver: say what to install instead of a GL traceback
+            raise _no_gl(exc, items) from None
+        try:
             scene = pyrender.Scene(bg_color=(0.0, 0.0, 0.0, 0.0), ambient_light=(0.0, 0.0, 0.0))
             seg = {}
             for k, it in enumerate(items):
@@ -188,10 +210,10 @@ def render_3d(items: list[Item3D], cam: Camera, width: int, height: int) -> Rend
             far_col, far_d = r.render(scene, flags=RenderFlags.SEG, seg_node_map=seg)
         except (SigmaError, ForkedAfterRenderError):
             raise
-        except Exception as exc:  # no EGL / no GL driver: say what to install instead of a GL traceback
-            raise SigmaError(f"3D placements need an OpenGL renderer and none could be started "
-                             f"({type(exc).__name__}: {exc})", items[0].loc,
-                             "install EGL (libegl1, libgl1-mesa-dri) or use 2D placements") from None
+        except Exception as exc:
+            raise _no_gl(exc, items) from None
+        finally:
+            _release(r)
     near_id = np.ascontiguousarray(near_col[..., 0])
     far_id = np.ascontiguousarray(far_col[..., 0])
     near_depth = np.where(near_id > 0, near_d, 0.0).astype(np.float32)

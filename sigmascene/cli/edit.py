@@ -1,0 +1,60 @@
+"""`sigmascene edit`: open a scene in the browser editor (sigmascene/editor), served on this machine only."""
+
+from __future__ import annotations
+
+import threading
+import webbrowser
+from pathlib import Path
+
+import typer
+
+from ..errors import SigmaError
+from ._app import app
+from .common import console, user_errors
+
+
+@app.command()
+def edit(
+    file: Path = typer.Argument(..., help="The `.sigma` scene to edit (a missing file starts from a template)."),
+    port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port to serve on (0: any free port)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but 127.0.0.1 is reachable by others."),
+    no_browser: bool = typer.Option(False, "--no-browser", help="Print the URL without opening a browser."),
+) -> None:
+    """Edit a scene in the browser: drag 2D and 3D placements, see the maps live, save the same file."""
+    with user_errors():
+        try:
+            import uvicorn
+
+            from ..editor import create_app
+            from ..editor.security import new_token
+        except ImportError as err:
+            raise SigmaError(f"the editor needs its extra packages ({err.name} is missing)",
+                             hint='pip install "sigmascene[editor]"') from None
+        if file.suffix != ".sigma":
+            raise SigmaError(f"{file} is not a .sigma file")
+        if file.exists() and not file.is_file():
+            raise SigmaError(f"{file} is not a file")
+        if not file.parent.exists():
+            raise SigmaError(f"folder {file.parent} does not exist")
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            console.print(f"warning: serving on {host}: other machines can reach this editor; the token is the only "
+                          f"protection", style="yellow")
+        import socket
+
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            try:
+                s.bind((host, port))
+            except OSError as err:
+                raise SigmaError(f"cannot serve on {host}:{port}: {err.strerror}",
+                                 hint="pass another --port, or --port 0 for any free one") from None
+            port = s.getsockname()[1]
+        token = new_token()
+        asgi = create_app(file, token, host=host, port=port)
+        shown = f"[{host}]" if ":" in host else host
+        url = f"http://{shown}:{port}/?token={token}"
+        if not file.exists():
+            console.print(f"{file} does not exist yet: starting from a template (saving creates it)")
+        print(f"sigmascene edit: {url}", flush=True)
+        if not no_browser:
+            threading.Timer(0.8, lambda: webbrowser.open(url)).start()
+        uvicorn.run(asgi, host=host, port=port, log_level="warning")

@@ -1,0 +1,179 @@
+"""The open file: its text (the one truth), undo/redo over every change, atomic save, and watching the disk.
+
+Every change — typed in the source pane or made by dragging in the picture — is a new text; history keeps
+texts, so undo after a drag and undo after typing are the same operation and undoing back to the start gives the
+file's bytes back exactly. A drag sends many small edits with one `coalesce` key; they make one undo step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import Diagnostic, SigmaError
+from ..scene import Scene
+
+TEMPLATE = '''# A new scene: drag the box in the picture, or type here.
+sigma 1
+canvas 1024 x 1024
+seed 0
+prompt "a quiet room"
+compose "@subject on the floor"
+camera {
+    position (0, 1.6, 4)
+    look_at (0, 0.8, 0)
+    fov 55 deg
+}
+
+subject subject {
+    ref "refs/subject.png"
+    caption "a subject"
+    box2d (0.3, 0.4, 0.7, 0.9)
+    depth 3
+}
+'''
+HISTORY = 500
+
+
+class ExternalChange(SigmaError):
+    """Saving would overwrite a change another program made to the file (answered 409)."""
+
+
+@dataclass
+class Parsed:
+    text: str
+    scene: Scene | None
+    diagnostics: list[Diagnostic]
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Document:
+    def __init__(self, path: Path, parse: Callable[[str], Parsed]):
+        self.path = path
+        self._parse_fn = parse
+        self.lock = threading.RLock()
+        self.undo_stack: list[tuple[str, str | None]] = []  # (text, coalesce key of the change that left it)
+        self.redo_stack: list[str] = []
+        self.revision = 0
+        self.created = not path.exists()
+        self.text = TEMPLATE if self.created else path.read_text(encoding="utf-8")
+        self.saved_text = None if self.created else self.text
+        self.disk_hash = None if self.created else digest(path.read_bytes())
+        self._parsed: Parsed | None = None
+
+    # -- reading ----------------------------------------------------------------------------------------------
+    def parsed(self) -> Parsed:
+        with self.lock:
+            if self._parsed is None or self._parsed.text != self.text:
+                self._parsed = self._parse_fn(self.text)
+            return self._parsed
+
+    @property
+    def dirty(self) -> bool:
+        return self.text != self.saved_text
+
+    def disk_changed(self) -> bool:
+        """True when another program changed (or removed) the file since we loaded or saved it."""
+        try:
+            now = digest(self.path.read_bytes())
+        except FileNotFoundError:
+            return self.disk_hash is not None
+        except OSError:
+            return False
+        return now != self.disk_hash
+
+    # -- changing ---------------------------------------------------------------------------------------------
+    def set_text(self, text: str, coalesce: str | None = None) -> None:
+        with self.lock:
+            if text == self.text:
+                return
+            top = self.undo_stack[-1] if self.undo_stack else None
+            if coalesce is None or top is None or top[1] != coalesce:
+                self.undo_stack.append((self.text, coalesce))
+                del self.undo_stack[:-HISTORY]
+            self.redo_stack.clear()
+            self.text = text
+            self.revision += 1
+
+    def edit(self, change: Callable[[str, Scene], str], coalesce: str | None = None) -> None:
+        """Apply a text change computed from the current valid scene."""
+        with self.lock:
+            p = self.parsed()
+            if p.scene is None:
+                raise SigmaError("fix the errors in the source first; the picture edits a valid scene")
+            self.set_text(change(self.text, p.scene), coalesce)
+
+    def undo(self) -> bool:
+        with self.lock:
+            if not self.undo_stack:
+                return False
+            self.redo_stack.append(self.text)
+            self.text = self.undo_stack.pop()[0]
+            self.revision += 1
+            return True
+
+    def redo(self) -> bool:
+        with self.lock:
+            if not self.redo_stack:
+                return False
+            self.undo_stack.append((self.text, None))
+            self.text = self.redo_stack.pop()
+            self.revision += 1
+            return True
+
+    def end_coalesce(self) -> None:
+        """The next change starts a new undo step even if it carries the same key (a new drag)."""
+        with self.lock:
+            if self.undo_stack:
+                self.undo_stack[-1] = (self.undo_stack[-1][0], None)
+
+    # -- disk -------------------------------------------------------------------------------------------------
+    def save(self, force: bool = False) -> None:
+        with self.lock:
+            if not force and self.disk_changed():
+                raise ExternalChange(f"{self.path.name} was changed by another program since it was opened",
+                                 hint="reload it, or save again with force to overwrite that change")
+            write_atomic(self.path, self.text)
+            self.saved_text = self.text
+            self.disk_hash = digest(self.text.encode("utf-8"))
+            self.created = False
+
+    def reload(self) -> None:
+        with self.lock:
+            text = self.path.read_text(encoding="utf-8")
+            self.set_text(text)
+            self.saved_text = text
+            self.disk_hash = digest(text.encode("utf-8"))
+
+    def status(self) -> dict[str, Any]:
+        return {"revision": self.revision, "dirty": self.dirty, "external_change": self.disk_changed(),
+                "can_undo": bool(self.undo_stack), "can_redo": bool(self.redo_stack), "new_file": self.created}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write beside the file and rename over it, keeping the old file's permissions (or the umask's)."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

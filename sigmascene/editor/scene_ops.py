@@ -1,0 +1,222 @@
+"""The editing requests: each turns a JSON change into a text change through edits.TextEdit.
+
+Reorder rule (docs/editor.md): the subject list is far -> near, the compiler's order. Dropping subject S between
+a farther neighbour F and a nearer neighbour N gives S the depth halfway between theirs (the compiler's sort
+depths); at the far end, N's depth + 0.5 m; at the near end, 80 % of F's. A flat placement gets that as its
+`depth`; a 3D placement is moved along its camera ray until its centre is at that depth (it keeps its place in
+the picture). Relations of S that would contradict the new position are removed, since they outrank depths.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import SigmaError
+from ..scene import Box3D, Mask, Mesh, Scene
+from . import edits
+from .camera import along_ray_to_depth
+from .edits import TextEdit
+from .spans import param_value_start, token_span
+from .state import EditorState
+
+
+def _subject(scene: Scene, name: str):
+    s = scene.subject(name)
+    if s is None:
+        raise SigmaError(f"no subject named '{name}'")
+    return s
+
+
+def _num(v: Any, what: str) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise SigmaError(f"{what} must be a number, got {v!r}") from None
+
+
+def patch_subject(st: EditorState, name: str, data: dict[str, Any]) -> None:
+    coalesce = data.get("coalesce")
+
+    def change(text: str, scene: Scene) -> str:
+        subj = _subject(scene, name)
+        ed = TextEdit(text, scene)
+        if "kind" in data and data["kind"] != subj.placement.kind:
+            bbox = data.get("bbox")
+            if not (isinstance(bbox, list) and len(bbox) == 4):
+                raise SigmaError("switching the placement kind needs the region's bbox [x0, y0, x1, y1]")
+            new = edits.convert_placement(data["kind"], subj, scene, tuple(map(float, bbox)), subj.depth)
+            ed.replace_item(subj, subj.placement, edits.placement_text(new))
+        elif isinstance(data.get("mask_transform"), dict) and isinstance(subj.placement, Mask):
+            ed.string(subj.placement, "path", moved_mask(st, scene, subj, data["mask_transform"]))
+        elif isinstance(data.get("placement"), dict):
+            edits.set_placement_fields(ed, subj, data["placement"])
+        if "depth" in data:
+            edits.set_depth(ed, subj, None if data["depth"] is None else _num(data["depth"], "depth"))
+        if "caption" in data:
+            edits.set_caption(ed, subj, str(data["caption"]))
+        if "ref" in data:
+            from .security import confine
+
+            confine(st.root, str(data["ref"]))
+            ed.string(subj, "ref", str(data["ref"]))
+        if "name" in data and data["name"] != name:
+            edits.rename(ed, subj, str(data["name"]))
+        return ed.result()
+
+    _apply(st, change, coalesce)
+
+
+def _apply(st: EditorState, change, coalesce: str | None) -> None:
+    """Apply a change only if the new text is a valid scene: the picture never makes a broken file."""
+    with st.doc.lock:
+        p = st.doc.parsed()
+        if p.scene is None:
+            raise SigmaError("fix the errors in the source first; the picture edits a valid scene")
+        new = change(st.doc.text, p.scene)
+        parsed = st._parse(new)
+        if parsed.scene is None:
+            raise SigmaError(parsed.diagnostics)
+        st.doc.set_text(new, coalesce)
+        st.doc._parsed = parsed
+
+
+def patch_scene(st: EditorState, data: dict[str, Any]) -> None:
+    def change(text: str, scene: Scene) -> str:
+        ed = TextEdit(text, scene)
+        cam = data.get("camera")
+        if isinstance(cam, dict):
+            c = scene.camera
+            for key in ("position", "look_at"):
+                if key in cam and cam[key] is not None:
+                    for i, v in enumerate(cam[key]):
+                        if f"{key}.{i}" in c._locs and _num(v, key) != (getattr(c, key) or (None,) * 3)[i]:
+                            ed.number(c, f"{key}.{i}", _num(v, key), "length")
+                        elif f"{key}.{i}" not in c._locs:
+                            raise SigmaError(f"the file's camera has no `{key}` to change; add it in the source")
+            if "fov" in cam and _num(cam["fov"], "fov") != c.fov:
+                if "fov" not in c._locs:
+                    raise SigmaError("the file's camera has no `fov` to change; add it in the source")
+                ed.number(c, "fov", _num(cam["fov"], "fov"), "angle")
+        canvas = data.get("canvas")
+        if isinstance(canvas, dict):
+            for key in ("width", "height"):
+                if key in canvas and int(_num(canvas[key], key)) != getattr(scene.canvas, key):
+                    if key not in scene.canvas._locs:
+                        raise SigmaError("the file has no `canvas` statement to change; add it in the source")
+                    ed.number(scene.canvas, key, int(_num(canvas[key], key)), "plain")
+        for key in ("prompt", "compose"):
+            if key in data and data[key] != getattr(scene, key):
+                if key not in scene._locs:
+                    raise SigmaError(f"the file has no `{key}` statement to change; add it in the source")
+                ed.string(scene, key, str(data[key]))
+        for pname, value in (data.get("params") or {}).items():
+            p = scene.param(pname)
+            if p is None:
+                raise SigmaError(f"no param named '{pname}'")
+            if isinstance(p.value, str):
+                vs, ve = token_span(ed.text, param_value_start(ed.text, ed._own(p)))
+                ed.replace(vs, ve, json.dumps(str(value), ensure_ascii=False))
+            else:
+                ed._param_number(pname, _num(value, pname), "plain", None, None)
+        return ed.result()
+
+    _apply(st, change, data.get("coalesce"))
+
+
+def reorder(st: EditorState, name: str, data: dict[str, Any]) -> None:
+    """Move `name` to position `index` of the far -> near list (see the module docstring for the rule)."""
+    compiled, diags, _ = st.compiled()
+    if compiled is None:
+        raise SigmaError("the scene must compile before subjects can be reordered")
+    order = list(compiled.order)
+    if name not in order:
+        raise SigmaError(f"no subject named '{name}'")
+    index = int(_num(data.get("index"), "index"))
+    rest = [n for n in order if n != name]
+    index = max(0, min(len(rest), index))
+    depths = {e["name"]: e["depth"] for e in compiled.manifest["subjects"]}
+    sources = {e["name"]: e["depth_source"] for e in compiled.manifest["subjects"]}
+    far = rest[index - 1] if index > 0 else None
+    near = rest[index] if index < len(rest) else None
+    d_far = depths.get(far) if far else None
+    d_near = depths.get(near) if near else None
+    if d_far is not None and d_near is not None:
+        target = (d_far + d_near) / 2.0
+    elif d_near is not None:
+        target = d_near + 0.5
+    elif d_far is not None:
+        target = d_far * 0.8
+    else:
+        target = 3.0
+    farther = set(rest[:index])
+    nearer = set(rest[index:])
+
+    def change(text: str, scene: Scene) -> str:
+        subj = _subject(scene, name)
+        ed = TextEdit(text, scene)
+        p = subj.placement
+        if isinstance(p, (Box3D, Mesh)):
+            key = "center" if isinstance(p, Box3D) else "position"
+            moved = along_ray_to_depth(scene, getattr(p, key), target)
+            edits.set_placement_fields(ed, subj, {key: list(moved)})
+            if subj.depth is not None:
+                edits.set_depth(ed, subj, None)
+        else:
+            edits.set_depth(ed, subj, target)
+        for other in _drop_contradictions(ed, scene, name, farther, nearer):
+            o = scene.subject(other)
+            if o is not None and o.depth is None and sources.get(other) == "relation" and depths.get(other) \
+                    and not isinstance(o.placement, (Box3D, Mesh)):
+                edits.set_depth(ed, o, depths[other])  # it keeps the place its relation gave it
+        return ed.result()
+
+    _apply(st, change, None)
+
+
+def _drop_contradictions(ed: TextEdit, scene: Scene, name: str, farther: set[str], nearer: set[str]) -> list[str]:
+    """Remove relations that contradict the new order; return the subjects that held them."""
+    from .spans import item_end, line_start
+
+    holders = []
+    for s in scene.subjects:
+        for r in s.relations:
+            far, near = (s.name, r.target) if r.kind == "behind" else (r.target, s.name)
+            bad = (far == name and near in farther) or (near == name and far in nearer)
+            if bad and r.loc is not None and r.loc.file == ed.file:
+                start = ed._own(r)
+                end = item_end(ed.text, start)
+                ls = line_start(ed.text, start)
+                ed.replace(ls - 1 if ed.text[ls:start].strip() == "" and ls > 0 else start, end, "")
+                holders.append(s.name)
+    return holders
+
+
+def moved_mask(st: EditorState, scene: Scene, subj, t: dict[str, Any]) -> str:
+    """Move/scale a mask by writing a new mask image beside the old one (the old file is left as it was)."""
+    import os
+
+    import numpy as np
+    from PIL import Image
+
+    from ..compiler.assets import load_mask
+    from .files import free_name
+    from .security import confine
+
+    w, h = scene.canvas.width, scene.canvas.height
+    src = confine(st.root, os.path.relpath(scene.resolve(subj.placement.path), st.root))
+    m = load_mask(src, subj.placement.loc, w, h)
+    k = _num(t.get("scale", 1.0), "scale")
+    if not 0.05 <= k <= 20:
+        raise SigmaError("mask scale must be between 0.05 and 20")
+    ox, oy = (t.get("origin") or (0.0, 0.0))
+    ox, oy = _num(ox, "origin") * w, _num(oy, "origin") * h
+    dx, dy = _num(t.get("dx", 0), "dx") * w, _num(t.get("dy", 0), "dy") * h
+    # output pixel (x, y) takes input pixel ((x - dx - ox) / k + ox, (y - dy - oy) / k + oy)
+    img = Image.fromarray(m.astype(np.uint8) * 255).transform(
+        (w, h), Image.AFFINE, (1 / k, 0, ox - (dx + ox) / k, 0, 1 / k, oy - (dy + oy) / k), Image.NEAREST)
+    if not np.asarray(img).any():
+        raise SigmaError("the mask would leave the canvas")
+    target = free_name(src.parent, f"{src.stem.split('-edit')[0]}-edit.png")
+    img.save(target)
+    return os.path.relpath(target, scene.base_dir).replace(os.sep, "/")

@@ -1,0 +1,82 @@
+"""One editor session: the document, its parse (with the same diagnostics as `check`) and its compiled maps."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from ..compiler.compiled import CompiledScene
+from ..errors import Diagnostic, SigmaError
+from ..grammar.parser import parse_text
+from .document import Document, Parsed
+from .security import include_problems, outside_paths
+from .views import scene_json
+
+
+# One process-wide compile thread: compiles never run side by side (two would only share two cores and the one
+# OpenGL context), and a burst of edits queues at most one compile of the newest text behind the running one.
+_COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sigmascene-compile")
+
+
+class EditorState:
+    def __init__(self, path: Path, root: Path | None = None):
+        self.path = path.resolve() if path.exists() else path.absolute()
+        self.root = (root or self.path.parent).resolve()
+        self.file = str(self.path)
+        self.doc = Document(self.path, self._parse)
+        self._compiled: OrderedDict[str, tuple[CompiledScene | None, list[dict]]] = OrderedDict()
+        self.compile_lock = threading.Lock()
+        self.jobs: dict[str, Any] = {}
+        self.pipe_cache: dict[Any, Any] = {}
+
+    def _parse(self, text: str) -> Parsed:
+        diags = include_problems(text, self.file, self.root)
+        if diags:
+            return Parsed(text, None, diags)
+        try:
+            scene = parse_text(text, file=self.file, base_dir=self.path.parent)
+        except SigmaError as err:
+            return Parsed(text, None, err.diagnostics)
+        outside = outside_paths(scene, self.root)
+        return Parsed(text, None if outside else scene, outside)
+
+    def state(self) -> dict[str, Any]:
+        p = self.doc.parsed()
+        return {"file": self.file, "name": self.path.name, "source": p.text, **self.doc.status(),
+                "diagnostics": [diag_json(d, self.file) for d in p.diagnostics],
+                "scene": None if p.scene is None else scene_json(p.scene)}
+
+    def compiled(self) -> tuple[CompiledScene | None, list[dict], int]:
+        """Compile the current text (cached by text) on the compile thread. Each call compiles the text current
+        when it runs, so a burst of edits costs one compile of the latest text, never one per stale text."""
+        return _COMPILER.submit(self._compile_now).result()
+
+    def _compile_now(self) -> tuple[CompiledScene | None, list[dict], int]:
+        from ..compiler import compile_scene
+
+        with self.compile_lock:
+            p, rev = self.doc.parsed(), self.doc.revision
+            hit = self._compiled.get(p.text)
+            if hit is None:
+                if p.scene is None:
+                    hit = (None, [diag_json(d, self.file) for d in p.diagnostics])
+                else:
+                    try:
+                        hit = (compile_scene(p.scene), [])
+                    except SigmaError as err:
+                        hit = (None, [diag_json(d, self.file) for d in err.diagnostics])
+                self._compiled[p.text] = hit
+                while len(self._compiled) > 4:
+                    self._compiled.popitem(last=False)
+            return hit[0], hit[1], rev
+
+
+def diag_json(d: Diagnostic, root_file: str) -> dict:
+    """`check --json`'s fields, plus the formatted text `check` prints and whether it points into this file."""
+    out = d.to_json()
+    out["text"] = d.format()
+    out["in_this_file"] = d.loc is not None and str(Path(d.loc.file).resolve()) == root_file
+    return out
