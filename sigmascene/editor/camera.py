@@ -1,11 +1,11 @@
-"""The scene camera as the browser needs it: the same matrices the compiler renders with (renderers/geometry.py),
+"""The scene camera as the browser needs it: the same matrices the compiler renders with (renderers/camera.py),
 so a wireframe drawn in the page lies exactly over the box in the maps."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..renderers.geometry import camera_to_world, intrinsics, project, view_depth
+from ..renderers.camera import camera_to_world, intrinsics, project, view_depth
 from ..scene import Camera, Scene
 
 

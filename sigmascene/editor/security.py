@@ -86,14 +86,14 @@ def include_problems(text: str, file: str, root: Path, depth: int = 0) -> list[D
         return []
     out = []
     for st in parsed.stmts:
-        if st.kind != "include" or st.args[0].param is not None:
+        if st.kind != "include" or st.value.param is not None:
             continue
         try:
-            if Path(st.args[0].value).is_absolute():
-                raise AssetError(f"path {st.args[0].value!r} leaves the scene's folder")
-            target = confine(root, os.path.relpath(Path(file).parent / st.args[0].value, root))
+            if Path(st.value.value).is_absolute():
+                raise AssetError(f"path {st.value.value!r} leaves the scene's folder")
+            target = confine(root, os.path.relpath(Path(file).parent / st.value.value, root))
         except AssetError as err:
-            out.append(Diagnostic(err.diagnostics[0].message, st.args[0].loc))
+            out.append(Diagnostic(err.diagnostics[0].message, st.value.loc))
             continue
         if depth < 8 and target.is_file():
             out += include_problems(target.read_text(encoding="utf-8", errors="replace"), str(target), root, depth + 1)

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..compiler.compiled import CompiledScene
 from ..errors import Diagnostic, SigmaError
-from ..grammar.parser import parse_text
+from ..grammar import parse_text
 from .document import Document, Parsed
 from .security import include_problems, outside_paths
 from .views import scene_json

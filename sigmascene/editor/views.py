@@ -94,9 +94,9 @@ def map_png(compiled: CompiledScene, name: str, long_side: int = 1024) -> bytes:
         lut = preview._depth_lut()
         return _png(Image.fromarray(lut[compiled.structure]).resize(size, Image.NEAREST))
     if name == "i_s":
-        img = compiled.identity_image()
+        img = compiled.identity_pil
         img.thumbnail((max(16, long_side), max(16, long_side) * 8))
         return _png(img)
     if name == "control":
-        return _png(compiled.control_image())
+        return _png(compiled.control_pil)
     raise KeyError(name)
