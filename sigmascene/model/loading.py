@@ -38,6 +38,15 @@ def compute_dtype(dtype: str, device: Any) -> Any:
             "auto": torch.bfloat16 if device.type == "cuda" else torch.float32}[dtype]
 
 
+def _lora_list(lora: Any) -> list[tuple[Path, float]]:
+    """None, one path, or a list of paths / (path, weight) pairs -> [(path, weight)]."""
+    if lora is None:
+        return []
+    if isinstance(lora, (str, Path)):
+        return [(Path(lora), 1.0)]
+    return [(Path(x), 1.0) if isinstance(x, (str, Path)) else (Path(x[0]), float(x[1])) for x in lora]
+
+
 def quiet_libraries() -> None:
     """diffusers/transformers draw their own loading bars and deprecation chatter; ours is the only output."""
     from diffusers.utils import logging as dlog
@@ -49,7 +58,8 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
 
 
-def load_pipeline(base: str | Path, lora: str | Path | None = None, *, device: Optional[str] = None,
+def load_pipeline(base: str | Path, lora: Any = None, *, transformer: str | Path | None = None,
+                  device: Optional[str] = None,
                   dtype: str = "auto", offload: Optional[str] = None, vae_tiling: bool = False,
                   note: Optional[Callable[[str], None]] = None) -> Any:
     """The SIGMA pipeline from a local diffusers folder, LoRA applied, memory options set, on its device.
@@ -63,13 +73,18 @@ def load_pipeline(base: str | Path, lora: str | Path | None = None, *, device: O
         raise SigmaError(f"--offload {offload!r} is not one of: {', '.join(OFFLOADS)}")
     dev = resolve_device(device)
     torch_dtype = compute_dtype(dtype, dev)
-    if lora is not None and not Path(lora).is_file():
-        raise SigmaError(f"LoRA file {lora} does not exist", hint="pass the .safetensors `sigmascene train` wrote")
+    loras = _lora_list(lora)
+    for path, _ in loras:
+        if not Path(path).is_file():
+            raise SigmaError(f"LoRA file {path} does not exist", hint="pass the .safetensors `sigmascene train` wrote")
     quiet_libraries()
     pipe = SigmaPipeline.from_pretrained(base, dtype=torch_dtype)
     pipe.set_progress_bar_config(disable=True)
-    if lora is not None:
-        pipe.load_lora_weights(lora)
+    if len(loras) > 1:
+        raise SigmaError("several LoRAs at once are not supported yet")
+    for path, weight in loras:
+        pipe.load_lora_weights(path)
+        pipe.lora_info.weight = weight
     if dtype == "fp8":
         import torch
 

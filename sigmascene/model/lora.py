@@ -47,6 +47,7 @@ class LoraInfo:
     sigma: bool = True
     path: str | None = None
     format_version: int = FORMAT_VERSION
+    weight: float = 1.0
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -149,6 +150,11 @@ def read_sigma_lora(path: str | Path) -> tuple[dict[str, "torch.Tensor"], LoraIn
     if a_ranks != {info.rank}:
         raise SigmaError(f"{p}: metadata says rank {info.rank} but the weights have rank {sorted(a_ranks)}")
     return sd, info
+
+
+def read_lora_info(path: str | Path) -> LoraInfo:
+    """A LoRA file's LoraInfo (used before the base loads, e.g. to refuse a condition cache early)."""
+    return read_sigma_lora(path)[1]
 
 
 def _diffusers_alpha(meta: dict[str, str], rank: int) -> float:

@@ -86,6 +86,10 @@ class SigmaPipeline(DiffusionPipeline):
         return self.lora_info
 
     @property
+    def lora_infos(self) -> dict[str, LoraInfo]:
+        return {} if self.lora_info is None else {"sigma": self.lora_info}
+
+    @property
     def condition_mask(self) -> bool:
         """Whether conditions attend only to conditions: what the loaded LoRA was trained with."""
         return bool(self.lora_info and self.lora_info.condition_mask)

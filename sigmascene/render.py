@@ -1,0 +1,480 @@
+"""The library call behind `sigmascene render`, `eval run`, `eval toyworld` and the editor: scene + options ->
+images + sidecars.
+
+Everything that decides *what* gets rendered lives here once — the model lookup (flag, env, config file, the
+embedded demo model), the demo's canvas, the refusal of a condition cache no loaded LoRA can vouch for, the model
+identity and the sidecar — so a picture from the editor, from `render` and from an eval run carries the same
+facts, written by one function. Callers only parse their options and show `note` / `progress`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shlex
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+from .errors import ConfigError, ModelError, SigmaError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from .compiler import CompiledScene
+    from .scene import Scene
+
+MODES = ("single", "iterative")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+DEFAULT_STEPS = 28
+
+
+@dataclass
+class RenderOptions:
+    base: str | None = None          # None: env SIGMASCENE_BASE / config file / the embedded demo model
+    loras: list[str] = field(default_factory=list)   # "path" or "path:weight"
+    transformer: str | None = None   # single-file / GGUF transformer
+    steps: int | None = None
+    guidance: float = 2.5
+    seed: int | None = None
+    mode: str = "single"             # single | iterative
+    cache_conditions: bool = False
+    offload: str | None = None
+    dtype: str = "auto"
+    vae_tiling: bool = False
+    prompt_mode: str = "auto"
+    device: str = "auto"
+    identity_size: tuple[int, int] | None = None
+    batch: int = 1
+
+
+@dataclass
+class RenderResult:
+    images: list["Image.Image"]
+    sidecars: list[dict]
+    compiled: "CompiledScene"
+    notes: list[str]
+
+
+class RenderCancelled(SigmaError):
+    """The caller's `cancel` event was set; nothing was written."""
+
+
+# -- options ------------------------------------------------------------------------------------------------------
+def parse_lora(spec: str | Path) -> tuple[Path, float]:
+    """`path` or `path:weight` (weight a number; a Windows drive letter or a colon in a name stays in the path)."""
+    text = str(spec)
+    head, sep, tail = text.rpartition(":")
+    if sep and head:
+        try:
+            return Path(head).expanduser(), float(tail)
+        except ValueError:
+            pass
+    return Path(text).expanduser(), 1.0
+
+
+def check_options(options: RenderOptions) -> None:
+    """Every choice-valued option checked before anything is loaded."""
+    from .model.loading import DTYPES, OFFLOADS
+    from .prompts import PROMPT_MODES
+
+    for what, value, allowed in (("--mode", options.mode, MODES), ("--offload", options.offload, (None, *OFFLOADS)),
+                                 ("--dtype", options.dtype, DTYPES), ("--prompt-mode", options.prompt_mode,
+                                                                      PROMPT_MODES)):
+        if value not in allowed:
+            raise ConfigError(f"{what} {value!r} is not one of: {', '.join(a for a in allowed if a)}")
+    if options.batch < 1:
+        raise ConfigError(f"--batch must be at least 1, got {options.batch}")
+    if options.steps is not None and options.steps < 1:
+        raise ConfigError(f"--steps must be at least 1, got {options.steps}")
+
+
+@dataclass
+class ModelChoice:
+    """Where the weights come from, decided without loading them."""
+
+    base: Path
+    loras: list[tuple[Path, float]]
+    transformer: Path | None
+    base_source: str
+    lora_source: str
+
+    @property
+    def demo(self) -> bool:
+        return self.base_source == "demo"
+
+
+def choose_model(options: RenderOptions) -> ModelChoice:
+    """Flags, then env / config file, then the embedded demo model; checked for existence, not loaded."""
+    from .model.config import require_base, resolve_model_paths
+
+    loras = [parse_lora(s) for s in options.loras]
+    paths = resolve_model_paths(options.base, loras[0][0] if loras else None)
+    if not loras and paths.lora is not None:
+        loras = [parse_lora(paths.lora)]
+    if paths.base is None:  # nothing configured: the embedded demo model (sigmascene/demo)
+        from .demo.select import demo_model_paths
+
+        if options.transformer:
+            raise ConfigError("--transformer replaces the transformer of a base model, but no base is given",
+                              hint="pass --base DIR for the other components (VAE, text encoders, scheduler)")
+        paths = demo_model_paths(paths)
+        loras = [(paths.lora, 1.0)]
+    base = require_base(paths)
+    for p, _ in loras:
+        if not p.is_file():
+            raise ConfigError(f"LoRA file {p} does not exist", hint="pass the .safetensors `sigmascene train` wrote")
+    transformer = Path(options.transformer).expanduser() if options.transformer else None
+    if transformer is not None and not transformer.is_file():
+        raise ConfigError(f"transformer file {transformer} does not exist",
+                          hint="pass a single-file Flux Kontext transformer (.safetensors) or a .gguf file")
+    return ModelChoice(base, loras, transformer, paths.base_source, paths.lora_source)
+
+
+def check_cache_allowed(loras: Sequence[tuple[Path, float]]) -> None:
+    """The condition cache is exact only for a model trained with the condition mask; every LoRA in the stack
+    must say so in its metadata. Decided from file headers, before minutes of loading the base."""
+    from .model.lora import read_lora_info
+
+    if not loras:
+        raise ModelError("--cache-conditions needs a LoRA trained with the condition attention mask, but no LoRA "
+                         "is loaded", hint="render without --cache-conditions, or pass --lora")
+    for path, _ in loras:
+        info = read_lora_info(path)
+        if not info.condition_mask:
+            why = ("has no sigmascene metadata, so it cannot vouch for the condition mask" if not info.sigma else
+                   "was trained without the condition mask, so it cannot vouch for the condition mask")
+            raise ModelError(f"--cache-conditions needs a LoRA trained with the condition attention mask, but "
+                             f"{path} {why}", hint="train with `condition_mask: true`, or render without "
+                             "--cache-conditions")
+
+
+# -- the model's identity -------------------------------------------------------------------------------------------
+_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def _sha256(path: Path) -> str:
+    """A file's sha256, remembered per (path, size, mtime): an eval run names its LoRA once per case."""
+    from .data.io import file_sha256
+
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _HASHES:
+        _HASHES[key] = file_sha256(path)
+    return _HASHES[key]
+
+
+def _big_file_id(path: Path) -> dict[str, Any]:
+    """A multi-GB transformer file is named by its size and the sha256 of its first and last 16 MiB (hashing
+    12 GB on every render would cost more than the render); a changed file changes its header or tail."""
+    chunk = 16 << 20
+    h = hashlib.sha256()
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        h.update(f.read(chunk))
+        if size > 2 * chunk:
+            f.seek(size - chunk)
+        h.update(f.read(chunk))
+    return {"path": str(path.resolve()), "size": size, "sha256_head_tail": h.hexdigest()}
+
+
+def model_identity(base: str | Path | None, loras: Sequence[tuple[str | Path, float]] = (), *,
+                   transformer: str | Path | None = None, base_source: str = "flag", lora_source: str = "flag",
+                   configs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What names a model in every sidecar (render, eval run, toy-world, editor) without hashing tens of GB:
+    the sha256 of the base's configs, each LoRA file's sha256, weight and metadata, the transformer file's id.
+
+    `configs` stands in for a base that lives only in memory (a pipeline built in a script): its components'
+    configs are hashed instead of the folder's files.
+    """
+    from .model.lora import read_lora_info
+
+    h = hashlib.sha256()
+    base_path = Path(base).expanduser() if base is not None else None
+    if base_path is not None and base_path.is_dir():
+        for rel in ("model_index.json", "transformer/config.json", "vae/config.json"):
+            p = base_path / rel
+            if p.is_file():
+                h.update(rel.encode() + p.read_bytes())
+    elif configs is not None:
+        h.update(json.dumps(configs, sort_keys=True, default=str).encode())
+    entries = []
+    for path, weight in loras:
+        p = Path(path).expanduser()
+        try:
+            meta = read_lora_info(p).to_json()
+        except SigmaError:
+            meta = None
+        entries.append({"path": str(p.resolve()), "sha256": _sha256(p) if p.is_file() else None,
+                        "weight": float(weight), "metadata": meta})
+    t = Path(transformer).expanduser() if transformer else None
+    return {"base": str(base_path.resolve()) if base_path is not None else None, "base_source": base_source,
+            "base_config_sha256": h.hexdigest(), "loras": entries, "lora_source": lora_source if entries else None,
+            "transformer": _big_file_id(t) if t is not None and t.is_file() else None}
+
+
+def identity_key(identity: dict[str, Any]) -> dict[str, Any]:
+    """The part of a model identity that decides the pixels (where a path came from does not)."""
+    return {k: v for k, v in identity.items() if not k.endswith("_source")}
+
+
+def pipeline_identity(pipe: Any) -> dict[str, Any]:
+    """model_identity of a pipeline already loaded (the editor and eval hand one in)."""
+    base = getattr(pipe, "name_or_path", None) or None
+    loras = [(info.path, info.weight) for info in getattr(pipe, "lora_infos", {}).values() if info.path]
+    configs = None
+    if base is None or not Path(base).is_dir():
+        configs = {n: dict(getattr(getattr(pipe, n, None), "config", {}) or {}) for n in ("transformer", "vae")}
+        base = None
+    return model_identity(base, loras, transformer=getattr(pipe, "transformer_file", None),
+                          base_source=getattr(pipe, "base_source", "flag"),
+                          lora_source=getattr(pipe, "lora_source", "flag"), configs=configs)
+
+
+# -- the sidecar -----------------------------------------------------------------------------------------------------
+def scene_hash(scene: "Scene") -> str:
+    """sha256 of the scene's canonical text (formatting and comments do not change it)."""
+    try:
+        from .grammar import dumps
+
+        text = dumps(scene)
+    except (ImportError, SigmaError):
+        text = scene.model_dump_json()
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def maps_hash(compiled: Any) -> str:
+    """sha256 of I_C and I_S bytes: changes when a reference image or mask file changes under the same scene."""
+    h = hashlib.sha256()
+    for arr in (compiled.control, compiled.identity):
+        h.update(repr(arr.shape).encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    import diffusers
+    import torch
+    import transformers
+
+    from . import __version__
+
+    return {"sigmascene": __version__, "torch": torch.__version__, "diffusers": diffusers.__version__,
+            "transformers": transformers.__version__, "python": platform.python_version()}
+
+
+def render_sidecar(*, scene: "Scene", compiled: Any, options: RenderOptions, model: dict[str, Any], pipe: Any,
+                   seed: int, seeds: list[int], batch_index: int, steps: int, timings: dict[str, float],
+                   source: str | Path | None = None, sets: dict[str, str] | None = None) -> dict[str, Any]:
+    """The one sidecar every render carries (`render`, `eval run`, toy-world, editor): enough to trace the image
+    to its scene, maps, model and options, and the command that renders it again."""
+    from .model.loading import compute_dtype, resolve_device
+    from .prompts import build_prompt, resolve_mode
+
+    dev = resolve_device(options.device)
+    dtype = str(compute_dtype(options.dtype, dev)).replace("torch.", "")
+    return {
+        "scene": {"file": str(source) if source is not None else None, "hash": scene_hash(scene),
+                  "maps_hash": maps_hash(compiled), "sets": dict(sets or {})},
+        "prompt": build_prompt(scene, options.prompt_mode), "prompt_mode": resolve_mode(scene, options.prompt_mode),
+        "mode": options.mode, "steps": steps, "guidance": options.guidance,
+        "size": [scene.canvas.width, scene.canvas.height], "subjects": list(compiled.order),
+        "identity_block": list(compiled.block_size), "cache_conditions": options.cache_conditions,
+        "condition_mask": bool(getattr(pipe, "condition_mask", False)), "dtype": dtype,
+        "fp8_storage": options.dtype == "fp8", "device": str(getattr(pipe, "_execution_device", dev)),
+        "offload": options.offload, "vae_tiling": options.vae_tiling, "model": model, "versions": versions(),
+        "seed": seed, "seeds": seeds, "batch_index": batch_index, "timings": timings,
+        "command": render_command(source, seed, sets or {}, model, options, steps),
+    }
+
+
+def render_command(source: str | Path | None, seed: int, sets: dict[str, str], model: dict[str, Any],
+                   options: RenderOptions, steps: int) -> str:
+    parts = ["sigmascene", "render", str(source or "SCENE.sigma"), "--seed", str(seed), "--steps", str(steps),
+             "--guidance", repr(options.guidance), "--mode", options.mode, "--prompt-mode", options.prompt_mode,
+             "--dtype", options.dtype]
+    if model.get("base_source") != "demo":  # the demo model is what no --base means
+        parts += ["--base", str(model.get("base"))]
+        for entry in model.get("loras", []):
+            w = entry["weight"]
+            parts += ["--lora", entry["path"] + ("" if w == 1.0 else f":{w:g}")]
+    if model.get("transformer"):
+        parts += ["--transformer", model["transformer"]["path"]]
+    if options.cache_conditions:
+        parts.append("--cache-conditions")
+    if options.identity_size:
+        parts += ["--identity-size", "{}x{}".format(*options.identity_size)]
+    for k, v in sets.items():
+        parts += ["--set", f"{k}={v}"]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+# -- the call ---------------------------------------------------------------------------------------------------------
+def fit_demo_canvas(scene: "Scene", demo_canvas: tuple[int, int]) -> tuple["Scene", str | None]:
+    """The scene at the demo model's canvas, layout scaled and aspect kept (placements are canvas fractions, so
+    only the canvas changes); a note says so. The demo knows nothing larger, and a 1024² canvas on a 64 px model
+    costs minutes for a worse picture."""
+    from .scene import Canvas
+
+    w, h = scene.canvas.width, scene.canvas.height
+    dw, dh = demo_canvas
+    if (w, h) == (dw, dh):
+        return scene, None
+    scale = min(dw / w, dh / h)
+    nw, nh = (max(16, int(round(v * scale / 16)) * 16) for v in (w, h))
+    fitted = scene.model_copy(update={"canvas": Canvas(width=nw, height=nh)})
+    fitted.base_dir = scene.base_dir
+    return fitted, (f"the demo model renders at its own canvas: {nw}x{nh} px instead of {w}x{h} "
+                    "(layout scaled, aspect kept); pass --base/--lora to render at the scene's size")
+
+
+def render_scene(scene: "Scene", options: RenderOptions, *, note: Callable[[str], None] | None = None,
+                 progress: Callable[[int, int], None] | None = None, cancel: threading.Event | None = None,
+                 pipe: Any = None, source: str | Path | None = None, sets: dict[str, str] | None = None,
+                 model: dict[str, Any] | None = None) -> RenderResult:
+    """Compile and render a scene `options.batch` times (seeds seed..seed+batch-1).
+
+    `pipe` reuses a loaded SigmaPipeline (the editor and eval keep one); without it the model is chosen from the
+    options (flag, env, config, demo) and loaded. `progress(step, total)` is called after every denoising step;
+    setting `cancel` stops at the next step with RenderCancelled. `source` and `sets` are only recorded; `model` is
+    the model_identity of a given `pipe` when the caller computed it before loading (eval run does).
+    """
+    import sigmascene
+
+    notes: list[str] = []
+
+    def say(msg: str) -> None:
+        notes.append(msg)
+        if note is not None:
+            note(msg)
+
+    check_options(options)
+    t0 = time.perf_counter()
+    choice = None
+    if pipe is None:
+        choice = choose_model(options)
+        if options.cache_conditions:
+            check_cache_allowed(choice.loras)
+        if choice.demo:
+            from .demo import DEMO_CANVAS
+            from .demo.select import demo_banner, demo_notes
+
+            say(demo_banner())
+            scene, fitted = fit_demo_canvas(scene, DEMO_CANVAS)
+            for line in demo_notes(scene):
+                say(line)
+            if fitted:
+                say(fitted)
+    compiled = (sigmascene.compile(scene) if options.identity_size is None else
+                sigmascene.compile(scene, identity_size=options.identity_size))
+    t_compile = time.perf_counter() - t0
+    for w in getattr(compiled, "warnings", []):
+        say(str(w))
+    steps = options.steps or (_demo_steps() if choice is not None and choice.demo else DEFAULT_STEPS)
+
+    t0 = time.perf_counter()
+    if pipe is None:
+        from .model.loading import load_pipeline
+
+        model = model_identity(choice.base, choice.loras, transformer=choice.transformer,
+                               base_source=choice.base_source, lora_source=choice.lora_source)
+        pipe = load_pipeline(choice.base, choice.loras, transformer=choice.transformer, device=options.device,
+                             dtype=options.dtype, offload=options.offload, vae_tiling=options.vae_tiling, note=say)
+    elif model is None:
+        model = pipeline_identity(pipe)
+    t_load = time.perf_counter() - t0
+
+    first = scene.seed if options.seed is None else options.seed
+    seeds = [first + k for k in range(options.batch)]
+    images, sidecars = [], []
+    for k, seed in enumerate(seeds):
+        with _small_model_threads(choice is not None and choice.demo, pipe):
+            out = _render_one(pipe, compiled, options, seed, steps, progress, cancel)
+        images.append(out.images[0])
+        timings = dict(out.timings, compile_s=t_compile, load_s=t_load)
+        sidecars.append(render_sidecar(scene=scene, compiled=compiled, options=options, model=model, pipe=pipe,
+                                       seed=seed, seeds=seeds, batch_index=k, steps=steps, timings=timings,
+                                       source=source, sets=sets))
+    return RenderResult(images=images, sidecars=sidecars, compiled=compiled, notes=notes)
+
+
+@contextmanager
+def _small_model_threads(small: bool, pipe: Any) -> Iterator[None]:
+    """The demo model's matmuls are a few hundred numbers wide: split over threads, each step waits on the other
+    threads far longer than it computes (15x slower on a busy 2-core machine, measured). It runs on one CPU
+    thread while it renders; the caller's setting is restored afterwards."""
+    import torch
+
+    if not small or getattr(pipe, "_execution_device", torch.device("cpu")).type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _demo_steps() -> int:
+    from .demo import DEMO_STEPS
+
+    return DEMO_STEPS
+
+
+def _render_one(pipe: Any, compiled: Any, options: RenderOptions, seed: int, steps: int,
+                progress: Callable[[int, int], None] | None, cancel: threading.Event | None) -> Any:
+    import torch
+
+    def on_step(i: int, total: int) -> None:
+        if cancel is not None and cancel.is_set():
+            raise RenderCancelled("rendering was cancelled")
+        if progress is not None:
+            progress(i, total)
+
+    kwargs = dict(prompt_mode=options.prompt_mode, seed=seed, num_inference_steps=steps,
+                  guidance_scale=options.guidance, callback=on_step)
+    try:
+        if options.mode == "iterative":
+            return pipe.render_iterative(compiled, **kwargs)
+        return pipe.render(compiled, cache_conditions=options.cache_conditions, **kwargs)
+    except torch.OutOfMemoryError:
+        raise ModelError("out of GPU memory while rendering", hint="try --offload model (or sequential), "
+                         "--dtype fp8, --vae-tiling, or fewer/smaller identity blocks") from None
+
+
+def output_paths(out: str | Path, seeds: Sequence[int]) -> list[Path]:
+    """`out` for one image; `<stem>_<seed><suffix>` for a batch."""
+    out = Path(out)
+    if out.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ConfigError(f"output {str(out)!r} must end in .png, .jpg or .webp")
+    if len(seeds) == 1:
+        return [out]
+    return [out.with_name(f"{out.stem}_{s}{out.suffix}") for s in seeds]
+
+
+def save_render(result: RenderResult, out: Path) -> list[Path]:
+    """Each image at its path with its sidecar JSON beside it (same stem); returns the image paths. Plain writes,
+    so the files get the user's umask."""
+    paths = output_paths(out, [s["seed"] for s in result.sidecars])
+    for path, image, sidecar in zip(paths, result.images, result.sidecars):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(path)
+        side = dict(sidecar, image=path.name)
+        side["command"] = _with_output(side.get("command", ""), path)
+        path.with_suffix(".json").write_text(json.dumps(side, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return paths
+
+
+def _with_output(command: str, path: Path) -> str:
+    parts = shlex.split(command)
+    if len(parts) >= 3:
+        parts[3:3] = ["-o", str(path)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+__all__ = ["RenderCancelled", "RenderOptions", "RenderResult", "model_identity", "render_scene", "save_render"]
