@@ -431,17 +431,24 @@ def _render_one(pipe: Any, compiled: Any, options: RenderOptions, seed: int, ste
     import torch
 
     def on_step(i: int, total: int) -> None:
-        if cancel is not None and cancel.is_set():
-            raise RenderCancelled("rendering was cancelled")
         if progress is not None:
             progress(i, total)
 
+    def on_step_end(p: Any, i: int, t: Any, tensors: dict) -> dict:
+        if cancel is not None and cancel.is_set():
+            p._interrupt = True  # diffusers' interrupt: the remaining steps (and passes) are skipped
+        return {}
+
     kwargs = dict(prompt_mode=options.prompt_mode, seed=seed, num_inference_steps=steps,
-                  guidance_scale=options.guidance, callback=on_step)
+                  guidance_scale=options.guidance, callback=on_step, callback_on_step_end=on_step_end)
     try:
         if options.mode == "iterative":
-            return pipe.render_iterative(compiled, **kwargs)
-        return pipe.render(compiled, cache_conditions=options.cache_conditions, **kwargs)
+            out = pipe.render_iterative(compiled, **kwargs)
+        else:
+            out = pipe.render(compiled, cache_conditions=options.cache_conditions, **kwargs)
+        if cancel is not None and cancel.is_set():
+            raise RenderCancelled("rendering was cancelled")
+        return out
     except torch.OutOfMemoryError:
         raise ModelError("out of GPU memory while rendering", hint="try --offload model (or sequential), "
                          "--dtype fp8, --vae-tiling, or fewer/smaller identity blocks") from None
