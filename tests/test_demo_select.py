@@ -137,3 +137,19 @@ def test_a_lora_without_a_base_is_a_clean_error(env):
     res = render(toy_scene(env / "s"), "--lora", env / "x.safetensors", "-o", env / "l.png")
     assert res.exit_code == 1
     assert "no base model" in res.output and "drop --lora" in res.output
+
+
+@needs_demo
+@pytest.mark.slow
+def test_the_readme_example_renders_with_no_model_configured_at_the_demo_canvas(env):
+    """`sigmascene render examples/living_room.sigma` with nothing configured: a 1024² scene, the demo canvas."""
+    import time
+
+    t0 = time.perf_counter()
+    res = render(ROOT / "examples" / "living_room.sigma", "-o", env / "room.png")
+    seconds = time.perf_counter() - t0
+    assert res.exit_code == 0, res.output
+    assert Image.open(env / "room.png").size == DEMO_CANVAS
+    side = json.loads((env / "room.json").read_text())
+    assert side["model"]["base_source"] == "demo" and side["steps"] == 20
+    assert seconds < 120  # about 10 s on an idle 2-core machine; generous for a shared CI runner

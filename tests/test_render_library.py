@@ -9,7 +9,6 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-import sigmascene
 from sigmascene.cli import app
 from sigmascene.errors import SigmaError
 from sigmascene.eval.evalset import Case, EvalSet

@@ -33,7 +33,7 @@ class RunOptions:
     model: dict[str, Any] = field(default_factory=dict)  # sigmascene.render.model_identity: resuming checks it
 
     def setting(self) -> dict[str, Any]:
-        from ..render import identity_key
+        from ..provenance import identity_key
 
         d = asdict(self)
         d["model"] = identity_key(d["model"])
