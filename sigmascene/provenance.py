@@ -144,7 +144,9 @@ def render_sidecar(*, scene: "Scene", compiled: Any, options: "RenderOptions", m
     from .prompts import build_prompt, resolve_mode
 
     dev = resolve_device(options.device)
-    dtype = str(compute_dtype(options.dtype, dev)).replace("torch.", "")
+    compute = getattr(getattr(pipe, "vae", None), "dtype", None) or compute_dtype(options.dtype, dev)
+    dtype = str(compute).replace("torch.", "")  # what the math ran in: the pipeline's, when one is given
+    storage = {str(p.dtype) for p in getattr(getattr(pipe, "transformer", None), "parameters", lambda: [])()}
     return {
         "scene": {"file": str(source) if source is not None else None, "hash": scene_hash(scene),
                   "maps_hash": maps_hash(compiled), "sets": dict(sets or {})},
@@ -153,7 +155,7 @@ def render_sidecar(*, scene: "Scene", compiled: Any, options: "RenderOptions", m
         "size": [scene.canvas.width, scene.canvas.height], "subjects": list(compiled.order),
         "identity_block": list(compiled.block_size), "cache_conditions": options.cache_conditions,
         "condition_mask": bool(getattr(pipe, "condition_mask", False)), "dtype": dtype,
-        "fp8_storage": options.dtype == "fp8", "device": str(getattr(pipe, "_execution_device", dev)),
+        "fp8_storage": any("float8" in d for d in storage), "device": str(getattr(pipe, "_execution_device", dev)),
         "offload": options.offload, "vae_tiling": options.vae_tiling, "model": model, "versions": versions(),
         "seed": seed, "seeds": seeds, "batch_index": batch_index, "timings": timings,
         "command": render_command(source, seed, sets or {}, model, options, steps),
