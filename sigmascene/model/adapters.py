@@ -216,8 +216,11 @@ def _describe(src: Any, weight_name: str | None) -> LoraInfo:
     if path.is_dir() and weight_name:
         path = path / weight_name
     elif path.is_dir():
+        default = path / "pytorch_lora_weights.safetensors"  # diffusers' default weight_name
         files = sorted(path.glob("*.safetensors"))
-        path = files[0] if len(files) == 1 else path
+        path = default if default.is_file() else files[0] if len(files) == 1 else path
+    if path.is_dir():
+        raise ModelError(f"{path} is a folder without one LoRA file in it", hint="pass weight_name=FILE")
     if not path.is_file():
         raise ModelError(f"LoRA file {str(path)!r} does not exist",
                          hint="train one with `sigmascene train`, or pass the path of a .safetensors LoRA")
