@@ -150,3 +150,11 @@ def test_the_living_room_example_renders_on_cpu(env, base):
     assert Image.open(env / "room.png").size == (1024, 1024)
     side = json.loads((env / "room.json").read_text())
     assert len(side["subjects"]) == 6 and side["prompt_mode"] == "full"
+
+
+def test_out_is_the_output_flag_and_output_still_works_hidden(env, base):
+    scene = write_scene(env / "s")
+    assert render(scene, "--base", base, "--out", env / "a.png", "--steps", "1").exit_code == 0
+    assert render(scene, "--base", base, "--output", env / "b.png", "--steps", "1").exit_code == 0
+    assert (env / "a.png").is_file() and (env / "b.png").is_file()
+    assert "--output" not in runner.invoke(app, ["render", "--help"]).output
