@@ -171,14 +171,36 @@ def fit_demo_canvas(scene: "Scene", demo_canvas: tuple[int, int]) -> tuple["Scen
                     "(layout scaled, aspect kept); pass --base/--lora to render at the scene's size")
 
 
+def load_model(options: RenderOptions, *, note: Callable[[str], None] | None = None) -> Any:
+    """The SigmaPipeline the options name (flag, env, config file, else the demo model), loaded once: the editor
+    keeps it across renders and hands it back as `render_scene(..., pipe=pipe)`. The pipeline remembers its model
+    identity and whether it is the demo model (which renders every scene at its own canvas)."""
+    check_options(options)
+    choice = choose_model(options)
+    if options.cache_conditions:
+        check_cache_allowed(choice.loras)
+    return _load(choice, options, note)
+
+
+def _load(choice: ModelChoice, options: RenderOptions, note: Callable[[str], None] | None) -> Any:
+    from .model.loading import load_pipeline
+
+    pipe = load_pipeline(choice.base, choice.loras, transformer=choice.transformer, device=options.device,
+                         dtype=options.dtype, offload=options.offload, vae_tiling=options.vae_tiling, note=note)
+    pipe.sigmascene_identity = model_identity(choice.base, choice.loras, transformer=choice.transformer,
+                                              base_source=choice.base_source, lora_source=choice.lora_source)
+    pipe.sigmascene_demo = choice.demo
+    return pipe
+
+
 def render_scene(scene: "Scene", options: RenderOptions, *, note: Callable[[str], None] | None = None,
                  progress: Callable[[int, int], None] | None = None, cancel: threading.Event | None = None,
                  pipe: Any = None, source: str | Path | None = None, sets: dict[str, str] | None = None,
                  model: dict[str, Any] | None = None) -> RenderResult:
     """Compile and render a scene `options.batch` times (seeds seed..seed+batch-1).
 
-    `pipe` reuses a loaded SigmaPipeline (the editor and eval keep one); without it the model is chosen from the
-    options (flag, env, config, demo) and loaded. `progress(step, total)` is called after every denoising step;
+    `pipe` reuses a loaded SigmaPipeline (from `load_model`; the editor and eval keep one); without it the model
+    is chosen from the options (flag, env, config, demo) and loaded. `progress(step, total)` is called after every denoising step;
     setting `cancel` stops at the next step with RenderCancelled. `source` and `sets` are only recorded; `model` is
     the model_identity of a given `pipe` when the caller computed it before loading (eval run does).
     """
@@ -196,42 +218,37 @@ def render_scene(scene: "Scene", options: RenderOptions, *, note: Callable[[str]
     choice = None
     if pipe is None:
         choice = choose_model(options)
-        if options.cache_conditions:
+        if options.cache_conditions:  # from the files' headers, before minutes of loading
             check_cache_allowed(choice.loras)
-        if choice.demo:
-            from .demo import DEMO_CANVAS
-            from .demo.select import demo_banner, demo_notes
+    demo = choice.demo if choice is not None else bool(getattr(pipe, "sigmascene_demo", False))
+    if demo:
+        from .demo import DEMO_CANVAS
+        from .demo.select import demo_banner, demo_notes
 
-            say(demo_banner())
-            scene, fitted = fit_demo_canvas(scene, DEMO_CANVAS)
-            for line in demo_notes(scene):
-                say(line)
-            if fitted:
-                say(fitted)
+        say(demo_banner())
+        scene, fitted = fit_demo_canvas(scene, DEMO_CANVAS)
+        for line in demo_notes(scene):
+            say(line)
+        if fitted:
+            say(fitted)
     compiled = (sigmascene.compile(scene) if options.identity_size is None else
                 sigmascene.compile(scene, identity_size=options.identity_size))
     t_compile = time.perf_counter() - t0
     for w in getattr(compiled, "warnings", []):
         say(str(w))
-    steps = options.steps or (_demo_steps() if choice is not None and choice.demo else DEFAULT_STEPS)
+    steps = options.steps or (_demo_steps() if demo else DEFAULT_STEPS)
 
     t0 = time.perf_counter()
     if pipe is None:
-        from .model.loading import load_pipeline
-
-        model = model_identity(choice.base, choice.loras, transformer=choice.transformer,
-                               base_source=choice.base_source, lora_source=choice.lora_source)
-        pipe = load_pipeline(choice.base, choice.loras, transformer=choice.transformer, device=options.device,
-                             dtype=options.dtype, offload=options.offload, vae_tiling=options.vae_tiling, note=say)
-    elif model is None:
-        model = pipeline_identity(pipe)
+        pipe = _load(choice, options, say)
+    model = model or getattr(pipe, "sigmascene_identity", None) or pipeline_identity(pipe)
     t_load = time.perf_counter() - t0
 
     first = scene.seed if options.seed is None else options.seed
     seeds = [first + k for k in range(options.batch)]
     images, sidecars = [], []
     for k, seed in enumerate(seeds):
-        with _small_model_threads(choice is not None and choice.demo, pipe):
+        with _small_model_threads(demo, pipe):
             out = _render_one(pipe, compiled, options, seed, steps, progress, cancel)
         images.append(out.images[0])
         timings = dict(out.timings, compile_s=t_compile, load_s=t_load)
@@ -323,4 +340,5 @@ def _with_output(command: str, path: Path) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-__all__ = ["RenderCancelled", "RenderOptions", "RenderResult", "model_identity", "render_scene", "save_render"]
+__all__ = ["RenderCancelled", "RenderOptions", "RenderResult", "load_model", "model_identity", "render_scene",
+           "save_render"]

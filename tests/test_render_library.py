@@ -92,3 +92,14 @@ def test_bad_options_are_refused_before_loading(env):
         render_scene(scene, RenderOptions(mode="twice"))
     with pytest.raises(SigmaError, match="does not exist"):
         render_scene(scene, RenderOptions(base=str(env / "nope")))
+
+
+def test_a_model_loaded_once_renders_many_scenes_with_its_identity(env, base):
+    from sigmascene.render import load_model
+
+    pipe = load_model(RenderOptions(base=str(base), device="cpu"))
+    scene = load(write_scene(env / "s"))
+    a = render_scene(scene, RenderOptions(steps=1), pipe=pipe)
+    b = render_scene(scene, RenderOptions(steps=1, seed=9), pipe=pipe)
+    assert a.sidecars[0]["model"] == b.sidecars[0]["model"] == model_identity(base)
+    assert a.sidecars[0]["seed"] == 3 and b.sidecars[0]["seed"] == 9

@@ -100,8 +100,8 @@ def run(
     force_offline()
     from ..eval.evalset import EvalSet
     from ..eval.runner import RunOptions, check_setting, default_method, run_set, select_cases
-    from ..model.loading import load_pipeline, quiet_libraries
-    from ..render import RenderOptions, check_cache_allowed, check_options, choose_model, model_identity
+    from ..model.loading import quiet_libraries
+    from ..render import RenderOptions, check_cache_allowed, check_options, choose_model, load_model, model_identity
 
     with user_errors():
         check_options(RenderOptions(mode=mode, prompt_mode=prompt_mode, dtype=dtype))
@@ -125,7 +125,8 @@ def run(
             check_setting(evalset.render_dir(name), options)  # before minutes of model loading
         quiet_libraries()
         with console.status("loading the model..."):
-            pipe = load_pipeline(choice.base, choice.loras, device=device, dtype=dtype)
+            pipe = load_model(RenderOptions(base=base, loras=[lora] if lora else [], device=device or "auto",
+                                            dtype=dtype))
         with progress_bar(f"rendering {name}") as start:
             summary = run_set(pipe, evalset, options, cases=cases, force=force, advance=start(len(cases)))
     for cid, reason in summary.failed:
