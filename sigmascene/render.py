@@ -142,7 +142,9 @@ def check_cache_allowed(loras: Sequence[tuple[Path, float]]) -> None:
     if not loras:
         raise ModelError("--cache-conditions needs a LoRA trained with the condition attention mask, but no LoRA "
                          "is loaded", hint="render without --cache-conditions, or pass --lora")
-    for path, _ in loras:
+    for path, weight in loras:
+        if weight == 0:
+            continue  # a LoRA at weight 0 changes nothing, so it need not vouch
         info = read_lora_info(path)
         if not info.condition_mask:
             why = ("has no sigmascene metadata, so it cannot vouch for the condition mask" if not info.sigma else
