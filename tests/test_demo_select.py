@@ -77,7 +77,7 @@ def test_no_base_renders_with_the_demo_model_and_says_so(env):
     assert Image.open(out).size == DEMO_CANVAS
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["model"]["base_source"] == "demo" and side["model"]["lora_source"] == "demo"
-    assert side["model"]["lora_metadata"]["sigma"] and side["steps"] == 3
+    assert side["model"]["loras"][0]["metadata"]["sigma"] and side["steps"] == 3
     assert "--base" not in side["command"] and "--lora" not in side["command"]  # no flag means the demo
 
 
@@ -92,11 +92,27 @@ def test_a_reference_far_from_the_toy_world_still_renders_with_one_warning(env):
 
 
 @needs_demo
-def test_another_canvas_warns_that_the_demo_was_trained_smaller(env):
+def test_another_canvas_renders_at_the_demo_canvas_with_one_note(env):
     scene = toy_scene(env / "s", canvas=DEMO_CANVAS[0] * 2)
     res = render(scene, "-o", env / "big.png", "--steps", "1")
     assert res.exit_code == 0, res.output
-    assert f"trained at {DEMO_CANVAS[0]}x{DEMO_CANVAS[1]}" in res.output
+    lines = [ln for ln in res.output.splitlines() if "renders at its own canvas" in ln]
+    assert len(lines) == 1 and "layout scaled, aspect kept" in res.output
+    assert Image.open(env / "big.png").size == DEMO_CANVAS
+    side = json.loads((env / "big.json").read_text())
+    assert side["size"] == list(DEMO_CANVAS)
+
+
+@needs_demo
+def test_a_1024_scene_renders_at_the_demo_canvas_keeping_its_aspect(env):
+    """A 1024 x 768 canvas through the 64 px demo model: 64 x 48, the layout scaled, in seconds."""
+    text = toy_scene(env / "s").read_text().replace(f"canvas {DEMO_CANVAS[0]} x {DEMO_CANVAS[0]}",
+                                                     "canvas 1024 x 768")
+    (env / "s" / "wide.sigma").write_text(text)
+    res = render(env / "s" / "wide.sigma", "-o", env / "wide.png", "--steps", "2")
+    assert res.exit_code == 0, res.output
+    assert Image.open(env / "wide.png").size == (64, 48)
+    assert "64x48 px instead of 1024x768" in res.output
 
 
 def test_a_given_base_is_used_as_before_without_the_demo(env):
@@ -121,3 +137,19 @@ def test_a_lora_without_a_base_is_a_clean_error(env):
     res = render(toy_scene(env / "s"), "--lora", env / "x.safetensors", "-o", env / "l.png")
     assert res.exit_code == 1
     assert "no base model" in res.output and "drop --lora" in res.output
+
+
+@needs_demo
+@pytest.mark.slow
+def test_the_readme_example_renders_with_no_model_configured_at_the_demo_canvas(env):
+    """`sigmascene render examples/living_room.sigma` with nothing configured: a 1024² scene, the demo canvas."""
+    import time
+
+    t0 = time.perf_counter()
+    res = render(ROOT / "examples" / "living_room.sigma", "-o", env / "room.png")
+    seconds = time.perf_counter() - t0
+    assert res.exit_code == 0, res.output
+    assert Image.open(env / "room.png").size == DEMO_CANVAS
+    side = json.loads((env / "room.json").read_text())
+    assert side["model"]["base_source"] == "demo" and side["steps"] == 20
+    assert seconds < 120  # about 10 s on an idle 2-core machine; generous for a shared CI runner

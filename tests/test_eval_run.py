@@ -147,16 +147,27 @@ def test_cli_run_user_errors_exit_1(evalset, base, tmp_path, args, message):
 
 
 def test_model_identity_tells_a_retrained_lora_of_the_same_size_apart(tmp_path):
-    from sigmascene.eval.runner import model_identity, weights_fingerprint
+    from sigmascene.render import model_identity
 
     lora = tmp_path / "sigma.safetensors"
     lora.write_bytes(b"\x00" * 64)
-    before = model_identity(tmp_path, lora)
+    before = model_identity(tmp_path, [(lora, 1.0)])
     lora.write_bytes(b"\x01" * 64)
-    assert model_identity(tmp_path, lora) != before
-    folder = tmp_path / "base"
-    (folder / "vae").mkdir(parents=True)
-    (folder / "vae" / "w.bin").write_bytes(b"a")
-    first = weights_fingerprint(folder)
-    (folder / "vae" / "w.bin").write_bytes(b"b")
-    assert weights_fingerprint(folder) != first and len(first) == 16
+    assert model_identity(tmp_path, [(lora, 1.0)]) != before
+    assert model_identity(tmp_path, [(lora, 0.5)]) != model_identity(tmp_path, [(lora, 1.0)])
+
+
+def test_cli_run_without_a_model_falls_back_to_the_demo_model(evalset, tmp_path, monkeypatch):
+    from sigmascene.demo import demo_available
+
+    if not demo_available():
+        pytest.skip("demo weights not built")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.delenv("SIGMASCENE_BASE", raising=False)
+    monkeypatch.delenv("SIGMASCENE_LORA", raising=False)
+    res = CliRunner().invoke(app, ["eval", "run", str(evalset.root), "--steps", "1", "--device", "cpu",
+                                   "--limit", "1"])
+    assert res.exit_code == 0, res.output
+    assert "embedded demo model" in res.output
+    side = json.loads((evalset.render_dir("demo-single") / "a.json").read_text())
+    assert side["model"]["base_source"] == "demo" and side["model"]["loras"][0]["metadata"]["sigma"]

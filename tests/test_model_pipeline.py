@@ -10,9 +10,9 @@ from PIL import Image
 
 import sigmascene
 from sigmascene.errors import SigmaError
-from sigmascene.model.iterative import subject_maps
+from sigmascene.model.iterative import BlendCallback, subject_maps, token_mask
 from sigmascene.model.lora import add_sigma_lora, save_sigma_lora
-from sigmascene.model.pipeline import SigmaPipeline, token_mask
+from sigmascene.model.pipeline import SigmaPipeline
 from sigmascene.model.tiny import make_tiny_components, make_tiny_pipeline, save_tiny_pipeline
 
 SCENE = """sigma 1
@@ -95,11 +95,15 @@ def test_cache_is_refused_without_a_masked_lora(pipe, tmp_path):
     add_sigma_lora(tr, rank=2, alpha=2)
     save_sigma_lora(tmp_path / "nomask.safetensors", tr, rank=2, alpha=2, condition_mask=False, config_hash="a")
     save_sigma_lora(tmp_path / "mask.safetensors", tr, rank=2, alpha=2, condition_mask=True, config_hash="b")
-    p.load_lora_weights(tmp_path / "nomask.safetensors")
-    with pytest.raises(SigmaError, match="trained without the condition mask"):
+    p.load_lora_weights(tmp_path / "nomask.safetensors", adapter_name="nomask")
+    with pytest.raises(SigmaError, match="cannot vouch for the condition mask"):
         call(p, cache_conditions=True)
-    assert p.load_lora_weights(tmp_path / "mask.safetensors").config_hash == "b"  # replaces the first
-    assert p.condition_mask
+    assert p.load_lora_weights(tmp_path / "mask.safetensors", adapter_name="mask").config_hash == "b"
+    assert p.get_active_adapters() == ["mask"] and p.condition_mask  # diffusers: the last loaded is active
+    p.set_adapters(["nomask", "mask"], [1.0, 0.5])
+    assert not p.condition_mask  # every adapter in effect must vouch for the mask
+    p.set_adapters(["nomask", "mask"], [0.0, 1.0])
+    assert p.condition_mask  # a zero-weight adapter changes nothing
     assert call(p, cache_conditions=True).images[0].size == (48, 64)
 
 
@@ -109,7 +113,9 @@ def test_blending_keeps_the_background_outside_the_paint_mask(pipe):
     background[:, :24] = 255
     paint = np.zeros((64, 48), bool)
     paint[32:, 16:] = True
-    lat = call(pipe, background_image=background, paint_mask=paint, output_type="latent").images
+    noise = torch.randn(1, 12, 16, generator=torch.Generator().manual_seed(5))
+    blend = BlendCallback(pipe, background, paint, noise, (64, 48))
+    lat = call(pipe, latents=noise, callback_on_step_end=blend, output_type="latent").images
     from sigmascene.model.layout import encode_image_latents, pack_latents, prepare_condition_image
 
     bg = pack_latents(encode_image_latents(pipe.vae, prepare_condition_image(background, (64, 48))))

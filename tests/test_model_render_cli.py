@@ -45,7 +45,7 @@ def test_render_writes_image_and_sidecar(env, base):
     assert side["seed"] == 3 and side["steps"] == 2 and side["subjects"] == ["cat", "box_1"]
     assert side["prompt"] == "Place these subjects to compose: a grey cat sits next to box 1"
     assert len(side["scene"]["hash"]) == 64 and len(side["scene"]["maps_hash"]) == 64
-    assert side["model"]["base"] == str(base.resolve()) and side["model"]["lora"] is None
+    assert side["model"]["base"] == str(base.resolve()) and side["model"]["loras"] == []
     assert {"denoise_s", "load_s", "compile_s", "total_s"} <= set(side["timings"])
     assert "--seed 3" in side["command"] and side["versions"]["diffusers"]
     assert side["identity_block"] == [32, 32]  # half the canvas, rounded to whole tokens by the compiler
@@ -105,7 +105,8 @@ def test_cache_with_a_masked_lora_and_refusal_without(env, base):
     assert res.exit_code == 0, res.output
     side = json.loads((env / "m.json").read_text())
     assert side["cache_conditions"] and side["condition_mask"]
-    assert side["model"]["lora_metadata"]["config_hash"] == "run7" and len(side["model"]["lora_sha256"]) == 64
+    (entry,) = side["model"]["loras"]
+    assert entry["metadata"]["config_hash"] == "run7" and len(entry["sha256"]) == 64 and entry["weight"] == 1.0
 
 
 def test_missing_model_is_a_clean_error_with_instructions(env, monkeypatch):
@@ -149,3 +150,11 @@ def test_the_living_room_example_renders_on_cpu(env, base):
     assert Image.open(env / "room.png").size == (1024, 1024)
     side = json.loads((env / "room.json").read_text())
     assert len(side["subjects"]) == 6 and side["prompt_mode"] == "full"
+
+
+def test_out_is_the_output_flag_and_output_still_works_hidden(env, base):
+    scene = write_scene(env / "s")
+    assert render(scene, "--base", base, "--out", env / "a.png", "--steps", "1").exit_code == 0
+    assert render(scene, "--base", base, "--output", env / "b.png", "--steps", "1").exit_code == 0
+    assert (env / "a.png").is_file() and (env / "b.png").is_file()
+    assert "--output" not in runner.invoke(app, ["render", "--help"]).output

@@ -67,12 +67,14 @@ def make_set_cmd(
 def run(
     set_dir: Path = typer.Argument(..., metavar="SET", help="Eval set folder (holds evalset.json)."),
     base: Optional[str] = typer.Option(None, "--base", "--model", help="Flux Kontext diffusers folder "
-                                       "[env SIGMASCENE_BASE]."),
-    lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors [env SIGMASCENE_LORA]."),
+                                       "(or env SIGMASCENE_BASE, or the config file; none: the embedded demo "
+                                       "model)."),
+    lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors (or env SIGMASCENE_LORA)."),
     mode: str = typer.Option("single", "--mode", help="single (all subjects in one pass) | iterative (baseline)."),
     method: Optional[str] = typer.Option(None, "--method", "-m", help="Name of the renders/ folder and table row "
                                          "(default: <lora or base name>-<mode>)."),
-    steps: int = typer.Option(28, "--steps", min=1, max=1000, help="Denoising steps."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Denoising steps (default 28; 20 "
+                                        "with the demo model)."),
     guidance: float = typer.Option(2.5, "--guidance", help="Distilled guidance strength."),
     prompt_mode: str = typer.Option("auto", "--prompt-mode", help="auto | background | full."),
     cache_conditions: bool = typer.Option(False, "--cache-conditions", help="Condition K/V computed once (LoRA "
@@ -87,30 +89,35 @@ def run(
     from ..eval.weights import force_offline
 
     force_offline()
-    from ..errors import SigmaError
     from ..eval.evalset import EvalSet
-    from ..eval.runner import (MODES, RunOptions, check_setting, default_method, model_identity, run_set,
-                               select_cases)
-    from ..model.config import require_base, resolve_model_paths
-    from ..model.loading import load_pipeline
-    from ..prompts import PROMPT_MODES
+    from ..eval.runner import RunOptions, check_setting, default_method, run_set, select_cases
+    from ..model.loading import quiet_libraries
+    from ..render import RenderOptions, check_cache_allowed, check_options, choose_model, load_model, model_identity
 
     with user_errors():
-        if mode not in MODES:
-            raise SigmaError(f"--mode {mode!r} is not one of: {', '.join(MODES)}")
-        if prompt_mode not in PROMPT_MODES:
-            raise SigmaError(f"--prompt-mode {prompt_mode!r} is not one of: {', '.join(PROMPT_MODES)}")
+        check_options(RenderOptions(mode=mode, prompt_mode=prompt_mode, dtype=dtype))
         evalset = EvalSet.load(set_dir)
         cases = select_cases(evalset, case, limit)
-        paths = resolve_model_paths(base, lora)
-        base_dir = require_base(paths)
-        name = method or default_method(base_dir, paths.lora, mode)
-        options = RunOptions(name, mode, steps, guidance, prompt_mode, cache_conditions,
-                             model_identity(base_dir, paths.lora))
+        choice = choose_model(RenderOptions(base=base, loras=[lora] if lora else []))
+        if choice.demo:
+            from ..demo import DEMO_STEPS
+            from ..demo.select import demo_banner
+
+            console.print(demo_banner(), markup=False, soft_wrap=True, highlight=False)
+            steps = steps or DEMO_STEPS
+        if cache_conditions:
+            check_cache_allowed(choice.loras)
+        name = method or default_method(choice.base, choice.loras[0][0] if choice.loras else None, mode,
+                                        demo=choice.demo)
+        options = RunOptions(name, mode, steps or 28, guidance, prompt_mode, cache_conditions,
+                             model_identity(choice.base, choice.loras, base_source=choice.base_source,
+                                            lora_source=choice.lora_source))
         if not force and evalset.render_dir(name).is_dir():
             check_setting(evalset.render_dir(name), options)  # before minutes of model loading
+        quiet_libraries()
         with console.status("loading the model..."):
-            pipe = load_pipeline(base_dir, paths.lora, device=device, dtype=dtype)
+            pipe = load_model(RenderOptions(base=base, loras=[lora] if lora else [], device=device or "auto",
+                                            dtype=dtype))
         try:
             with progress_bar(f"rendering {name}") as start:
                 summary = run_set(pipe, evalset, options, cases=cases, force=force, advance=start(len(cases)))
@@ -236,75 +243,46 @@ def toyworld(
     with user_errors():
         _refuse_to_replace(docs, force)  # before an hour of rendering, not after
     force_offline()
-    import shutil
-
     from rich.console import Console
 
-    from ..eval.toyworld import model as tw_model
     from ..eval.toyworld import report as tw_report
-    from ..eval.toyworld import run as tw_run
-    from ..eval.toyworld.world import parse_subjects
+    from ..eval.toyworld.session import ToyworldRequest, run_toyworld
+    from ..model.loading import quiet_libraries
 
+    req = ToyworldRequest(out=out, count=count, subjects=subjects, model=model, base=base, lora=lora, modes=modes,
+                          steps=steps, size=size, structure=structure, seed_base=seed_base, validate=validate,
+                          docs=docs, workers=workers, device=device, dtype=dtype)
     with user_errors():
-        counts = parse_subjects(subjects)
-        chosen_modes = [] if validate else tw_run.parse_modes(modes)
-        choice = tw_model.choose_model(model, base, lora, size, steps, need_model=not validate)
-        cfg = tw_run.ToyworldConfig(out=out, counts=counts, count=count, size=choice.size, modes=chosen_modes,
-                                    steps=choice.steps, seed_base=seed_base, structure=structure,
-                                    model_name=choice.name, workers=workers)
+        quiet_libraries()
         try:
             with _bars() as start:
-                evalset = tw_run.prepare(cfg, choice.train_seeds, start, choice.train_world_seed)
-                if not validate:
-                    with console.status("loading the model..."):
-                        pipe = tw_model.load_model(choice, device, dtype)
-                    summaries = tw_run.render_all(pipe, evalset, cfg, choice.identity or {}, start)
-                results = tw_run.score_all(evalset, cfg, start=start, pipe=None if validate else pipe)
+                done = run_toyworld(req, start, loading=lambda: console.status("loading the model..."))
         except KeyboardInterrupt:
             console.print(f"interrupted; finished scenes and renders in {out} are kept. continue with: "
                           + " ".join(shlex.quote(a) for a in command_line()), style="yellow", markup=False,
                           soft_wrap=True)
             raise typer.Exit(130) from None
-        title = f"toy-world eval · {choice.name} · {cfg.structure} · {cfg.size}px" if not validate else \
-            f"toy-world metric validation · {cfg.structure} · {cfg.size}px"
-        rows, files = tw_report.write_report(results, cfg.modes, out / "report", title)
-        examples = None
-        if not validate:
-            from ..eval.toyworld.examples import example_sheet
-
-            sheet = example_sheet(evalset, counts, {m: evalset.render_dir(cfg.method(m)) for m in cfg.modes})
-            if sheet is not None:
-                examples = out / "report" / "examples.png"
-                sheet.save(examples)
-                files.append(examples)
+    cfg = done.cfg
+    for mode, s in done.summaries.items():
+        console.print(f"{mode}: {len(s.rendered)} rendered, {len(s.skipped)} already finished, "
+                      f"{len(s.failed)} failed in {s.seconds:.1f} s")
+        for cid, reason in s.failed:
+            print(f"failed {cid} ({mode}): {reason}")
     if not validate:
-        for mode, s in summaries.items():
-            console.print(f"{mode}: {len(s.rendered)} rendered, {len(s.skipped)} already finished, "
-                          f"{len(s.failed)} failed in {s.seconds:.1f} s")
-            for cid, reason in s.failed:
-                print(f"failed {cid} ({mode}): {reason}")
-        for mode, k in results.missing.items():
+        for mode, k in done.results.missing.items():
             console.print(f"[yellow]{mode}: {k} scenes have no finished render and are left out of the table[/yellow]")
     out_console = Console(highlight=False)
-    vrows = tw_report.validation_rows(results.validation)
     if not validate and out_console.is_terminal:
-        out_console.print(tw_report.rich_table(rows, cfg.modes, title))
+        out_console.print(tw_report.rich_table(done.rows, cfg.modes, done.title))
     elif not validate:
-        print(tw_report.markdown(rows, cfg.modes), end="")
+        print(tw_report.markdown(done.rows, cfg.modes), end="")
     print("metric validation (GT: the ground-truth images; " + ("" if validate else "VAE: the same through the "
           "model's VAE at its canvas, the ceiling of this model; ") + "shuffled: the same images judged against "
           "other scenes' identity images):")
-    print(tw_report.validation_markdown(vrows), end="")
-    if docs is not None:
-        docs.mkdir(parents=True, exist_ok=True)
-        (docs / "toyworld-table.md").write_text(tw_report.markdown(rows, cfg.modes), encoding="utf-8")
-        files.append(docs / "toyworld-table.md")
-        for src, dest in ((out / "report" / "toyworld.png", "toyworld.png"), (examples, "toyworld-examples.png")):
-            if src is not None and src.is_file():
-                files.append(Path(shutil.copyfile(src, docs / dest)))
-    for f in files:
+    print(tw_report.validation_markdown(done.validation_rows), end="")
+    for f in done.files:
         console.print(f"[dim]wrote {f}[/dim]")
-    if not validate and any(s.failed for s in summaries.values()):
+    if done.failed:
         raise typer.Exit(1)
 
 

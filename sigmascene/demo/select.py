@@ -51,7 +51,8 @@ def demo_model_paths(paths: ModelPaths) -> ModelPaths:
 
 
 def demo_notes(scene: Any) -> list[str]:
-    """One-line warnings about a scene the demo model will render poorly: far references, another canvas."""
+    """One-line warnings about a scene the demo model will render poorly: references far from its world. (Another
+    canvas is not one: `render_scene` renders any scene at the demo canvas and says so.)"""
     from ..compiler.assets import load_rgb
 
     notes = []
@@ -67,10 +68,6 @@ def demo_notes(scene: Any) -> list[str]:
         notes.append("warning: the demo model only knows the synthetic world (objects on white); these references "
                      f"look far from it, white-border fraction < {FAR_THRESHOLD}: {', '.join(far)}. The scene renders "
                      "anyway; pass --base/--lora for real images")
-    w, h = scene.canvas.width, scene.canvas.height
-    if (w, h) != DEMO_CANVAS:
-        notes.append(f"warning: the demo model was trained at {DEMO_CANVAS[0]}x{DEMO_CANVAS[1]} px; this canvas is "
-                     f"{w}x{h} (expect a poor image; `canvas {DEMO_CANVAS[0]} x {DEMO_CANVAS[1]}` suits it)")
     return notes
 
 

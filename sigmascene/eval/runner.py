@@ -7,7 +7,6 @@ resuming with other steps, mode or model is refused rather than mixing two setti
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..errors import ConfigError, ModelError, SigmaError
-from ..files import file_sha256, save_image_atomic, write_text_atomic
+from ..files import save_image_atomic, write_text_atomic
 from .evalset import Case, EvalSet
 
 MODES = ("single", "iterative")
@@ -31,10 +30,13 @@ class RunOptions:
     guidance: float = 2.5
     prompt_mode: str = "auto"
     cache_conditions: bool = False
-    model: dict[str, Any] = field(default_factory=dict)  # base/lora identities, written to every sidecar
+    model: dict[str, Any] = field(default_factory=dict)  # sigmascene.render.model_identity: resuming checks it
 
     def setting(self) -> dict[str, Any]:
+        from ..provenance import identity_key
+
         d = asdict(self)
+        d["model"] = identity_key(d["model"])
         return {k: d[k] for k in SETTING_KEYS}
 
 
@@ -46,9 +48,10 @@ class RunSummary:
     seconds: float = 0.0
 
 
-def default_method(base: Path, lora: Path | None, mode: str) -> str:
-    """`<lora stem>-<mode>` (or the base folder's name without a LoRA): a readable row name in the table."""
-    stem = lora.stem if lora is not None else base.name
+def default_method(base: Path, lora: Path | None, mode: str, demo: bool = False) -> str:
+    """`<lora stem>-<mode>` (or the base folder's name without a LoRA; `demo` for the embedded demo model): a
+    readable row name in the table."""
+    stem = "demo" if demo else lora.stem if lora is not None else base.name
     return f"{stem}-{mode}".replace(" ", "_")
 
 
@@ -81,31 +84,27 @@ def select_cases(evalset: EvalSet, only: Sequence[str] | None, limit: int | None
 
 def render_case(pipe: Any, evalset: EvalSet, case: Case, options: RunOptions,
                 on_step: Callable[[int, int], None] | None = None) -> tuple[Any, dict]:
-    """Compile and render one case; returns (PIL image, sidecar dict)."""
-    import sigmascene
-
-    from ..prompts import build_prompt
+    """Compile and render one case through the library render call; returns (PIL image, sidecar dict): the
+    sidecar `sigmascene render` writes, plus the case, the method and its setting."""
+    from ..render import RenderOptions, render_scene
 
     scene = evalset.load_scene(case)
-    compiled = sigmascene.compile(scene)
     seed = scene.seed if case.seed is None else case.seed
-    kwargs = dict(prompt_mode=options.prompt_mode, seed=seed, num_inference_steps=options.steps,
-                  guidance_scale=options.guidance, callback=on_step)
+    ropts = RenderOptions(steps=options.steps, guidance=options.guidance, seed=seed, mode=options.mode,
+                          cache_conditions=options.cache_conditions, prompt_mode=options.prompt_mode)
     t0 = time.perf_counter()
-    if options.mode == "single":
-        result = pipe.render(compiled, cache_conditions=options.cache_conditions, **kwargs)
-    else:
-        result = pipe.render_iterative(compiled, **kwargs)
+    result = render_scene(scene, ropts, pipe=pipe, progress=on_step, source=case.scene,
+                          model=options.model or None)
     seconds = time.perf_counter() - t0
-    sidecar = {"case": case.id, "method": options.method, "setting": options.setting(), "seed": seed,
-               "prompt": build_prompt(scene, options.prompt_mode), "subjects": list(compiled.order),
-               "size": [scene.canvas.width, scene.canvas.height], "seconds": seconds,
-               "timings": dict(getattr(result, "timings", {}) or {})}
+    sidecar = dict(result.sidecars[0], case=case.id, method=options.method, setting=options.setting(),
+                   seconds=seconds)
     return result.images[0], sidecar
 
 
 def write_render(folder: Path, case_id: str, image: Any, sidecar: dict) -> None:
     """Image first, sidecar last, each via a temporary name: a sidecar present means the image is whole."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sidecar = dict(sidecar, image=f"{case_id}.png")
     save_image_atomic(image, folder / f"{case_id}.png")
     write_text_atomic(folder / f"{case_id}.json", json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
 
@@ -137,25 +136,3 @@ def run_set(pipe: Any, evalset: EvalSet, options: RunOptions, *, cases: Sequence
             advance(case.id)
     summary.seconds = time.perf_counter() - t0
     return summary
-
-
-def weights_fingerprint(path: Path) -> str:
-    """sha256 of a weights file, or of a folder's files and their names (missing: the empty digest). Sizes are
-    not enough: a LoRA retrained at the same rank has exactly the old file's size, and a resumed run must not
-    keep renders of the old weights. A rank-128 Flux LoRA hashes in about a second."""
-    path = Path(path)
-    files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path] if path.exists() else []
-    digest = hashlib.sha256()
-    for f in files:
-        digest.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
-        digest.update(bytes.fromhex(file_sha256(f)))
-    return digest.hexdigest()[:16]
-
-
-def model_identity(base: Path, lora: Path | None) -> dict[str, Any]:
-    """What names the model in sidecars: the base folder and the LoRA's path and content fingerprint, so a
-    resumed run pointed at another (or a retrained) LoRA is noticed."""
-    out: dict[str, Any] = {"base": str(Path(base).resolve())}
-    if lora is not None:
-        out["lora"] = {"path": str(Path(lora).resolve()), "sha256": weights_fingerprint(lora)}
-    return out

@@ -9,7 +9,8 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "SigmaPipeline": "pipeline", "SigmaPipelineOutput": "pipeline",
+    "SigmaPipeline": "pipeline", "SigmaPipelineOutput": "output", "LoraKeysWarning": "adapters",
+    "BlendCallback": "iterative", "load_transformer": "single_file", "read_lora_info": "lora",
     "TokenLayout": "layout", "make_layout": "layout", "pack_latents": "layout", "unpack_latents": "layout",
     "sequence_ids": "layout", "encode_conditions": "layout",
     "ConditionCache": "attention", "condition_attention_mask": "attention",

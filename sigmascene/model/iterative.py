@@ -4,7 +4,8 @@ This is how the paper's baselines (Insert Anything and friends) place several su
 single-pass SIGMA can be compared with it honestly — same model, same maps, same prompt, same steps. Pass k
 sees only subject k: a control map holding just its region (routing intensity 10, as a one-subject scene) and its
 block of the identity dictionary. From the second pass on, blended diffusion keeps everything outside the
-subject's region from the previous image, so cost grows linearly with the number of subjects. A subject's region
+subject's region from the previous image — a diffusers step callback (`BlendCallback`) resets the tokens outside
+the region after every step — so cost grows linearly with the number of subjects. A subject's region
 is its full silhouette (the compiler's `coverage`) when known: alone in its pass, nothing occludes it; nearer
 subjects, painted later, cover it again.
 """
@@ -18,7 +19,8 @@ import numpy as np
 
 from ..errors import SigmaError
 from ..vocab import ROUTING_STEP
-from .layout import to_uint8_rgb
+from .layout import encode_image_latents, pack_latents, prepare_condition_image, to_uint8_rgb
+from .output import SigmaPipelineOutput
 
 
 
@@ -44,15 +46,67 @@ def subject_maps(control: Any, identity: Any, n_subjects: int, k: int) -> tuple[
     return one, np.ascontiguousarray(ident[k * h:(k + 1) * h]), region
 
 
+class BlendCallback:
+    """Blended diffusion as a `callback_on_step_end`: after step i, tokens outside the paint region become the
+    background image noised to the next noise level, (1 - s) * background + s * noise, so only the region is
+    generated and its edge is denoised in context. `noise` must be the call's initial latents."""
+
+    def __init__(self, pipe: Any, background_image: Any, paint_mask: np.ndarray, noise: Any,
+                 canvas: tuple[int, int]):
+        import torch
+
+        rows, cols = canvas[0] // (pipe.vae_scale_factor * 2), canvas[1] // (pipe.vae_scale_factor * 2)
+        dtype, device = noise.dtype, noise.device
+        pixels = prepare_condition_image(background_image, canvas)
+        with torch.no_grad():
+            self.background = pack_latents(encode_image_latents(pipe.vae, pixels)).to(device=device, dtype=dtype)
+        self.keep = 1.0 - token_mask(paint_mask, (rows, cols)).to(device=device, dtype=dtype)[None, :, None]
+        self.noise = noise
+
+    def __call__(self, pipe: Any, i: int, t: Any, kwargs: dict) -> dict:
+        latents = kwargs["latents"]
+        s = pipe.scheduler.sigmas[i + 1].to(device=latents.device, dtype=latents.dtype)
+        blended = self.keep * ((1 - s) * self.background + s * self.noise) + (1 - self.keep) * latents
+        return {"latents": blended}
+
+
+def token_mask(mask: np.ndarray, grid: tuple[int, int], dilate: int = 1) -> Any:
+    """A pixel mask -> (rows*cols,) float token mask: a token is set if any of its pixels is, grown by `dilate`
+    tokens so the blend seam falls outside the subject."""
+    import torch
+    import torch.nn.functional as F
+
+    rows, cols = grid
+    m = torch.from_numpy(np.asarray(mask, dtype=np.float32))
+    if m.ndim == 3:
+        m = m.max(dim=2).values
+    m = F.adaptive_max_pool2d(m[None, None], (rows, cols))
+    if dilate:
+        m = F.max_pool2d(m, 2 * dilate + 1, stride=1, padding=dilate)
+    return (m[0, 0] > 0).float().reshape(rows * cols)
+
+
+def initial_noise(pipe: Any, canvas: tuple[int, int], generator: Any, batch: int = 1) -> Any:
+    """The packed noise latent the pipeline would draw itself for this canvas (same generator, same values)."""
+    from diffusers.utils.torch_utils import randn_tensor
+
+    step = pipe.vae_scale_factor * 2
+    channels = pipe.transformer.config.in_channels // 4
+    shape = (batch, channels, canvas[0] // step * 2, canvas[1] // step * 2)
+    return pack_latents(randn_tensor(shape, generator=generator, device=pipe._execution_device,
+                                     dtype=pipe.transformer.dtype))
+
+
 def render_iterative(pipe: Any, compiled: Any, *, prompt_mode: str = "auto", seed: int | None = None,
                      callback: Callable[[int, int], None] | None = None, output_type: str = "pil",
                      num_inference_steps: int = 28, **kwargs: Any) -> Any:
-    """N passes of `pipe` for N subjects; returns the pipeline output of the last pass with summed timings."""
+    """N passes of `pipe` for N subjects; returns the pipeline output of the last pass with summed timings.
+    A `callback_on_step_end` of the caller runs after the blend, in every pass; an interrupt ends the passes."""
     import torch
 
     from ..prompts import build_prompt
-    from .pipeline import SigmaPipelineOutput
 
+    user_step_end = kwargs.pop("callback_on_step_end", None)
     if kwargs.get("num_images_per_prompt", 1) != 1:
         raise SigmaError("the iterative baseline renders one image at a time; loop over seeds instead")
     scene = compiled.scene
@@ -75,11 +129,14 @@ def render_iterative(pipe: Any, compiled: Any, *, prompt_mode: str = "auto", see
         if not region.any():
             continue  # hidden in both maps: nothing to paint (the compiler warns about it)
         step_cb = None if callback is None else (lambda i, total, k=k: callback(k * total + i, n * total))
+        canvas = (scene.canvas.height, scene.canvas.width)
+        noise = initial_noise(pipe, canvas, generator)
+        blend = None if previous is None else BlendCallback(pipe, previous, region, noise, canvas)
         out = pipe(prompt_embeds=embeds, pooled_prompt_embeds=pooled, control_image=ctrl, identity_image=ident,
-                   height=scene.canvas.height, width=scene.canvas.width, generator=generator,
-                   num_inference_steps=num_inference_steps, callback=step_cb,
-                   background_image=previous, paint_mask=region if previous is not None else None,
-                   output_type="pil", **kwargs)
+                   height=canvas[0], width=canvas[1], latents=noise, num_inference_steps=num_inference_steps,
+                   callback=step_cb, callback_on_step_end=_chain(blend, user_step_end), output_type="pil", **kwargs)
+        if getattr(pipe, "interrupt", False):
+            break
         previous = out.images[0]
         for key, v in out.timings.items():
             if key.endswith("_s"):
@@ -93,3 +150,15 @@ def render_iterative(pipe: Any, compiled: Any, *, prompt_mode: str = "auto", see
     elif output_type == "pil":
         image = [previous]
     return SigmaPipelineOutput(images=image, timings=timings)
+
+
+def _chain(first: Any, second: Any) -> Any:
+    """One step callback running `first` then `second` on its result (either may be None)."""
+    if first is None or second is None:
+        return first or second
+
+    def both(pipe: Any, i: int, t: Any, kwargs: dict) -> dict:
+        kwargs = dict(kwargs, **(first(pipe, i, t, kwargs) or {}))
+        return dict(kwargs, **(second(pipe, i, t, kwargs) or {}))
+
+    return both

@@ -50,24 +50,41 @@ def compute_dtype(dtype: str, device: Any) -> Any:
     return torch.bfloat16 if dtype == "fp8" else torch_dtype(dtype)
 
 
+def _lora_list(lora: Any) -> list[tuple[Path, float]]:
+    """None, one path, or a list of paths / (path, weight) pairs -> [(path, weight)]."""
+    if lora is None:
+        return []
+    if isinstance(lora, (str, Path)):
+        return [(Path(lora), 1.0)]
+    return [(Path(x), 1.0) if isinstance(x, (str, Path)) else (Path(x[0]), float(x[1])) for x in lora]
+
+
 def quiet_libraries() -> None:
-    """diffusers/transformers draw their own loading bars and deprecation chatter; ours is the only output."""
+    """For the CLI only (a library call never changes global logging): diffusers/transformers draw their own
+    loading bars and deprecation chatter, and LoRA key warnings reach the user as notes; ours is the only output."""
     from diffusers.utils import logging as dlog
     from transformers.utils import logging as tlog
+
+    from .adapters import LoraKeysWarning
 
     for log in (dlog, tlog):
         log.set_verbosity_error()
         log.disable_progress_bar()
     warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=LoraKeysWarning)
 
 
-def load_pipeline(base: str | Path, lora: str | Path | None = None, *, device: Optional[str] = None,
-                  dtype: str = "auto", offload: Optional[str] = None, vae_tiling: bool = False,
-                  note: Optional[Callable[[str], None]] = None) -> Any:
-    """The SIGMA pipeline from a local diffusers folder, LoRA applied, memory options set, on its device.
+def load_pipeline(base: str | Path, lora: Any = None, *, transformer: str | Path | None = None,
+                  device: Optional[str] = None, dtype: str = "auto", offload: Optional[str] = None,
+                  vae_tiling: bool = False, note: Optional[Callable[[str], None]] = None) -> Any:
+    """The SIGMA pipeline from a local diffusers folder, LoRA(s) applied, memory options set, on its device.
 
-    offload: None | "model" | "sequential" (accelerate's CPU offload, a GPU-only saving; `note` is told when it is
-    ignored on CPU). dtype "fp8" keeps the transformer's weights in float8 and upcasts each layer for its matmul.
+    lora: None, a path, or a list of paths / (path, weight) pairs: each becomes an adapter (named after its
+    file), weighted with diffusers' `set_adapters`. transformer: a single-file (.safetensors, BFL / ComfyUI
+    layout) or GGUF Kontext transformer replacing the base's. offload: None | "model" | "sequential"
+    (accelerate's CPU offload, a GPU-only saving; `note` is told when it is ignored on CPU). dtype "fp8" keeps the
+    transformer's weights in float8 and upcasts each layer for its matmul. A LoRA's key warnings go to `note`.
+    Global logging and warning filters are left alone (the CLI quiets libraries itself).
     """
     from .pipeline import SigmaPipeline
 
@@ -75,17 +92,25 @@ def load_pipeline(base: str | Path, lora: str | Path | None = None, *, device: O
         raise ConfigError(f"--offload {offload!r} is not one of: {', '.join(OFFLOADS)}")
     dev = resolve_device(device)
     torch_dtype = compute_dtype(dtype, dev)
-    if lora is not None and not Path(lora).is_file():
-        raise ModelError(f"LoRA file {lora} does not exist", hint="pass the .safetensors `sigmascene train` wrote")
-    quiet_libraries()
-    pipe = SigmaPipeline.from_pretrained(base, dtype=torch_dtype)
+    loras = _lora_list(lora)
+    for path, _ in loras:
+        if not Path(path).is_file():
+            raise ModelError(f"LoRA file {path} does not exist", hint="pass the .safetensors `sigmascene train` wrote")
+    extra = {}
+    if transformer is not None:
+        from .single_file import load_transformer
+
+        extra["transformer"] = load_transformer(transformer, base, torch_dtype)
+    pipe = SigmaPipeline.from_pretrained(base, dtype=torch_dtype, **extra)
     pipe.set_progress_bar_config(disable=True)
-    if lora is not None:
-        pipe.load_lora_weights(lora)
-    if dtype == "fp8":
+    pipe.transformer_file = str(Path(transformer).resolve()) if transformer is not None else None
+    _load_loras(pipe, loras, note)
+    if dtype == "fp8" and transformer is None:
         import torch
 
         pipe.transformer.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=torch.bfloat16)
+    elif dtype == "fp8" and note is not None:
+        note("--dtype fp8 applies to the base's own transformer; a --transformer file keeps its own storage")
     if vae_tiling:
         pipe.vae.enable_tiling()
     if offload and dev.type != "cuda":
@@ -99,3 +124,19 @@ def load_pipeline(base: str | Path, lora: str | Path | None = None, *, device: O
     else:
         pipe.to(dev)
     return pipe
+
+
+def _load_loras(pipe: Any, loras: list[tuple[Path, float]], note: Optional[Callable[[str], None]]) -> None:
+    """Each LoRA as its own adapter (named after its file stem, made unique), all active with their weights."""
+    names = []
+    for path, weight in loras:
+        name, k = Path(path).stem, 1
+        while name in names:
+            k += 1
+            name = f"{Path(path).stem}_{k}"
+        info = pipe.load_lora_weights(str(path), adapter_name=name)
+        for line in info.warnings if note is not None else ():
+            note(f"warning: LoRA {path}: {line}")
+        names.append(name)
+    if names and (len(names) > 1 or loras[0][1] != 1.0):
+        pipe.set_adapters(names, [w for _, w in loras])

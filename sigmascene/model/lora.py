@@ -35,6 +35,9 @@ DEFAULT_TARGET_MODULES = (
 )
 
 
+_FILE_FIELDS = ("rank", "alpha", "condition_mask", "config_hash", "sigma", "path", "format_version")
+
+
 @dataclass
 class LoraInfo:
     """What a SIGMA LoRA file says about itself. `sigma` is False for a LoRA written by another tool."""
@@ -47,6 +50,9 @@ class LoraInfo:
     sigma: bool = True
     path: str | None = None
     format_version: int = FORMAT_VERSION
+    weight: Any = 1.0  # the adapter's weight in `set_adapters` (a number, or diffusers' per-block dict)
+    adapter_name: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -99,9 +105,13 @@ def save_sigma_lora(path: str | Path, transformer_or_state_dict: Any, *, rank: i
     modules = _modules_of(sd)
     info = LoraInfo(rank=int(rank), alpha=float(alpha), condition_mask=bool(condition_mask),
                     config_hash=str(config_hash), target_modules=modules)
-    diffusers_meta = {f"{PREFIX}.r": int(rank), f"{PREFIX}.lora_alpha": float(alpha),
-                      f"{PREFIX}.target_modules": modules}
-    metadata = {"format": "pt", SIGMA_METADATA_KEY: json.dumps(info.to_json(), sort_keys=True),
+    config = _peft_config(transformer_or_state_dict, adapter_name)
+    if config is None:  # bare weights: exact module names, so a bare "proj_out" adapts only the top-level layer
+        exact = "(" + "|".join(re.escape(m) for m in modules) + ")"
+        config = {"r": int(rank), "lora_alpha": float(alpha), "target_modules": exact}
+    diffusers_meta = {f"{PREFIX}.{k}": v for k, v in config.items()}
+    own = {k: v for k, v in info.to_json().items() if k in _FILE_FIELDS}
+    metadata = {"format": "pt", SIGMA_METADATA_KEY: json.dumps(own, sort_keys=True),
                 DIFFUSERS_METADATA_KEY: json.dumps(diffusers_meta, sort_keys=True)}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,44 +121,85 @@ def save_sigma_lora(path: str | Path, transformer_or_state_dict: Any, *, rank: i
     return path
 
 
+def _peft_config(source: Any, adapter_name: str) -> dict[str, Any] | None:
+    """The adapter's full LoraConfig as diffusers' `save_lora_adapter` writes it (use_dora, rank_pattern, ...)."""
+    cfg = (getattr(source, "peft_config", None) or {}).get(adapter_name) if not isinstance(source, dict) else None
+    if cfg is None:
+        return None
+    d = cfg.to_dict()
+    return {k: sorted(v) if isinstance(v, set) else v for k, v in d.items()}
+
+
 def read_sigma_lora(path: str | Path) -> tuple[dict[str, "torch.Tensor"], LoraInfo]:
-    """Weights and metadata of a LoRA file, checked for consistency; every problem is a SigmaError."""
+    """Weights (keys as in the file, prefixed `transformer.` when bare) and metadata of a SIGMA LoRA file, checked
+    for consistency; every problem is a SigmaError. The trainer's reader; inference loads through diffusers."""
     from safetensors import SafetensorError, safe_open
 
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise SigmaError(f"LoRA file {str(p)!r} does not exist",
-                         hint="train one with `sigmascene train`, or pass --lora / set SIGMASCENE_LORA")
+    p = _existing(path)
     try:
         with safe_open(str(p), framework="pt") as f:
-            meta = f.metadata() or {}
             sd = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as err:
         raise SigmaError(f"{p} is not a readable safetensors LoRA: {err}") from None
     sd = {k if k.startswith(f"{PREFIX}.") else f"{PREFIX}.{k}": v for k, v in sd.items()}
-    a_ranks = {v.shape[0] for k, v in sd.items() if k.endswith("lora_A.weight")}
-    if not a_ranks:
-        raise SigmaError(f"{p} holds no LoRA weights (no `lora_A.weight` tensors)")
-    modules = _modules_of(sd)
+    info = read_lora_info(p)
+    return sd, info
+
+
+def _existing(path: str | Path) -> Path:
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise SigmaError(f"LoRA file {str(p)!r} does not exist",
+                         hint="train one with `sigmascene train`, or pass --lora / set SIGMASCENE_LORA")
+    return p
+
+
+def read_lora_info(path: str | Path) -> LoraInfo:
+    """What a LoRA file says about itself, from its header only (no tensor is read): fast enough to decide, before
+    the base loads, whether a condition cache is allowed. A foreign LoRA (kohya, xlabs, any diffusers file) gets
+    sigma=False: usable, but it cannot vouch for the condition mask."""
+    from safetensors import SafetensorError, safe_open
+
+    p = _existing(path)
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            meta = f.metadata() or {}
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise SigmaError(f"{p} is not a readable safetensors LoRA: {err}") from None
+    return info_from_state_dict(shapes, meta, str(p))
+
+
+def info_from_state_dict(shapes: dict[str, Any], meta: dict[str, str], path: str | None) -> LoraInfo:
+    """LoraInfo from tensor shapes (or tensors) and the file's metadata; a SIGMA file must agree with itself."""
+    def shape(v: Any) -> tuple:
+        return tuple(v.shape) if hasattr(v, "shape") else tuple(v)
+
+    ranks = {shape(v)[0] for k, v in shapes.items() if k.endswith(("lora_A.weight", "lora_down.weight"))
+             and len(shape(v)) == 2}
+    ranks |= {shape(v)[0] for k, v in shapes.items() if ".down.weight" in k and len(shape(v)) == 2}
+    where = path or "the state dict"
+    if not ranks:
+        raise SigmaError(f"{where} holds no LoRA weights (no `lora_A` / `lora_down` tensors)")
+    modules = _modules_of({k: None for k in shapes})
     raw = meta.get(SIGMA_METADATA_KEY)
-    if raw is None:  # a LoRA from another tool: usable, but it cannot vouch for the condition mask
-        rank = max(a_ranks)
-        alpha = _diffusers_alpha(meta, rank)
-        return sd, LoraInfo(rank=rank, alpha=alpha, condition_mask=False, config_hash=None,
-                            target_modules=modules, sigma=False, path=str(p))
+    if raw is None:
+        rank = max(ranks)
+        return LoraInfo(rank=rank, alpha=_diffusers_alpha(meta, rank), condition_mask=False, config_hash=None,
+                        target_modules=modules, sigma=False, path=path)
     try:
         m = json.loads(raw)
         info = LoraInfo(rank=int(m["rank"]), alpha=float(m["alpha"]), condition_mask=bool(m["condition_mask"]),
-                        config_hash=m.get("config_hash"), target_modules=modules, path=str(p),
+                        config_hash=m.get("config_hash"), target_modules=modules, path=path,
                         format_version=int(m.get("format_version", FORMAT_VERSION)))
     except (ValueError, KeyError, TypeError) as err:
-        raise SigmaError(f"{p}: malformed `{SIGMA_METADATA_KEY}` metadata ({err})") from None
+        raise SigmaError(f"{where}: malformed `{SIGMA_METADATA_KEY}` metadata ({err})") from None
     if info.format_version > FORMAT_VERSION:
-        raise SigmaError(f"{p} was written by a newer sigmascene (LoRA format {info.format_version})",
+        raise SigmaError(f"{where} was written by a newer sigmascene (LoRA format {info.format_version})",
                          hint="upgrade sigmascene to load it")
-    if a_ranks != {info.rank}:
-        raise SigmaError(f"{p}: metadata says rank {info.rank} but the weights have rank {sorted(a_ranks)}")
-    return sd, info
+    if ranks != {info.rank}:
+        raise SigmaError(f"{where}: metadata says rank {info.rank} but the weights have rank {sorted(ranks)}")
+    return info
 
 
 def _diffusers_alpha(meta: dict[str, str], rank: int) -> float:
@@ -160,21 +211,29 @@ def _diffusers_alpha(meta: dict[str, str], rank: int) -> float:
 
 
 def load_sigma_lora(transformer: Any, path: str | Path, *, adapter_name: str = ADAPTER_NAME) -> LoraInfo:
-    """Load a LoRA file into a FluxTransformer2DModel through diffusers/peft; returns its metadata."""
-    sd, info = read_sigma_lora(path)
-    missing = [m for m in info.target_modules if _get_module(transformer, m) is None]
+    """Load a LoRA file into a bare FluxTransformer2DModel (no pipeline: the trainer, tests) through diffusers'
+    Flux loader — its format conversions, network alphas and adapter metadata — and return the file's info."""
+    from diffusers.loaders import FluxLoraLoaderMixin
+
+    info = read_lora_info(path)
+    try:
+        sd, alphas, meta = FluxLoraLoaderMixin.lora_state_dict(str(path), return_alphas=True,
+                                                               return_lora_metadata=True)
+    except (ValueError, OSError, KeyError, RuntimeError) as err:
+        raise SigmaError(f"{path} is not a LoRA diffusers can read: {err}") from None
+    missing = [m for m in _modules_of(sd) if _get_module(transformer, m) is None]
     if missing:
         raise SigmaError(f"LoRA {path} targets layers this base model does not have (e.g. {missing[0]})",
                          hint="it was trained for another base model; use the Flux Kontext base it was trained on")
-    if adapter_name in getattr(transformer, "peft_config", {}):
-        transformer.delete_adapters(adapter_name)
-    # A full-match regex over exact module names: a bare "proj_out" would also adapt every block's proj_out.
-    exact = "(" + "|".join(re.escape(m) for m in info.target_modules) + ")"
-    meta = {f"{PREFIX}.r": info.rank, f"{PREFIX}.lora_alpha": info.alpha, f"{PREFIX}.target_modules": exact}
+    if adapter_name in (getattr(transformer, "peft_config", None) or {}):
+        raise SigmaError(f"adapter name {adapter_name!r} is already in use on this transformer",
+                         hint="delete_adapters it first, or pass another adapter_name")
     try:
-        transformer.load_lora_adapter(sd, prefix=PREFIX, adapter_name=adapter_name, metadata=meta)
+        FluxLoraLoaderMixin.load_lora_into_transformer(sd, network_alphas=alphas, transformer=transformer,
+                                                       adapter_name=adapter_name, metadata=meta)
     except (ValueError, RuntimeError, TypeError) as err:
-        raise SigmaError(f"could not apply LoRA {path}: {err}") from None
+        raise SigmaError(f"could not apply LoRA {path}: {str(err).splitlines()[0]}") from None
+    info.adapter_name = adapter_name
     return info
 
 

@@ -9,7 +9,6 @@ used — the conditions are context, not outputs.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,15 +16,20 @@ import numpy as np
 import torch
 from diffusers import AutoencoderKL, DiffusionPipeline, FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel
 from diffusers.image_processor import VaeImageProcessor
-from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
 from ..errors import SigmaError
+from .adapters import SigmaLoraLoaderMixin
 from .config import HOW_TO_GET_BASE, config_file
 from .forward import build_condition_cache, sigma_forward
-from .layout import (encode_conditions, encode_image_latents, make_layout, pack_latents, prepare_condition_image,
-                     sequence_ids, to_uint8_rgb, unpack_latents)
-from .lora import LoraInfo, load_sigma_lora
+from .layout import encode_conditions, make_layout, pack_latents, sequence_ids, to_uint8_rgb, unpack_latents
+from .output import SigmaPipelineOutput
+
+#: Written beside a saved pipeline so `DiffusionPipeline.from_pretrained(folder, trust_remote_code=True)` finds the
+#: class: diffusers' custom-pipeline convention, `_class_name = [module file, class]` in model_index.json.
+CUSTOM_MODULE = "sigma_pipeline"
+_SHIM = ('"""Written by sigmascene: lets diffusers\' DiffusionPipeline.from_pretrained load this folder as a '
+         'SigmaPipeline."""\n\nfrom sigmascene.model.pipeline import SigmaPipeline  # noqa: F401\n')
 
 
 def calculate_shift(seq_len: int, base_seq_len: int = 256, max_seq_len: int = 4096, base_shift: float = 0.5,
@@ -35,10 +39,16 @@ def calculate_shift(seq_len: int, base_seq_len: int = 256, max_seq_len: int = 40
     return seq_len * m + (base_shift - m * base_seq_len)
 
 
-@dataclass
-class SigmaPipelineOutput(BaseOutput):
-    images: Any
-    timings: dict[str, float] = field(default_factory=dict)
+def _is_our_folder(path: Path) -> bool:
+    """Whether the folder was saved by SigmaPipeline.save_pretrained (its module file is exactly our shim)."""
+    import json
+
+    try:
+        index = json.loads((path / "model_index.json").read_text(encoding="utf-8"))
+        shim = (path / f"{CUSTOM_MODULE}.py").read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return False
+    return isinstance(index.get("_class_name"), list) and index["_class_name"][0] == CUSTOM_MODULE and shim == _SHIM
 
 
 def _onload(module: Any) -> None:
@@ -49,22 +59,30 @@ def _onload(module: Any) -> None:
         hook.pre_forward(module)
 
 
-class SigmaPipeline(DiffusionPipeline):
-    """Flux.1 Kontext [dev] components + a SIGMA LoRA; see `__call__` for the algorithm."""
+class SigmaPipeline(DiffusionPipeline, SigmaLoraLoaderMixin):
+    """Flux.1 Kontext [dev] components + SIGMA LoRA(s); see `__call__` for the algorithm.
+
+    Built like `FluxKontextPipeline` (same components, so `SigmaPipeline(**kontext.components)` and
+    `SigmaPipeline.from_pipe(kontext)` work; the unused `image_encoder` / `feature_extractor` are accepted), with
+    diffusers' Flux LoRA loader and adapter API (see adapters.py).
+    """
 
     model_cpu_offload_seq = "text_encoder->text_encoder_2->transformer->vae"
-    _optional_components: list[str] = []
+    _optional_components = ["image_encoder", "feature_extractor"]
+    _callback_tensor_inputs = ["latents", "prompt_embeds"]
 
     def __init__(self, scheduler: FlowMatchEulerDiscreteScheduler, vae: AutoencoderKL, text_encoder: Any,
-                 tokenizer: Any, text_encoder_2: Any, tokenizer_2: Any, transformer: FluxTransformer2DModel):
+                 tokenizer: Any, text_encoder_2: Any, tokenizer_2: Any, transformer: FluxTransformer2DModel,
+                 image_encoder: Any = None, feature_extractor: Any = None):
         super().__init__()
         self.register_modules(vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=tokenizer,
-                              tokenizer_2=tokenizer_2, transformer=transformer, scheduler=scheduler)
+                              tokenizer_2=tokenizer_2, transformer=transformer, scheduler=scheduler,
+                              image_encoder=image_encoder, feature_extractor=feature_extractor)
         self.vae_scale_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
         self.image_processor = VaeImageProcessor(vae_scale_factor=self.vae_scale_factor * 2)
-        self.lora_info: LoraInfo | None = None
+        self._interrupt = False
 
-    # -- loading --------------------------------------------------------------------------------------------
+    # -- loading and saving -----------------------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | Path, **kwargs: Any) -> "SigmaPipeline":
         """Load a local diffusers Flux.1 Kontext [dev] folder (never the network); errors are SigmaErrors."""
@@ -75,20 +93,25 @@ class SigmaPipeline(DiffusionPipeline):
         if not (path / "model_index.json").is_file():
             raise SigmaError(f"{str(path)!r} is not a diffusers pipeline folder (no model_index.json)", hint=hint)
         kwargs["local_files_only"] = True
+        if _is_our_folder(path):  # our own one-line module, nothing remote: no need to ask for trust
+            kwargs.setdefault("trust_remote_code", True)
         try:
             return super().from_pretrained(str(path), **kwargs)
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as err:
             raise SigmaError(f"could not load the base model from {path}: {err}", hint=hint) from None
 
-    def load_lora_weights(self, path: str | Path) -> LoraInfo:
-        """Apply a SIGMA LoRA; its metadata decides whether the condition mask (and so the cache) is in force."""
-        self.lora_info = load_sigma_lora(self.transformer, path)
-        return self.lora_info
+    def save_pretrained(self, save_directory: str | Path, *args: Any, **kwargs: Any) -> None:
+        """diffusers' save, plus the one-line module that lets `DiffusionPipeline.from_pretrained(folder,
+        trust_remote_code=True)` load the folder back as a SigmaPipeline (diffusers' custom-pipeline convention)."""
+        import json
 
-    @property
-    def condition_mask(self) -> bool:
-        """Whether conditions attend only to conditions: what the loaded LoRA was trained with."""
-        return bool(self.lora_info and self.lora_info.condition_mask)
+        super().save_pretrained(save_directory, *args, **kwargs)
+        folder = Path(save_directory)
+        (folder / f"{CUSTOM_MODULE}.py").write_text(_SHIM, encoding="utf-8")
+        index_file = folder / "model_index.json"
+        index = json.loads(index_file.read_text(encoding="utf-8"))
+        index["_class_name"] = [CUSTOM_MODULE, type(self).__name__]
+        index_file.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
     # -- pieces of the algorithm, public so the trainer and tests can call them ---------------------------------
     def encode_prompt(self, prompt: str | list[str], *, device: torch.device, num_images_per_prompt: int = 1,
@@ -115,50 +138,89 @@ class SigmaPipeline(DiffusionPipeline):
         image = self.vae.decode(lat, return_dict=False)[0]
         return self.image_processor.postprocess(image, output_type=output_type)
 
+    # -- diffusers' call-state properties ---------------------------------------------------------------------
+    @property
+    def guidance_scale(self) -> float:
+        return self._guidance_scale
+
+    @property
+    def joint_attention_kwargs(self) -> dict[str, Any] | None:
+        return self._joint_attention_kwargs
+
+    @property
+    def num_timesteps(self) -> int:
+        return self._num_timesteps
+
+    @property
+    def current_timestep(self) -> Any:
+        return self._current_timestep
+
+    @property
+    def interrupt(self) -> bool:
+        return self._interrupt
+
     # -- the algorithm ----------------------------------------------------------------------------------------
     @torch.no_grad()
     def __call__(self, prompt: str | list[str] | None = None, prompt_embeds: torch.Tensor | None = None,
                  pooled_prompt_embeds: torch.Tensor | None = None, control_image: Any = None,
                  identity_image: Any = None, height: int | None = None, width: int | None = None,
-                 num_inference_steps: int = 28, guidance_scale: float = 2.5,
+                 num_inference_steps: int = 28, sigmas: list[float] | None = None, guidance_scale: float = 2.5,
                  generator: torch.Generator | list[torch.Generator] | None = None, cache_conditions: bool = False,
-                 output_type: str = "pil", callback: Callable[[int, int], None] | None = None,
-                 num_images_per_prompt: int = 1, latents: torch.Tensor | None = None,
+                 output_type: str = "pil", num_images_per_prompt: int = 1, latents: torch.Tensor | None = None,
                  condition_mask: bool | None = None, max_sequence_length: int | None = None,
-                 background_image: Any = None, paint_mask: np.ndarray | None = None,
+                 joint_attention_kwargs: dict[str, Any] | None = None,
+                 callback_on_step_end: Callable[..., dict] | None = None,
+                 callback_on_step_end_tensor_inputs: list[str] | None = None,
+                 callback: Callable[[int, int], None] | None = None,
                  return_dict: bool = True) -> SigmaPipelineOutput | tuple:
         """Render one image per batch item from a control map I_C and an identity dictionary I_S.
 
-        `cache_conditions` computes the conditions' keys/values once instead of every step; it needs the
-        condition mask, which comes from the LoRA's metadata (`condition_mask` overrides it, for tests and
-        trainers). `background_image` + `paint_mask` (True = repaint) keep everything outside the mask from the
-        background image, by blended diffusion; the iterative baseline inserts one subject at a time with it.
+        The diffusers call conventions hold: `sigmas` replaces the default schedule, `callback_on_step_end(pipe,
+        i, t, callback_kwargs)` may return new `latents` / `prompt_embeds` (those named in
+        `callback_on_step_end_tensor_inputs`), setting `pipe._interrupt` skips the remaining steps, and
+        `joint_attention_kwargs={"scale": s}` scales every LoRA. `cache_conditions` computes the conditions'
+        keys/values once instead of every step; it needs the condition mask, which every active LoRA must vouch
+        for in its metadata (`condition_mask` overrides it, for tests and trainers). `callback(step, total)` is a
+        plain progress hook.
         """
         timings: dict[str, float] = {}
         t_start = time.perf_counter()
         # 1. Check inputs and decide the attention layout.
+        tensor_inputs = list(callback_on_step_end_tensor_inputs or ["latents"])
+        bad = [k for k in tensor_inputs if k not in self._callback_tensor_inputs]
+        if bad:
+            raise SigmaError(f"callback_on_step_end_tensor_inputs may name {self._callback_tensor_inputs}, not {bad}")
         if control_image is None or identity_image is None:
             raise SigmaError("SIGMA needs both a control map (I_C) and an identity dictionary (I_S)")
         if (prompt is None) == (prompt_embeds is None):
             raise SigmaError("pass exactly one of `prompt` and `prompt_embeds`")
         if prompt_embeds is not None and pooled_prompt_embeds is None:
             raise SigmaError("`prompt_embeds` needs `pooled_prompt_embeds` from the same prompt")
-        if num_inference_steps < 1:
+        if sigmas is None and num_inference_steps < 1:
             raise SigmaError(f"num_inference_steps must be at least 1, got {num_inference_steps}")
+        extra = sorted(set(joint_attention_kwargs or {}) - {"scale"})
+        if extra:
+            raise SigmaError(f"joint_attention_kwargs {extra} are not supported: SIGMA runs its own attention "
+                             "(only `scale`, the LoRA scale, is)")
         mask = self.condition_mask if condition_mask is None else bool(condition_mask)
         if cache_conditions and not mask:
-            why = ("no LoRA is loaded" if self.lora_info is None else
-                   f"the LoRA {self.lora_info.path} was trained without the condition mask")
-            raise SigmaError(f"--cache-conditions needs a LoRA trained with the condition attention mask, but {why}",
+            raise SigmaError(f"--cache-conditions needs a LoRA trained with the condition attention mask, but "
+                             f"{self.mask_refusal() or 'the mask is off'}",
                              hint="train with `condition_mask: true`, or render without --cache-conditions")
+        self._guidance_scale = guidance_scale
+        self._joint_attention_kwargs = joint_attention_kwargs
+        self._current_timestep = None
+        self._interrupt = False
+        lora_scale = float((joint_attention_kwargs or {}).get("scale", 1.0))
         device = self._execution_device
         dtype = self.transformer.dtype
 
         # 2. Encode the prompt: P tokens from T5, the pooled CLIP vector for the timestep embedding.
         if prompt_embeds is None:
-            prompt_embeds, pooled_prompt_embeds = self.encode_prompt(
-                prompt, device=device, num_images_per_prompt=num_images_per_prompt,
-                max_sequence_length=max_sequence_length)
+            with _lora_scale(self.text_encoder, lora_scale):
+                prompt_embeds, pooled_prompt_embeds = self.encode_prompt(
+                    prompt, device=device, num_images_per_prompt=num_images_per_prompt,
+                    max_sequence_length=max_sequence_length)
         else:
             prompt_embeds = prompt_embeds.to(device=device, dtype=dtype)
             pooled_prompt_embeds = pooled_prompt_embeds.to(device=device, dtype=dtype)
@@ -185,23 +247,16 @@ class SigmaPipeline(DiffusionPipeline):
             shape = (batch, channels, layout.x_grid[0] * 2, layout.x_grid[1] * 2)
             latents = pack_latents(randn_tensor(shape, generator=generator, device=device, dtype=dtype))
         latents = latents.to(device=device, dtype=dtype)
-        noise = latents.clone()
-        keep = background = None
-        if background_image is not None:  # blended diffusion: the region outside `paint_mask` is given
-            if paint_mask is None:
-                raise SigmaError("background_image needs a paint_mask saying which pixels to repaint")
-            pixels = prepare_condition_image(background_image, canvas)
-            background = pack_latents(encode_image_latents(self.vae, pixels)).to(device=device, dtype=dtype)
-            keep = 1.0 - token_mask(paint_mask, layout.x_grid).to(device=device, dtype=dtype)[None, :, None]
 
         # 5. Timesteps: Flux's shifted schedule from 1 (noise) to 0 (image), shift set by X's token count.
-        sigmas = np.linspace(1.0, 1.0 / num_inference_steps, num_inference_steps)
+        sigmas = np.linspace(1.0, 1.0 / num_inference_steps, num_inference_steps) if sigmas is None else sigmas
         cfg = self.scheduler.config
         mu = calculate_shift(layout.n_x, cfg.get("base_image_seq_len", 256), cfg.get("max_image_seq_len", 4096),
                              cfg.get("base_shift", 0.5), cfg.get("max_shift", 1.15))
         self.scheduler.set_timesteps(sigmas=sigmas, device=device, mu=mu)
         self.scheduler.set_begin_index(0)
         timesteps = self.scheduler.timesteps
+        self._num_timesteps = len(timesteps)
 
         # 6. Guidance is an input of the distilled model, not classifier-free guidance.
         guidance = None
@@ -212,25 +267,35 @@ class SigmaPipeline(DiffusionPipeline):
         _onload(self.transformer)
         cache = None
         t0 = time.perf_counter()
-        if cache_conditions:
-            cache = build_condition_cache(self.transformer, cond_tokens=cond_tokens, cond_ids=ids["cond"],
-                                          pooled_projections=pooled_prompt_embeds, guidance=guidance)
-        timings["condition_cache_s"] = time.perf_counter() - t0
+        with _lora_scale(self.transformer, lora_scale):
+            if cache_conditions:
+                cache = build_condition_cache(self.transformer, cond_tokens=cond_tokens, cond_ids=ids["cond"],
+                                              pooled_projections=pooled_prompt_embeds, guidance=guidance)
+            timings["condition_cache_s"] = time.perf_counter() - t0
 
-        # 8. Denoise: predict X's velocity from [P, X, I_S, I_C], Euler step, (blend), repeat.
-        t0 = time.perf_counter()
-        for i, t in enumerate(timesteps):
-            velocity = sigma_forward(
-                self.transformer, hidden_states=latents, cond_tokens=None if cache is not None else cond_tokens,
-                encoder_hidden_states=prompt_embeds, pooled_projections=pooled_prompt_embeds,
-                timestep=(t / 1000).expand(batch).to(dtype), guidance=guidance, txt_ids=ids["txt"], x_ids=ids["x"],
-                cond_ids=ids["cond"], condition_mask=mask, cache=cache)
-            latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0].to(dtype)
-            if keep is not None:
-                s = self.scheduler.sigmas[i + 1].to(device=device, dtype=dtype)
-                latents = keep * ((1 - s) * background + s * noise) + (1 - keep) * latents
-            if callback is not None:
-                callback(i + 1, len(timesteps))
+            # 8. Denoise: predict X's velocity from [P, X, I_S, I_C], Euler step, step callback, repeat.
+            t0 = time.perf_counter()
+            with self.progress_bar(total=len(timesteps)) as bar:
+                for i, t in enumerate(timesteps):
+                    if self.interrupt:
+                        continue
+                    self._current_timestep = t
+                    velocity = sigma_forward(
+                        self.transformer, hidden_states=latents,
+                        cond_tokens=None if cache is not None else cond_tokens,
+                        encoder_hidden_states=prompt_embeds, pooled_projections=pooled_prompt_embeds,
+                        timestep=(t / 1000).expand(batch).to(dtype), guidance=guidance, txt_ids=ids["txt"],
+                        x_ids=ids["x"], cond_ids=ids["cond"], condition_mask=mask, cache=cache)
+                    latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0].to(dtype)
+                    if callback_on_step_end is not None:
+                        local = {"latents": latents, "prompt_embeds": prompt_embeds}
+                        out = callback_on_step_end(self, i, t, {k: local[k] for k in tensor_inputs}) or {}
+                        latents = out.get("latents", latents)
+                        prompt_embeds = out.get("prompt_embeds", prompt_embeds)
+                    bar.update()
+                    if callback is not None:
+                        callback(i + 1, len(timesteps))
+        self._current_timestep = None
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         timings["denoise_s"] = time.perf_counter() - t0
@@ -265,16 +330,20 @@ class SigmaPipeline(DiffusionPipeline):
         return render_iterative(self, compiled, **kwargs)
 
 
-def token_mask(mask: np.ndarray, grid: tuple[int, int], dilate: int = 1) -> torch.Tensor:
-    """A pixel mask -> (rows*cols,) float token mask: a token is set if any of its pixels is, grown by `dilate`
-    tokens so the blend seam falls outside the subject."""
-    import torch.nn.functional as F
+class _lora_scale:
+    """diffusers' `scale_lora_layers` / `unscale_lora_layers` around a block of work (a no-op at 1.0)."""
 
-    rows, cols = grid
-    m = torch.from_numpy(np.asarray(mask, dtype=np.float32))
-    if m.ndim == 3:
-        m = m.max(dim=2).values
-    m = F.adaptive_max_pool2d(m[None, None], (rows, cols))
-    if dilate:
-        m = F.max_pool2d(m, 2 * dilate + 1, stride=1, padding=dilate)
-    return (m[0, 0] > 0).float().reshape(rows * cols)
+    def __init__(self, module: Any, scale: float):
+        self.module, self.scale = module, scale
+
+    def __enter__(self) -> None:
+        if self.scale != 1.0 and self.module is not None:
+            from diffusers.utils import scale_lora_layers
+
+            scale_lora_layers(self.module, self.scale)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.scale != 1.0 and self.module is not None:
+            from diffusers.utils import unscale_lora_layers
+
+            unscale_lora_layers(self.module, self.scale)

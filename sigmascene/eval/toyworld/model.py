@@ -47,7 +47,7 @@ def _square(canvas: Any) -> int:
 def choose_model(model: str, base: Optional[str], lora: Optional[str], size: Optional[int],
                  steps: Optional[int], need_model: bool = True) -> ModelChoice:
     """Resolve `--model demo` / `--base DIR [--lora FILE]` into a ModelChoice (nothing is loaded yet)."""
-    from ..runner import model_identity
+    from ...render import model_identity
 
     if base:
         from ...model.config import require_base, resolve_model_paths
@@ -57,8 +57,10 @@ def choose_model(model: str, base: Optional[str], lora: Optional[str], size: Opt
         if paths.lora is not None and not paths.lora.is_file():
             raise ModelError(f"LoRA file {paths.lora} does not exist")
         name = (paths.lora.stem if paths.lora is not None else base_dir.name).replace(" ", "_")
+        loras = [(paths.lora, 1.0)] if paths.lora is not None else []
         return ModelChoice(name, size or DEFAULT_SIZE, steps or DEFAULT_STEPS, None, base_dir, paths.lora,
-                           model_identity(base_dir, paths.lora))
+                           model_identity(base_dir, loras, base_source=paths.base_source,
+                                          lora_source=paths.lora_source))
     if model != "demo":
         raise ConfigError(f"--model {model!r} is not known", hint="use --model demo, or --base DIR [--lora FILE]")
     demo = demo_module()
@@ -70,9 +72,8 @@ def choose_model(model: str, base: Optional[str], lora: Optional[str], size: Opt
         from ...demo import DEMO_CANVAS  # the contract's canvas holds even before the weights are built
 
         return ModelChoice("demo", size or _square(DEMO_CANVAS), steps or DEFAULT_STEPS, None)
-    from ..runner import weights_fingerprint
-
-    ident = {"demo": {str(p): weights_fingerprint(p) for p in demo.demo_paths()}}
+    demo_base, demo_lora = demo.demo_paths()
+    ident = model_identity(demo_base, [(demo_lora, 1.0)], base_source="demo", lora_source="demo")
     return ModelChoice("demo", size or _square(demo.DEMO_CANVAS), steps or demo.DEMO_STEPS,
                        list(demo.TRAIN_SEEDS), identity=ident, train_world_seed=demo.TRAIN_WORLD_SEED)
 

@@ -1,0 +1,95 @@
+"""`eval toyworld` as one library call: choose the model, synthesize the held-out worlds, render every mode
+(through `eval run`'s resumable runner, hence `sigmascene.render.render_scene`), score, write the report.
+
+The CLI only parses options, shows the bars and prints the tables this returns; a script or the editor can run the
+same evaluation without the command line.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from . import model as tw_model
+from . import report as tw_report
+from . import run as tw_run
+from .world import parse_subjects
+
+
+@dataclass
+class ToyworldRequest:
+    out: Path = Path("toyworld-eval")
+    count: int = 200
+    subjects: str = "1-10"
+    model: str = "demo"
+    base: Optional[str] = None
+    lora: Optional[str] = None
+    modes: str = "single,iterative"
+    steps: Optional[int] = None
+    size: Optional[int] = None
+    structure: str = "mask_depth"
+    seed_base: int = 9_000_000
+    validate: bool = False
+    docs: Optional[Path] = None
+    workers: int = 1
+    device: Optional[str] = None
+    dtype: str = "auto"
+
+
+@dataclass
+class ToyworldOutcome:
+    cfg: tw_run.ToyworldConfig
+    title: str
+    rows: list
+    validation_rows: list
+    results: tw_run.Results
+    summaries: dict[str, Any] = field(default_factory=dict)  # mode -> RunSummary (empty with validate)
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(s.failed for s in self.summaries.values())
+
+
+def run_toyworld(req: ToyworldRequest, start: tw_run.Start,
+                 loading: Optional[Callable[[], Any]] = None) -> ToyworldOutcome:
+    """The whole toy-world evaluation; resumable (finished scenes and renders are reused). `start(label, total)`
+    opens a progress bar; `loading()`, when given, is a context manager shown while the model loads."""
+    from contextlib import nullcontext
+
+    counts = parse_subjects(req.subjects)
+    modes = [] if req.validate else tw_run.parse_modes(req.modes)
+    choice = tw_model.choose_model(req.model, req.base, req.lora, req.size, req.steps, need_model=not req.validate)
+    cfg = tw_run.ToyworldConfig(out=req.out, counts=counts, count=req.count, size=choice.size, modes=modes,
+                                steps=choice.steps, seed_base=req.seed_base, structure=req.structure,
+                                model_name=choice.name, workers=req.workers)
+    evalset = tw_run.prepare(cfg, choice.train_seeds, start, choice.train_world_seed)
+    pipe, summaries = None, {}
+    if not req.validate:
+        with (loading() if loading is not None else nullcontext()):
+            pipe = tw_model.load_model(choice, req.device, req.dtype)
+        summaries = tw_run.render_all(pipe, evalset, cfg, choice.identity or {}, start)
+    results = tw_run.score_all(evalset, cfg, start=start, pipe=pipe)
+    title = (f"toy-world metric validation · {cfg.structure} · {cfg.size}px" if req.validate else
+             f"toy-world eval · {choice.name} · {cfg.structure} · {cfg.size}px")
+    rows, files = tw_report.write_report(results, cfg.modes, req.out / "report", title)
+    examples = None
+    if not req.validate:
+        from .examples import example_sheet
+
+        sheet = example_sheet(evalset, counts, {m: evalset.render_dir(cfg.method(m)) for m in cfg.modes})
+        if sheet is not None:
+            examples = req.out / "report" / "examples.png"
+            sheet.save(examples)
+            files.append(examples)
+    if req.docs is not None:
+        req.docs.mkdir(parents=True, exist_ok=True)
+        (req.docs / "toyworld-table.md").write_text(tw_report.markdown(rows, cfg.modes), encoding="utf-8")
+        files.append(req.docs / "toyworld-table.md")
+        for src, dest in ((req.out / "report" / "toyworld.png", "toyworld.png"), (examples, "toyworld-examples.png")):
+            if src is not None and src.is_file():
+                files.append(Path(shutil.copyfile(src, req.docs / dest)))
+    return ToyworldOutcome(cfg=cfg, title=title, rows=rows, validation_rows=tw_report.validation_rows(results.validation),
+                           results=results, summaries=summaries, files=files)

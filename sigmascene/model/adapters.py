@@ -1,0 +1,296 @@
+"""LoRA on SigmaPipeline the diffusers way, plus the one fact SIGMA must track: which adapters vouch for the mask.
+
+Every file goes in through diffusers' own `FluxLoraLoaderMixin` (the loader `FluxKontextPipeline` uses), so kohya,
+xlabs, BFL, network-alpha, DoRA, `rank_pattern` and text-encoder LoRAs load exactly as in stock diffusers, and the
+adapter API (`set_adapters`, `fuse_lora`, `unload_lora_weights`, ...) is diffusers'. This mixin only adds what
+diffusers cannot know or does not say loudly enough:
+
+* each adapter's `LoraInfo` (sigmascene metadata: condition mask, training config hash; its weight), so the
+  condition cache runs only when every active adapter was trained with the condition mask;
+* a LoRA for another base size is one short `ModelError` with a hint (diffusers prints a 30-line size dump);
+* keys that match no layer, or layers left without weights, are a `LoraKeysWarning` (an error with `strict=True`),
+  not a log line that a quiet logger swallows;
+* a load that fails leaves the pipeline exactly as it was: the half-made adapter is removed and the previously
+  active adapters and weights come back.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from diffusers.loaders import FluxLoraLoaderMixin
+
+from ..errors import ModelError
+from .lora import LoraInfo, info_from_state_dict, read_lora_info
+
+COMPONENT_PREFIXES = ("transformer", "text_encoder")
+
+
+class LoraKeysWarning(UserWarning):
+    """A LoRA loaded, but some of its keys matched no layer of the base, or some adapted layers got no weights."""
+
+
+class SigmaLoraLoaderMixin(FluxLoraLoaderMixin):
+    """diffusers' Flux LoRA loader with per-adapter SIGMA facts; see the module docstring."""
+
+    def _lora_state(self) -> dict[str, Any]:
+        state = self.__dict__.setdefault("_sigma_lora", None)
+        if state is None:
+            state = {"infos": {}, "fused": {}, "disabled": False}
+            self.__dict__["_sigma_lora"] = state
+        return state
+
+    @property
+    def lora_infos(self) -> dict[str, LoraInfo]:
+        """adapter name -> LoraInfo of every adapter loaded (active or not), in load order."""
+        return self._lora_state()["infos"]
+
+    @property
+    def lora_info(self) -> LoraInfo | None:
+        """The most recently loaded adapter's info (the one LoRA of a plain SIGMA render)."""
+        infos = list(self.lora_infos.values())
+        return infos[-1] if infos else None
+
+    def active_lora_infos(self) -> list[LoraInfo]:
+        """Infos of what currently changes the output: active adapters with a non-zero weight, and fused ones."""
+        state = self._lora_state()
+        out = list(state["fused"].values())
+        if state["disabled"] or not self.lora_infos:
+            return out
+        active = set(self.get_active_adapters())
+        for name, info in self.lora_infos.items():
+            if name in active and info.weight != 0 and name not in state["fused"]:
+                out.append(info)
+        return out
+
+    @property
+    def condition_mask(self) -> bool:
+        """Whether conditions may attend only to conditions: every LoRA in effect was trained that way."""
+        infos = self.active_lora_infos()
+        return bool(infos) and all(i.condition_mask for i in infos)
+
+    def mask_refusal(self) -> str:
+        """Why the condition cache is refused (for the error message), or "" when it is allowed."""
+        infos = self.active_lora_infos()
+        if not infos:
+            return "no LoRA is loaded" if not self.lora_infos else "no LoRA is active"
+        bad = [i for i in infos if not i.condition_mask]
+        if not bad:
+            return ""
+        i = bad[0]
+        why = "has no sigmascene metadata" if not i.sigma else "was trained without the condition mask"
+        return f"the LoRA {i.path or i.adapter_name} {why}, so it cannot vouch for the condition mask"
+
+    # -- loading -----------------------------------------------------------------------------------------------
+    def load_lora_weights(self, pretrained_model_name_or_path_or_dict: str | Path | dict, adapter_name: str | None = None,
+                          hotswap: bool = False, *, strict: bool = False, **kwargs: Any) -> LoraInfo:
+        """`FluxKontextPipeline.load_lora_weights`, plus: returns the adapter's LoraInfo, refuses a LoRA made for
+        another base size in one line, warns (or with `strict` refuses) about unmatched keys, and undoes a
+        failed load completely."""
+        from diffusers.utils.peft_utils import get_adapter_name
+
+        src = pretrained_model_name_or_path_or_dict
+        if isinstance(src, Path):
+            src = str(src)
+        label = _label(src, kwargs.get("weight_name"))
+        info = _describe(src, kwargs.get("weight_name"))
+        try:
+            state_dict = self.lora_state_dict(dict(src) if isinstance(src, dict) else src,
+                                              **{k: v for k, v in kwargs.items() if k in _STATE_DICT_KWARGS})
+        except (ValueError, OSError, KeyError, RuntimeError, TypeError, AssertionError) as err:
+            raise ModelError(f"{label} is not a LoRA diffusers can read: {_first_line(err)}") from None
+        if not any("lora" in k for k in state_dict):
+            raise ModelError(f"{label} holds no LoRA weights (no `lora` keys after diffusers' conversions)")
+        _check_fits(self, state_dict, label)
+        name = adapter_name or get_adapter_name(self.transformer)
+        if not hotswap and name in self.lora_infos:
+            raise ModelError(f"adapter name {name!r} is already in use",
+                             hint="pass another adapter_name, or delete_adapters it first")
+        before = self._snapshot()
+        try:
+            super().load_lora_weights(src, adapter_name=name, hotswap=hotswap, **kwargs)
+        except Exception as err:  # noqa: BLE001 - any failure must leave the pipeline as it was
+            self._restore(before, name)
+            raise ModelError(f"could not load LoRA {label}: {_first_line(err)}") from None
+        problems = _unhandled(self, state_dict, name)
+        if problems and strict:
+            self._restore(before, name)
+            raise ModelError(f"LoRA {label}: {problems}", hint="load without strict to accept it anyway")
+        if problems:
+            warnings.warn(f"LoRA {label}: {problems}", LoraKeysWarning, stacklevel=2)
+            info.warnings.append(problems)
+        info.adapter_name, info.weight = name, 1.0
+        self.lora_infos[name] = info
+        return info
+
+    def _snapshot(self) -> dict[str, Any]:
+        names = list(self.lora_infos)
+        active = set(self.get_active_adapters()) if names else set()
+        return {"active": [n for n in names if n in active], "weights": {n: self.lora_infos[n].weight for n in names},
+                "disabled": self._lora_state()["disabled"]}
+
+    def _restore(self, before: dict[str, Any], name: str) -> None:
+        """Remove every trace of adapter `name` and reinstate the adapters that were active, with their weights."""
+        from diffusers.utils.peft_utils import delete_adapter_layers
+
+        for comp_name in COMPONENT_PREFIXES:
+            comp = getattr(self, comp_name, None)
+            if comp is not None and name in (getattr(comp, "peft_config", None) or {}):
+                if hasattr(comp, "delete_adapters"):
+                    comp.delete_adapters(name)
+                else:
+                    delete_adapter_layers(comp, name)
+                    comp.peft_config.pop(name, None)
+        if before["active"]:
+            super().set_adapters(before["active"], [before["weights"][n] for n in before["active"]])
+        if before["disabled"]:
+            super().disable_lora()
+
+    # -- the adapter API: diffusers' behaviour, SIGMA's bookkeeping -------------------------------------------------
+    def set_adapters(self, adapter_names: str | list[str], adapter_weights: Any = None) -> None:
+        super().set_adapters(adapter_names, adapter_weights)
+        names = [adapter_names] if isinstance(adapter_names, str) else list(adapter_names)
+        if adapter_weights is None:
+            weights = [1.0] * len(names)
+        elif isinstance(adapter_weights, list):
+            weights = adapter_weights + [1.0] * (len(names) - len(adapter_weights))
+        else:
+            weights = [adapter_weights] * len(names)
+        for n, w in zip(names, weights):
+            if n in self.lora_infos:
+                self.lora_infos[n].weight = float(w) if isinstance(w, (int, float)) else w
+        self._lora_state()["disabled"] = False
+
+    def delete_adapters(self, adapter_names: str | list[str]) -> None:
+        super().delete_adapters(adapter_names)
+        for n in [adapter_names] if isinstance(adapter_names, str) else adapter_names:
+            self.lora_infos.pop(n, None)
+
+    def unload_lora_weights(self, reset_to_overwritten_params: bool = False) -> None:
+        super().unload_lora_weights(reset_to_overwritten_params=reset_to_overwritten_params)
+        self.lora_infos.clear()
+        self._lora_state()["disabled"] = False
+
+    def fuse_lora(self, components: list[str] = ["transformer"], lora_scale: float = 1.0,  # noqa: B006 - diffusers' signature
+                  safe_fusing: bool = False, adapter_names: list[str] | None = None, **kwargs: Any) -> None:
+        super().fuse_lora(components=components, lora_scale=lora_scale, safe_fusing=safe_fusing,
+                          adapter_names=adapter_names, **kwargs)
+        names = adapter_names or [n for n in self.get_active_adapters() if n in self.lora_infos]
+        self._lora_state()["fused"].update({n: self.lora_infos[n] for n in names if n in self.lora_infos})
+
+    def unfuse_lora(self, components: list[str] = ["transformer", "text_encoder"], **kwargs: Any) -> None:  # noqa: B006
+        super().unfuse_lora(components=components, **kwargs)
+        self._lora_state()["fused"].clear()
+
+    def disable_lora(self) -> None:
+        super().disable_lora()
+        self._lora_state()["disabled"] = True
+
+    def enable_lora(self) -> None:
+        super().enable_lora()
+        self._lora_state()["disabled"] = False
+
+
+_STATE_DICT_KWARGS = ("weight_name", "subfolder", "local_files_only", "use_safetensors", "cache_dir", "revision",
+                      "token", "proxies", "force_download")
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def _label(src: Any, weight_name: str | None) -> str:
+    if isinstance(src, dict):
+        return "state dict"
+    return str(Path(src) / weight_name) if weight_name else str(src)
+
+
+def _describe(src: Any, weight_name: str | None) -> LoraInfo:
+    """The LoraInfo of what is being loaded: a file's metadata (sigmascene's or the defaults of a foreign LoRA)."""
+    if isinstance(src, dict):
+        return info_from_state_dict(src, meta={}, path=None)
+    path = Path(src).expanduser()
+    if path.is_dir() and weight_name:
+        path = path / weight_name
+    elif path.is_dir():
+        default = path / "pytorch_lora_weights.safetensors"  # diffusers' default weight_name
+        files = sorted(path.glob("*.safetensors"))
+        path = default if default.is_file() else files[0] if len(files) == 1 else path
+    if path.is_dir():
+        raise ModelError(f"{path} is a folder without one LoRA file in it", hint="pass weight_name=FILE")
+    if not path.is_file():
+        raise ModelError(f"LoRA file {str(path)!r} does not exist",
+                         hint="train one with `sigmascene train`, or pass the path of a .safetensors LoRA")
+    return read_lora_info(path)
+
+
+def _module_names(state_dict: dict[str, Any], prefix: str) -> set[str]:
+    head = prefix + "."
+    return {k[len(head):].split(".lora_")[0] for k in state_dict if k.startswith(head) and ".lora_" in k}
+
+
+def _linear(module: Any) -> Any:
+    return getattr(module, "base_layer", module)
+
+
+def _check_fits(pipe: Any, state_dict: dict[str, Any], label: str) -> None:
+    """Shapes of the LoRA against the base's layers, before anything is touched: one line for a LoRA that was
+    trained on another base size (diffusers would fail deep inside peft with a size dump per layer)."""
+    import torch
+
+    for prefix in COMPONENT_PREFIXES:
+        comp = getattr(pipe, prefix, None)
+        if comp is None:
+            continue
+        bad, example = 0, None
+        for k, v in state_dict.items():
+            if not k.startswith(prefix + ".") or not torch.is_tensor(v) or v.ndim != 2:
+                continue
+            mod_name, _, kind = k[len(prefix) + 1:].partition(".lora_")
+            try:
+                layer = _linear(comp.get_submodule(mod_name))
+            except AttributeError:
+                continue  # an unknown layer is a key warning, below, not a size error
+            if not hasattr(layer, "in_features"):
+                continue
+            if kind.startswith("A.") and v.shape[1] != layer.in_features:
+                if mod_name == "x_embedder" and v.shape[1] > layer.in_features:
+                    continue  # a Flux Control LoRA widens the input; diffusers expands the layer itself
+                bad += 1
+                example = example or (mod_name, "input", v.shape[1], layer.in_features)
+            elif kind.startswith("B.") and v.shape[0] != layer.out_features:
+                bad += 1
+                example = example or (mod_name, "output", v.shape[0], layer.out_features)
+        if bad:
+            mod, side, lora_n, base_n = example
+            raise ModelError(f"LoRA {label} was trained for another base model: its {prefix} layer {mod} has "
+                             f"{side} size {lora_n}, this base's has {base_n} ({bad} tensors do not fit)",
+                             hint="use the base model the LoRA was trained on (--base); the demo LoRA fits only "
+                                  "the demo base, a Flux Kontext LoRA only a full-size Kontext base")
+
+
+def _unhandled(pipe: Any, state_dict: dict[str, Any], name: str) -> str:
+    """LoRA layers in the file that found no layer in the base, and layers adapted without weights from it."""
+    parts = []
+    for prefix in COMPONENT_PREFIXES:
+        comp = getattr(pipe, prefix, None)
+        wanted = _module_names(state_dict, prefix)
+        if comp is None:
+            if wanted:
+                parts.append(f"{len(wanted)} {prefix} layers ignored (the pipeline has no {prefix})")
+            continue
+        got = {n for n, m in comp.named_modules() if name in (getattr(m, "lora_A", None) or {})}
+        unexpected, missing = sorted(wanted - got), sorted(got - wanted)
+        if unexpected:
+            parts.append(f"{len(unexpected)} {prefix} layers match nothing in this base (e.g. {unexpected[0]})")
+        if missing:
+            parts.append(f"{len(missing)} {prefix} layers were adapted without weights in the file "
+                         f"(e.g. {missing[0]})")
+    other = sorted({k.split(".")[0] for k in state_dict if "lora" in k and not k.startswith(
+        tuple(p + "." for p in COMPONENT_PREFIXES))})
+    if other:
+        parts.append(f"keys for {', '.join(other)} were ignored")
+    return "; ".join(parts)
