@@ -4,7 +4,6 @@ a wrong line, a hang or silently wrong output."""
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
@@ -96,16 +95,30 @@ def test_a_thousand_long_behind_cycle_is_found_iteratively():
     assert len(cycles) == 1 and len(cycles[0].related) == 999
 
 
-def test_a_thousand_deep_param_chain_resolves_in_linear_time():
-    def scene(n: int) -> str:
-        params = "param p0 = 0.5\n" + "".join(f"param p{i} = $p{i - 1}\n" for i in range(1, n))
-        return HEAD + params + f'subject a {{ ref "a" box2d (0, 0, $p{n - 1}, 1) }}\n'
+def test_a_thousand_deep_param_chain_resolves_each_link_once():
+    """Linear, not a stack overflow or a quadratic walk: each param's value is read at most twice (follow, then
+    unwind). Times are printed by benchmarks/parse_limits.py, not asserted here."""
+    from collections import Counter
 
-    t0 = time.perf_counter()
-    s = sigmascene.loads(scene(1000))
-    took = time.perf_counter() - t0
+    from sigmascene.grammar.params import ParamTable
+    from sigmascene.grammar.parser import parse_source
+
+    text = "param p0 = 0.5\n" + "".join(f"param p{i} = $p{i - 1}\n" for i in range(1, 1000))
+    s = sigmascene.loads(HEAD + text + 'subject a { ref "a" box2d (0, 0, $p999, $p500) }\n')
     assert s.subjects[0].placement.x1 == 0.5 and len(s.params) == 1000
-    assert took < 5.0  # 900 params took 5.5 s before; now ~0.1 s
+    table = ParamTable(lambda *a, **k: pytest.fail(str(a)))
+    for st in parse_source(text, "<p>").stmts:
+        table.declare(st)
+    reads: Counter = Counter()
+
+    class Counting(dict):
+        def __getitem__(self, key):
+            reads[key] += 1
+            return super().__getitem__(key)
+
+    table.raws = Counting(table.raws)
+    assert [value for _, value, _ in table.resolved()] == [0.5] * 1000
+    assert max(reads.values()) <= 2 and sum(reads.values()) <= 2000
 
 
 def test_a_param_cycle_is_reported_once():
@@ -162,9 +175,8 @@ def test_a_five_megabyte_comment_file_checks_in_about_a_second(tmp_path):
     body = "".join(f"# comment line {i} " + "x" * 40 + "\n" for i in range(90_000))
     f.write_text(HEAD + body + SUBJ)
     assert f.stat().st_size > 5_000_000
-    t0 = time.perf_counter()
-    parse_file(f)
-    assert time.perf_counter() - t0 < 6.0  # about 1 s alone; generous for a loaded 2-core CI machine
+    scene = parse_file(f)  # about a second (benchmarks/parse_limits.py); here: it parses and keeps the comments
+    assert len(scene.subjects[0]._comments[""][0]) == 90_000
 
 
 # -- includes ----------------------------------------------------------------------------------------------------
@@ -225,10 +237,7 @@ def test_asset_errors_are_their_own_kind(tmp_path):
 
 def test_a_file_with_thousands_of_errors_reports_fifty_and_a_count_quickly():
     text = HEAD + "subject a { " + 'ref "a" box2d (0, 0, 1, 1) ' * 2000 + "}\n"
-    t0 = time.perf_counter()
     with pytest.raises(SigmaError) as exc:
         sigmascene.loads(text, file="<many>")
     out = exc.value.format()
-    # ~1 s alone; the bound only catches the quadratic path (minutes), not load on a shared CI machine
-    assert time.perf_counter() - t0 < 15.0
     assert len(exc.value.diagnostics) == 51 and "more errors not shown" in out
