@@ -67,6 +67,9 @@ def _runnable(doc: DocCommand) -> bool:
         return "--init" in words or "model.base=tiny" in words
     if path[:1] == ("render",):
         return "--base" not in words or "tiny-model" in words  # the embedded demo, or the tiny stack
+    if path[:2] == ("data", "build"):  # only the tiny-model quick start: real stages need real model folders
+        return "--tiny-models" in words or ("--count" in words and int(words[words.index("--count") + 1]) <= 6
+                                            and "--ray" not in words and "--calibrate" not in words)
     if path[:2] == ("data", "synth"):
         return int(words[words.index("--count") + 1]) <= 200 and "512" not in words
     return path[:1] in CHEAP or path[:2] in CHEAP

@@ -67,7 +67,7 @@ def make_set_cmd(
 def run(
     set_dir: Path = typer.Argument(..., metavar="SET", help="Eval set folder (holds evalset.json)."),
     base: Optional[str] = typer.Option(None, "--base", "--model", help="Flux Kontext diffusers folder "
-                                       "(or env SIGMASCENE_BASE, or the config file; none: the embedded demo "
+                                       "[env SIGMASCENE_BASE] (or the config file; none: the embedded demo "
                                        "model)."),
     lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors (or env SIGMASCENE_LORA)."),
     mode: str = typer.Option("single", "--mode", help="single (all subjects in one pass) | iterative (baseline)."),
