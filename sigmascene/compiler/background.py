@@ -15,7 +15,14 @@ from ..scene import Scene
 from .assets import load_rgb
 from .depth import load_depth_map
 
-DEFAULT_BLEND_MARGIN = 16  # pixels
+DEFAULT_BLEND_MARGIN = 16  # pixels, for a 1024 px canvas
+
+
+def default_blend(width: int, height: int) -> tuple[int, int]:
+    """(blend margin, feather) in pixels when not given: 1/64 and 1/128 of the canvas's long side (16 and 8 px
+    at 1024), at least 1 — a fixed 16 px would repaint most of the demo model's 64 px canvas."""
+    side = max(width, height)
+    return max(1, round(side / 64)), max(1, round(side / 128))
 
 
 @dataclass

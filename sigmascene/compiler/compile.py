@@ -18,7 +18,7 @@ from ..renderers.raster import flat_coverage
 from ..scene import Box3D, Mask, Mesh, Scene, Subject
 from ..vocab import TOKEN_PIXELS, routing_intensity
 from .assets import asset_notes, load_mask, load_mesh
-from .background import DEFAULT_BLEND_MARGIN, blend_region, load_background, photo_hides
+from .background import blend_region, default_blend, load_background, photo_hides
 from .compiled import GENERATOR, CompiledScene
 from .depth import depth_range, encode_depth, load_depth_map
 from .identity import UPSCALE_WARNING, reference_block, stack
@@ -55,10 +55,13 @@ def _flat(subject: Subject, scene: Scene) -> np.ndarray:
 
 
 def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None,
-                  blend_margin: int = DEFAULT_BLEND_MARGIN) -> CompiledScene:
+                  blend_margin: int | None = None) -> CompiledScene:
     """Compile a validated Scene into I_C, I_S and a manifest (see docs/maps.md for every definition). With a
     `background`, the photo fitted to the canvas and the blend region (`blend_margin` px around the subjects)
-    come along, and the photo's depth hides subject pixels it is nearer than (docs/insertion.md)."""
+    come along, and the photo's depth hides subject pixels it is nearer than (docs/insertion.md). `blend_margin`
+    None: `default_blend` of the canvas."""
+    if blend_margin is None:
+        blend_margin = default_blend(scene.canvas.width, scene.canvas.height)[0]
     if blend_margin < 0:
         raise ConfigError(f"blend margin must be zero or more pixels, got {blend_margin}")
     scene.validate_scene()

@@ -17,7 +17,6 @@ from ..errors import SigmaError
 from .iterative import BlendCallback, _chain, initial_noise
 from .output import SigmaPipelineOutput
 
-DEFAULT_FEATHER = 8  # pixels
 
 
 def feather_alpha(region: np.ndarray, feather: int) -> np.ndarray:
@@ -57,11 +56,12 @@ def _grow(region: np.ndarray, margin: int) -> np.ndarray:
     return F.max_pool2d(m, 2 * margin + 1, stride=1, padding=margin)[0, 0].numpy() > 0
 
 
-def render_insert(pipe: Any, compiled: Any, *, feather: int = DEFAULT_FEATHER, iterative: bool = False,
+def render_insert(pipe: Any, compiled: Any, *, feather: int | None = None, iterative: bool = False,
                   prompt_mode: str = "auto", seed: int | None = None, output_type: str = "pil",
                   callback: Callable[[int, int], None] | None = None, **kwargs: Any) -> SigmaPipelineOutput:
     """Render `compiled` (which has a `background`) into its photo; `iterative` paints one subject per pass,
-    each pass blended into the previous image, starting from the photo."""
+    each pass blended into the previous image, starting from the photo. `feather` None: 1/128 of the canvas's
+    long side, at least 1 px (the compiler's `default_blend`)."""
     import torch
 
     from ..prompts import build_prompt
@@ -69,6 +69,8 @@ def render_insert(pipe: Any, compiled: Any, *, feather: int = DEFAULT_FEATHER, i
     photo, region = compiled.background, compiled.blend_region
     if photo is None or region is None:
         raise SigmaError("this scene has no `background` photo to insert into")
+    if feather is None:
+        feather = max(1, round(max(compiled.scene.canvas.width, compiled.scene.canvas.height) / 128))
     if feather < 0:
         raise SigmaError(f"feather must be zero or more pixels, got {feather}")
     if kwargs.get("num_images_per_prompt", 1) != 1:
