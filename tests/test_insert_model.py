@@ -3,6 +3,8 @@ feather) equal to the photo byte for byte, single pass and iterative."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -80,3 +82,22 @@ def test_feather_falls_linearly_outside_the_region_and_paste_back_keeps_the_phot
     photo = np.full((9, 9, 3), 7, np.uint8)
     out = paste_back(np.full((9, 9, 3), 250, np.uint8), photo, region, 2)
     assert out[4, 4, 0] == 250 and out[0, 0, 0] == 7 and 7 < out[3, 3, 0] < 250
+
+
+@pytest.mark.slow
+def test_demo_model_renders_the_example_into_its_photo_and_records_the_blend(tmp_path):
+    from sigmascene.render import RenderOptions, render_scene, save_render
+
+    root = Path(__file__).resolve().parents[1] / "examples"
+    scene = sigmascene.load(root / "insert_room.sigma")
+    options = RenderOptions(steps=3, blend_margin=2, feather=2)
+    result = render_scene(scene, options)
+    image = np.asarray(result.images[0])
+    photo = np.asarray(Image.open(root / "toy" / "room_photo.png").convert("RGB"))
+    keep = outside(result.compiled, 2)
+    assert keep.mean() > 0.3 and np.array_equal(image[keep], photo[keep])
+    side = result.sidecars[0]["background"]
+    assert side == {"path": "toy/room_photo.png", "depth": "toy/room_depth.png", "blend_margin_px": 2,
+                    "feather_px": 2, "blend_pixels": int(result.compiled.blend_region.sum())}
+    assert "--blend-margin 2 --feather 2" in result.sidecars[0]["command"]
+    assert save_render(result, tmp_path / "out.png")[0].is_file()
