@@ -104,3 +104,17 @@ def test_safe_mode_refuses_a_photo_or_depth_outside_the_root(room):
         with pytest.raises(SigmaError, match="outside the allowed folder"):
             loads('sigma 1\ncanvas 64 x 64\n' + text + 'subject a { ref "r.png" box2d (0,0,1,1) }\n',
                   base_dir=inner, root=True)
+
+
+def test_the_bundled_toy_photo_is_what_its_script_draws(tmp_path, monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "toy" / "make_room_photo.py"
+    spec = importlib.util.spec_from_file_location("make_room_photo", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setattr(mod, "HERE", tmp_path)
+    mod.main()
+    for name in ("room_photo.png", "room_depth.png"):
+        assert (tmp_path / name).read_bytes() == (script.parent / name).read_bytes()
