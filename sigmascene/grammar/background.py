@@ -7,6 +7,7 @@ photo's size and `px` coordinates of the subjects need that size.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,12 +54,17 @@ def finish_background(lw: "_Lowerer", st: "ValueStmt | None", pf: "ParsedFile | 
     path = Path(bg.path) if os.path.isabs(bg.path) else lw.base_dir / bg.path
     try:
         stat_regular(path, loc, "background photo", "check the path, or give a `canvas` statement")
-        with Image.open(path) as im:  # the header only
-            size = im.size
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:  # the header only; the compiler decodes it, within its pixel limit
+                size = im.size
     except SigmaError as err:
         lw.absorb(err)
         return
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
+    except Image.DecompressionBombError:
+        lw.absorb(AssetError(f"background photo is too large to decode safely: {bg.path}", loc, "downscale it first"))
+        return
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
         lw.absorb(AssetError(f"background photo is not an image Pillow can read: {bg.path} ({exc})", loc))
         return
     w, h = photo_canvas(*size)
