@@ -101,3 +101,16 @@ def test_demo_model_renders_the_example_into_its_photo_and_records_the_blend(tmp
                     "feather_px": 2, "blend_pixels": int(result.compiled.blend_region.sum())}
     assert "--blend-margin 2 --feather 2" in result.sidecars[0]["command"]
     assert save_render(result, tmp_path / "out.png")[0].is_file()
+
+
+def test_iterative_insertion_leaves_what_the_photo_hides_to_the_photo(pipe, tmp_path):
+    scene = write_room(tmp_path)
+    depth = np.full((48, 64), 9.0, np.float32)
+    depth[:, :16] = 0.5  # a pillar 0.5 m away over the cat's left part (the cat is at 2 m)
+    np.save(tmp_path / "depth.npy", depth)
+    scene.write_text(SCENE.replace('seed 2', 'background_depth "depth.npy"\nseed 2'))
+    compiled = sigmascene.compile(sigmascene.load(scene), blend_margin=1)
+    assert not compiled.blend_region[:, :14].any()  # hidden by the pillar: not repainted
+    image = np.asarray(pipe.render_iterative(compiled, num_inference_steps=2, feather=1).images[0])
+    photo = np.asarray(Image.open(tmp_path / "photo.png"))
+    assert np.array_equal(image[:, :13], photo[:, :13])

@@ -126,6 +126,8 @@ def render_iterative(pipe: Any, compiled: Any, *, prompt_mode: str = "auto", see
     for k in range(n):
         ctrl, ident, region = subject_maps(compiled.control, compiled.identity, n, k)
         full = coverage.get(compiled.order[k])
+        if full is not None and background is not None and getattr(compiled, "blend_region", None) is not None:
+            full = full & compiled.blend_region  # not where the photo's own depth hides the subject
         if full is not None and full.shape == region.shape:  # the whole silhouette, occluded parts included
             region = region | full.astype(bool)
             ctrl[..., :2] = np.where(region[..., None], ROUTING_STEP, 0).astype(np.uint8)
