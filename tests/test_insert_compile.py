@@ -76,3 +76,13 @@ def test_dilate_grows_a_pixel_into_a_square():
     m = np.zeros((9, 9), bool)
     m[4, 4] = True
     assert dilate(m, 2).sum() == 25 and dilate(m, 2)[2:7, 2:7].all() and dilate(m, 0).sum() == 1
+
+
+def test_a_corrupt_photo_is_a_located_asset_error_when_compiling(room):
+    (room / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    scene = loads('sigma 1\ncanvas 64 x 64\nbackground "photo.png"\n'
+                  'subject dog { ref "dog.png" box2d (0.25, 0.25, 0.75, 0.75) }\n', base_dir=room)
+    with pytest.raises(AssetError) as err:
+        sigmascene.compile(scene)
+    d = err.value.diagnostics[0]
+    assert "background photo" in d.message and (d.loc.line, d.loc.column) == (3, 12)
