@@ -118,3 +118,10 @@ def test_the_bundled_toy_photo_is_what_its_script_draws(tmp_path, monkeypatch):
     mod.main()
     for name in ("room_photo.png", "room_depth.png"):
         assert (tmp_path / name).read_bytes() == (script.parent / name).read_bytes()
+
+
+def test_fmt_needs_no_photo_but_check_reports_it(room):
+    (room / "s.sigma").write_text(SCENE.replace("photo.png", "elsewhere.png"))
+    assert 'background "elsewhere.png"' in format_file(room / "s.sigma")
+    with pytest.raises(SigmaError, match="background photo file not found"):
+        load(room / "s.sigma")

@@ -59,13 +59,16 @@ def finish_background(lw: "_Lowerer", st: "ValueStmt | None", pf: "ParsedFile | 
             with Image.open(path) as im:  # the header only; the compiler decodes it, within its pixel limit
                 size = im.size
     except SigmaError as err:
-        lw.absorb(err)
+        if not lw.fragment:  # `fmt` needs no canvas size (it prints what was written); `check` reports the file
+            lw.absorb(err)
         return
     except Image.DecompressionBombError:
-        lw.absorb(AssetError(f"background photo is too large to decode safely: {bg.path}", loc, "downscale it first"))
+        if not lw.fragment:
+            lw.absorb(AssetError(f"background photo is too large to decode safely: {bg.path}", loc, "downscale it first"))
         return
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
-        lw.absorb(AssetError(f"background photo is not an image Pillow can read: {bg.path} ({exc})", loc))
+        if not lw.fragment:
+            lw.absorb(AssetError(f"background photo is not an image Pillow can read: {bg.path} ({exc})", loc))
         return
     w, h = photo_canvas(*size)
     lw.scene.canvas = Canvas(width=w, height=h)
