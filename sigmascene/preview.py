@@ -145,7 +145,7 @@ def _label_size(text: str, size: int) -> tuple[int, int]:
 
 
 def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool = True) -> Image.Image:
-    """Subjects over a neutral background, far first, so nearer fills cover farther ones as on camera.
+    """Subjects over a neutral background (or the scene's `background` photo), far first, so nearer fills cover farther ones as on camera.
 
     Thumbnails and name tags are placed after every fill, tags last, each where it covers no earlier tag or
     thumbnail: inside a subject's region when the region is large, beside it when the thumbnail would hide
@@ -153,6 +153,10 @@ def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool =
     cols = palette(len(compiled.order))
     rgb = np.empty((size[1], size[0], 3), np.float32)
     rgb[:] = LAYOUT_BG
+    photo = getattr(compiled, "background", None)
+    if photo is not None:  # insertion: the layout over the user's photo, the blend region outlined in white
+        rgb[:] = np.asarray(Image.fromarray(photo).resize(size, Image.BILINEAR), np.float32)
+        rgb[_outline(_small(compiled.blend_region, size), 1)] = 255.0
     masks = [_small(compiled.coverage[n], size) for n in compiled.order]
     for m, c in zip(masks, cols):
         rgb[m] = 0.45 * rgb[m] + 0.55 * np.asarray(c, np.float32)

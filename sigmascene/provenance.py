@@ -147,7 +147,7 @@ def render_sidecar(*, scene: "Scene", compiled: Any, options: "RenderOptions", m
     compute = getattr(getattr(pipe, "vae", None), "dtype", None) or compute_dtype(options.dtype, dev)
     dtype = str(compute).replace("torch.", "")  # what the math ran in: the pipeline's, when one is given
     storage = {str(p.dtype) for p in getattr(getattr(pipe, "transformer", None), "parameters", lambda: [])()}
-    return {
+    side = {
         "scene": {"file": str(source) if source is not None else None, "hash": scene_hash(scene),
                   "maps_hash": maps_hash(compiled), "sets": dict(sets or {})},
         "prompt": build_prompt(scene, options.prompt_mode), "prompt_mode": resolve_mode(scene, options.prompt_mode),
@@ -160,6 +160,16 @@ def render_sidecar(*, scene: "Scene", compiled: Any, options: "RenderOptions", m
         "seed": seed, "seeds": seeds, "batch_index": batch_index, "timings": timings,
         "command": render_command(source, seed, sets or {}, model, options, steps),
     }
+    if getattr(scene, "background", None) is not None:  # insertion: the photo and how it was blended
+        from .compiler.background import default_blend
+
+        entry = compiled.manifest.get("background") or {}
+        feather = default_blend(scene.canvas.width, scene.canvas.height)[1] if options.feather is None \
+            else options.feather
+        side["background"] = {"path": scene.background.path, "depth": scene.background.depth,
+                              "blend_margin_px": entry.get("blend_margin_px"), "feather_px": feather,
+                              "blend_pixels": entry.get("blend_pixels")}
+    return side
 
 
 def render_command(source: str | Path | None, seed: int, sets: dict[str, str], model: dict[str, Any],
@@ -178,6 +188,10 @@ def render_command(source: str | Path | None, seed: int, sets: dict[str, str], m
         parts.append("--cache-conditions")
     if options.identity_size:
         parts += ["--identity-size", "{}x{}".format(*options.identity_size)]
+    if getattr(options, "blend_margin", None) is not None:
+        parts += ["--blend-margin", str(options.blend_margin)]
+    if getattr(options, "feather", None) is not None:
+        parts += ["--feather", str(options.feather)]
     for k, v in sets.items():
         parts += ["--set", f"{k}={v}"]
     return " ".join(shlex.quote(p) for p in parts)

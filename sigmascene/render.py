@@ -49,6 +49,8 @@ class RenderOptions:
     device: str = "auto"
     identity_size: tuple[int, int] | None = None
     batch: int = 1
+    blend_margin: int | None = None  # px around the subjects a `background` photo may change (None: 1/64 side)
+    feather: int | None = None       # px of seam between the render and the photo (None: 1/128 side)
 
 
 @dataclass
@@ -88,6 +90,9 @@ def check_options(options: RenderOptions) -> None:
             raise ConfigError(f"{what} {value!r} is not one of: {', '.join(a for a in allowed if a)}")
     if options.batch < 1:
         raise ConfigError(f"--batch must be at least 1, got {options.batch}")
+    if min(options.blend_margin or 0, options.feather or 0) < 0:
+        raise ConfigError(f"--blend-margin and --feather must be zero or more pixels, got {options.blend_margin} "
+                          f"and {options.feather}")
     if options.steps is not None and options.steps < 1:
         raise ConfigError(f"--steps must be at least 1, got {options.steps}")
 
@@ -233,8 +238,10 @@ def render_scene(scene: "Scene", options: RenderOptions, *, note: Callable[[str]
             say(line)
         if fitted:
             say(fitted)
-    compiled = (sigmascene.compile(scene) if options.identity_size is None else
-                sigmascene.compile(scene, identity_size=options.identity_size))
+    extra: dict[str, Any] = {} if options.identity_size is None else {"identity_size": options.identity_size}
+    if scene.background is not None:
+        extra["blend_margin"] = options.blend_margin
+    compiled = sigmascene.compile(scene, **extra)
     t_compile = time.perf_counter() - t0
     for w in getattr(compiled, "warnings", []):
         say(str(w))
@@ -299,6 +306,11 @@ def _render_one(pipe: Any, compiled: Any, options: RenderOptions, seed: int, ste
 
     kwargs = dict(prompt_mode=options.prompt_mode, seed=seed, num_inference_steps=steps,
                   guidance_scale=options.guidance, callback=on_step, callback_on_step_end=on_step_end)
+    if getattr(compiled, "background", None) is not None:
+        from .compiler.background import default_blend
+
+        canvas = compiled.scene.canvas
+        kwargs["feather"] = default_blend(canvas.width, canvas.height)[1] if options.feather is None else options.feather
     try:
         if options.mode == "iterative":
             out = pipe.render_iterative(compiled, **kwargs)

@@ -222,6 +222,23 @@ class Include(Node):
     position: int = 0  # how many subjects of the whole scene precede the included ones
 
 
+class Background(Node):
+    """`background "photo.jpg"` (+ `background_depth "depth.npy"`): subjects are inserted into this photo, which
+    is kept exactly outside the blend region (docs/insertion.md). `depth` is metres (.npy) or a 16-bit PNG in
+    millimetres, used to hide subject pixels behind nearer parts of the photo."""
+
+    path: str
+    depth: str | None = None
+
+
+def photo_canvas(width: int, height: int) -> tuple[int, int]:
+    """The canvas a photo gives when the scene names none: its own size, scaled down to fit MAX_CANVAS and
+    rounded down to whole tokens (the photo is then scaled and centre-cropped to cover it, like any canvas)."""
+    scale = min(1.0, MAX_CANVAS / max(width, height))
+    return tuple(max(TOKEN_PIXELS, int(v * scale) // TOKEN_PIXELS * TOKEN_PIXELS)  # type: ignore[return-value]
+                 for v in (width, height))
+
+
 class Scene(Node):
     version: int = 1
     canvas: Canvas = Field(default_factory=Canvas)
@@ -232,6 +249,7 @@ class Scene(Node):
     params: list[Param] = Field(default_factory=list)
     includes: list[Include] = Field(default_factory=list)
     subjects: list[Subject] = Field(default_factory=list)
+    background: Background | None = None
 
     _base_dir: Path | None = PrivateAttr(default=None)
     _file: str | None = PrivateAttr(default=None)
@@ -305,6 +323,23 @@ class Scene(Node):
                      depth_map=None if depth_map is None else str(depth_map), relations=rels, caption=caption)
         self.subjects.append(subj)
         return subj
+
+    def set_background(self, photo: str | Path, depth: str | Path | None = None) -> Background:
+        """`background "photo"` (and `background_depth "depth"`). Unless the canvas was given explicitly, it
+        becomes the photo's size (see `photo_canvas`); the photo must then be readable."""
+        bg = build(Background, path=str(photo), depth=None if depth is None else str(depth))
+        if "canvas" not in self.model_fields_set:
+            from PIL import Image, UnidentifiedImageError
+
+            try:
+                with Image.open(self.resolve(bg.path)) as im:
+                    size = im.size
+            except (OSError, UnidentifiedImageError, ValueError) as exc:
+                raise SceneValidationError(f"background photo cannot be read to size the canvas: {photo} ({exc})",
+                                           _caller_loc(), "give the canvas explicitly, or fix the path") from None
+            self.canvas = Canvas(width=photo_canvas(*size)[0], height=photo_canvas(*size)[1])
+        self.background = bg
+        return bg
 
     def add_param(self, name: str, value: float | str, unit: str | None = None) -> "ParamRef | str":
         """Declare `param NAME = value`; returns the value to use in builders (a ParamRef for numbers), so

@@ -29,7 +29,7 @@ def parse_sets(sets: Optional[list[str]]) -> dict[str, str]:
     return out
 
 
-SAFE_HELP = "Confine every file the scene names (include, ref, mask, depth map, mesh) to its folder."
+SAFE_HELP = "Confine every file the scene names (include, ref, mask, depth map, mesh, background) to its folder."
 ROOT_HELP = "Confine every file the scene names to DIR (implies --safe)."
 
 

@@ -37,6 +37,14 @@ def render(
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP, metavar="NAME=VALUE"),
     batch: int = typer.Option(1, "--batch", min=1, max=1000, help="Render K images with seeds seed..seed+K-1."),
     mode: str = typer.Option("single", "--mode", help="single (all subjects in one pass) | iterative (baseline)."),
+    blend_margin: Optional[int] = typer.Option(None, "--blend-margin", min=0, max=4096,
+                                               help="With a `background` photo: pixels around the subjects the "
+                                                    "model may change (default 1/64 of the canvas's long side, "
+                                                    "16 at 1024; docs/insertion.md)."),
+    feather: Optional[int] = typer.Option(None, "--feather", min=0, max=512,
+                                          help="With a `background` photo: px of seam where the render fades into "
+                                               "the photo; beyond it every pixel is the photo's (default 1/128 of "
+                                               "the long side, 8 at 1024)."),
     cache_conditions: bool = typer.Option(False, "--cache-conditions",
                                           help="Compute condition K/V once (needs a LoRA trained with the mask)."),
     offload: Optional[str] = typer.Option(None, "--offload", help="model | sequential CPU offload (GPU only)."),
@@ -57,7 +65,8 @@ def render(
         options = RenderOptions(base=base, loras=list(lora or []), transformer=transformer, steps=steps,
                                 guidance=guidance, seed=seed, mode=mode, cache_conditions=cache_conditions,
                                 offload=offload, dtype=dtype, vae_tiling=vae_tiling, prompt_mode=prompt_mode,
-                                device=device, identity_size=parse_identity_size(identity_size), batch=batch)
+                                device=device, identity_size=parse_identity_size(identity_size), batch=batch,
+                                blend_margin=blend_margin, feather=feather)
         check_options(options)
         sets = parse_sets(set_)
         target = Path(out or output or Path(file).with_suffix(".png").name)

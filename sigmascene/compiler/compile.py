@@ -18,6 +18,7 @@ from ..renderers.raster import flat_coverage
 from ..scene import Box3D, Mask, Mesh, Scene, Subject
 from ..vocab import TOKEN_PIXELS, routing_intensity
 from .assets import asset_notes, load_mask, load_mesh
+from .background import blend_region, default_blend, load_background, photo_hides
 from .compiled import GENERATOR, CompiledScene
 from .depth import depth_range, encode_depth, load_depth_map
 from .identity import UPSCALE_WARNING, reference_block, stack
@@ -53,8 +54,16 @@ def _flat(subject: Subject, scene: Scene) -> np.ndarray:
     return flat_coverage(p, scene)
 
 
-def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None) -> CompiledScene:
-    """Compile a validated Scene into I_C, I_S and a manifest (see docs/maps.md for every definition)."""
+def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None,
+                  blend_margin: int | None = None) -> CompiledScene:
+    """Compile a validated Scene into I_C, I_S and a manifest (see docs/maps.md for every definition). With a
+    `background`, the photo fitted to the canvas and the blend region (`blend_margin` px around the subjects)
+    come along, and the photo's depth hides subject pixels it is nearer than (docs/insertion.md). `blend_margin`
+    None: `default_blend` of the canvas."""
+    if blend_margin is None:
+        blend_margin = default_blend(scene.canvas.width, scene.canvas.height)[0]
+    if blend_margin < 0:
+        raise ConfigError(f"blend margin must be zero or more pixels, got {blend_margin}")
     scene.validate_scene()
     width, height = scene.canvas.width, scene.canvas.height
     bh, bw = default_identity_size(width, height) if identity_size is None else identity_size
@@ -64,6 +73,7 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None)
     warnings: list[str] = []
 
     # Load everything first so that a bad file fails before any work is spent.
+    background = load_background(scene)
     blocks = {s.name: reference_block(scene.resolve(s.ref), s.field_loc("ref"), bh, bw) for s in subjects}
     depth_maps = {s.name: load_depth_map(scene.resolve(s.depth_map), s.field_loc("depth_map"), width, height)
                   for s in subjects if s.depth_map}
@@ -92,6 +102,10 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None)
         if spec["near_depth"] is None:  # no metric depth: a card at the depth the ordering gave it
             z = ordering.depth[name]
             spec = dict(spec, near_depth=FAR_AWAY if z is None else z, far_depth=FAR_AWAY if z is None else z)
+        if background is not None and background.depth is not None:  # the photo covers what is behind it
+            spec = dict(spec, near_mask=spec["near_mask"] & ~photo_hides(background.depth, spec["near_depth"],
+                                                                         spec["metric"]),
+                        far_mask=spec["far_mask"] & ~photo_hides(background.depth, spec["far_depth"], spec["metric"]))
         layers.append(Layer(intensity=routing_intensity(k + 1), **spec))
     ir_asc, ir_desc, visible = composite(layers, height, width)
     has_depth = visible > 0
@@ -131,9 +145,22 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None)
         "subjects": entries,
         "warnings": warnings,
     }
+    region = None
+    if background is not None:
+        region = blend_region([lay.near_mask | lay.far_mask for lay in layers], (height, width), blend_margin)
+        manifest["background"] = _background_entry(scene, background, region, blend_margin)
     return CompiledScene(scene=scene, order=order, control=control, identity=identity, manifest=manifest,
                          coverage=coverage, depth=np.where(has_depth, visible, 0).astype(np.float32),
-                         warnings=warnings)
+                         warnings=warnings, background=None if background is None else background.rgb,
+                         blend_region=region)
+
+
+def _background_entry(scene: Scene, background, region: np.ndarray, margin: int) -> dict:
+    rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+    bbox = None if rows.size == 0 else [int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1]
+    return {"path": scene.background.path, "depth": scene.background.depth,
+            "photo_size": list(background.photo_size), "fit": "cover, centre crop",
+            "blend_margin_px": margin, "blend_bbox_px": bbox, "blend_pixels": int(region.sum())}
 
 
 def _subject_layer(s: Subject, flat: dict, items: dict, ids3d: dict, r3: Render3D, depth_maps: dict,

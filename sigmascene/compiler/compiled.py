@@ -36,6 +36,8 @@ class CompiledScene:
     coverage: dict[str, np.ndarray]  # full H x W bool silhouette of each subject, before occlusion
     depth: np.ndarray  # H x W float32 metres of the visible subject surface, 0 where none
     warnings: list[str] = field(default_factory=list)
+    background: np.ndarray | None = None  # H x W x 3 uint8: the `background` photo fitted to the canvas
+    blend_region: np.ndarray | None = None  # H x W bool: where insertion may change the photo
 
     @property
     def ir_asc(self) -> np.ndarray:

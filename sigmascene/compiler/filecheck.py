@@ -65,6 +65,11 @@ def _mesh_header(path: Path, loc: SourceLoc | None) -> None:
 def scene_files(scene: Scene) -> list[tuple[str, str, SourceLoc | None]]:
     """(what, path as written, location) of every file the scene names, in file order."""
     out = []
+    bg = scene.background
+    if bg is not None:
+        out.append(("background photo", bg.path, bg.field_loc("path")))
+        if bg.depth:
+            out.append(("background depth", bg.depth, bg.field_loc("depth")))
     for s in scene.subjects:
         out.append(("reference", s.ref, s.field_loc("ref")))
         p = s.placement
@@ -83,9 +88,9 @@ def check_files(scene: Scene) -> list[Diagnostic]:
         path = scene.resolve(written)
         try:
             existing_file(path, loc, what)
-            if what in ("reference", "mask"):
+            if what in ("reference", "mask", "background photo"):
                 _image_header(path, loc, what)
-            elif what == "depth map":
+            elif what in ("depth map", "background depth"):
                 _depth_header(path, loc)
             else:
                 _mesh_header(path, loc)

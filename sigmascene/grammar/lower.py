@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from ..errors import Diagnostic, SigmaError, SourceLoc
 from ..paths import confine
 from ..scene import (MAX_SUBJECTS, SUPPORTED_VERSIONS, Camera, Canvas, Include, Node, Param, Relation, Scene, Subject)
+from .background import finish_background, lower_background
 from .comments import Anchor, attach_comments
 from .params import ParamTable
 from .placements import lower_placement
@@ -74,8 +75,9 @@ class _Lowerer:
                 self.scene.params.append(node)
                 self.anchor(st, node, "")
         for pf, st in flat:
-            if st.kind in ("canvas", "seed", "prompt", "compose", "camera"):
+            if st.kind in ("canvas", "seed", "prompt", "compose", "camera", "background", "background_depth"):
                 getattr(self, st.kind)(st, pf)
+        self.photo_canvas()
         subjects = 0
         for pf, st in flat:
             if st.kind == "subject":
@@ -184,6 +186,15 @@ class _Lowerer:
         if node is not None:
             self.scene.canvas = node
             self.anchor(st, self.scene, "canvas")
+
+    def background(self, st: ValueStmt, pf: ParsedFile) -> None:
+        lower_background(self, st, pf)
+
+    def background_depth(self, st: ValueStmt, pf: ParsedFile) -> None:
+        self.bg_depth = (st, pf)  # applied after every header statement: it may come before `background`
+
+    def photo_canvas(self) -> None:
+        finish_background(self, *getattr(self, "bg_depth", (None, None)))
 
     def seed(self, st: ValueStmt, pf: ParsedFile) -> None:
         if self.once("seed", st, "seed"):

@@ -25,7 +25,8 @@ GRAMMAR = Path(__file__).with_name("sigma.lark")
 MAX_VEC_ITEMS = 16
 MAX_POLYGON_POINTS = 256
 
-STATEMENTS = ("sigma", "canvas", "seed", "prompt", "compose", "camera", "param", "include", "subject")
+STATEMENTS = ("sigma", "canvas", "seed", "prompt", "compose", "camera", "param", "include", "subject", "background",
+              "background_depth")
 SUBJECT_ITEMS = ("ref", "caption", "box2d", "box3d", "mask", "polygon", "mesh", "depth", "depth_map", "behind",
                  "in_front_of")
 KEYWORDS = STATEMENTS + SUBJECT_ITEMS + ("position", "look_at", "fov", "center", "size", "yaw", "pitch", "roll",

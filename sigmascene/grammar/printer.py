@@ -74,9 +74,14 @@ class _Printer:
         head: list[str] = []
         if self.written("version") or not self.from_text:
             self.line(head, 0, f"sigma {s.version}", s, "version")
-        if self.own(s.canvas) or not self.from_text:
+        if self.own(s.canvas) or (not self.from_text and (s.background is None or "canvas" in s.model_fields_set)):
             self.line(head, 0, f"canvas {self.val(s.canvas, 'width', s.canvas.width)} x "
                                f"{self.val(s.canvas, 'height', s.canvas.height)}", s, "canvas")
+        bg = s.background
+        if bg is not None and (self.own(bg) or not self.from_text):
+            self.line(head, 0, f"background {self.string(bg, 'path', bg.path)}", bg, "")
+            if bg.depth is not None:
+                self.line(head, 0, f"background_depth {self.string(bg, 'depth', bg.depth)}", bg, "depth")
         if self.written("seed") or (not self.from_text and s.seed != 0):
             self.line(head, 0, f"seed {self.val(s, 'seed', s.seed)}", s, "seed")
         if self.written("prompt") or (not self.from_text and s.prompt):

@@ -99,9 +99,12 @@ def initial_noise(pipe: Any, canvas: tuple[int, int], generator: Any, batch: int
 
 def render_iterative(pipe: Any, compiled: Any, *, prompt_mode: str = "auto", seed: int | None = None,
                      callback: Callable[[int, int], None] | None = None, output_type: str = "pil",
-                     num_inference_steps: int = 28, **kwargs: Any) -> Any:
+                     num_inference_steps: int = 28, background: Any = None,
+                     grow: Callable[[np.ndarray], np.ndarray] | None = None, **kwargs: Any) -> Any:
     """N passes of `pipe` for N subjects; returns the pipeline output of the last pass with summed timings.
-    A `callback_on_step_end` of the caller runs after the blend, in every pass; an interrupt ends the passes."""
+    A `callback_on_step_end` of the caller runs after the blend, in every pass; an interrupt ends the passes.
+    With a `background` image (insertion), the first pass is blended into it too, and `grow` widens each
+    subject's paint region (the blend margin)."""
     import torch
 
     from ..prompts import build_prompt
@@ -117,15 +120,19 @@ def render_iterative(pipe: Any, compiled: Any, *, prompt_mode: str = "auto", see
     embeds, pooled = pipe.encode_prompt(build_prompt(scene, prompt_mode), device=device)
     generator = torch.Generator("cpu").manual_seed(int(scene.seed if seed is None else seed))
     timings: dict[str, float] = {"passes": n}
-    previous = None
+    previous = background
     t_start = time.perf_counter()
     coverage = getattr(compiled, "coverage", None) or {}
     for k in range(n):
         ctrl, ident, region = subject_maps(compiled.control, compiled.identity, n, k)
         full = coverage.get(compiled.order[k])
+        if full is not None and background is not None and getattr(compiled, "blend_region", None) is not None:
+            full = full & compiled.blend_region  # not where the photo's own depth hides the subject
         if full is not None and full.shape == region.shape:  # the whole silhouette, occluded parts included
             region = region | full.astype(bool)
             ctrl[..., :2] = np.where(region[..., None], ROUTING_STEP, 0).astype(np.uint8)
+        if grow is not None:
+            region = grow(region)
         if not region.any():
             continue  # hidden in both maps: nothing to paint (the compiler warns about it)
         step_cb = None if callback is None else (lambda i, total, k=k: callback(k * total + i, n * total))
@@ -141,7 +148,7 @@ def render_iterative(pipe: Any, compiled: Any, *, prompt_mode: str = "auto", see
         for key, v in out.timings.items():
             if key.endswith("_s"):
                 timings[key] = timings.get(key, 0.0) + v
-    if previous is None:
+    if previous is None or previous is background:
         raise SigmaError("no subject is visible in the control map, so the iterative baseline has nothing to paint")
     timings["total_s"] = time.perf_counter() - t_start
     image = previous

@@ -314,9 +314,14 @@ class SigmaPipeline(DiffusionPipeline, SigmaLoraLoaderMixin):
 
     # -- conveniences over CompiledScene ------------------------------------------------------------------------
     def render(self, compiled: Any, *, prompt_mode: str = "auto", seed: int | None = None, **kwargs: Any) -> SigmaPipelineOutput:
-        """Render a CompiledScene (its I_C, I_S and scene) in one pass per step; the seed defaults to the scene's."""
+        """Render a CompiledScene (its I_C, I_S and scene) in one pass per step; the seed defaults to the scene's.
+        A scene with a `background` photo is inserted into it (`feather=` px seam; see model/insert.py)."""
         from ..prompts import build_prompt
 
+        if getattr(compiled, "background", None) is not None:
+            from .insert import render_insert
+
+            return render_insert(self, compiled, prompt_mode=prompt_mode, seed=seed, **kwargs)
         scene = compiled.scene
         generator = torch.Generator("cpu").manual_seed(int(scene.seed if seed is None else seed))
         return self(prompt=build_prompt(scene, prompt_mode), control_image=compiled.control,
@@ -324,9 +329,14 @@ class SigmaPipeline(DiffusionPipeline, SigmaLoraLoaderMixin):
                     generator=generator, **kwargs)
 
     def render_iterative(self, compiled: Any, **kwargs: Any) -> SigmaPipelineOutput:
-        """The baseline: one subject per pass, far to near, each pass painted into the previous output."""
+        """The baseline: one subject per pass, far to near, each pass painted into the previous output (into the
+        `background` photo first, when the scene has one)."""
         from .iterative import render_iterative
 
+        if getattr(compiled, "background", None) is not None:
+            from .insert import render_insert
+
+            return render_insert(self, compiled, iterative=True, **kwargs)
         return render_iterative(self, compiled, **kwargs)
 
 
