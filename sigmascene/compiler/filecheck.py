@@ -11,26 +11,12 @@ from pathlib import Path
 
 from ..errors import AssetError, Diagnostic, SigmaError, SourceLoc
 from ..scene import Scene
-from .assets import IMAGE_SUFFIXES, MAX_PIXELS, MESH_SUFFIXES, existing_file
+from .assets import MESH_SUFFIXES, existing_file, open_image_header
 from .depth import DEPTH_SUFFIXES
 
 
 def _image_header(path: Path, loc: SourceLoc | None, what: str) -> None:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:  # lazy: reads the header, decodes nothing
-            w, h = im.size
-    except UnidentifiedImageError:
-        raise AssetError(f"{what} is not an image Pillow can read: {path}", loc,
-                         f"use one of {IMAGE_SUFFIXES}") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise AssetError(f"{what} image is corrupt: {path} ({exc})", loc) from None
-    if w <= 0 or h <= 0:
-        raise AssetError(f"{what} image is empty ({w}x{h} pixels): {path}", loc)
-    if w * h > MAX_PIXELS:
-        raise AssetError(f"{what} image is {w}x{h} = {w * h / 1e6:.0f} megapixels, over the "
-                         f"{MAX_PIXELS // 1_000_000} megapixel limit: {path}", loc, "downscale it first")
+    open_image_header(path, loc, what).close()  # the loader's own checks, on the header alone
 
 
 def _depth_header(path: Path, loc: SourceLoc | None) -> None:
