@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, Diagnostic, SourceLoc
+from ..toml_file import read_toml
 from .config import TrainConfig
 from .toml_text import render_toml
 
@@ -188,13 +189,7 @@ def load_config(path: str | Path, sets: list[str] | None = None) -> TrainConfig:
     if not p.is_file():
         raise ConfigError(f"config file {str(p)!r} does not exist",
                          hint="create one with `sigmascene train --init FILE`")
-    text = p.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        m = re.search(r"line (\d+), column (\d+)", str(err))
-        loc = SourceLoc(str(p), int(m.group(1)), int(m.group(2))) if m else SourceLoc(str(p), 1, 1)
-        raise ConfigError(f"not valid TOML: {str(err).split(' (at')[0]}", loc) from None
+    text, data = read_toml(p)
     overrides = {apply_set(data, item): item for item in sets or []}
     cfg = validate_config(data, file=str(p), text=text, base_dir=p.resolve().parent, overrides=overrides)
     if run is not None and "run.dir" not in overrides and cfg.run_dir.resolve() != run.resolve():
