@@ -131,3 +131,22 @@ def test_check_refuses_a_decompression_bomb_with_the_loaders_own_message(tmp_pat
     f.write_text('sigma 1\ncanvas 64 x 64\nsubject a { ref "bomb.png" box2d (0, 0, 1, 1) }\n')
     (problem,) = check_scene_file(f)
     assert f"{MAX_PIXELS // 1_000_000} megapixel limit" in problem.message and problem.loc.line == 3
+
+
+def test_check_and_compile_refuse_a_depth_map_of_an_unknown_format_with_one_message(tmp_path):
+    import pytest
+
+    from sigmascene.compiler import compile_scene
+    from sigmascene.errors import AssetError
+    from sigmascene.grammar import load
+
+    shutil.copytree(EXAMPLES / "refs", tmp_path / "refs")
+    (tmp_path / "depth.jpg").write_bytes((EXAMPLES / "refs" / "corgi.png").read_bytes())
+    f = tmp_path / "s.sigma"
+    f.write_text('sigma 1\ncanvas 64 x 64\nsubject a { ref "refs/corgi.png" box2d (0, 0, 1, 1) '
+                 'depth_map "depth.jpg" }\n')
+    (checked,) = check_scene_file(f)
+    with pytest.raises(AssetError) as compiled:
+        compile_scene(load(f))
+    assert checked.message == compiled.value.diagnostics[0].message and "got depth.jpg" in checked.message
+    assert checked.loc == compiled.value.diagnostics[0].loc

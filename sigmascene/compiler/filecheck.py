@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import AssetError, Diagnostic, SigmaError, SourceLoc
 from ..scene import Scene
 from .assets import MESH_SUFFIXES, existing_file, open_image_header
-from .depth import DEPTH_SUFFIXES
+from .depth import depth_suffix
 
 
 def _image_header(path: Path, loc: SourceLoc | None, what: str) -> None:
@@ -20,11 +20,7 @@ def _image_header(path: Path, loc: SourceLoc | None, what: str) -> None:
 
 
 def _depth_header(path: Path, loc: SourceLoc | None) -> None:
-    suffix = path.suffix.lower()
-    if suffix not in DEPTH_SUFFIXES:
-        raise AssetError(f"depth map must be .npy (metres), 16-bit .png (millimetres) or float .tif (metres), "
-                         f"got {path.name}", loc)
-    if suffix == ".npy":
+    if depth_suffix(path, loc) == ".npy":
         import numpy as np
 
         try:
