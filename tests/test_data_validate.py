@@ -168,3 +168,11 @@ def test_cli_exit_code_and_located_output(tmp_path):
     assert "Traceback" not in r.output
     r = runner.invoke(app, ["data", "validate", str(tmp_path / "nowhere")])
     assert r.exit_code == 1 and "no index.jsonl" in r.stdout
+
+
+def test_a_missing_index_is_reported_for_the_folder_never_at_line_0(tmp_path):
+    from sigmascene.cli import app
+
+    r = CliRunner().invoke(app, ["data", "validate", str(tmp_path / "nowhere")])
+    assert r.exit_code == 1 and f"{tmp_path / 'nowhere'}: error: no index.jsonl in" in r.stdout
+    assert ":0:" not in r.output and "data synth" in r.stdout

@@ -83,11 +83,23 @@ def test_dotdot_and_symlink_paths_are_refused(client, room):
 def test_a_scene_naming_files_outside_its_folder_is_not_read(client, room):
     text = room.read_text().replace('ref "refs/lamp.png"', 'ref "../secret.png"')
     st = client.put("/api/scene", headers=H, json={"source": text}).json()
-    assert st["scene"] is None and "leaves the scene's folder" in st["diagnostics"][0]["message"]
+    (d,) = st["diagnostics"]  # the grammar's own confinement (root=), located at the path, with the editor's remedy
+    assert st["scene"] is None and "ref ../secret.png is outside the allowed folder" in d["message"]
+    assert (d["line"], d["column"]) == (text[:text.index('"../secret.png"')].count("\n") + 1,
+                                        len(text[:text.index('"../secret.png"')].rsplit("\n", 1)[-1]) + 1)
+    assert "drop it on the inspector" in d["hint"]
     text = room.read_text().replace('include "furniture.sigma"', 'include "../../etc/passwd"')
     st = client.put("/api/scene", headers=H, json={"source": text}).json()
-    assert st["scene"] is None and "leaves the scene's folder" in st["diagnostics"][0]["message"]
+    assert st["scene"] is None and "include ../../etc/passwd is outside the allowed folder" in \
+        st["diagnostics"][0]["message"]
     assert "root:" not in str(st["diagnostics"])
+
+
+def test_the_editor_refuses_a_symlink_out_of_its_folder_in_the_scene_text(client, room):
+    os.symlink(room.parent.parent / "secret.png", room.parent / "refs" / "away.png")
+    text = room.read_text().replace('ref "refs/lamp.png"', 'ref "refs/away.png"')
+    st = client.put("/api/scene", headers=H, json={"source": text}).json()
+    assert st["scene"] is None and "refs/away.png (really" in st["diagnostics"][0]["message"]
 
 
 def test_a_dropped_reference_is_checked_and_copied_without_overwriting(client, room):

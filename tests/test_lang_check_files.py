@@ -84,3 +84,69 @@ def test_file_check_reads_headers_only_and_flags_a_truncated_or_empty_image(tmp_
 def test_check_reports_language_errors_on_stderr_and_ok_on_stdout():
     res = runner.invoke(app, ["check", str(EXAMPLES / "toy_room.sigma")])
     assert res.exit_code == 0 and res.stdout.strip().endswith(": ok") and res.stderr == ""
+
+
+def test_check_reports_a_typo_and_a_missing_reference_in_one_run(tmp_path):
+    shutil.copytree(EXAMPLES / "refs", tmp_path / "refs")
+    f = tmp_path / "typo.sigma"
+    # language errors found while building the Scene (a unit typo, an unknown subject), not syntax errors: a
+    # syntax error stops the parser, so no path was read at all
+    f.write_text(SCENE.replace("box2d (0.1, 0.1, 0.5, 0.5)", "box2d (0.1, 0.1, 0.5, 0.5)\n    depth 2 deg")
+                 .replace('mask "masks/nothere.png"', 'mask "masks/nothere.png"\n    behind nobody'))
+    found = check_scene_file(f)
+    text = "\n".join(d.format() for d in found)
+    assert found[0].loc is not None and found[0].loc.line == 6  # the language error comes first
+    assert "corgy.png" in text and "did you mean" in text and "nothere.png" in text and "notes.txt" in text
+    assert all(d.loc is not None and d.loc.file == str(f) for d in found)
+    res = runner.invoke(app, ["check", str(f)])
+    assert res.exit_code == 1 and "corgy.png" in res.stderr and "Traceback" not in res.output
+
+
+def test_check_with_language_errors_still_skips_paths_outside_a_confined_root(tmp_path):
+    (tmp_path / "scene").mkdir()
+    f = tmp_path / "scene" / "s.sigma"
+    f.write_text('sigma 1\ncanvas 64 x 64\nsubject a {\n    ref "../outside.png"\n    box2d (0, 0, 1, 1)\n'
+                 '    bogus 1\n}\n')
+    found = check_scene_file(f, root=True)
+    outside = [d for d in found if "outside.png" in d.message]
+    assert len(outside) <= 1 and all("not found" not in d.message and "does not exist" not in d.message
+                                     for d in outside)
+
+
+def test_check_refuses_a_decompression_bomb_with_the_loaders_own_message(tmp_path):
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    from sigmascene.compiler.assets import MAX_PIXELS
+
+    bomb = tmp_path / "bomb.png"  # a tiny PNG whose header claims 30000 x 30000 pixels
+    Image.new("1", (8, 8)).save(bomb)
+    b = bytearray(bomb.read_bytes())
+    b[16:24] = struct.pack(">II", 30000, 30000)
+    b[29:33] = struct.pack(">I", zlib.crc32(bytes(b[12:29])))
+    bomb.write_bytes(bytes(b))
+    f = tmp_path / "s.sigma"
+    f.write_text('sigma 1\ncanvas 64 x 64\nsubject a { ref "bomb.png" box2d (0, 0, 1, 1) }\n')
+    (problem,) = check_scene_file(f)
+    assert f"{MAX_PIXELS // 1_000_000} megapixel limit" in problem.message and problem.loc.line == 3
+
+
+def test_check_and_compile_refuse_a_depth_map_of_an_unknown_format_with_one_message(tmp_path):
+    import pytest
+
+    from sigmascene.compiler import compile_scene
+    from sigmascene.errors import AssetError
+    from sigmascene.grammar import load
+
+    shutil.copytree(EXAMPLES / "refs", tmp_path / "refs")
+    (tmp_path / "depth.jpg").write_bytes((EXAMPLES / "refs" / "corgi.png").read_bytes())
+    f = tmp_path / "s.sigma"
+    f.write_text('sigma 1\ncanvas 64 x 64\nsubject a { ref "refs/corgi.png" box2d (0, 0, 1, 1) '
+                 'depth_map "depth.jpg" }\n')
+    (checked,) = check_scene_file(f)
+    with pytest.raises(AssetError) as compiled:
+        compile_scene(load(f))
+    assert checked.message == compiled.value.diagnostics[0].message and "got depth.jpg" in checked.message
+    assert checked.loc == compiled.value.diagnostics[0].loc

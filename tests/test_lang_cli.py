@@ -35,9 +35,10 @@ def test_check_json_gives_file_line_column_message(tmp_path):
     f.write_text('sigma 1\ncanvas 500 x 512\nsubject a { ref "a" box2d (0, 0, 1, 1) }\n')
     res = runner.invoke(app, ["check", "--json", str(f)])
     assert res.exit_code == 1
-    (err,) = json.loads(res.stdout)
+    err, missing = json.loads(res.stdout)  # the language error, then the reference file "a" it names
     assert (err["file"], err["line"], err["column"]) == (str(f), 2, 8)
     assert "multiple" in err["message"]
+    assert (missing["line"], missing["column"]) == (3, 17) and "reference file not found" in missing["message"]
 
 
 def test_check_set_overrides_a_param():

@@ -81,3 +81,19 @@ def test_a_torn_cache_entry_is_a_miss_not_a_crash(tmp_path):
     path = cache._path("ab" * 32)
     path.write_bytes(path.read_bytes()[:10])
     assert cache.get("ab" * 32) is None
+
+
+def test_a_full_disk_during_a_cache_write_is_one_clean_error_and_leaves_no_part_file(tmp_path, monkeypatch):
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    from sigmascene.errors import SigmaError
+
+    def full(*a, **k):
+        raise SafetensorError("Error while serializing: IoError(Os { code: 28, kind: StorageFull })")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    cache = TensorCache(tmp_path)
+    with pytest.raises(SigmaError, match=r"cannot write .*\.safetensors: Error while serializing"):
+        cache.put("cd" * 32, {"t": torch.ones(3)})
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

@@ -91,3 +91,29 @@ def test_restore_lora_puts_back_the_saved_weights(tmp_path, transformer):
     mine = {n: p for n, p in transformer.named_parameters() if p.requires_grad}
     theirs = {n: p for n, p in other.named_parameters() if p.requires_grad}
     assert mine.keys() == theirs.keys() and all(torch.equal(mine[n], theirs[n]) for n in mine)
+
+
+def test_a_full_disk_during_torch_save_is_one_clean_error_naming_the_file(tmp_path, transformer, monkeypatch):
+    def full(obj, path, *a, **k):  # what torch's C++ stream writer raises on ENOSPC: RuntimeError, not OSError
+        raise RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 64 vs 0\n"
+                           "PytorchStreamWriter failed writing file data/0: file write failed")
+
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(SigmaError, match=r"cannot write .*optimizer\.pt: PytorchStreamWriter failed") as err:
+        _save(tmp_path, 1, transformer)
+    assert "writable run.dir" in str(err.value.format())
+    assert ck.list_checkpoints(tmp_path) == [] and not any(ck.checkpoint_root(tmp_path).glob(".step-*"))
+
+
+def test_a_read_only_folder_during_the_lora_write_is_one_clean_error_naming_the_file(tmp_path, transformer,
+                                                                                   monkeypatch):
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    def refuse(*a, **k):  # safetensors reports I/O failures as SafetensorError, not OSError
+        raise SafetensorError("Error while serializing: IoError(Os { code: 30, kind: ReadOnlyFilesystem })")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", refuse)
+    with pytest.raises(SigmaError, match=r"cannot write .*lora\.safetensors: Error while serializing"):
+        _save(tmp_path, 1, transformer)
+    assert ck.list_checkpoints(tmp_path) == []

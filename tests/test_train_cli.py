@@ -45,3 +45,15 @@ def test_a_tiny_run_from_the_command_line_prints_its_lora(tmp_path, tmp_path_fac
     res = runner.invoke(app, ["train", str(cfg), "--no-progress"])
     assert res.exit_code == 0, res.output
     assert "LoRA:" in res.output and (tmp_path / "run" / "lora.safetensors").is_file()
+
+
+def test_a_missing_dataset_index_points_at_the_config_line_naming_data_root(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text('[model]\nbase = "tiny"\n\n[data]\nresolution = 64\n  root = "nodata"\n')
+    res = runner.invoke(app, ["train", str(cfg)])
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert f"{cfg}:6:3" in res.output and "data.root: no index.jsonl in" in res.output
+    assert 'root = "nodata"' in res.output and ":0:" not in res.output
+    res = runner.invoke(app, ["train", str(cfg), "--set", "data.root=elsewhere"])
+    assert res.exit_code == 1 and "(from --set data.root=elsewhere)" in res.output, res.output

@@ -72,6 +72,24 @@ def open_image(path: Path, loc: SourceLoc | None, what: str):
     """
     import warnings
 
+    from PIL import Image
+
+    im = open_image_header(path, loc, what)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im.load()
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+        raise AssetError(f"{what} image is corrupt or truncated: {path} ({exc})", loc) from None
+    return im
+
+
+def open_image_header(path: Path, loc: SourceLoc | None, what: str):
+    """The lazily opened PIL image (its header read, no pixel decoded) of an existing image file within the pixel
+    limit; every other case a located AssetError. Shared by `open_image` and `check`'s header-only file pass, so
+    both give one message for one problem."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     existing_file(path, loc, what)
@@ -91,17 +109,13 @@ def open_image(path: Path, loc: SourceLoc | None, what: str):
     except (OSError, SyntaxError, ValueError) as exc:
         raise AssetError(f"{what} image is corrupt: {path} ({exc})", loc) from None
     w, h = im.size
+    if w <= 0 or h <= 0 or w * h > MAX_PIXELS:
+        im.close()
     if w <= 0 or h <= 0:
         raise AssetError(f"{what} image is empty ({w}x{h} pixels): {path}", loc)
     if w * h > MAX_PIXELS:
         raise AssetError(f"{what} image is {w}x{h} = {w * h / 1e6:.0f} megapixels, over the "
                          f"{MAX_PIXELS // 1_000_000} megapixel limit: {path}", loc, "downscale it first")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im.load()
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
-        raise AssetError(f"{what} image is corrupt or truncated: {path} ({exc})", loc) from None
     return im
 
 

@@ -67,6 +67,16 @@ def decode_depth(code: np.ndarray, near: float, far: float) -> np.ndarray:
     return np.where(code > 0, d, np.nan)
 
 
+def depth_suffix(path: Path, loc: SourceLoc | None) -> str:
+    """The depth map's suffix, lower-case, when it is a format the loader reads; else the one located error that
+    both the loader and `check` give."""
+    suffix = path.suffix.lower()
+    if suffix not in DEPTH_SUFFIXES:
+        raise AssetError(f"depth map must be .npy (metres), 16-bit .png (millimetres) or float .tif (metres), "
+                         f"got {path.name}", loc)
+    return suffix
+
+
 def load_depth_map(path: Path, loc: SourceLoc | None, width: int, height: int) -> np.ndarray:
     """float32 H x W metres at canvas size; 0 marks pixels without a valid depth.
 
@@ -75,10 +85,7 @@ def load_depth_map(path: Path, loc: SourceLoc | None, width: int, height: int) -
     edges never blend into in-between values that exist nowhere in the scene.
     """
     existing_file(path, loc, "depth map")
-    suffix = path.suffix.lower()
-    if suffix not in DEPTH_SUFFIXES:
-        raise AssetError(f"depth map must be .npy (metres), 16-bit .png (millimetres) or float .tif (metres), "
-                         f"got {path.name}", loc)
+    suffix = depth_suffix(path, loc)
 
     def load() -> np.ndarray:
         from PIL import Image

@@ -11,34 +11,16 @@ from pathlib import Path
 
 from ..errors import AssetError, Diagnostic, SigmaError, SourceLoc
 from ..scene import Scene
-from .assets import IMAGE_SUFFIXES, MAX_PIXELS, MESH_SUFFIXES, existing_file
-from .depth import DEPTH_SUFFIXES
+from .assets import MESH_SUFFIXES, existing_file, open_image_header
+from .depth import depth_suffix
 
 
 def _image_header(path: Path, loc: SourceLoc | None, what: str) -> None:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:  # lazy: reads the header, decodes nothing
-            w, h = im.size
-    except UnidentifiedImageError:
-        raise AssetError(f"{what} is not an image Pillow can read: {path}", loc,
-                         f"use one of {IMAGE_SUFFIXES}") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise AssetError(f"{what} image is corrupt: {path} ({exc})", loc) from None
-    if w <= 0 or h <= 0:
-        raise AssetError(f"{what} image is empty ({w}x{h} pixels): {path}", loc)
-    if w * h > MAX_PIXELS:
-        raise AssetError(f"{what} image is {w}x{h} = {w * h / 1e6:.0f} megapixels, over the "
-                         f"{MAX_PIXELS // 1_000_000} megapixel limit: {path}", loc, "downscale it first")
+    open_image_header(path, loc, what).close()  # the loader's own checks, on the header alone
 
 
 def _depth_header(path: Path, loc: SourceLoc | None) -> None:
-    suffix = path.suffix.lower()
-    if suffix not in DEPTH_SUFFIXES:
-        raise AssetError(f"depth map must be .npy (metres), 16-bit .png (millimetres) or float .tif (metres), "
-                         f"got {path.name}", loc)
-    if suffix == ".npy":
+    if depth_suffix(path, loc) == ".npy":
         import numpy as np
 
         try:
@@ -80,20 +62,22 @@ def scene_files(scene: Scene) -> list[tuple[str, str, SourceLoc | None]]:
     return out
 
 
-def check_files(scene: Scene) -> list[Diagnostic]:
-    """Every problem with the files `scene` names (missing, with a did-you-mean; not an image; empty; too big)."""
+def _check_one(what: str, path: Path, loc: SourceLoc | None) -> None:
+    existing_file(path, loc, what)
+    if what in ("reference", "mask", "background photo"):
+        _image_header(path, loc, what)
+    elif what in ("depth map", "background depth"):
+        _depth_header(path, loc)
+    else:
+        _mesh_header(path, loc)
+
+
+def _check_all(files: list[tuple[str, Path, SourceLoc | None]]) -> list[Diagnostic]:
     problems: list[Diagnostic] = []
     seen: set[tuple[str, str]] = set()
-    for what, written, loc in scene_files(scene):
-        path = scene.resolve(written)
+    for what, path, loc in files:
         try:
-            existing_file(path, loc, what)
-            if what in ("reference", "mask", "background photo"):
-                _image_header(path, loc, what)
-            elif what in ("depth map", "background depth"):
-                _depth_header(path, loc)
-            else:
-                _mesh_header(path, loc)
+            _check_one(what, path, loc)
         except SigmaError as err:
             key = (what, str(path))
             if key not in seen or loc is not None:  # the same missing file at two places: both places
@@ -102,14 +86,70 @@ def check_files(scene: Scene) -> list[Diagnostic]:
     return problems
 
 
+def check_files(scene: Scene) -> list[Diagnostic]:
+    """Every problem with the files `scene` names (missing, with a did-you-mean; not an image; empty; too big)."""
+    return _check_all([(what, scene.resolve(written), loc) for what, written, loc in scene_files(scene)])
+
+
+_WHAT = {"s_ref": "reference", "s_mask": "mask", "s_depth_map": "depth map"}
+_HEADER_WHAT = {"background": "background photo", "background_depth": "background depth"}
+
+
+def parsed_files(path: Path, root: Path | None) -> list[tuple[str, Path, SourceLoc | None]]:
+    """(what, path, location) of the files the scene file's own statements name, read from the parse alone.
+
+    For a file with language errors, where no Scene can be built: the paths are literal strings the parser
+    already located, so they can be checked without lowering. What this cannot see — a `$param` path, a file
+    named by an include — waits for the file's language errors to be fixed. Paths outside `root` are left to
+    the language pass, which reports them (confinement is the grammar's job, not repeated here)."""
+    from ..grammar.parser import MeshStmt, SubjectStmt, Text, ValueStmt, parse_source
+    from ..grammar.sources import SCENE_SUFFIX, read_scene_file
+    from ..paths import confine
+
+    try:
+        parsed = parse_source(read_scene_file(path), str(path), quote=path.suffix == SCENE_SUFFIX)
+    except SigmaError:  # not even the syntax: nothing was read
+        return []
+    # a subject's own statements, and the header's background photo and its depth
+    stmts = [it for st in parsed.stmts if isinstance(st, SubjectStmt) for it in st.items]
+    stmts += [st for st in parsed.stmts if isinstance(st, ValueStmt) and st.kind in _HEADER_WHAT]
+    out = []
+    for it in stmts:
+        if isinstance(it, MeshStmt):
+            what, text = "mesh", it.path
+        elif isinstance(it, ValueStmt) and it.kind in (_WHAT | _HEADER_WHAT) and isinstance(it.value, Text):
+            what, text = (_WHAT | _HEADER_WHAT)[it.kind], it.value
+        else:
+            continue
+        if text.param is not None or not text.value:
+            continue
+        target = path.parent / text.value
+        try:
+            confine(target, root, text.loc, what, text.value)
+        except SigmaError:
+            continue
+        out.append((what, target, text.loc))
+    return out
+
+
 def check_scene_file(path: str | Path, *, overrides: dict[str, str] | None = None,
                      syntax_only: bool = False, root: "Path | bool | None" = None) -> list[Diagnostic]:
-    """Everything `sigmascene check` reports for one file: language errors, then (unless `syntax_only`, or the
-    text already has errors) the files it names. Empty: the file is fine. `root` confines paths as `load` does."""
+    """Everything `sigmascene check` reports for one file: language errors, then (unless `syntax_only`) the
+    files it names. Empty: the file is fine. `root` confines paths as `load` does. When the text has language
+    errors, the files its own statements name are still checked from the parse (see `parsed_files`), so a typo
+    and a missing reference come out in one run."""
     from ..grammar import load
 
     try:
         scene = load(path, overrides=overrides, root=root)
     except SigmaError as err:
-        return list(err.diagnostics)
+        found = list(err.diagnostics)
+        if syntax_only:
+            return found
+        path = Path(path)
+        limit = None if root is None or root is False else (path.parent if root is True else Path(root))
+        reported = {(d.loc.file, d.loc.line, d.loc.column) for d in found if d.loc is not None}
+        files = [f for f in parsed_files(path, limit)
+                 if f[2] is None or (f[2].file, f[2].line, f[2].column) not in reported]
+        return found + _check_all(files)
     return [] if syntax_only else check_files(scene)

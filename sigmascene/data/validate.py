@@ -26,12 +26,13 @@ BOX_TOLERANCE_PX, BOX_TOLERANCE_FRAC = 2.0, 0.01
 
 @dataclass
 class Problem:
-    line: int
+    line: int  # 0: the dataset as a whole (no index.jsonl at all), not one of its lines
     message: str
     severity: str = "error"
 
     def format(self, file: str) -> str:
-        return f"{file}:{self.line}: {self.severity}: {self.message}"
+        where = f"{file}:{self.line}" if self.line > 0 else file  # never `index.jsonl:0`, a line that cannot exist
+        return f"{where}: {self.severity}: {self.message}"
 
 
 @dataclass
@@ -219,7 +220,9 @@ def validate(root: str | Path, on_progress: Optional[Callable[[int, int], None]]
     path = index_path(root)
     report = Report(file=str(path))
     if not path.exists():
-        report.problems.append(Problem(0, f"no index.jsonl in {root}"))
+        report.file = str(root)
+        report.problems.append(Problem(0, f"no index.jsonl in {root} (create one with `sigmascene data synth` or "
+                                          "`sigmascene data import`)"))
         return report
     entries = list(iter_index(root))
     first_line: dict[str, int] = {}

@@ -3,14 +3,15 @@
 A local web server is reachable by every page the user's browser opens, so: a random token on every request
 (header `X-Sigmascene-Token`, or the cookie the first `/?token=` visit sets); the Host header must name this
 server (DNS rebinding); a browser's Origin / Sec-Fetch-Site must be this server (cross-site requests); and every
-path a request or a scene names must resolve — symlinks followed — inside the scene's folder.
+path a request or a scene names must resolve — symlinks followed — inside the scene's folder. The paths a scene
+names are confined by the grammar itself (`parse_text(..., root=)`, see state.py), before any file is opened;
+what stays here is only what a scene load cannot see: the paths HTTP requests name.
 """
 
 from __future__ import annotations
 
 import hmac
 import io
-import os
 import secrets
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -19,7 +20,6 @@ from starlette.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import AssetError, Diagnostic
-from ..scene import Mask, Mesh, Scene
 
 COOKIE = "sigmascene_token"
 HEADER = "x-sigmascene-token"
@@ -37,66 +37,33 @@ def new_token() -> str:
 
 
 def confine(root: Path, rel: str) -> Path:
-    """`rel` resolved inside `root` (symlinks followed), or AssetError: no `..`, no absolute paths, no links out."""
+    """A path a *request* names (a file to serve, an upload's name), resolved inside `root`, or PathRefused.
+
+    Stricter than the scene's confinement: a request path must be written relative with no `..` at all, not
+    merely end up inside. Whether it resolves inside — symlinks followed — is decided by `sigmascene.paths`, the
+    check the grammar applies to the paths a scene names, so the two cannot disagree."""
+    from .. import paths
+
     if not rel or "\x00" in rel:
         raise PathRefused("empty path")
     p = Path(rel)
     if p.is_absolute() or ".." in p.parts or rel.startswith(("/", "\\")):
         raise PathRefused(f"path {rel!r} leaves the scene's folder", hint="use a path relative to the scene's folder")
-    full = (root / p).resolve()
     try:
-        full.relative_to(root.resolve())
-    except ValueError:
+        paths.confine(root / p, root)
+    except AssetError:
         raise PathRefused(f"path {rel!r} resolves outside the scene's folder (through a symbolic link)") from None
-    return full
+    return (root / p).resolve()
 
 
-def scene_paths(scene: Scene) -> list[tuple[str, object]]:
-    """(path, node) for every file a scene names."""
-    out: list[tuple[str, object]] = []
-    for s in scene.subjects:
-        out.append((s.ref, s))
-        if s.depth_map:
-            out.append((s.depth_map, s))
-        if isinstance(s.placement, (Mask, Mesh)):
-            out.append((s.placement.path, s.placement))
-    return out
-
-
-def outside_paths(scene: Scene, root: Path) -> list[Diagnostic]:
-    """A located error for each file the scene names outside the folder the editor may read."""
+def editor_hints(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """The grammar's refusals with the editor's remedy: `--safe` / `--root` mean nothing in the browser."""
     out = []
-    for path, node in scene_paths(scene):
-        try:
-            confine(root, os.path.relpath(scene.resolve(path), root))
-        except AssetError as err:
-            loc = getattr(node, "loc", None)
-            out.append(Diagnostic(err.diagnostics[0].message + "; the editor reads only inside it", loc,
-                                  "copy the file into the scene's folder (drop it on the inspector)"))
-    return out
-
-
-def include_problems(text: str, file: str, root: Path, depth: int = 0) -> list[Diagnostic]:
-    """Includes are read while parsing, so their paths are checked on the bare syntax tree first."""
-    from ..grammar.parser import parse_source
-
-    try:
-        parsed = parse_source(text, file)
-    except Exception:  # noqa: BLE001 - the real parse reports syntax errors with locations
-        return []
-    out = []
-    for st in parsed.stmts:
-        if st.kind != "include" or st.value.param is not None:
-            continue
-        try:
-            if Path(st.value.value).is_absolute():
-                raise AssetError(f"path {st.value.value!r} leaves the scene's folder")
-            target = confine(root, os.path.relpath(Path(file).parent / st.value.value, root))
-        except AssetError as err:
-            out.append(Diagnostic(err.diagnostics[0].message, st.value.loc))
-            continue
-        if depth < 8 and target.is_file():
-            out += include_problems(target.read_text(encoding="utf-8", errors="replace"), str(target), root, depth + 1)
+    for d in diags:
+        if "is outside the allowed folder" in d.message:
+            d = Diagnostic(d.message + "; the editor reads only inside it", d.loc,
+                           "copy the file into the scene's folder (drop it on the inspector)", d.severity, d.related)
+        out.append(d)
     return out
 
 

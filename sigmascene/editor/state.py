@@ -12,7 +12,7 @@ from ..compiler.compiled import CompiledScene
 from ..errors import Diagnostic, SigmaError
 from ..grammar import parse_text
 from .document import Document, Parsed
-from .security import include_problems, outside_paths
+from .security import editor_hints
 from .views import scene_json
 
 
@@ -33,15 +33,14 @@ class EditorState:
         self.pipe_cache: dict[Any, Any] = {}
 
     def _parse(self, text: str) -> Parsed:
-        diags = include_problems(text, self.file, self.root)
-        if diags:
-            return Parsed(text, None, diags)
+        """Always confined: the grammar's own `root=` refuses every include, ref, mask, depth map and mesh that
+        resolves (symlinks followed) outside the editor's folder, before the file is opened — the same check
+        `--safe` runs, so the editor has no second one to drift from it."""
         try:
-            scene = parse_text(text, file=self.file, base_dir=self.path.parent)
+            scene = parse_text(text, file=self.file, base_dir=self.path.parent, root=self.root)
         except SigmaError as err:
-            return Parsed(text, None, err.diagnostics)
-        outside = outside_paths(scene, self.root)
-        return Parsed(text, None if outside else scene, outside)
+            return Parsed(text, None, editor_hints(err.diagnostics))
+        return Parsed(text, scene, [])
 
     def state(self) -> dict[str, Any]:
         p = self.doc.parsed()

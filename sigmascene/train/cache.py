@@ -93,7 +93,9 @@ class TensorCache:
 
         p = self._path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(p) as tmp:
+        from .checkpoints import writing
+
+        with writing(p), atomic_path(p) as tmp:
             save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, str(tmp))
 
 

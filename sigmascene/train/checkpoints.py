@@ -19,9 +19,10 @@ import os
 import re
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..files import file_sha256
 from ..errors import SigmaError
@@ -56,10 +57,34 @@ def _fsync_dir(path: Path) -> None:
         pass
 
 
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Turn a failed write of `path` into one clean SigmaError naming the file.
+
+    A full disk or a read-only run folder surfaces from torch.save as RuntimeError (its C++ stream writer) and from
+    safetensors as SafetensorError, not as OSError, so the command line's OSError guard never sees them; they are
+    caught here, at the writes that can fail that way, rather than by a blanket `except RuntimeError` higher up
+    that would also hide real bugs.
+    """
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except SigmaError:
+        raise
+    except (OSError, RuntimeError, SafetensorError) as err:
+        text = str(err).strip()
+        reason = getattr(err, "strerror", None) or (text.splitlines()[-1] if text else type(err).__name__)
+        raise SigmaError(f"cannot write {path}: {reason}",
+                         hint="free some disk space or choose a writable run.dir (--set run.dir=...), then run "
+                              "the same command again: it continues from the last complete checkpoint") from None
+
+
 def _torch_save(obj: Any, path: Path) -> None:
     import torch
 
-    torch.save(obj, path)
+    with writing(path):
+        torch.save(obj, path)
 
 
 @dataclass
@@ -90,8 +115,9 @@ def save_checkpoint(run_dir: str | Path, step: int, *, transformer: Any, lora: d
     tmp = root / f".{name}.tmp-{os.getpid()}-{time.monotonic_ns()}"
     tmp.mkdir()
     try:
-        save_sigma_lora(tmp / LORA, transformer, rank=lora["rank"], alpha=lora["alpha"],
-                        condition_mask=lora["condition_mask"], config_hash=lora["config_hash"])
+        with writing(tmp / LORA):
+            save_sigma_lora(tmp / LORA, transformer, rank=lora["rank"], alpha=lora["alpha"],
+                            condition_mask=lora["condition_mask"], config_hash=lora["config_hash"])
         sleep = float(os.environ.get(SLEEP_ENV, "0") or 0)
         if sleep > 0:
             time.sleep(sleep)

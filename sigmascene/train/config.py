@@ -169,6 +169,10 @@ class TrainConfig(_Section):
 
     # Folder that relative paths resolve against (the config file's); not part of the file.
     base_dir: Optional[str] = Field(None, exclude=True)
+    # Where the settings came from (the TOML file and its `--set` overrides, key -> "KEY=VALUE"): kept so a
+    # setting found wrong later (data.root without index.jsonl) can still be reported at its line.
+    source_file: Optional[str] = Field(None, exclude=True)
+    source_sets: dict[str, str] = Field(default_factory=dict, exclude=True)
 
     @model_validator(mode="after")
     def _multiples(self) -> "TrainConfig":

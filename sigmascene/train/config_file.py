@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, Diagnostic, SourceLoc
+from ..toml_file import read_toml
 from .config import TrainConfig
 from .toml_text import render_toml
 
@@ -126,7 +127,39 @@ def validate_config(data: dict, *, file: str = "<config>", text: str = "", base_
                 diags.append(Diagnostic(f"{where}: {msg}", _locate(text, file, loc), hint))
         raise ConfigError(diags) from None
     cfg.base_dir = str(base_dir) if base_dir is not None else None
+    cfg.source_file = file if text else None
+    cfg.source_sets = dict(overrides)
     return cfg
+
+
+def check_data_root(cfg: TrainConfig) -> None:
+    """Refuse a data.root without index.jsonl before any model loads, pointing at the line (or `--set`) that
+    named it: the dataset loader alone only knows the folder, so its error had no place in the config."""
+    from ..data.io import INDEX
+    from ..errors import remember_source
+
+    root = cfg.data_root
+    if (root / INDEX).is_file():
+        return
+    hint = ("a dataset is a folder holding index.jsonl (create one with `sigmascene data synth` or "
+            "`sigmascene data import`)")
+    given = cfg.source_sets.get("data.root")
+    loc = None
+    if given is not None:
+        msg = f"data.root: no {INDEX} in {root} (from --set {given})"
+    else:
+        msg = f"data.root: no {INDEX} in {root}"
+        if cfg.source_file:
+            try:
+                text = Path(cfg.source_file).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                text = ""
+            loc = _locate(text, cfg.source_file, ("data", "root"))
+            if loc is not None:
+                remember_source(cfg.source_file, text)  # quote the line and caret, as a scene error does
+            else:
+                hint = f"data.root is not set in {cfg.source_file}, so it is the default; set it there. " + hint
+    raise ConfigError(Diagnostic(msg, loc, hint))
 
 
 RUN_CONFIG = "config.toml"  # the copy of its config every run folder holds (absolute paths)
@@ -156,13 +189,7 @@ def load_config(path: str | Path, sets: list[str] | None = None) -> TrainConfig:
     if not p.is_file():
         raise ConfigError(f"config file {str(p)!r} does not exist",
                          hint="create one with `sigmascene train --init FILE`")
-    text = p.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        m = re.search(r"line (\d+), column (\d+)", str(err))
-        loc = SourceLoc(str(p), int(m.group(1)), int(m.group(2))) if m else SourceLoc(str(p), 1, 1)
-        raise ConfigError(f"not valid TOML: {str(err).split(' (at')[0]}", loc) from None
+    text, data = read_toml(p)
     overrides = {apply_set(data, item): item for item in sets or []}
     cfg = validate_config(data, file=str(p), text=text, base_dir=p.resolve().parent, overrides=overrides)
     if run is not None and "run.dir" not in overrides and cfg.run_dir.resolve() != run.resolve():

@@ -123,6 +123,7 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: ProgressFn | bool
     from accelerate.utils import gather_object
 
     from ..data.io import load_dataset
+    from .config_file import check_data_root
     from ..model.lora import save_sigma_lora
     from ..model.pipeline import SigmaPipeline
     from . import checkpoints as ck
@@ -156,6 +157,7 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: ProgressFn | bool
                          hint="name a .safetensors written by `sigmascene train`, or leave lora.init empty")
 
     # 2. Data: the samples, the curriculum over their subject counts, and the sample -> example builder.
+    check_data_root(cfg)
     samples = load_dataset(cfg.data_root)
     curriculum = Curriculum(cfg.curriculum.stages)
     sampler = StageSampler(curriculum, [len(s.subjects) for s in samples], seed=seed, rank=rank, world=world)
@@ -357,7 +359,8 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: ProgressFn | bool
     if len(set(digests)) > 1:
         watch.note(f"warning: ranks ended with different LoRA weights ({len(set(digests))} versions)")
     if main and step >= total:
-        result.lora = save_sigma_lora(run_dir / "lora.safetensors", transformer, **lora_meta)
+        with ck.writing(run_dir / "lora.safetensors"):
+            result.lora = save_sigma_lora(run_dir / "lora.safetensors", transformer, **lora_meta)
         summary = {"steps": step, "config_hash": cfg.config_hash(), "lora": str(result.lora),
                    "final_loss": result.losses[-1] if result.losses else None,
                    "val_losses": {str(k): v for k, v in result.val_losses.items()}, "world_size": world,

@@ -6,13 +6,13 @@ config, so a user who knows one knows the other.
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from ...errors import ConfigError, Diagnostic, SourceLoc, did_you_mean
+from ...toml_file import read_toml
 from .config import BuildConfig
 
 
@@ -72,13 +72,7 @@ def load_config(path: str | Path) -> BuildConfig:
     if not p.is_file():
         raise ConfigError(f"build config {str(p)!r} does not exist",
                           hint="write a commented one with `sigmascene data build --init --config FILE`")
-    text = p.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        m = re.search(r"line (\d+), column (\d+)", str(err))
-        loc = SourceLoc(str(p), int(m.group(1)), int(m.group(2))) if m else SourceLoc(str(p), 1, 1)
-        raise ConfigError(f"not valid TOML: {str(err).split(' (at')[0]}", loc) from None
+    text, data = read_toml(p)
     return validate_config(data, file=str(p), text=text, base_dir=p.resolve().parent)
 
 
