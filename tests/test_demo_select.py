@@ -20,12 +20,9 @@ needs_demo = pytest.mark.skipif(not demo_available(), reason="demo weights not b
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))  # never the developer's own config
-    monkeypatch.delenv("SIGMASCENE_BASE", raising=False)
-    monkeypatch.delenv("SIGMASCENE_LORA", raising=False)
+def env(env, monkeypatch):  # conftest's model-free folder, on one thread
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    return tmp_path
+    return env
 
 
 def render(*args):

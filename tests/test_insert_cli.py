@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -19,14 +18,6 @@ from sigmascene.preview import _layout_panel, _small
 from test_insert_model import write_room
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    monkeypatch.delenv("SIGMASCENE_BASE", raising=False)
-    monkeypatch.delenv("SIGMASCENE_LORA", raising=False)
-    return tmp_path
 
 
 def test_layout_preview_shows_the_photo_around_the_subjects(tmp_path):

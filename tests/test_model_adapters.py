@@ -113,14 +113,6 @@ def test_keys_that_match_no_layer_are_a_visible_warning_or_a_strict_error(tmp_pa
     assert q.lora_infos == {}
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    monkeypatch.delenv("SIGMASCENE_BASE", raising=False)
-    monkeypatch.delenv("SIGMASCENE_LORA", raising=False)
-    return tmp_path
-
-
 def test_render_with_a_sigma_lora_and_a_weighted_style_lora_records_both(env, files):
     base = save_tiny_pipeline(env / "tiny")
     scene = write_scene(env / "s")

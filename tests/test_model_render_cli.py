@@ -21,14 +21,6 @@ def base(tmp_path_factory):
     return save_tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny")
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))  # never the developer's own config
-    monkeypatch.delenv("SIGMASCENE_BASE", raising=False)
-    monkeypatch.delenv("SIGMASCENE_LORA", raising=False)
-    return tmp_path
-
-
 def render(*args):
     res = runner.invoke(app, ["render", *map(str, args)])
     assert "Traceback" not in res.output, res.output

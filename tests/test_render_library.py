@@ -27,14 +27,6 @@ def base(tmp_path_factory):
     return save_tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny")
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    monkeypatch.delenv("SIGMASCENE_BASE", raising=False)
-    monkeypatch.delenv("SIGMASCENE_LORA", raising=False)
-    return tmp_path
-
-
 def test_render_and_eval_run_write_the_same_sidecar_fields(env, base):
     scene_file = write_scene(env / "s")
     res = CliRunner().invoke(app, ["render", str(scene_file), "--base", str(base), "-o", str(env / "r.png"),
