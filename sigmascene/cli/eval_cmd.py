@@ -236,6 +236,9 @@ def toyworld(
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N (default: cuda if present)."),
     dtype: str = typer.Option("auto", "--dtype", help="With --base: " + DTYPE_HELP),
     force: bool = typer.Option(False, "--force", help="With --docs: replace the files already in DIR."),
+    insert: bool = typer.Option(False, "--insert", help="Insert the subjects into each room rendered without "
+                                "them (its `background` photo); also reports the share of pixels outside the "
+                                "blend region left unchanged."),
 ) -> None:
     """Toy-world eval: held-out synthetic scenes, single pass vs iterative, identity/occlusion/placement per N."""
     from ..eval.weights import force_offline
@@ -251,7 +254,8 @@ def toyworld(
 
     req = ToyworldRequest(out=out, count=count, subjects=subjects, model=model, base=base, lora=lora, modes=modes,
                           steps=steps, size=size, structure=structure, seed_base=seed_base, validate=validate,
-                          docs=docs, workers=workers, device=device, dtype=dtype)
+                          docs=docs, workers=workers, device=device, dtype=dtype,
+                          insert=insert)
     with user_errors():
         quiet_libraries()
         try:

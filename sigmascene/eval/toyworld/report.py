@@ -18,7 +18,8 @@ from .metrics import METRICS
 from .run import Results
 from .validate import validation_rows
 
-LABELS = {"identity": "identity %", "occlusion": "occlusion %", "placement": "placement %", "seconds": "s / image"}
+LABELS = {"identity": "identity %", "occlusion": "occlusion %", "placement": "placement %", "seconds": "s / image",
+          "unchanged": "unchanged outside %"}
 
 
 def result_rows(res: Results, modes: list[str]) -> list[dict]:
@@ -38,8 +39,25 @@ def result_rows(res: Results, modes: list[str]) -> list[dict]:
         for mode in modes:
             secs = res.seconds.get((n, mode))
             row[f"seconds_{mode}"] = round(float(np.mean(secs)), 2) if secs else None
+        if res.unchanged:  # --insert: pixels outside the blend region + feather equal to the photo
+            for mode in modes:
+                row[f"unchanged_{mode}"] = _share(res.unchanged.get((n, mode)))
         rows.append(row)
     return rows
+
+
+def _share(acc) -> Optional[float]:
+    """Percent of unchanged pixels; 100.0 only when every one is unchanged (never rounded up to it)."""
+    if not acc or not acc[1]:
+        return None
+    same, total = acc
+    return 100.0 if same == total else min(99.999, round(100 * same / total, 3))
+
+
+def _columns(rows: list[dict]) -> tuple:
+    """The per-mode columns: the metrics, seconds, and with --insert the unchanged-outside share."""
+    extra = ("unchanged",) if any(k.startswith("unchanged_") for r in rows for k in r) else ()
+    return (*METRICS, "seconds", *extra)
 
 
 def _fmt(v) -> str:
@@ -58,12 +76,13 @@ def _references(r: dict, vae: bool) -> list[str]:
 
 def markdown(rows: list[dict], modes: list[str]) -> str:
     vae = _has_vae(rows)
-    head = ["N", "scenes"] + [f"{LABELS[m]} {mode}" for m in (*METRICS, "seconds") for mode in modes]
+    cols = _columns(rows)
+    head = ["N", "scenes"] + [f"{LABELS[m]} {mode}" for m in cols for mode in modes]
     head += [f"{m} GT / {'VAE / ' if vae else ''}chance" for m in METRICS]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" for _ in head) + "|"]
     for r in rows:
         cells = [str(r["N"]), str(r["scenes"])]
-        cells += [_fmt(r[f"{m}_{mode}"]) for m in (*METRICS, "seconds") for mode in modes]
+        cells += [_fmt(r[f"{m}_{mode}"]) for m in cols for mode in modes]
         cells += _references(r, vae)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -97,7 +116,8 @@ def rich_table(rows: list[dict], modes: list[str], title: str):
     t = Table(title=title)
     t.add_column("N", justify="right")
     t.add_column("scenes", justify="right")
-    for m in (*METRICS, "seconds"):
+    cols = _columns(rows)
+    for m in cols:
         for mode in modes:
             t.add_column(f"{LABELS[m]}\n{mode}", justify="right")
     vae = _has_vae(rows)
@@ -105,7 +125,7 @@ def rich_table(rows: list[dict], modes: list[str], title: str):
         t.add_column(f"{m}\nGT / {'VAE / ' if vae else ''}chance", justify="right", style="dim")
     for r in rows:
         cells = [str(r["N"]), str(r["scenes"])]
-        cells += [_fmt(r[f"{m}_{mode}"]) for m in (*METRICS, "seconds") for mode in modes]
+        cells += [_fmt(r[f"{m}_{mode}"]) for m in cols for mode in modes]
         cells += _references(r, vae)
         t.add_row(*cells)
     return t

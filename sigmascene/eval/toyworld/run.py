@@ -53,6 +53,7 @@ class ToyworldConfig:
     structure: str = "mask_depth"
     model_name: str = "demo"
     workers: int = 1
+    insert: bool = False  # subjects inserted into the empty room as `background` (insert.py)
 
     def check(self) -> None:
         if self.count < 1:
@@ -67,7 +68,8 @@ class ToyworldConfig:
 
     def method(self, mode: str) -> str:
         """The renders/ folder: model, structure and mode, so runs with another structure never mix."""
-        return f"{self.model_name}-{self.structure}-{mode}".replace(" ", "_")
+        kind = f"insert-{mode}" if self.insert else mode
+        return f"{self.model_name}-{self.structure}-{kind}".replace(" ", "_")
 
 
 @dataclass
@@ -78,6 +80,7 @@ class Results:
     seconds: dict[tuple[int, str], list[float]] = field(default_factory=dict)
     scenes: dict[int, int] = field(default_factory=dict)
     missing: dict[str, int] = field(default_factory=dict)  # mode -> scenes without a finished render
+    unchanged: dict[tuple[int, str], list[int]] = field(default_factory=dict)  # --insert: [same, outside] px
     validation: Validation = field(default_factory=Validation)
 
 
@@ -93,6 +96,11 @@ def prepare(cfg: ToyworldConfig, train_seeds: Optional[Iterable[int]] = None,
              for n in cfg.counts for s in worlds[n]]
     evalset = EvalSet(name="toyworld", cases=cases)
     evalset.save(cfg.out)
+    if cfg.insert:
+        from .insert import write_photos
+        from .world import world_seed
+
+        return write_photos(evalset, lambda s: world_seed(len(s.subjects), cfg.seed_base), start)
     return evalset
 
 
@@ -116,6 +124,21 @@ def _sidecar_seconds(path: Path) -> Optional[float]:
         return float(json.loads(path.read_text(encoding="utf-8"))["seconds"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _add_unchanged(res: Results, n: int, mode: str, folder: Path, evalset: EvalSet, case: Case) -> None:
+    import json
+
+    from PIL import Image
+
+    from .insert import unchanged_outside
+
+    sidecar = json.loads((folder / f"{case.id}.json").read_text(encoding="utf-8"))
+    with Image.open(folder / f"{case.id}.png") as im:
+        same, total = unchanged_outside(np.asarray(im.convert("RGB")), evalset, case, sidecar)
+    acc = res.unchanged.setdefault((n, mode), [0, 0])
+    acc[0] += same
+    acc[1] += total
 
 
 def score_all(evalset: EvalSet, cfg: ToyworldConfig, *, validate_seed: int = 0,
@@ -163,6 +186,8 @@ def score_all(evalset: EvalSet, cfg: ToyworldConfig, *, validate_seed: int = 0,
             with Image.open(folder / f"{case.id}.png") as im:
                 score = score_image(im.convert("RGB"), scene, regions)
             res.scores.setdefault((n, mode), SceneScore()).merge(score)
+            if cfg.insert:
+                _add_unchanged(res, n, mode, folder, evalset, case)
             secs = _sidecar_seconds(folder / f"{case.id}.json")
             if secs is not None:
                 res.seconds.setdefault((n, mode), []).append(secs)

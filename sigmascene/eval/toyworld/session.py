@@ -36,6 +36,7 @@ class ToyworldRequest:
     workers: int = 1
     device: Optional[str] = None
     dtype: str = "auto"
+    insert: bool = False  # subjects inserted into each room's empty render (insert.py)
 
 
 @dataclass
@@ -64,7 +65,7 @@ def run_toyworld(req: ToyworldRequest, start: tw_run.Start,
     choice = tw_model.choose_model(req.model, req.base, req.lora, req.size, req.steps, need_model=not req.validate)
     cfg = tw_run.ToyworldConfig(out=req.out, counts=counts, count=req.count, size=choice.size, modes=modes,
                                 steps=choice.steps, seed_base=req.seed_base, structure=req.structure,
-                                model_name=choice.name, workers=req.workers)
+                                model_name=choice.name, workers=req.workers, insert=req.insert)
     evalset = tw_run.prepare(cfg, choice.train_seeds, start, choice.train_world_seed)
     pipe, summaries = None, {}
     if not req.validate:
@@ -73,7 +74,7 @@ def run_toyworld(req: ToyworldRequest, start: tw_run.Start,
         summaries = tw_run.render_all(pipe, evalset, cfg, choice.identity or {}, start)
     results = tw_run.score_all(evalset, cfg, start=start, pipe=pipe)
     title = (f"toy-world metric validation · {cfg.structure} · {cfg.size}px" if req.validate else
-             f"toy-world eval · {choice.name} · {cfg.structure} · {cfg.size}px")
+             f"toy-world eval · {choice.name} · {cfg.structure} · {cfg.size}px" + (" · insert" if req.insert else ""))
     rows, files = tw_report.write_report(results, cfg.modes, req.out / "report", title)
     examples = None
     if not req.validate:
