@@ -11,7 +11,6 @@ pixels equal to the photo byte for byte (must be 100 %).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -67,10 +66,9 @@ def write_photos(evalset: EvalSet, seed_for, start=None) -> InsertSet:
 
 def unchanged_outside(image: np.ndarray, evalset: InsertSet, case: Case, sidecar: dict) -> tuple[int, int]:
     """(pixels equal to the photo, pixels) outside the blend region plus feather the render used."""
+    from ...compiler.background import default_blend
     from ...compiler.compile import compile_scene
     from ...model.insert import feather_alpha
-
-    from ...compiler.background import default_blend
 
     bg = sidecar.get("background") or {}
     scene = evalset.load_scene(case)

@@ -46,7 +46,7 @@ def result_rows(res: Results, modes: list[str]) -> list[dict]:
     return rows
 
 
-def _share(acc) -> Optional[float]:
+def _share(acc) -> float | None:
     """Percent of unchanged pixels; 100.0 only when every one is unchanged (never rounded up to it)."""
     if not acc or not acc[1]:
         return None
