@@ -85,8 +85,8 @@ def network_alpha_file(tmp_path, with_alpha=True):
 
 
 def kohya_file(tmp_path):
-    """sd-scripts' Flux naming: lora_unet_<BFL module with _>.lora_down/lora_up/alpha. (No single-block
-    `linear1`: diffusers splits it at the full model's widths, 3072/12288, which a tiny model does not have.)"""
+    """sd-scripts' Flux naming: lora_unet_<BFL module with _>.lora_down/lora_up/alpha. (The fused single-block
+    `linear1`, which diffusers splits at the full model's widths, is in test_model_lora_fullwidth.py.)"""
     shapes = {"double_blocks_0_img_attn_qkv": (32, 96), "double_blocks_0_img_attn_proj": (32, 32),
               "double_blocks_0_txt_mlp_2": (128, 32), "single_blocks_0_linear2": (160, 32)}
     t = {}

@@ -83,6 +83,18 @@ class SigmaLoraLoaderMixin(FluxLoraLoaderMixin):
         why = "has no sigmascene metadata" if not i.sigma else "was trained without the condition mask"
         return f"the LoRA {i.path or i.adapter_name} {why}, so it cannot vouch for the condition mask"
 
+    def check_input_width(self) -> None:
+        """Refuse to render with a transformer whose input a Flux Control LoRA widened (Canny/Depth: latents plus
+        a control image's latents, channel-stacked). The LoRA loads exactly as in diffusers, but SIGMA feeds only
+        latents, so the widened layer would fail deep inside the first step."""
+        expected = 4 * self.vae.config.latent_channels
+        got = self.transformer.config.in_channels
+        if got != expected:
+            raise ModelError(f"the transformer takes {got} input channels, SIGMA supplies {expected}: a Flux Control "
+                             "LoRA (Canny/Depth) widened its input for a control image",
+                             hint="unload it with unload_lora_weights(reset_to_overwritten_params=True), or render "
+                                  "without that LoRA")
+
     # -- loading -----------------------------------------------------------------------------------------------
     def load_lora_weights(self, pretrained_model_name_or_path_or_dict: str | Path | dict, adapter_name: str | None = None,
                           hotswap: bool = False, *, strict: bool = False, **kwargs: Any) -> LoraInfo:
@@ -108,7 +120,7 @@ class SigmaLoraLoaderMixin(FluxLoraLoaderMixin):
         if not hotswap and name in self.lora_infos:
             raise ModelError(f"adapter name {name!r} is already in use",
                              hint="pass another adapter_name, or delete_adapters it first")
-        before = self._snapshot()
+        before = self._snapshot(state_dict)
         try:
             super().load_lora_weights(src, adapter_name=name, hotswap=hotswap, **kwargs)
         except Exception as err:  # noqa: BLE001 - any failure must leave the pipeline as it was
@@ -125,14 +137,33 @@ class SigmaLoraLoaderMixin(FluxLoraLoaderMixin):
         self.lora_infos[name] = info
         return info
 
-    def _snapshot(self) -> dict[str, Any]:
+    def _snapshot(self, state_dict: dict[str, Any]) -> dict[str, Any]:
+        """What a load may change besides adding the adapter: which adapters were active with which weights, and
+        for a Flux Control LoRA the transformer's own weights — its norm layers are loaded in place and a layer it
+        widens (x_embedder) is swapped for a wider one — so `_restore` can put all of it back."""
+        import torch
+
         names = list(self.lora_infos)
         active = set(self.get_active_adapters()) if names else set()
+        tr = self.transformer
+        params = tr.state_dict()
+        norms = {k: params[k].detach().clone() for k in _norm_keys(self, state_dict) if k in params}
+        widened = {}
+        for mod_name, v in _lora_a(state_dict, "transformer"):
+            try:
+                layer = tr.get_submodule(mod_name)
+            except AttributeError:
+                continue
+            if isinstance(layer, torch.nn.Linear) and v.shape[1] > layer.in_features:
+                widened[mod_name] = layer
         return {"active": [n for n in names if n in active], "weights": {n: self.lora_infos[n].weight for n in names},
-                "disabled": self._lora_state()["disabled"]}
+                "disabled": self._lora_state()["disabled"], "norms": norms, "widened": widened,
+                "config": {"in_channels": tr.config.in_channels},
+                "attrs": {a: getattr(tr, a, None) for a in ("_transformer_norm_layers", "_overwritten_params")}}
 
     def _restore(self, before: dict[str, Any], name: str) -> None:
-        """Remove every trace of adapter `name` and reinstate the adapters that were active, with their weights."""
+        """Remove every trace of adapter `name`, undo what it changed in the transformer itself, and reinstate
+        the adapters that were active, with their weights."""
         from diffusers.utils.peft_utils import delete_adapter_layers
 
         for comp_name in COMPONENT_PREFIXES:
@@ -143,6 +174,18 @@ class SigmaLoraLoaderMixin(FluxLoraLoaderMixin):
                 else:
                     delete_adapter_layers(comp, name)
                     comp.peft_config.pop(name, None)
+            if comp is not None and not getattr(comp, "peft_config", None):
+                _unwrap(comp)  # it had no adapter before: its layers lose peft's wrappers too
+        tr = self.transformer
+        for mod_name, layer in before["widened"].items():
+            parent, _, child = mod_name.rpartition(".")
+            setattr(tr.get_submodule(parent) if parent else tr, child, layer)
+        for key, value in before["config"].items():
+            setattr(tr.config, key, value)
+        if before["norms"]:
+            tr.load_state_dict(before["norms"], strict=False)
+        for attr, value in before["attrs"].items():
+            setattr(tr, attr, value)
         if before["active"]:
             super().set_adapters(before["active"], [before["weights"][n] for n in before["active"]])
         if before["disabled"]:
@@ -232,6 +275,37 @@ def _module_names(state_dict: dict[str, Any], prefix: str) -> set[str]:
     return {k[len(head):].split(".lora_")[0] for k in state_dict if k.startswith(head) and ".lora_" in k}
 
 
+def _unwrap(component: Any) -> None:
+    """Put back the plain layers peft wrapped, as diffusers' `unload_lora_weights` does for a component."""
+    from diffusers.utils import recurse_remove_peft_layers
+
+    recurse_remove_peft_layers(component)
+    if hasattr(component, "peft_config"):
+        del component.peft_config
+    if hasattr(component, "_hf_peft_config_loaded"):
+        component._hf_peft_config_loaded = None
+
+
+def _lora_a(state_dict: dict[str, Any], prefix: str) -> list[tuple[str, Any]]:
+    """(module name, lora_A weight) of every 2-D LoRA down-projection for one component."""
+    import torch
+
+    head, out = prefix + ".", []
+    for k, v in state_dict.items():
+        mod_name, _, kind = k[len(head):].partition(".lora_")
+        if k.startswith(head) and kind == "A.weight" and torch.is_tensor(v) and v.ndim == 2:
+            out.append((mod_name, v))
+    return out
+
+
+def _norm_keys(pipe: Any, state_dict: dict[str, Any]) -> list[str]:
+    """Transformer parameter names a Flux Control LoRA overwrites directly (its QK-norm scales), unprefixed."""
+    norm_names = getattr(pipe, "_control_lora_supported_norm_keys", ())
+    head = "transformer."
+    return [k[len(head):] for k in state_dict
+            if k.startswith(head) and "lora" not in k and any(n in k for n in norm_names)]
+
+
 def _linear(module: Any) -> Any:
     return getattr(module, "base_layer", module)
 
@@ -289,6 +363,12 @@ def _unhandled(pipe: Any, state_dict: dict[str, Any], name: str) -> str:
         if missing:
             parts.append(f"{len(missing)} {prefix} layers were adapted without weights in the file "
                          f"(e.g. {missing[0]})")
+    tr = getattr(pipe, "transformer", None)
+    if tr is not None:
+        params = tr.state_dict()
+        stray = sorted(k for k in _norm_keys(pipe, state_dict) if k not in params)
+        if stray:
+            parts.append(f"{len(stray)} transformer norm tensors match nothing in this base (e.g. {stray[0]})")
     other = sorted({k.split(".")[0] for k in state_dict if "lora" in k and not k.startswith(
         tuple(p + "." for p in COMPONENT_PREFIXES))})
     if other:

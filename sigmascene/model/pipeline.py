@@ -192,6 +192,7 @@ class SigmaPipeline(DiffusionPipeline, SigmaLoraLoaderMixin):
             raise SigmaError(f"callback_on_step_end_tensor_inputs may name {self._callback_tensor_inputs}, not {bad}")
         if control_image is None or identity_image is None:
             raise SigmaError("SIGMA needs both a control map (I_C) and an identity dictionary (I_S)")
+        self.check_input_width()
         if (prompt is None) == (prompt_embeds is None):
             raise SigmaError("pass exactly one of `prompt` and `prompt_embeds`")
         if prompt_embeds is not None and pooled_prompt_embeds is None:
