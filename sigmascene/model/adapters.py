@@ -306,6 +306,35 @@ def _norm_keys(pipe: Any, state_dict: dict[str, Any]) -> list[str]:
             if k.startswith(head) and "lora" not in k and any(n in k for n in norm_names)]
 
 
+def _has_module(component: Any, dotted: str) -> bool:
+    try:
+        component.get_submodule(dotted)
+    except AttributeError:
+        return False
+    return True
+
+
+def _text_encoder_module_names(state_dict: dict[str, Any], prefix: str, component: Any) -> set[str]:
+    """The text-encoder layers a file names, normalised key by key the way diffusers' text-encoder loader
+    normalises the whole dict (old `to_q_lora` / `lora_linear_layer` names -> peft's, `text_model.` dropped
+    for a flattened CLIP). Per key, because diffusers guesses one naming for the whole dict and so drops the
+    layers of a file that mixes two (kohya's text encoder LoRAs do) — which is what must be reported."""
+    from diffusers.utils.state_dict_utils import DIFFUSERS_OLD_TO_PEFT, DIFFUSERS_TO_PEFT, convert_state_dict
+
+    head, flat, names = prefix + ".", not hasattr(component, "text_model"), set()
+    for k, v in state_dict.items():
+        if not k.startswith(head):
+            continue
+        key = k[len(head):]
+        for mapping in (DIFFUSERS_TO_PEFT, DIFFUSERS_OLD_TO_PEFT):
+            key = next(iter(convert_state_dict({key: v}, mapping)))
+        if flat:
+            key = key.removeprefix("text_model.")
+        if ".lora_" in key:
+            names.add(key.split(".lora_")[0])
+    return names
+
+
 def _linear(module: Any) -> Any:
     return getattr(module, "base_layer", module)
 
@@ -356,10 +385,17 @@ def _unhandled(pipe: Any, state_dict: dict[str, Any], name: str) -> str:
             if wanted:
                 parts.append(f"{len(wanted)} {prefix} layers ignored (the pipeline has no {prefix})")
             continue
+        if prefix != "transformer":
+            wanted = _text_encoder_module_names(state_dict, prefix, comp)
         got = {n for n, m in comp.named_modules() if name in (getattr(m, "lora_A", None) or {})}
         unexpected, missing = sorted(wanted - got), sorted(got - wanted)
-        if unexpected:
-            parts.append(f"{len(unexpected)} {prefix} layers match nothing in this base (e.g. {unexpected[0]})")
+        absent = [n for n in unexpected if not _has_module(comp, n)]
+        dropped = [n for n in unexpected if n not in absent]
+        if absent:
+            parts.append(f"{len(absent)} {prefix} layers match nothing in this base (e.g. {absent[0]})")
+        if dropped:
+            parts.append(f"{len(dropped)} {prefix} layers were not applied by diffusers although this base has "
+                         f"them (e.g. {dropped[0]})")
         if missing:
             parts.append(f"{len(missing)} {prefix} layers were adapted without weights in the file "
                          f"(e.g. {missing[0]})")
