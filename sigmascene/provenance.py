@@ -20,7 +20,7 @@ from .files import file_sha256
 from .version import __version__
 
 if TYPE_CHECKING:
-    from .render import RenderOptions
+    from .render_options import RenderOptions
     from .scene import Scene
 
 

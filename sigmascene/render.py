@@ -14,12 +14,13 @@ import shlex
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .errors import ConfigError, ModelError, SigmaError
 from .provenance import model_identity, pipeline_identity, render_sidecar
+from .render_options import RenderOptions  # noqa: F401 - the options of `render_scene`, re-exported
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -30,27 +31,6 @@ if TYPE_CHECKING:
 MODES = ("single", "iterative")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 DEFAULT_STEPS = 28
-
-
-@dataclass
-class RenderOptions:
-    base: str | None = None          # None: env SIGMASCENE_BASE / config file / the embedded demo model
-    loras: list[str] = field(default_factory=list)   # "path" or "path:weight"
-    transformer: str | None = None   # single-file / GGUF transformer
-    steps: int | None = None
-    guidance: float = 2.5
-    seed: int | None = None
-    mode: str = "single"             # single | iterative
-    cache_conditions: bool = False
-    offload: str | None = None
-    dtype: str = "auto"
-    vae_tiling: bool = False
-    prompt_mode: str = "auto"
-    device: str = "auto"
-    identity_size: tuple[int, int] | None = None
-    batch: int = 1
-    blend_margin: int | None = None  # px around the subjects a `background` photo may change (None: 1/64 side)
-    feather: int | None = None       # px of seam between the render and the photo (None: 1/128 side)
 
 
 @dataclass

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 from ..errors import AssetError, SigmaError
 from ..paths import stat_regular
 from ..scene import Background, Canvas, photo_canvas
+from .lowering import Lowering
 
 if TYPE_CHECKING:
-    from .lower import _Lowerer
     from .parser import ParsedFile, ValueStmt
 
 
-def lower_background(lw: "_Lowerer", st: "ValueStmt", pf: "ParsedFile") -> None:
+def lower_background(lw: Lowering, st: "ValueStmt", pf: "ParsedFile") -> None:
     if not lw.once("background", st, "background"):
         return
     path = lw.path(st.value, pf, "background photo")
@@ -32,7 +32,7 @@ def lower_background(lw: "_Lowerer", st: "ValueStmt", pf: "ParsedFile") -> None:
         lw.anchor(st, node, "")
 
 
-def finish_background(lw: "_Lowerer", st: "ValueStmt | None", pf: "ParsedFile | None") -> None:
+def finish_background(lw: Lowering, st: "ValueStmt | None", pf: "ParsedFile | None") -> None:
     """Attach `background_depth` to the background (it may come first), then size the canvas from the photo
     when the scene gives no `canvas`."""
     bg = lw.scene.background

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..scene import Box2D, Box3D, Mask, Mesh, Polygon
+from .lowering import Lowering
 from .parser import BlockStmt, MeshStmt, ParsedFile, PolygonStmt, Stmt, ValueStmt
-
-if TYPE_CHECKING:
-    from .lower import _Lowerer
 
 _BLOCK_FIELDS = {"f_center": ("center", "length"), "f_size": ("size", "length"), "f_position": ("position", "length"),
                  "f_scale": ("scale", "plain"), "f_yaw": ("yaw", "angle"), "f_pitch": ("pitch", "angle"),
                  "f_roll": ("roll", "angle")}
 
 
-def lower_placement(lw: "_Lowerer", it: Stmt, pf: ParsedFile) -> Any:
+def lower_placement(lw: Lowering, it: Stmt, pf: ParsedFile) -> Any:
     canvas = lw.scene.canvas
     if it.kind == "s_box2d":
         assert isinstance(it, ValueStmt)
@@ -65,7 +63,7 @@ def lower_placement(lw: "_Lowerer", it: Stmt, pf: ParsedFile) -> Any:
     return lw.make(Mesh, it, fields, raws)
 
 
-def _block_fields(lw: "_Lowerer", it: BlockStmt | MeshStmt) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+def _block_fields(lw: Lowering, it: BlockStmt | MeshStmt) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     fields: dict[str, Any] = {}
     raws: dict[str, Any] = {}
     ok = True
@@ -85,7 +83,7 @@ def _block_fields(lw: "_Lowerer", it: BlockStmt | MeshStmt) -> tuple[dict[str, A
     return (fields if ok else None), raws
 
 
-def _record_components(lw: "_Lowerer", node: Any, names: tuple[str, ...], vec: Any, vals: tuple) -> None:
+def _record_components(lw: Lowering, node: Any, names: tuple[str, ...], vec: Any, vals: tuple) -> None:
     node._locs["box"] = vec.loc
     for name, s, val in zip(names, vec.items, vals):
         node._src[name] = (s.text, val)
