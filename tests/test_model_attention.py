@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sigmascene.errors import SigmaError
 from sigmascene.model.attention import attend, condition_attention_mask
 from sigmascene.model.forward import build_condition_cache, sigma_forward
 from sigmascene.model.layout import TokenLayout, make_layout, sequence_ids
@@ -30,7 +31,7 @@ def inputs():
     }
 
 
-def run(transformer, inp, *, x=None, cond="given", mask=False, cache=None, cond_t=None, t=None):
+def run(transformer, inp, *, x=None, cond="given", mask=False, cache=None, cond_t=None, t=None, attention_mask=None):
     ids = inp["ids"]
     with torch.no_grad():
         return sigma_forward(
@@ -38,7 +39,7 @@ def run(transformer, inp, *, x=None, cond="given", mask=False, cache=None, cond_
             cond_tokens=None if cache is not None else inp["cond"], encoder_hidden_states=inp["txt"],
             pooled_projections=inp["pooled"], timestep=inp["t"] if t is None else t, guidance=inp["guidance"],
             txt_ids=ids["txt"], x_ids=ids["x"], cond_ids=ids["cond"], condition_mask=mask, cache=cache,
-            cond_timestep=cond_t)
+            cond_timestep=cond_t, attention_mask=attention_mask)
 
 
 def cache_for(transformer, inp):
@@ -47,15 +48,77 @@ def cache_for(transformer, inp):
                                      pooled_projections=inp["pooled"], guidance=inp["guidance"])
 
 
-def test_forward_equals_diffusers_flux_when_conditions_share_the_timestep(transformer, inputs):
-    layout, ids = inputs["layout"], inputs["ids"]
+def diffusers_forward(transformer, inputs, **kw):
+    """Stock `FluxTransformer2DModel.forward` on [X, conditions], X's part of the prediction."""
+    ids = inputs["ids"]
     with torch.no_grad():
         ref = transformer(
             hidden_states=torch.cat([inputs["x"], inputs["cond"].expand(2, -1, -1)], dim=1),
             encoder_hidden_states=inputs["txt"], pooled_projections=inputs["pooled"], timestep=inputs["t"],
-            img_ids=ids["img"], txt_ids=ids["txt"], guidance=inputs["guidance"], return_dict=False)[0]
+            img_ids=ids["img"], txt_ids=ids["txt"], guidance=inputs["guidance"], return_dict=False, **kw)[0]
+    return ref[:, : inputs["layout"].n_x]
+
+
+def random_masks(layout, seed=0):
+    """A random boolean mask (each row keeps its diagonal, so no row is empty) and a random additive float one."""
+    g = torch.Generator().manual_seed(seed)
+    s = layout.total
+    boolean = (torch.rand(s, s, generator=g) > 0.4) | torch.eye(s, dtype=torch.bool)
+    additive = torch.randn(2, 1, s, s, generator=g)  # per batch item, broadcast over heads
+    return boolean, additive
+
+
+def test_forward_equals_diffusers_flux_when_conditions_share_the_timestep(transformer, inputs):
     ours = run(transformer, inputs, cond_t=inputs["t"])
-    torch.testing.assert_close(ours, ref[:, : layout.n_x], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(ours, diffusers_forward(transformer, inputs), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["bool", "additive"])
+def test_an_attention_mask_means_what_it_means_to_diffusers_flux(transformer, inputs, kind):
+    boolean, additive = random_masks(inputs["layout"])
+    m = boolean if kind == "bool" else additive
+    ours = run(transformer, inputs, cond_t=inputs["t"], attention_mask=m)
+    ref = diffusers_forward(transformer, inputs, joint_attention_kwargs={"attention_mask": m})
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(ours, run(transformer, inputs, cond_t=inputs["t"]), atol=1e-4)  # the mask mattered
+
+
+def test_a_user_mask_is_anded_with_the_condition_mask(transformer, inputs):
+    layout = inputs["layout"]
+    boolean, additive = random_masks(layout, seed=1)
+    cond = condition_attention_mask(layout)
+    torch.testing.assert_close(run(transformer, inputs, mask=True, attention_mask=boolean),
+                               run(transformer, inputs, mask=False, attention_mask=cond & boolean),
+                               rtol=1e-5, atol=1e-5)
+    forbidden = torch.zeros(layout.total, layout.total).masked_fill(~cond, float("-inf"))
+    torch.testing.assert_close(run(transformer, inputs, mask=True, attention_mask=additive),
+                               run(transformer, inputs, mask=False, attention_mask=additive + forbidden),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_an_all_true_mask_changes_nothing_masked_or_not(transformer, inputs):
+    everything = torch.ones(inputs["layout"].total, inputs["layout"].total, dtype=torch.bool)
+    for mask in (False, True):
+        torch.testing.assert_close(run(transformer, inputs, mask=mask, attention_mask=everything),
+                                   run(transformer, inputs, mask=mask), rtol=1e-5, atol=1e-5)
+
+
+def test_a_mask_of_the_wrong_size_names_the_sequence_it_must_cover(transformer, inputs):
+    layout = inputs["layout"]
+    s = layout.total
+    with pytest.raises(SigmaError, match=rf"S = {s} = P 7 \+ X {layout.n_x} \+ conditions {layout.n_cond}"):
+        run(transformer, inputs, attention_mask=torch.ones(s - 1, s - 1, dtype=torch.bool))
+    with pytest.raises(SigmaError, match="bool .* or an additive float mask"):
+        run(transformer, inputs, attention_mask=torch.ones(s, s, dtype=torch.int64))
+    with pytest.raises(SigmaError, match=r"has shape \(3, 1, \d+, \d+\)"):
+        run(transformer, inputs, attention_mask=torch.ones(3, 1, s, s, dtype=torch.bool))  # batch is 2
+
+
+def test_a_mask_is_refused_with_a_filled_condition_cache(transformer, inputs):
+    cache = cache_for(transformer, inputs)
+    everything = torch.ones(inputs["layout"].total, inputs["layout"].total, dtype=torch.bool)
+    with pytest.raises(SigmaError, match="without cache_conditions"):
+        run(transformer, inputs, mask=True, cache=cache, attention_mask=everything)
 
 
 def test_only_x_is_predicted_whatever_the_number_of_conditions(transformer, inputs):

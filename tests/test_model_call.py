@@ -12,11 +12,13 @@ import torch
 from diffusers import DiffusionPipeline, FluxKontextPipeline
 
 from sigmascene.errors import SigmaError
+from sigmascene.model.attention import condition_attention_mask
+from sigmascene.model.layout import make_layout
 from sigmascene.model.pipeline import SigmaPipeline
 from sigmascene.model.tiny import make_tiny_components, make_tiny_pipeline
 
 from test_model_adapters import sigma_lora
-from test_model_pipeline import call
+from test_model_pipeline import call, maps
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +69,88 @@ def test_joint_attention_scale_scales_the_lora(tmp_path):
     torch.testing.assert_close(off, bare, atol=1e-5, rtol=1e-5)
     assert not torch.allclose(full, bare)
     torch.testing.assert_close(call(p, output_type="latent").images, full)  # the scale is undone afterwards
-    with pytest.raises(SigmaError, match="not supported"):
+    with pytest.raises(SigmaError, match="has no IP-Adapter"):
         call(p, joint_attention_kwargs={"ip_adapter_image_embeds": 1})
+
+
+def sequence(pipe):
+    """The token layout of `call`'s canvas and identity dictionary: the sequence an attention_mask covers."""
+    ctrl, ident = maps()
+    return make_layout(pipe.tokenizer_2.model_max_length, ctrl.shape[:2], ident.shape[:2], pipe.vae_scale_factor)
+
+
+@pytest.mark.parametrize("condition_mask", [False, True])
+def test_an_all_true_attention_mask_renders_as_no_mask(pipe, condition_mask):
+    s = sequence(pipe).total
+    everything = torch.ones(s, s, dtype=torch.bool)
+    plain = call(pipe, output_type="latent", condition_mask=condition_mask).images
+    masked = call(pipe, output_type="latent", condition_mask=condition_mask,
+                  joint_attention_kwargs={"attention_mask": everything}).images
+    torch.testing.assert_close(masked, plain, rtol=1e-5, atol=1e-5)
+
+
+def test_an_attention_mask_that_hides_the_conditions_from_x_changes_the_render(pipe):
+    layout = sequence(pipe)
+    spans = layout.slices()
+    blind = torch.ones(layout.total, layout.total, dtype=torch.bool)
+    blind[spans["x"], spans["identity"].start:] = False  # X rows may not read I_S or I_C
+    additive = torch.zeros(layout.total, layout.total).masked_fill(~blind, float("-inf"))
+    plain = call(pipe, output_type="latent").images
+    hidden = call(pipe, output_type="latent", joint_attention_kwargs={"attention_mask": blind}).images
+    assert not torch.allclose(hidden, plain, atol=1e-4)
+    torch.testing.assert_close(call(pipe, output_type="latent",
+                                    joint_attention_kwargs={"attention_mask": additive}).images,
+                               hidden, rtol=1e-5, atol=1e-5)
+
+
+def test_with_the_condition_mask_on_a_user_mask_is_anded_with_it(pipe):
+    layout = sequence(pipe)
+    m = (torch.rand(layout.total, layout.total, generator=torch.Generator().manual_seed(3)) > 0.3)
+    m |= torch.eye(layout.total, dtype=torch.bool)
+    on = call(pipe, output_type="latent", condition_mask=True, joint_attention_kwargs={"attention_mask": m}).images
+    off = call(pipe, output_type="latent", condition_mask=False,
+               joint_attention_kwargs={"attention_mask": condition_attention_mask(layout) & m}).images
+    torch.testing.assert_close(on, off, rtol=1e-5, atol=1e-5)
+
+
+def test_an_attention_mask_of_the_wrong_size_is_refused_before_any_step(pipe):
+    layout = sequence(pipe)
+    s = layout.total
+    steps = []
+    expected = (rf"S = {s} = P {layout.n_txt} \+ X {layout.n_x} \+ I_S {layout.n_s} \+ I_C {layout.n_c} tokens")
+    with pytest.raises(SigmaError, match=expected):
+        call(pipe, joint_attention_kwargs={"attention_mask": torch.ones(s, s - 4, dtype=torch.bool)},
+             callback=lambda i, n: steps.append(i))
+    assert steps == []
+
+
+def test_an_attention_mask_is_refused_with_the_condition_cache(pipe):
+    s = sequence(pipe).total
+    with pytest.raises(SigmaError, match="cannot be used with cache_conditions") as err:
+        call(pipe, condition_mask=True, cache_conditions=True,
+             joint_attention_kwargs={"attention_mask": torch.ones(s, s, dtype=torch.bool)})
+    assert "render without cache_conditions" in str(err.value)
+
+
+def test_unknown_joint_attention_kwargs_warn_at_the_callers_line_and_are_ignored(pipe):
+    ctrl, ident = maps()
+    kwargs = {"temperature": 0.5, "scale": 1.0}
+
+    def render(**kw):
+        return pipe(prompt="Place these subjects in a room", control_image=ctrl, identity_image=ident,
+                    num_inference_steps=2, output_type="latent", generator=torch.Generator().manual_seed(1), **kw)
+
+    with pytest.warns(UserWarning, match=r"\['temperature'\] are not expected .* will be ignored") as rec:
+        warned = render(joint_attention_kwargs=kwargs).images
+    assert [w.filename for w in rec if "temperature" in str(w.message)] == [__file__]
+    assert kwargs == {"temperature": 0.5, "scale": 1.0}  # the caller's dict is left as it was
+    torch.testing.assert_close(warned, render().images)
+
+
+@pytest.mark.parametrize("key", ["ip_adapter_image_embeds", "ip_hidden_states", "ip_adapter_masks"])
+def test_ip_adapter_inputs_are_refused_not_dropped(pipe, key):
+    with pytest.raises(SigmaError, match="no IP-Adapter: a subject's identity comes from its reference image in I_S"):
+        call(pipe, joint_attention_kwargs={key: torch.zeros(1, 4)})
 
 
 def test_the_diffusers_progress_bar_counts_steps(pipe, capsys):

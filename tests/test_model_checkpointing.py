@@ -75,3 +75,17 @@ def test_the_argument_turns_checkpointing_on_without_the_flag(transformer):
     torch.testing.assert_close(out, plain_out)
     for name in plain_grads:
         torch.testing.assert_close(grads[name], plain_grads[name], rtol=1e-5, atol=1e-6)
+
+
+def test_checkpointing_keeps_a_users_attention_mask(transformer):
+    layout = make_layout(7, (64, 48), (96, 32))
+    m = (torch.rand(layout.total, layout.total, generator=torch.Generator().manual_seed(5)) > 0.3)
+    m |= torch.eye(layout.total, dtype=torch.bool)
+    plain_out, plain_grads = _loss_and_grads(transformer, attention_mask=m)
+    unmasked_out, _ = _loss_and_grads(transformer)
+    transformer.enable_gradient_checkpointing()
+    ckpt_out, ckpt_grads = _loss_and_grads(transformer, attention_mask=m)
+    assert not torch.allclose(plain_out, unmasked_out, atol=1e-4)
+    torch.testing.assert_close(ckpt_out, plain_out)
+    for name in plain_grads:
+        torch.testing.assert_close(ckpt_grads[name], plain_grads[name], rtol=1e-5, atol=1e-6)

@@ -9,12 +9,18 @@ conditions exactly as in the uncached masked model — the cached and uncached o
 Instead of one SDPA call with a boolean mask (which disables flash kernels), the masked attention is done as
 two unmasked calls: [P, X] queries over all keys, condition queries over condition keys. `condition_attention_mask`
 builds the equivalent boolean mask for code (the trainer, tests) that wants the single-call form.
+
+A user's `attention_mask` (diffusers' `joint_attention_kwargs={"attention_mask": M}`, SDPA convention) costs the
+fast path: `merge_attention_masks` folds the condition mask into it once per call and every layer then makes one
+masked SDPA call. Without a user mask nothing changes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from ..errors import SigmaError
 
 if TYPE_CHECKING:
     import torch
@@ -28,11 +34,60 @@ def condition_attention_mask(layout: "TokenLayout", *, device: Any = None) -> "t
     P and X rows see every token; I_S and I_C rows see only I_S and I_C. Broadcasts over batch and heads in
     `torch.nn.functional.scaled_dot_product_attention(attn_mask=...)`.
     """
+    return condition_mask_tensor(layout.n_txt + layout.n_x, layout.total, device=device)
+
+
+def condition_mask_tensor(n_main: int, total: int, *, device: Any = None) -> "torch.Tensor":
+    """`condition_attention_mask` from token counts alone, for code (sigma_forward) that has no layout."""
     import torch
 
-    n_main = layout.n_txt + layout.n_x
-    mask = torch.ones(layout.total, layout.total, dtype=torch.bool, device=device)
+    mask = torch.ones(total, total, dtype=torch.bool, device=device)
     mask[n_main:, :n_main] = False
+    return mask
+
+
+def merge_attention_masks(user: "torch.Tensor", condition: "torch.Tensor | None") -> "torch.Tensor":
+    """One SDPA mask from a user mask and the (S, S) condition mask (None when the condition mask is off).
+
+    Boolean masks (True = may attend) are ANDed; for an additive float mask the condition mask adds -inf where it
+    forbids. The result broadcasts over (B, heads, S, S) like its inputs.
+    """
+    import torch
+
+    if condition is None:
+        return user
+    if user.dtype == torch.bool:
+        return user & condition
+    return torch.where(condition, user, torch.tensor(float("-inf"), dtype=user.dtype, device=user.device))
+
+
+def check_attention_mask(mask: Any, parts: dict[str, int], *, batch: int, heads: int) -> "torch.Tensor":
+    """Refuse a mask that SDPA would reject deep inside the first block, naming the sequence it must cover.
+
+    `parts` are the token groups in sequence order (P, X, I_S, I_C), their sum is S; the mask must be a bool
+    or float tensor that broadcasts to (batch, heads, S, S).
+    """
+    import torch
+
+    total = sum(parts.values())
+    made_of = " + ".join(f"{name} {n}" for name, n in parts.items())
+    expected = f"(S, S), broadcastable to (B={batch}, heads={heads}, S, S), with S = {total} = {made_of} tokens"
+    hint = ("the sequence is [P, X, I_S, I_C]: text, noise latent, identity dictionary, control map; "
+            "see sigmascene.model.layout.make_layout for the token counts")
+    if not isinstance(mask, torch.Tensor):
+        raise SigmaError(f"joint_attention_kwargs['attention_mask'] must be a tensor {expected}, "
+                         f"got {type(mask).__name__}", hint=hint)
+    if mask.dtype != torch.bool and not mask.is_floating_point():
+        raise SigmaError(f"joint_attention_kwargs['attention_mask'] must be bool (True = may attend) or an "
+                         f"additive float mask, got dtype {mask.dtype}", hint=hint)
+    full = (batch, heads, total, total)
+    try:
+        fits = mask.dim() <= 4 and torch.broadcast_shapes(mask.shape, full) == full
+    except RuntimeError:
+        fits = False
+    if not fits:
+        raise SigmaError(f"joint_attention_kwargs['attention_mask'] has shape {tuple(mask.shape)}; expected "
+                         f"{expected}", hint=hint)
     return mask
 
 
@@ -86,23 +141,32 @@ class ConditionCache:
         return sum(t.numel() * t.element_size() for t in (*self._k, *self._v))
 
 
-def _sdpa(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor") -> "torch.Tensor":
+def _sdpa(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor", mask: "torch.Tensor | None" = None) -> "torch.Tensor":
     import torch.nn.functional as F
 
-    return F.scaled_dot_product_attention(q, k, v)
+    if mask is not None and mask.is_floating_point() and mask.dtype != q.dtype:
+        mask = mask.to(q.dtype)  # SDPA wants an additive mask in the query's dtype
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
 
 def attend(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor", *, n_main: int, condition_mask: bool,
-           cache: ConditionCache | None = None, layer: int = 0) -> "torch.Tensor":
+           cache: ConditionCache | None = None, layer: int = 0,
+           attention_mask: "torch.Tensor | None" = None) -> "torch.Tensor":
     """Attention for one layer; q/k/v in (B, heads, S, head_dim) with the sequence [main..., cond...].
 
     * no cache, no mask: every token attends every token (plain joint attention, as Flux Kontext does);
     * no cache, mask: main rows attend all, condition rows attend conditions only;
     * cache filling (the sequence is conditions only): conditions attend conditions, K/V are stored;
-    * cache filled (the sequence is main only): main rows attend [main, cached conditions].
+    * cache filled (the sequence is main only): main rows attend [main, cached conditions];
+    * `attention_mask` (a user's SDPA mask over the whole sequence, the condition mask already merged in by
+      `merge_attention_masks`): one masked call; `condition_mask` is then not applied again.
     """
     import torch
 
+    if attention_mask is not None:
+        if cache is not None:
+            raise ValueError("an attention_mask cannot be combined with the condition cache")
+        return _sdpa(q, k, v, attention_mask)
     if cache is not None:
         if cache.filling:
             cache.store(k, v)
@@ -127,7 +191,8 @@ def rope(x: "torch.Tensor", cos: "torch.Tensor", sin: "torch.Tensor") -> "torch.
 
 def joint_attention(attn: Any, hidden_states: "torch.Tensor", encoder_hidden_states: "torch.Tensor | None",
                     rotary: tuple["torch.Tensor", "torch.Tensor"], *, n_main: int, condition_mask: bool,
-                    cache: ConditionCache | None = None, layer: int = 0) -> tuple["torch.Tensor", "torch.Tensor | None"]:
+                    cache: ConditionCache | None = None, layer: int = 0,
+                    attention_mask: "torch.Tensor | None" = None) -> tuple["torch.Tensor", "torch.Tensor | None"]:
     """The processor body for one diffusers `FluxAttention`: projections, QK-norm, RoPE, `attend`, outputs.
 
     Sequence order is [encoder (text), hidden (image tokens)], as in Flux; `n_main` counts the leading tokens
@@ -155,7 +220,8 @@ def joint_attention(attn: Any, hidden_states: "torch.Tensor", encoder_hidden_sta
     cos, sin = cos.to(q.device)[None, None], sin.to(q.device)[None, None]
     q, k = rope(q, cos, sin), rope(k, cos, sin)
 
-    out = attend(q, k, v, n_main=n_main, condition_mask=condition_mask, cache=cache, layer=layer)
+    out = attend(q, k, v, n_main=n_main, condition_mask=condition_mask, cache=cache, layer=layer,
+                 attention_mask=attention_mask)
     out = out.transpose(1, 2).flatten(2, 3).to(q.dtype)
     txt, img = out[:, :n_enc], out[:, n_enc:]
     if not attn.pre_only:  # dual blocks project their output; single blocks fuse it with the MLP instead

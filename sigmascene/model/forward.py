@@ -18,7 +18,9 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from .attention import ConditionCache, joint_attention
+from ..errors import SigmaError
+from .attention import (ConditionCache, check_attention_mask, condition_mask_tensor, joint_attention,
+                        merge_attention_masks)
 
 if TYPE_CHECKING:
     import torch
@@ -66,14 +68,16 @@ def _clip16(x: "torch.Tensor") -> "torch.Tensor":
 
 def _dual_block(block: Any, img: "torch.Tensor", txt: "torch.Tensor | None", temb_txt: "torch.Tensor | None",
                 tembs: Sequence["torch.Tensor"], lengths: Sequence[int], rotary, *, n_main: int,
-                condition_mask: bool, cache: ConditionCache | None, layer: int):
+                condition_mask: bool, cache: ConditionCache | None, layer: int,
+                attention_mask: "torch.Tensor | None" = None):
     m = _mods(block.norm1, tembs, 6)  # shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp
     norm_img = _modulate(block.norm1.norm, img, lengths, [p[0] for p in m], [p[1] for p in m])
     norm_txt = c = None
     if txt is not None:
         norm_txt, *c = block.norm1_context(txt, emb=temb_txt)  # c: gate_msa, shift_mlp, scale_mlp, gate_mlp
     attn_img, attn_txt = joint_attention(block.attn, norm_img, norm_txt, rotary, n_main=n_main,
-                                         condition_mask=condition_mask, cache=cache, layer=layer)
+                                         condition_mask=condition_mask, cache=cache, layer=layer,
+                                         attention_mask=attention_mask)
     img = img + _gate(attn_img, lengths, [p[2] for p in m])
     ff_in = _modulate(block.norm2, img, lengths, [p[3] for p in m], [p[4] for p in m])
     img = _clip16(img + _gate(block.ff(ff_in), lengths, [p[5] for p in m]))
@@ -86,14 +90,15 @@ def _dual_block(block: Any, img: "torch.Tensor", txt: "torch.Tensor | None", tem
 
 
 def _single_block(block: Any, h: "torch.Tensor", tembs: Sequence["torch.Tensor"], lengths: Sequence[int], rotary, *,
-                  n_main: int, condition_mask: bool, cache: ConditionCache | None, layer: int) -> "torch.Tensor":
+                  n_main: int, condition_mask: bool, cache: ConditionCache | None, layer: int,
+                  attention_mask: "torch.Tensor | None" = None) -> "torch.Tensor":
     import torch
 
     m = _mods(block.norm, tembs, 3)  # shift, scale, gate
     norm_h = _modulate(block.norm.norm, h, lengths, [p[0] for p in m], [p[1] for p in m])
     mlp = block.act_mlp(block.proj_mlp(norm_h))
     attn, _ = joint_attention(block.attn, norm_h, None, rotary, n_main=n_main, condition_mask=condition_mask,
-                              cache=cache, layer=layer)
+                              cache=cache, layer=layer, attention_mask=attention_mask)
     out = block.proj_out(torch.cat([attn, mlp], dim=2))
     return _clip16(h + _gate(out, lengths, [p[2] for p in m]))
 
@@ -131,19 +136,27 @@ def sigma_forward(transformer: Any, *, hidden_states: "torch.Tensor", cond_token
                   x_ids: "torch.Tensor", cond_ids: "torch.Tensor | None", condition_mask: bool = False,
                   cache: ConditionCache | None = None,
                   cond_timestep: "torch.Tensor | None" = None,
-                  gradient_checkpointing: bool | None = None) -> "torch.Tensor":
+                  gradient_checkpointing: bool | None = None,
+                  attention_mask: "torch.Tensor | None" = None) -> "torch.Tensor":
     """Velocity prediction for X only, shape of `hidden_states` (B, n_x, C).
 
     `timestep` is X's (in [0, 1], per batch item); conditions use `cond_timestep`, zeros by default. With a
     filled `cache` (see `build_condition_cache`) the conditions are not passed again (`cond_tokens=None`).
     `gradient_checkpointing`: recompute each block in backward; None follows the transformer's own flag
     (`enable_gradient_checkpointing()`), and it never applies while gradients are off.
+    `attention_mask`: an SDPA mask over the whole sequence [P, X, conditions] (bool True = may attend, or
+    additive float; broadcastable to (B, heads, S, S)), what diffusers' `joint_attention_kwargs={"attention_mask":
+    M}` passes to every attention layer; ANDed with the condition mask when that is on. Not with a cache.
     """
     import torch
 
     dtype = hidden_states.dtype
     if cache is not None and cache.filling:
         raise ValueError("the condition cache is still being filled; call build_condition_cache first")
+    if cache is not None and attention_mask is not None:
+        raise SigmaError("an attention_mask cannot be used with a filled condition cache: the cached condition "
+                         "keys/values were computed under the condition mask alone",
+                         hint="render without cache_conditions to apply an attention_mask")
     x = transformer.x_embedder(hidden_states)
     txt = transformer.context_embedder(encoder_hidden_states)
     temb = timestep_embedding(transformer, timestep, guidance, pooled_projections, dtype)
@@ -159,18 +172,28 @@ def sigma_forward(transformer: Any, *, hidden_states: "torch.Tensor", cond_token
         img, lengths, tembs = torch.cat([x, c], dim=1), [n_x, c.shape[1]], [temb, temb_c]
         rot = _rotary(transformer, txt_ids, x_ids, cond_ids)
     n_main = n_txt + n_x
+    if attention_mask is not None:
+        n_cond = img.shape[1] - n_x
+        parts = {"P": n_txt, "X": n_x, **({"conditions": n_cond} if n_cond else {})}
+        check_attention_mask(attention_mask, parts, batch=x.shape[0], heads=transformer.config.num_attention_heads)
+        attention_mask = attention_mask.to(x.device)
+        if condition_mask and n_cond:
+            cond_mask = condition_mask_tensor(n_main, n_main + n_cond, device=x.device)
+            attention_mask = merge_attention_masks(attention_mask, cond_mask)
     ckpt = _checkpointed(transformer, gradient_checkpointing)
 
     layer = 0
     for block in transformer.transformer_blocks:
-        run = partial(_dual_block, block, n_main=n_main, condition_mask=condition_mask, cache=cache, layer=layer)
+        run = partial(_dual_block, block, n_main=n_main, condition_mask=condition_mask, cache=cache, layer=layer,
+                      attention_mask=attention_mask)
         img, txt = run(img, txt, temb, tembs, lengths, rot) if ckpt is None else \
             ckpt(run, img, txt, temb, tembs, lengths, rot)
         layer += 1
     h = torch.cat([txt, img], dim=1)
     single_lengths = [n_txt + lengths[0], *lengths[1:]]
     for block in transformer.single_transformer_blocks:
-        run = partial(_single_block, block, n_main=n_main, condition_mask=condition_mask, cache=cache, layer=layer)
+        run = partial(_single_block, block, n_main=n_main, condition_mask=condition_mask, cache=cache, layer=layer,
+                      attention_mask=attention_mask)
         h = run(h, tembs, single_lengths, rot) if ckpt is None else ckpt(run, h, tembs, single_lengths, rot)
         layer += 1
     x = h[:, n_txt:n_main]

@@ -20,6 +20,8 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from ..errors import SigmaError
 from .adapters import SigmaLoraLoaderMixin
+from .attention import check_attention_mask, condition_attention_mask, merge_attention_masks
+from .attention_kwargs import read_joint_attention_kwargs
 from .config import HOW_TO_GET_BASE, config_file
 from .forward import build_condition_cache, sigma_forward
 from .layout import encode_conditions, make_layout, pack_latents, sequence_ids, to_uint8_rgb, unpack_latents
@@ -177,11 +179,15 @@ class SigmaPipeline(DiffusionPipeline, SigmaLoraLoaderMixin):
 
         The diffusers call conventions hold: `sigmas` replaces the default schedule, `callback_on_step_end(pipe,
         i, t, callback_kwargs)` may return new `latents` / `prompt_embeds` (those named in
-        `callback_on_step_end_tensor_inputs`), setting `pipe._interrupt` skips the remaining steps, and
-        `joint_attention_kwargs={"scale": s}` scales every LoRA. `cache_conditions` computes the conditions'
-        keys/values once instead of every step; it needs the condition mask, which every active LoRA must vouch
-        for in its metadata (`condition_mask` overrides it, for tests and trainers). `callback(step, total)` is a
-        plain progress hook.
+        `callback_on_step_end_tensor_inputs`), and setting `pipe._interrupt` skips the remaining steps.
+        `joint_attention_kwargs` mean what they mean to diffusers' Flux transformer, so code written for
+        `FluxKontextPipeline` runs unchanged: `scale` scales every LoRA; `attention_mask` is an SDPA mask (bool
+        True = may attend, or additive float) over SIGMA's sequence [P, X, I_S, I_C], shape (S, S) broadcastable
+        to (B, heads, S, S), ANDed with the condition mask when that is on; IP-Adapter inputs are refused (there
+        is none: identity comes from I_S); other keys are ignored with a UserWarning. `cache_conditions` computes
+        the conditions' keys/values once instead of every step (not with an `attention_mask`); it needs the
+        condition mask, which every active LoRA must vouch for in its metadata (`condition_mask` overrides it, for
+        tests and trainers). `callback(step, total)` is a plain progress hook.
         """
         timings: dict[str, float] = {}
         t_start = time.perf_counter()
@@ -199,10 +205,13 @@ class SigmaPipeline(DiffusionPipeline, SigmaLoraLoaderMixin):
             raise SigmaError("`prompt_embeds` needs `pooled_prompt_embeds` from the same prompt")
         if sigmas is None and num_inference_steps < 1:
             raise SigmaError(f"num_inference_steps must be at least 1, got {num_inference_steps}")
-        extra = sorted(set(joint_attention_kwargs or {}) - {"scale"})
-        if extra:
-            raise SigmaError(f"joint_attention_kwargs {extra} are not supported: SIGMA runs its own attention "
-                             "(only `scale`, the LoRA scale, is)")
+        # stacklevel 3: past __call__ and torch.no_grad's wrapper, so a warning names the user's line
+        attention = read_joint_attention_kwargs(joint_attention_kwargs, stacklevel=3)
+        if cache_conditions and attention.attention_mask is not None:
+            raise SigmaError("joint_attention_kwargs['attention_mask'] cannot be used with cache_conditions: the "
+                             "conditions' keys/values are computed once under the condition mask alone, so a mask "
+                             "on them could not apply",
+                             hint="render without cache_conditions (--cache-conditions) to use an attention_mask")
         mask = self.condition_mask if condition_mask is None else bool(condition_mask)
         if cache_conditions and not mask:
             raise SigmaError(f"--cache-conditions needs a LoRA trained with the condition attention mask, but "
@@ -212,7 +221,7 @@ class SigmaPipeline(DiffusionPipeline, SigmaLoraLoaderMixin):
         self._joint_attention_kwargs = joint_attention_kwargs
         self._current_timestep = None
         self._interrupt = False
-        lora_scale = float((joint_attention_kwargs or {}).get("scale", 1.0))
+        lora_scale = attention.scale
         device = self._execution_device
         dtype = self.transformer.dtype
 
@@ -240,6 +249,14 @@ class SigmaPipeline(DiffusionPipeline, SigmaLoraLoaderMixin):
         cond_tokens = cond_tokens.to(device=device, dtype=dtype)
         layout = make_layout(prompt_embeds.shape[1], canvas, ident_hw, self.vae_scale_factor)
         ids = sequence_ids(layout, device=device, dtype=dtype)
+        attention_mask = attention.attention_mask
+        if attention_mask is not None:  # checked and merged with the condition mask once, not at every step
+            parts = {"P": layout.n_txt, "X": layout.n_x, "I_S": layout.n_s, "I_C": layout.n_c}
+            attention_mask = check_attention_mask(attention_mask, parts, batch=batch,
+                                                  heads=self.transformer.config.num_attention_heads)
+            attention_mask = attention_mask.to(device, dtype if attention_mask.is_floating_point() else None)
+            if mask:
+                attention_mask = merge_attention_masks(attention_mask, condition_attention_mask(layout, device=device))
         timings["encode_conditions_s"] = time.perf_counter() - t0
 
         # 4. The noise latent X, (B, n_x, C) tokens on the canvas grid.
@@ -286,7 +303,8 @@ class SigmaPipeline(DiffusionPipeline, SigmaLoraLoaderMixin):
                         cond_tokens=None if cache is not None else cond_tokens,
                         encoder_hidden_states=prompt_embeds, pooled_projections=pooled_prompt_embeds,
                         timestep=(t / 1000).expand(batch).to(dtype), guidance=guidance, txt_ids=ids["txt"],
-                        x_ids=ids["x"], cond_ids=ids["cond"], condition_mask=mask, cache=cache)
+                        x_ids=ids["x"], cond_ids=ids["cond"], cache=cache, attention_mask=attention_mask,
+                        condition_mask=mask and attention_mask is None)  # else merged into attention_mask
                     latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0].to(dtype)
                     if callback_on_step_end is not None:
                         local = {"latents": latents, "prompt_embeds": prompt_embeds}
