@@ -24,8 +24,8 @@ from diffusers.loaders import FluxLoraLoaderMixin
 
 from ..errors import ModelError
 from .lora import LoraInfo, info_from_state_dict, read_lora_info
+from .lora_fit import COMPONENT_PREFIXES, check_fits, lora_down_weights, norm_keys, unapplied
 
-COMPONENT_PREFIXES = ("transformer", "text_encoder")
 
 
 class LoraKeysWarning(UserWarning):
@@ -115,7 +115,7 @@ class SigmaLoraLoaderMixin(FluxLoraLoaderMixin):
             raise ModelError(f"{label} is not a LoRA diffusers can read: {_first_line(err)}") from None
         if not any("lora" in k for k in state_dict):
             raise ModelError(f"{label} holds no LoRA weights (no `lora` keys after diffusers' conversions)")
-        _check_fits(self, state_dict, label)
+        check_fits(self, state_dict, label)
         name = adapter_name or get_adapter_name(self.transformer)
         if not hotswap and name in self.lora_infos:
             raise ModelError(f"adapter name {name!r} is already in use",
@@ -126,7 +126,7 @@ class SigmaLoraLoaderMixin(FluxLoraLoaderMixin):
         except Exception as err:  # noqa: BLE001 - any failure must leave the pipeline as it was
             self._restore(before, name)
             raise ModelError(f"could not load LoRA {label}: {_first_line(err)}") from None
-        problems = _unhandled(self, state_dict, name)
+        problems = unapplied(self, state_dict, name)
         if problems and strict:
             self._restore(before, name)
             raise ModelError(f"LoRA {label}: {problems}", hint="load without strict to accept it anyway")
@@ -147,9 +147,9 @@ class SigmaLoraLoaderMixin(FluxLoraLoaderMixin):
         active = set(self.get_active_adapters()) if names else set()
         tr = self.transformer
         params = tr.state_dict()
-        norms = {k: params[k].detach().clone() for k in _norm_keys(self, state_dict) if k in params}
+        norms = {k: params[k].detach().clone() for k in norm_keys(self, state_dict) if k in params}
         widened = {}
-        for mod_name, v in _lora_a(state_dict, "transformer"):
+        for mod_name, v in lora_down_weights(state_dict, "transformer"):
             try:
                 layer = tr.get_submodule(mod_name)
             except AttributeError:
@@ -270,11 +270,6 @@ def _describe(src: Any, weight_name: str | None) -> LoraInfo:
     return read_lora_info(path)
 
 
-def _module_names(state_dict: dict[str, Any], prefix: str) -> set[str]:
-    head = prefix + "."
-    return {k[len(head):].split(".lora_")[0] for k in state_dict if k.startswith(head) and ".lora_" in k}
-
-
 def _unwrap(component: Any) -> None:
     """Put back the plain layers peft wrapped, as diffusers' `unload_lora_weights` does for a component."""
     from diffusers.utils import recurse_remove_peft_layers
@@ -284,129 +279,3 @@ def _unwrap(component: Any) -> None:
         del component.peft_config
     if hasattr(component, "_hf_peft_config_loaded"):
         component._hf_peft_config_loaded = None
-
-
-def _lora_a(state_dict: dict[str, Any], prefix: str) -> list[tuple[str, Any]]:
-    """(module name, lora_A weight) of every 2-D LoRA down-projection for one component."""
-    import torch
-
-    head, out = prefix + ".", []
-    for k, v in state_dict.items():
-        mod_name, _, kind = k[len(head):].partition(".lora_")
-        if k.startswith(head) and kind == "A.weight" and torch.is_tensor(v) and v.ndim == 2:
-            out.append((mod_name, v))
-    return out
-
-
-def _norm_keys(pipe: Any, state_dict: dict[str, Any]) -> list[str]:
-    """Transformer parameter names a Flux Control LoRA overwrites directly (its QK-norm scales), unprefixed."""
-    norm_names = getattr(pipe, "_control_lora_supported_norm_keys", ())
-    head = "transformer."
-    return [k[len(head):] for k in state_dict
-            if k.startswith(head) and "lora" not in k and any(n in k for n in norm_names)]
-
-
-def _has_module(component: Any, dotted: str) -> bool:
-    try:
-        component.get_submodule(dotted)
-    except AttributeError:
-        return False
-    return True
-
-
-def _text_encoder_module_names(state_dict: dict[str, Any], prefix: str, component: Any) -> set[str]:
-    """The text-encoder layers a file names, normalised key by key the way diffusers' text-encoder loader
-    normalises the whole dict (old `to_q_lora` / `lora_linear_layer` names -> peft's, `text_model.` dropped
-    for a flattened CLIP). Per key, because diffusers guesses one naming for the whole dict and so drops the
-    layers of a file that mixes two (kohya's text encoder LoRAs do) — which is what must be reported."""
-    from diffusers.utils.state_dict_utils import DIFFUSERS_OLD_TO_PEFT, DIFFUSERS_TO_PEFT, convert_state_dict
-
-    head, flat, names = prefix + ".", not hasattr(component, "text_model"), set()
-    for k, v in state_dict.items():
-        if not k.startswith(head):
-            continue
-        key = k[len(head):]
-        for mapping in (DIFFUSERS_TO_PEFT, DIFFUSERS_OLD_TO_PEFT):
-            key = next(iter(convert_state_dict({key: v}, mapping)))
-        if flat:
-            key = key.removeprefix("text_model.")
-        if ".lora_" in key:
-            names.add(key.split(".lora_")[0])
-    return names
-
-
-def _linear(module: Any) -> Any:
-    return getattr(module, "base_layer", module)
-
-
-def _check_fits(pipe: Any, state_dict: dict[str, Any], label: str) -> None:
-    """Shapes of the LoRA against the base's layers, before anything is touched: one line for a LoRA that was
-    trained on another base size (diffusers would fail deep inside peft with a size dump per layer)."""
-    import torch
-
-    for prefix in COMPONENT_PREFIXES:
-        comp = getattr(pipe, prefix, None)
-        if comp is None:
-            continue
-        bad, example = 0, None
-        for k, v in state_dict.items():
-            if not k.startswith(prefix + ".") or not torch.is_tensor(v) or v.ndim != 2:
-                continue
-            mod_name, _, kind = k[len(prefix) + 1:].partition(".lora_")
-            try:
-                layer = _linear(comp.get_submodule(mod_name))
-            except AttributeError:
-                continue  # an unknown layer is a key warning, below, not a size error
-            if not hasattr(layer, "in_features"):
-                continue
-            if kind.startswith("A.") and v.shape[1] != layer.in_features:
-                if mod_name == "x_embedder" and v.shape[1] > layer.in_features:
-                    continue  # a Flux Control LoRA widens the input; diffusers expands the layer itself
-                bad += 1
-                example = example or (mod_name, "input", v.shape[1], layer.in_features)
-            elif kind.startswith("B.") and v.shape[0] != layer.out_features:
-                bad += 1
-                example = example or (mod_name, "output", v.shape[0], layer.out_features)
-        if bad:
-            mod, side, lora_n, base_n = example
-            raise ModelError(f"LoRA {label} was trained for another base model: its {prefix} layer {mod} has "
-                             f"{side} size {lora_n}, this base's has {base_n} ({bad} tensors do not fit)",
-                             hint="use the base model the LoRA was trained on (--base); the demo LoRA fits only "
-                                  "the demo base, a Flux Kontext LoRA only a full-size Kontext base")
-
-
-def _unhandled(pipe: Any, state_dict: dict[str, Any], name: str) -> str:
-    """LoRA layers in the file that found no layer in the base, and layers adapted without weights from it."""
-    parts = []
-    for prefix in COMPONENT_PREFIXES:
-        comp = getattr(pipe, prefix, None)
-        wanted = _module_names(state_dict, prefix)
-        if comp is None:
-            if wanted:
-                parts.append(f"{len(wanted)} {prefix} layers ignored (the pipeline has no {prefix})")
-            continue
-        if prefix != "transformer":
-            wanted = _text_encoder_module_names(state_dict, prefix, comp)
-        got = {n for n, m in comp.named_modules() if name in (getattr(m, "lora_A", None) or {})}
-        unexpected, missing = sorted(wanted - got), sorted(got - wanted)
-        absent = [n for n in unexpected if not _has_module(comp, n)]
-        dropped = [n for n in unexpected if n not in absent]
-        if absent:
-            parts.append(f"{len(absent)} {prefix} layers match nothing in this base (e.g. {absent[0]})")
-        if dropped:
-            parts.append(f"{len(dropped)} {prefix} layers were not applied by diffusers although this base has "
-                         f"them (e.g. {dropped[0]})")
-        if missing:
-            parts.append(f"{len(missing)} {prefix} layers were adapted without weights in the file "
-                         f"(e.g. {missing[0]})")
-    tr = getattr(pipe, "transformer", None)
-    if tr is not None:
-        params = tr.state_dict()
-        stray = sorted(k for k in _norm_keys(pipe, state_dict) if k not in params)
-        if stray:
-            parts.append(f"{len(stray)} transformer norm tensors match nothing in this base (e.g. {stray[0]})")
-    other = sorted({k.split(".")[0] for k in state_dict if "lora" in k and not k.startswith(
-        tuple(p + "." for p in COMPONENT_PREFIXES))})
-    if other:
-        parts.append(f"keys for {', '.join(other)} were ignored")
-    return "; ".join(parts)
