@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, FiniteFloat, PrivateAttr, ValidationError, field_validator,
-                      model_validator)
+from pydantic import Field, FiniteFloat, PrivateAttr, ValidationError, field_validator, model_validator
 
 from .errors import Diagnostic, SceneValidationError, SigmaError, SourceLoc, did_you_mean
+from .scene_node import (MAX_COORD, MAX_DEPTH, MAX_SCALE, MIN_DEPTH, MIN_SCALE, MIN_SIZE,  # noqa: F401 - re-exported
+                         Angle, Coord, Node, Vec3)
+from .scene_placements import (PLACEMENT_KINDS, Box2D, Box3D, Mask, Mesh, Placement,  # noqa: F401 - re-exported
+                               Polygon, positive_size)
 from .scene_values import ParamRef, _caller_loc, build, python_error, remember_params  # noqa: F401 - re-exported
 from .vocab import MAX_SUBJECTS, ROUTING_STEP, TOKEN_PIXELS
 
@@ -23,53 +26,6 @@ SUPPORTED_VERSIONS = (1,)
 MAX_CANVAS = 4096
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MENTION_RE = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
-# Documented ranges (docs/language.md, "Limits"): wide enough for any real scene, narrow enough that inverse
-# depth, projection and rendering stay finite and exact in float32.
-MIN_DEPTH, MAX_DEPTH = 1e-3, 1e5  # metres
-MAX_COORD = 1e5  # metres from the origin, for positions and centres
-MIN_SIZE = 1e-3  # metres, the smallest box side
-MIN_SCALE, MAX_SCALE = 1e-6, 1e6  # mesh scale factor (mesh units are the file's own)
-
-Coord = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_COORD, le=MAX_COORD)]
-Vec3 = tuple[Coord, Coord, Coord]
-Angle = Annotated[float, Field(allow_inf_nan=False, ge=-3600, le=3600)]
-
-
-class Node(BaseModel):
-    """Base of every IR node: carries where it came from and how it was spelt, outside equality."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
-
-    _loc: SourceLoc | None = PrivateAttr(default=None)
-    # field path -> (text as written, value it meant then); the printer reuses the text while the value holds.
-    _src: dict[str, tuple[str, Any]] = PrivateAttr(default_factory=dict)
-    # statement key ("" = the node itself) -> [comment lines before it, comment at the end of its line]
-    _comments: dict[str, list] = PrivateAttr(default_factory=dict)
-    _locs: dict[str, SourceLoc] = PrivateAttr(default_factory=dict)
-
-    @property
-    def loc(self) -> SourceLoc | None:
-        return self._loc
-
-    def field_loc(self, name: str) -> SourceLoc | None:
-        """Location of one field's value when it came from text, else the node's own location."""
-        return self._locs.get(name, self._loc)
-
-    def __eq__(self, other: object) -> bool:
-        if type(self) is not type(other):
-            return NotImplemented
-        return self.model_dump() == other.model_dump()  # type: ignore[union-attr]
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name.startswith("_"):
-            return super().__setattr__(name, value)
-        try:
-            super().__setattr__(name, value)
-        except ValidationError as err:
-            raise python_error(err, type(self).__name__.lower()) from None
-        remember_params(self, {name: value})
 
 
 class Canvas(Node):
@@ -97,90 +53,6 @@ class Camera(Node):
         if self.look_at is not None and tuple(self.look_at) == tuple(self.position):
             raise ValueError("camera look_at must differ from its position")
         return self
-
-
-class Box2D(Node):
-    """An axis-aligned box in canvas fractions (x right, y down)."""
-
-    kind: Literal["box2d"] = "box2d"
-    x0: FiniteFloat
-    y0: FiniteFloat
-    x1: FiniteFloat
-    y1: FiniteFloat
-
-    @model_validator(mode="after")
-    def _in_canvas(self) -> "Box2D":
-        for v in (self.x0, self.y0, self.x1, self.y1):
-            if not 0.0 <= v <= 1.0:
-                raise ValueError(f"box2d coordinates must lie in [0, 1] of the canvas (or inside it in px), got {v:g}")
-        if not (self.x0 < self.x1 and self.y0 < self.y1):
-            raise ValueError("box2d needs x0 < x1 and y0 < y1 (it is (x0, y0, x1, y1), not (x, y, w, h))")
-        return self
-
-
-def positive_size(cls: type, v: tuple[float, float, float]) -> tuple[float, float, float]:
-    """Shared by the Scene and the dataset schema so both reject a flat box with the same words."""
-    if min(v) <= 0:
-        raise ValueError("box3d size must be positive along every axis")
-    if min(v) < MIN_SIZE or max(v) > 2 * MAX_COORD:
-        raise ValueError(f"box3d sides must lie between {MIN_SIZE:g} m and {2 * MAX_COORD:g} m, got "
-                         f"({', '.join(f'{x:g}' for x in v)})")
-    return v
-
-
-class Box3D(Node):
-    """An oriented box in world metres; yaw about +y, pitch about +x, roll about +z, in degrees."""
-
-    kind: Literal["box3d"] = "box3d"
-    center: Vec3
-    size: Vec3
-    yaw: Angle = 0.0
-    pitch: Angle = 0.0
-    roll: Angle = 0.0
-
-    _positive = field_validator("size")(positive_size)
-
-
-class Mask(Node):
-    """A binary image (non-zero = subject), resized to the canvas."""
-
-    kind: Literal["mask"] = "mask"
-    path: str
-
-
-class Polygon(Node):
-    kind: Literal["polygon"] = "polygon"
-    points: list[tuple[FiniteFloat, FiniteFloat]]
-
-    @field_validator("points")
-    @classmethod
-    def _valid(cls, pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
-        if len(pts) < 3:
-            raise ValueError(f"a polygon needs at least 3 points, got {len(pts)}")
-        for x, y in pts:
-            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-                raise ValueError(f"polygon points must lie in [0, 1] of the canvas, got ({x:g}, {y:g})")
-        # Filled with the even-odd rule, so a self-intersecting outline (a bow-tie) is a valid shape even though
-        # its signed area is zero; only points that all lie on one line enclose nothing.
-        if not _spans_a_plane(pts):
-            raise ValueError("polygon has no area (its points are collinear or repeated)")
-        return pts
-
-
-class Mesh(Node):
-    """A mesh proxy (OBJ/PLY/GLB/STL) placed in world metres."""
-
-    kind: Literal["mesh"] = "mesh"
-    path: str
-    position: Vec3 = (0.0, 0.0, 0.0)
-    scale: Annotated[float, Field(ge=MIN_SCALE, le=MAX_SCALE, allow_inf_nan=False)] = 1.0
-    yaw: Angle = 0.0
-    pitch: Angle = 0.0
-    roll: Angle = 0.0
-
-
-Placement = Annotated[Union[Box2D, Box3D, Mask, Polygon, Mesh], Field(discriminator="kind")]
-PLACEMENT_KINDS = ("box2d", "box3d", "mask", "polygon", "mesh")
 
 
 class Relation(Node):
@@ -457,17 +329,6 @@ class Scene(Node):
         if text is not None and "\\" not in text[: offset + 1]:
             return SourceLoc(loc.file, loc.line, loc.column + 1 + offset)
         return loc
-
-
-def _spans_a_plane(pts: list[tuple[float, float]]) -> bool:
-    """True unless every point lies on one line (or on one point)."""
-    x0, y0 = pts[0]
-    far = max(pts, key=lambda p: (p[0] - x0) ** 2 + (p[1] - y0) ** 2)
-    dx, dy = far[0] - x0, far[1] - y0
-    norm = (dx * dx + dy * dy) ** 0.5
-    if norm < 1e-9:
-        return False
-    return max(abs(dx * (y - y0) - dy * (x - x0)) for x, y in pts) / norm > 1e-9
 
 
 def _as_list(v: str | list[str] | None) -> list[str]:
