@@ -10,7 +10,7 @@ import torch
 from typer.testing import CliRunner
 
 from sigmascene.cli import app
-from sigmascene.errors import ModelError
+from sigmascene.errors import ModelError, SigmaError
 from sigmascene.model.adapters import LoraKeysWarning
 from sigmascene.model.lora import add_sigma_lora, save_sigma_lora
 from sigmascene.model.tiny import make_tiny_components, make_tiny_pipeline, save_tiny_pipeline
@@ -111,6 +111,49 @@ def test_keys_that_match_no_layer_are_a_visible_warning_or_a_strict_error(tmp_pa
     with pytest.raises(ModelError, match="match nothing"):
         q.load_lora_weights(odd, strict=True)
     assert q.lora_infos == {}
+
+
+def test_a_pickled_bin_lora_loads_like_stock_diffusers_from_a_file_or_its_folder(files, tmp_path):
+    """Older diffusers LoRAs are `pytorch_lora_weights.bin` (torch pickles); stock loads them, so must we."""
+    from diffusers import FluxKontextPipeline
+    from safetensors.torch import load_file
+
+    folder = tmp_path / "old"
+    folder.mkdir()
+    torch.save(load_file(str(files["style"])), folder / "pytorch_lora_weights.bin")
+    stock = FluxKontextPipeline(**make_tiny_components(0), image_encoder=None, feature_extractor=None)
+    stock.load_lora_weights(str(folder / "pytorch_lora_weights.bin"))
+    for source in (folder / "pytorch_lora_weights.bin", folder):
+        p = make_tiny_pipeline(0)
+        info = p.load_lora_weights(source)
+        assert info.rank == 2 and info.sigma is False and info.path.endswith(".bin")
+        torch.testing.assert_close(transformer_out(p.transformer), transformer_out(stock.transformer))
+
+
+def test_a_pickle_that_is_not_a_state_dict_of_tensors_is_refused_without_running_it(tmp_path):
+    import pickle
+
+    class Runs:
+        def __reduce__(self):
+            return (print, ("this must not run",))
+
+    bad = tmp_path / "evil.bin"
+    bad.write_bytes(pickle.dumps({"transformer.x.lora_A.weight": Runs()}))
+    with pytest.raises(SigmaError, match="holds objects other than tensors, and pickled code is never run"):
+        make_tiny_pipeline(0).load_lora_weights(bad)
+
+
+def test_a_lora_with_nan_values_is_refused_and_leaves_the_pipeline_clean(tmp_path):
+    nan = raw_file(tmp_path, "nan.safetensors", {
+        "transformer.transformer_blocks.0.attn.to_q.lora_A.weight": rnd(2, 32),
+        "transformer.transformer_blocks.0.attn.to_q.lora_B.weight": rnd(32, 2) * float("nan")})
+    p = make_tiny_pipeline(0)
+    before = transformer_out(p.transformer)
+    with pytest.raises(ModelError, match="NaN or infinite values in 1 tensors") as err:
+        p.load_lora_weights(nan)
+    assert "to_q.lora_B" in str(err.value) and "earlier checkpoint" in str(err.value)
+    assert p.lora_infos == {} and not getattr(p.transformer, "peft_config", {})
+    torch.testing.assert_close(transformer_out(p.transformer), before)
 
 
 def test_render_with_a_sigma_lora_and_a_weighted_style_lora_records_both(env, files):

@@ -24,7 +24,7 @@ from diffusers.loaders import FluxLoraLoaderMixin
 
 from ..errors import ModelError
 from .lora import LoraInfo, info_from_state_dict, read_lora_info
-from .lora_fit import COMPONENT_PREFIXES, check_fits, lora_down_weights, norm_keys, unapplied
+from .lora_fit import COMPONENT_PREFIXES, check_fits, lora_down_weights, non_finite, norm_keys, unapplied
 
 
 
@@ -115,6 +115,12 @@ class SigmaLoraLoaderMixin(FluxLoraLoaderMixin):
             raise ModelError(f"{label} is not a LoRA diffusers can read: {_first_line(err)}") from None
         if not any("lora" in k for k in state_dict):
             raise ModelError(f"{label} holds no LoRA weights (no `lora` keys after diffusers' conversions)")
+        broken = non_finite(state_dict)
+        if broken:
+            raise ModelError(f"LoRA {label} holds NaN or infinite values in {len(broken)} tensors (e.g. {broken[0]}); "
+                             "every image rendered with it would be blank",
+                             hint="the file is damaged or comes from a training run that diverged; use an earlier "
+                                  "checkpoint")
         check_fits(self, state_dict, label)
         name = adapter_name or get_adapter_name(self.transformer)
         if not hotswap and name in self.lora_infos:
@@ -259,9 +265,11 @@ def _describe(src: Any, weight_name: str | None) -> LoraInfo:
     if path.is_dir() and weight_name:
         path = path / weight_name
     elif path.is_dir():
-        default = path / "pytorch_lora_weights.safetensors"  # diffusers' default weight_name
+        default = path / "pytorch_lora_weights.safetensors"  # diffusers' default weight_names, in its order
         files = sorted(path.glob("*.safetensors"))
-        path = default if default.is_file() else files[0] if len(files) == 1 else path
+        pickled = path / "pytorch_lora_weights.bin"
+        path = default if default.is_file() else files[0] if len(files) == 1 else \
+            pickled if pickled.is_file() else path
     if path.is_dir():
         raise ModelError(f"{path} is a folder without one LoRA file in it", hint="pass weight_name=FILE")
     if not path.is_file():

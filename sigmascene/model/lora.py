@@ -161,6 +161,8 @@ def read_lora_info(path: str | Path) -> LoraInfo:
     from safetensors import SafetensorError, safe_open
 
     p = _existing(path)
+    if p.suffix.lower() in PICKLE_SUFFIXES:
+        return info_from_state_dict(_pickled_shapes(p), {}, str(p))
     try:
         with safe_open(str(p), framework="pt") as f:
             meta = f.metadata() or {}
@@ -168,6 +170,30 @@ def read_lora_info(path: str | Path) -> LoraInfo:
     except (SafetensorError, OSError, ValueError) as err:
         raise SigmaError(f"{p} is not a readable safetensors LoRA: {err}") from None
     return info_from_state_dict(shapes, meta, str(p))
+
+
+#: Older diffusers LoRAs (`pytorch_lora_weights.bin`) are torch pickles; stock diffusers reads them, so do we —
+#: with `weights_only=True`, which loads tensors and refuses to run code.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth")
+
+
+def _pickled_shapes(p: Path) -> dict[str, tuple]:
+    import pickle
+
+    import torch
+
+    try:
+        sd = torch.load(str(p), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise SigmaError(f"{p} is not a readable LoRA: it holds objects other than tensors, and pickled code is "
+                         "never run", hint="a .bin LoRA must be a plain state dict of tensors (torch.save)") from None
+    except (RuntimeError, OSError, EOFError, ValueError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise SigmaError(f"{p} is not a readable LoRA: {first[:200]}",
+                         hint="a .bin LoRA must be a plain state dict of tensors (torch.save)") from None
+    if not isinstance(sd, dict):
+        raise SigmaError(f"{p} holds a {type(sd).__name__}, not a LoRA state dict")
+    return {k: tuple(v.shape) for k, v in sd.items() if hasattr(v, "shape")}
 
 
 def info_from_state_dict(shapes: dict[str, Any], meta: dict[str, str], path: str | None) -> LoraInfo:

@@ -144,3 +144,11 @@ def unapplied(pipe: Any, state_dict: dict[str, Any], name: str) -> str:
     if other:
         parts.append(f"keys for {', '.join(other)} were ignored")
     return "; ".join(parts)
+
+
+def non_finite(state_dict: dict[str, Any]) -> list[str]:
+    """Keys of floating-point tensors holding a NaN or an infinity (a damaged or diverged file)."""
+    import torch
+
+    return sorted(k for k, v in state_dict.items()
+                  if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all()))
