@@ -10,6 +10,7 @@ facts, written by one function. Callers only parse their options and show `note`
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import threading
 import time
@@ -52,9 +53,14 @@ def parse_lora(spec: str | Path) -> tuple[Path, float]:
     head, sep, tail = text.rpartition(":")
     if sep and head:
         try:
-            return Path(head).expanduser(), float(tail)
+            weight = float(tail)
         except ValueError:
-            pass
+            weight = None
+        if weight is not None:
+            if not math.isfinite(weight):
+                raise ConfigError(f"--lora {text}: the weight must be a finite number, got {tail}",
+                                  hint="e.g. --lora style.safetensors:0.8")
+            return Path(head).expanduser(), weight
     return Path(text).expanduser(), 1.0
 
 
@@ -111,6 +117,10 @@ def choose_model(options: RenderOptions) -> ModelChoice:
     base = require_base(paths)
     for p, _ in loras:
         if not p.is_file():
+            head, sep, tail = str(p).rpartition(":")
+            if sep and Path(head).is_file():  # `file:weight` whose weight is not a number
+                raise ConfigError(f"--lora {p}: the weight after ':' must be a number, got {tail!r}",
+                                  hint=f"e.g. --lora {head}:0.8")
             raise ConfigError(f"LoRA file {p} does not exist", hint="pass the .safetensors `sigmascene train` wrote")
     transformer = Path(options.transformer).expanduser() if options.transformer else None
     if transformer is not None and not transformer.is_file():

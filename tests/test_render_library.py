@@ -76,6 +76,19 @@ def test_lora_specs_take_an_optional_weight(tmp_path):
     assert parse_lora("a/b.safetensors") == (tmp_path.__class__("a/b.safetensors"), 1.0)
     assert parse_lora("style.safetensors:0.8")[1] == 0.8
     assert parse_lora("C:/x/style.safetensors")[1] == 1.0
+    for bad in ("nan", "inf", "-inf"):  # a number, but one that turns every pixel to NaN
+        with pytest.raises(SigmaError, match="the weight must be a finite number"):
+            parse_lora(f"style.safetensors:{bad}")
+
+
+def test_a_lora_weight_that_is_not_a_number_is_named_as_such(env):
+    lora = env / "style.safetensors"
+    lora.write_bytes(b"x")
+    (env / "model_index.json").write_text("{}")  # the check comes before anything is loaded
+    scene = load(write_scene(env / "s"))
+    with pytest.raises(SigmaError, match="the weight after ':' must be a number, got 'abc'") as err:
+        render_scene(scene, RenderOptions(base=str(env), loras=[f"{lora}:abc"]))
+    assert f"--lora {lora}:0.8" in str(err.value)
 
 
 def test_bad_options_are_refused_before_loading(env):
