@@ -156,6 +156,56 @@ def test_a_lora_with_nan_values_is_refused_and_leaves_the_pipeline_clean(tmp_pat
     torch.testing.assert_close(transformer_out(p.transformer), before)
 
 
+def test_a_stable_diffusion_lora_is_refused_with_a_hint_and_changes_nothing(tmp_path):
+    """Stock diffusers loads a peft UNet LoRA into a Flux pipeline without a word and applies nothing."""
+    unet = raw_file(tmp_path, "sd.safetensors", {
+        "unet.down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.lora_A.weight": rnd(2, 640),
+        "unet.down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.lora_B.weight": rnd(640, 2)})
+    kohya = raw_file(tmp_path, "sdxl.safetensors", {
+        "lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_q.lora_down.weight": rnd(2, 640),
+        "lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_q.lora_up.weight": rnd(640, 2)})
+    for path, says in ((unet, "nothing in LoRA"), (kohya, "not a LoRA diffusers can read")):
+        p = make_tiny_pipeline(0)
+        before = transformer_out(p.transformer)
+        with pytest.raises(ModelError, match=says) as err:
+            p.load_lora_weights(path)
+        assert "Stable Diffusion UNet" in str(err.value) and len(str(err.value)) < 600
+        assert p.lora_infos == {} and not getattr(p.transformer, "peft_config", {})
+        torch.testing.assert_close(transformer_out(p.transformer), before)
+
+
+def test_a_broken_lora_file_is_one_line_naming_what_is_wrong(tmp_path):
+    half = raw_file(tmp_path, "half.safetensors", {"transformer.transformer_blocks.0.attn.to_q.lora_A.weight": rnd(2, 32)})
+    ints = raw_file(tmp_path, "ints.safetensors", {
+        "transformer.transformer_blocks.0.attn.to_q.lora_A.weight": torch.ones(2, 32, dtype=torch.int64),
+        "transformer.transformer_blocks.0.attn.to_q.lora_B.weight": torch.ones(32, 2, dtype=torch.int64)})
+    for path, says in ((half, "the tensor 'transformer_blocks.0.attn.to_q.lora_B.weight' is missing"),
+                       (ints, "holds torch.int64 tensors")):
+        p = make_tiny_pipeline(0)
+        with pytest.raises(ModelError, match=says):
+            p.load_lora_weights(path)
+        assert p.lora_infos == {} and not getattr(p.transformer, "peft_config", {})
+
+
+def test_a_folder_is_read_only_when_it_names_one_lora(files, tmp_path):
+    """diffusers takes the first of several files in directory order; the file described must be the one loaded."""
+    import shutil
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    shutil.copy(files["style"], one / "style.safetensors")
+    shutil.copy(files["style"], two / "a.safetensors")
+    shutil.copy(files["masked"], two / "b.safetensors")
+    assert make_tiny_pipeline(0).load_lora_weights(one).path.endswith("style.safetensors")
+    with pytest.raises(ModelError, match="a folder with 2 LoRA files") as err:
+        make_tiny_pipeline(0).load_lora_weights(two)
+    assert "weight_name" in str(err.value)
+    info = make_tiny_pipeline(0).load_lora_weights(str(two), weight_name="b.safetensors")
+    assert info.condition_mask and info.path.endswith("b.safetensors")
+    assert make_tiny_pipeline(0).load_lora_weights(tmp_path, subfolder="one").path.endswith("style.safetensors")
+
+
 def test_render_with_a_sigma_lora_and_a_weighted_style_lora_records_both(env, files):
     base = save_tiny_pipeline(env / "tiny")
     scene = write_scene(env / "s")

@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import torch
 from diffusers.loaders import FluxLoraLoaderMixin
 
 from ..errors import ModelError
@@ -106,15 +107,21 @@ class SigmaLoraLoaderMixin(FluxLoraLoaderMixin):
         src = pretrained_model_name_or_path_or_dict
         if isinstance(src, Path):
             src = str(src)
-        label = _label(src, kwargs.get("weight_name"))
-        info = _describe(src, kwargs.get("weight_name"))
+        src = _resolve(src, kwargs.pop("weight_name", None), kwargs.pop("subfolder", None))  # one file (or a dict)
+        label = "state dict" if isinstance(src, dict) else src
+        info = _describe(src)
         try:
             state_dict = self.lora_state_dict(dict(src) if isinstance(src, dict) else src,
                                               **{k: v for k, v in kwargs.items() if k in _STATE_DICT_KWARGS})
         except (ValueError, OSError, KeyError, RuntimeError, TypeError, AssertionError) as err:
-            raise ModelError(f"{label} is not a LoRA diffusers can read: {_first_line(err)}") from None
+            raise ModelError(f"{label} is not a LoRA diffusers can read: {_first_line(err)}",
+                             hint=_family_hint(info)) from None
         if not any("lora" in k for k in state_dict):
             raise ModelError(f"{label} holds no LoRA weights (no `lora` keys after diffusers' conversions)")
+        integers = [k for k, v in state_dict.items() if "lora" in k and torch.is_tensor(v) and not v.is_floating_point()]
+        if integers:
+            raise ModelError(f"LoRA {label} holds {state_dict[integers[0]].dtype} tensors (e.g. {integers[0]}); LoRA "
+                             "weights are floating point", hint="the file is damaged or not a LoRA")
         broken = non_finite(state_dict)
         if broken:
             raise ModelError(f"LoRA {label} holds NaN or infinite values in {len(broken)} tensors (e.g. {broken[0]}); "
@@ -132,6 +139,10 @@ class SigmaLoraLoaderMixin(FluxLoraLoaderMixin):
         except Exception as err:  # noqa: BLE001 - any failure must leave the pipeline as it was
             self._restore(before, name)
             raise ModelError(f"could not load LoRA {label}: {_first_line(err)}") from None
+        if not any(name in (getattr(getattr(self, c, None), "peft_config", None) or {}) for c in COMPONENT_PREFIXES):
+            self._restore(before, name)  # stock diffusers accepts it and changes nothing
+            raise ModelError(f"nothing in LoRA {label} applies to this pipeline ({unapplied(self, state_dict, name)})",
+                             hint=_family_hint(info) or "use a LoRA trained for Flux (Kontext)")
         problems = unapplied(self, state_dict, name)
         if problems and strict:
             self._restore(before, name)
@@ -247,35 +258,66 @@ _STATE_DICT_KWARGS = ("weight_name", "subfolder", "local_files_only", "use_safet
 
 
 def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
+    """One readable line from a library's exception: a KeyError names the missing tensor, a heading that ends in
+    ':' keeps its first detail, and diffusers' "please open an issue" boilerplate is dropped."""
+    if isinstance(err, KeyError) and err.args:
+        return f"the tensor {err.args[0]!r} is missing"
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    text = lines[0]
+    if text.endswith(":") and len(lines) > 1:
+        text = f"{text} {lines[1]}"
+    text = text.split(" If you think this error is unexpected")[0]
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
-def _label(src: Any, weight_name: str | None) -> str:
+_SD_MARKS = ("down_blocks", "up_blocks", "mid_block", "unet", "lora_te2_", "input_blocks", "output_blocks")
+
+
+def _family_hint(info: LoraInfo) -> str | None:
+    """A hint when the file's layer names say it was made for a Stable Diffusion UNet, not for Flux."""
+    if any(mark in m for m in info.target_modules for mark in _SD_MARKS):
+        return "its layer names are a Stable Diffusion UNet's (down_blocks / up_blocks / unet); sigmascene " \
+               "renders with Flux Kontext and needs a Flux LoRA"
+    return None
+
+
+def _resolve(src: Any, weight_name: str | None, subfolder: str | None = None) -> Any:
+    """The one file a path names (a dict stays a dict). For a folder without `weight_name`: diffusers' default
+    name, else its only .safetensors, else the old `pytorch_lora_weights.bin` — decided here, once, so the file
+    described is the file loaded (diffusers would take the first of several in directory order)."""
     if isinstance(src, dict):
-        return "state dict"
-    return str(Path(src) / weight_name) if weight_name else str(src)
-
-
-def _describe(src: Any, weight_name: str | None) -> LoraInfo:
-    """The LoraInfo of what is being loaded: a file's metadata (sigmascene's or the defaults of a foreign LoRA)."""
-    if isinstance(src, dict):
-        return info_from_state_dict(src, meta={}, path=None)
+        return src
     path = Path(src).expanduser()
+    if subfolder and path.is_dir():
+        path = path / subfolder
     if path.is_dir() and weight_name:
         path = path / weight_name
     elif path.is_dir():
-        default = path / "pytorch_lora_weights.safetensors"  # diffusers' default weight_names, in its order
-        files = sorted(path.glob("*.safetensors"))
+        default = path / "pytorch_lora_weights.safetensors"
+        files = sorted(f for f in path.glob("*.safetensors")
+                       if not any(w in f.name for w in ("scheduler", "optimizer", "checkpoint")))
         pickled = path / "pytorch_lora_weights.bin"
-        path = default if default.is_file() else files[0] if len(files) == 1 else \
-            pickled if pickled.is_file() else path
-    if path.is_dir():
-        raise ModelError(f"{path} is a folder without one LoRA file in it", hint="pass weight_name=FILE")
+        if default.is_file() or len(files) == 1:
+            path = default if default.is_file() else files[0]
+        elif not files and pickled.is_file():
+            path = pickled
+        else:
+            many = f"{len(files)} LoRA files ({', '.join(f.name for f in files[:3])}{', ...' if len(files) > 3 else ''})"
+            raise ModelError(f"{path} is a folder with {many if files else 'no LoRA file'} in it",
+                             hint="pass the file itself, or weight_name=FILE")
     if not path.is_file():
         raise ModelError(f"LoRA file {str(path)!r} does not exist",
                          hint="train one with `sigmascene train`, or pass the path of a .safetensors LoRA")
-    return read_lora_info(path)
+    return str(path)
+
+
+def _describe(src: Any) -> LoraInfo:
+    """The LoraInfo of what is being loaded: a file's metadata (sigmascene's or the defaults of a foreign LoRA)."""
+    if isinstance(src, dict):
+        return info_from_state_dict(src, meta={}, path=None)
+    return read_lora_info(src)
 
 
 def _unwrap(component: Any) -> None:

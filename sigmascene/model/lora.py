@@ -206,7 +206,7 @@ def info_from_state_dict(shapes: dict[str, Any], meta: dict[str, str], path: str
     ranks |= {shape(v)[0] for k, v in shapes.items() if ".down.weight" in k and len(shape(v)) == 2}
     where = path or "the state dict"
     if not ranks:
-        raise SigmaError(f"{where} holds no LoRA weights (no `lora_A` / `lora_down` tensors)")
+        raise SigmaError(f"{where} holds no LoRA weights (no 2-D `lora_A` / `lora_down` matrices)")
     modules = _modules_of({k: None for k in shapes})
     raw = meta.get(SIGMA_METADATA_KEY)
     if raw is None:
