@@ -121,6 +121,10 @@ def choose_model(options: RenderOptions) -> ModelChoice:
             if sep and Path(head).is_file():  # `file:weight` whose weight is not a number
                 raise ConfigError(f"--lora {p}: the weight after ':' must be a number, got {tail!r}",
                                   hint=f"e.g. --lora {head}:0.8")
+            if p.is_dir():
+                found = sorted(x.name for x in p.glob("*.safetensors"))[:3]
+                raise ConfigError(f"--lora {p} is a folder; pass the LoRA file in it",
+                                  hint=f"e.g. --lora {p / found[0]}" if found else "it holds no .safetensors file")
             raise ConfigError(f"LoRA file {p} does not exist", hint="pass the .safetensors `sigmascene train` wrote")
     transformer = Path(options.transformer).expanduser() if options.transformer else None
     if transformer is not None and not transformer.is_file():

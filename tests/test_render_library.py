@@ -89,6 +89,9 @@ def test_a_lora_weight_that_is_not_a_number_is_named_as_such(env):
     with pytest.raises(SigmaError, match="the weight after ':' must be a number, got 'abc'") as err:
         render_scene(scene, RenderOptions(base=str(env), loras=[f"{lora}:abc"]))
     assert f"--lora {lora}:0.8" in str(err.value)
+    with pytest.raises(SigmaError, match="is a folder; pass the LoRA file in it") as err:
+        render_scene(scene, RenderOptions(base=str(env), loras=[str(env)]))
+    assert "style.safetensors" in str(err.value)
 
 
 def test_bad_options_are_refused_before_loading(env):
