@@ -69,6 +69,9 @@ def validate_config(data: dict, *, file: str = "<config>", text: str = "",
 
 def load_config(path: str | Path) -> BuildConfig:
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"build config {str(p)!r} is a folder, not a TOML file",
+                          hint="pass the build.toml file itself with --config")
     if not p.is_file():
         raise ConfigError(f"build config {str(p)!r} does not exist",
                           hint="write a commented one with `sigmascene data build --init --config FILE`")

@@ -1,0 +1,79 @@
+"""Bad input found by a black-box sweep of every command: each gets one clear error (a SigmaError kind, exit 1),
+never a traceback, and nothing the user made is overwritten without asking."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from sigmascene.cli import app
+from sigmascene.data.build import load_config as load_build_config
+from sigmascene.data.build import write_default as write_build_default
+from sigmascene.errors import ConfigError
+from sigmascene.train.config_file import default_toml, load_config
+
+runner = CliRunner()
+
+
+def _clean_failure(res) -> str:
+    """The command failed with exit 1 and a message, not a Python traceback."""
+    out = res.output + (res.stderr if res.stderr_bytes is not None else "")
+    assert res.exit_code == 1, out
+    assert "Traceback" not in out and not isinstance(res.exception, (ValueError, UnicodeDecodeError)), out
+    return out
+
+
+# -- config files (train.toml, build.toml) -------------------------------------------------------------------
+
+
+def test_a_config_that_is_not_utf8_is_a_located_config_error_not_a_traceback(tmp_path):
+    path = tmp_path / "cfg.toml"
+    path.write_bytes(b"[run]\nseed = 1\nname = \"caf\xe9\"\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    d = err.value.diagnostics[0]
+    assert "not UTF-8" in d.message and d.loc is not None and (d.loc.line, d.loc.column) == (3, 12)
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_build_config(path)
+
+
+def test_a_config_saved_with_a_bom_and_crlf_line_ends_reads_like_any_other(tmp_path):
+    path = tmp_path / "cfg.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + default_toml().replace("\n", "\r\n").encode())
+    assert load_config(path).optim.grad_accum == 1
+
+
+def test_a_build_config_that_is_a_folder_says_so(tmp_path):
+    with pytest.raises(ConfigError, match="is a folder"):
+        load_build_config(tmp_path)
+
+
+@pytest.mark.parametrize("setting", ["optim.lr=inf", "lora.alpha=inf", "optim.lr=1e309", "model.guidance=nan",
+                                     "run.seed=-5", "run.seed=99999999999999999999999",
+                                     "validation.seed=18446744073709551615", "lora.rank=99999999999999999999"])
+def test_train_settings_that_crashed_or_trained_nan_weights_are_refused(tmp_path, setting):
+    path = tmp_path / "cfg.toml"
+    path.write_text(default_toml())
+    with pytest.raises(ConfigError) as err:
+        load_config(path, [setting])
+    assert f"(from --set {setting})" in err.value.format()
+
+
+@pytest.mark.parametrize("line", ["subjects = [nan, 1.0]", "subjects = [inf, 1.0]", "seed = -4"])
+def test_build_settings_that_crashed_numpy_are_located_config_errors(tmp_path, line):
+    path = write_build_default(tmp_path / "build.toml")
+    text = path.read_text()
+    key = line.split(" =")[0]
+    old = next(l for l in text.splitlines() if l.startswith(f"{key} = "))
+    path.write_text(text.replace(old, line, 1))
+    with pytest.raises(ConfigError) as err:
+        load_build_config(path)
+    d = err.value.diagnostics[0]
+    assert d.loc is not None and d.loc.file == str(path) and f"build.{key}" in d.message
+
+
+def test_data_build_with_a_binary_config_is_one_error(tmp_path):
+    junk = tmp_path / "junk.toml"
+    junk.write_bytes(bytes(range(128, 256)) * 4)
+    out = _clean_failure(runner.invoke(app, ["data", "build", "-c", str(junk), "-o", str(tmp_path / "ds")]))
+    assert "not UTF-8" in out
