@@ -3,6 +3,8 @@ never a traceback, and nothing the user made is overwritten without asking."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
@@ -77,3 +79,80 @@ def test_data_build_with_a_binary_config_is_one_error(tmp_path):
     junk.write_bytes(bytes(range(128, 256)) * 4)
     out = _clean_failure(runner.invoke(app, ["data", "build", "-c", str(junk), "-o", str(tmp_path / "ds")]))
     assert "not UTF-8" in out
+
+
+# -- render and preview outputs --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def scene(env, examples_dir):
+    import shutil
+
+    shutil.copytree(examples_dir / "refs", env / "refs")
+    shutil.copy(examples_dir / "two_boxes.sigma", env / "s.sigma")
+    return env / "s.sigma"
+
+
+def test_render_refuses_to_overwrite_a_users_image_and_json_before_loading_any_model(scene):
+    (scene.parent / "photo.png").write_bytes(b"my holiday")
+    (scene.parent / "photo.json").write_text('{"mine": 1}')
+    out = _clean_failure(runner.invoke(app, ["render", str(scene), "-o", str(scene.parent / "photo.png"),
+                                             "--base", str(scene.parent / "no-model")]))
+    assert "refusing to overwrite" in out and "--force" in out
+    assert (scene.parent / "photo.png").read_bytes() == b"my holiday"
+    assert (scene.parent / "photo.json").read_text() == '{"mine": 1}'
+
+
+def test_render_output_that_is_a_folder_or_under_a_file_fails_before_rendering(scene):
+    (scene.parent / "out.png").mkdir()
+    out = _clean_failure(runner.invoke(app, ["render", str(scene), "-o", str(scene.parent / "out.png")]))
+    assert "is a folder" in out
+    (scene.parent / "notes.txt").write_text("x")
+    out = _clean_failure(runner.invoke(app, ["render", str(scene), "-o", str(scene.parent / "notes.txt" / "a.png")]))
+    assert "is a file, not a folder" in out
+
+
+def test_an_earlier_render_is_replaced_but_a_foreign_sidecar_is_not(tmp_path):
+    from sigmascene.cli.outputs import refuse_foreign_renders
+
+    img = tmp_path / "r.png"
+    img.write_bytes(b"png")
+    img.with_suffix(".json").write_text(json.dumps({"image": "r.png", "versions": {"sigmascene": "0.1.0"}}))
+    refuse_foreign_renders([img], force=False)  # ours: no error
+    img.with_suffix(".json").write_text(json.dumps({"image": "other.png", "versions": {"sigmascene": "0.1.0"}}))
+    with pytest.raises(ConfigError):
+        refuse_foreign_renders([img], force=False)
+    refuse_foreign_renders([img], force=True)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_render_guidance_nan_or_inf_is_refused_instead_of_a_blank_image(scene, value):
+    out = _clean_failure(runner.invoke(app, ["render", str(scene), "-o", str(scene.parent / "x.png"),
+                                             "--guidance", value]))
+    assert "--guidance must be a finite number" in out
+    assert not (scene.parent / "x.png").exists()
+
+
+def test_render_seed_beyond_64_bits_is_a_usage_error_not_an_overflow_traceback(scene):
+    res = runner.invoke(app, ["render", str(scene), "--seed", "99999999999999999999999"])
+    assert res.exit_code == 2 and "--seed" in res.output and "Traceback" not in res.output
+
+
+def test_a_scene_seed_too_large_to_read_exactly_is_located(tmp_path):
+    f = tmp_path / "s.sigma"
+    f.write_text('sigma 1\ncanvas 64 x 64\nseed 99999999999999999999999\nsubject a {\n    box2d (0, 0, 1, 1)\n}\n')
+    out = _clean_failure(runner.invoke(app, ["check", "--syntax-only", str(f)]))
+    assert f"{f}:3:6: error: seed 99999999999999999999999 is too large" in out
+
+
+def test_preview_keeps_a_users_png_and_replaces_its_own(scene):
+    mine = scene.parent / "mine.png"
+    mine.write_bytes(b"not ours")
+    out = _clean_failure(runner.invoke(app, ["preview", str(scene), "-o", str(mine)]))
+    assert "refusing to overwrite" in out and mine.read_bytes() == b"not ours"
+    ours = scene.parent / "ours.png"
+    for _ in range(2):  # the second run replaces the first run's preview
+        res = runner.invoke(app, ["preview", str(scene), "-o", str(ours)])
+        assert res.exit_code == 0, res.output
+    assert runner.invoke(app, ["preview", str(scene), "-o", str(mine), "--force"]).exit_code == 0
+    assert mine.read_bytes().startswith(b"\x89PNG")

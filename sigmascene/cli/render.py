@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 
 from ._app import app
+from .outputs import check_finite, refuse_foreign_renders
 from .common import (DTYPE_HELP, ROOT_HELP, SAFE_HELP, SET_HELP, console, load_scene, parse_identity_size, parse_sets,
                      progress_bars, scene_root, user_errors)
 
@@ -33,7 +34,8 @@ def render(
     steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Denoising steps (default 28; 20 with "
                                         "the demo model)."),
     guidance: float = typer.Option(2.5, "--guidance", help="Distilled guidance strength."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed (default: the scene's `seed`)."),
+    seed: Optional[int] = typer.Option(None, "--seed", min=-(2**63), max=2**63 - 1000,
+                                       help="Seed (default: the scene's `seed`)."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP, metavar="NAME=VALUE"),
     batch: int = typer.Option(1, "--batch", min=1, max=1000, help="Render K images with seeds seed..seed+K-1."),
     mode: str = typer.Option("single", "--mode", help="single (all subjects in one pass) | iterative (baseline)."),
@@ -56,12 +58,15 @@ def render(
                                                 help="One identity block's size (default: half the canvas)."),
     safe: bool = typer.Option(False, "--safe", help=SAFE_HELP),
     root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing image or .json that an earlier "
+                               "render did not write."),
 ) -> None:
     """Render a scene with SIGMA: every subject placed and identity-preserved in one pass per step."""
     from ..model.loading import quiet_libraries
     from ..render import RenderOptions, check_options, output_paths, render_scene, save_render
 
     with user_errors():
+        check_finite("--guidance", guidance)
         options = RenderOptions(base=base, loras=list(lora or []), transformer=transformer, steps=steps,
                                 guidance=guidance, seed=seed, mode=mode, cache_conditions=cache_conditions,
                                 offload=offload, dtype=dtype, vae_tiling=vae_tiling, prompt_mode=prompt_mode,
@@ -72,6 +77,8 @@ def render(
         target = Path(out or output or Path(file).with_suffix(".png").name)
         output_paths(target, [0])  # a wrong suffix is refused before minutes of rendering
         scene = load_scene(file, set_, scene_root(safe, root))
+        first = scene.seed if seed is None else seed
+        refuse_foreign_renders(output_paths(target, [first + k for k in range(batch)]), force)
         quiet_libraries()  # the CLI's own output only; the library never touches global logging
         with progress_bars() as bars:  # a bar on a terminal, plain lines in a log
             task = bars.add("rendering", None, unit="steps")
