@@ -156,3 +156,79 @@ def test_preview_keeps_a_users_png_and_replaces_its_own(scene):
         assert res.exit_code == 0, res.output
     assert runner.invoke(app, ["preview", str(scene), "-o", str(mine), "--force"]).exit_code == 0
     assert mine.read_bytes().startswith(b"\x89PNG")
+
+
+# -- folders and files in the wrong place --------------------------------------------------------------------
+
+
+def test_a_file_where_a_folder_is_needed_is_named_not_reported_as_file_exists(tmp_path):
+    blocker = tmp_path / "taken"
+    blocker.write_text("mine")
+    out = _clean_failure(runner.invoke(app, ["data", "synth", str(blocker), "-n", "1", "--size", "32"]))
+    assert f"{blocker} is a file, not a folder" in out and "File exists" not in out
+    assert blocker.read_text() == "mine"
+
+
+def test_data_build_out_that_is_a_file_is_refused_before_models_load(tmp_path):
+    cfg = write_build_default(tmp_path / "build.toml")  # its model folders do not exist: the check comes first
+    (tmp_path / "ds").write_text("mine")
+    out = _clean_failure(runner.invoke(app, ["data", "build", "-c", str(cfg), "-o", str(tmp_path / "ds")]))
+    assert "is a file, not a dataset folder" in out
+
+
+@pytest.mark.parametrize("kind", ["file", "missing"])
+def test_root_that_is_not_a_folder_says_so_instead_of_outside_the_allowed_folder(scene, kind):
+    root = scene if kind == "file" else scene.parent / "nowhere"
+    out = _clean_failure(runner.invoke(app, ["check", str(scene), "--root", str(root)]))
+    assert f"--root {root} is" in out and "outside the allowed folder" not in out
+
+
+def test_fmt_through_a_symlink_formats_the_target_and_keeps_the_link(tmp_path):
+    target = tmp_path / "real.sigma"
+    target.write_text('sigma 1\ncanvas 64 x 64\nprompt   "x"\n')
+    link = tmp_path / "link.sigma"
+    link.symlink_to(target.name)
+    res = runner.invoke(app, ["fmt", str(link)])
+    assert res.exit_code == 0, res.output
+    assert link.is_symlink() and target.read_text() == 'sigma 1\ncanvas 64 x 64\nprompt "x"\n'
+
+
+@pytest.mark.parametrize("kind", ["binary", "loop"])
+def test_edit_refuses_an_unreadable_scene_before_serving(tmp_path, kind):
+    f = tmp_path / "s.sigma"
+    if kind == "binary":
+        f.write_bytes(b"\xca\xfe\xba\xbe" * 64)
+    else:
+        f.symlink_to(f.name)
+    out = _clean_failure(runner.invoke(app, ["edit", str(f), "--no-browser", "--port", "0"]))
+    assert ("not UTF-8" if kind == "binary" else "cannot read scene file") in out
+    assert "starting from a template" not in out
+
+
+def test_an_eval_set_of_binary_junk_is_one_error(tmp_path):
+    (tmp_path / "evalset.json").write_bytes(b"\xf6\xff\x00junk")
+    for cmd in ("run", "score"):
+        out = _clean_failure(runner.invoke(app, ["eval", cmd, str(tmp_path)]))
+        assert "is not UTF-8 text" in out
+
+
+def test_synth_bad_settings_are_one_line_per_option_and_a_negative_seed_is_refused(tmp_path):
+    out = _clean_failure(runner.invoke(app, ["data", "synth", str(tmp_path / "d"), "-n", "1", "--size", "0",
+                                             "--seed", "-1"]))
+    assert "--size 0:" in out and "--seed -1:" in out and "errors.pydantic.dev" not in out
+    assert not (tmp_path / "d").exists()
+
+
+def test_toyworld_negative_seed_base_is_a_usage_error(tmp_path):
+    res = runner.invoke(app, ["eval", "toyworld", "--count", "1", "--subjects", "1", "--seed-base", "-5",
+                              "-o", str(tmp_path / "tw")])
+    assert res.exit_code == 2 and "--seed-base" in res.output and "Traceback" not in res.output
+
+
+def test_a_ray_address_ray_cannot_parse_is_a_clean_error():
+    pytest.importorskip("ray")
+    from sigmascene.data.ray_cluster import connect
+    from sigmascene.errors import SigmaError
+
+    with pytest.raises(SigmaError, match="cannot reach a Ray cluster at 'bogus:addr'"):
+        connect("bogus:addr")

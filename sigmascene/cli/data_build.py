@@ -80,6 +80,8 @@ def build(
             return
         if out is None:
             raise ConfigError("--out is required", hint="sigmascene data build --config build.toml --out DATASET")
+        if out.exists() and not out.is_dir():  # found before the models load, not after
+            raise ConfigError(f"--out {out} is a file, not a dataset folder", hint="choose a new folder for --out")
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         with Progress(TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),

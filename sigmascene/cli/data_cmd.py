@@ -56,8 +56,8 @@ def synth(
         try:
             cfg = SynthConfig(seed=seed, size=size, min_subjects=lo, max_subjects=hi, identity_size=identity_size,
                               identities=identities)
-        except ValueError as e:
-            raise SigmaError(f"invalid synth settings: {e}") from None
+        except ValueError as e:  # pydantic's multi-line report (with its docs URL) was printed as it came
+            raise _synth_error(e) from None
         with progress_bars() as bars:
             task = bars.add("synth", count, unit="samples")
             try:
@@ -70,6 +70,24 @@ def synth(
         console.print(f"repaired index.jsonl (cut {report.repaired_bytes} bytes of an interrupted line)")
     print(f"{root}: {report.generated} samples rendered, {report.skipped} already there, "
           f"{report.samples_per_s:.1f} samples/s")
+
+
+_SYNTH_OPTIONS = {"size": "--size", "identity_size": "--identity-size", "identities": "--identities",
+                  "seed": "--seed", "min_subjects": "--subjects", "max_subjects": "--subjects"}
+
+
+def _synth_error(err: ValueError) -> SigmaError:
+    """One line per bad option, named as the user typed it: `--size 0: Input should be greater than or equal to 32`."""
+    errors = getattr(err, "errors", None)
+    if not callable(errors):
+        return SigmaError(f"invalid synth settings: {err}")
+    lines = []
+    for e in errors():
+        field = str(e["loc"][0]) if e["loc"] else ""
+        option = _SYNTH_OPTIONS.get(field, field or "settings")
+        given = f" {e['input']}" if field and not isinstance(e.get("input"), dict) else ""
+        lines.append(f"{option}{given}: {e['msg'].removeprefix('Value error, ')}")
+    return SigmaError("; ".join(lines), hint="see `sigmascene data synth --help`")
 
 
 @data_app.command()

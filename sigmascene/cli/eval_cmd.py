@@ -226,7 +226,7 @@ def toyworld(
     size: Optional[int] = typer.Option(None, "--size", help="Canvas side in px (default: the demo's canvas)."),
     structure: str = typer.Option("mask_depth", "--structure", help="Placements the scenes give the model: "
                                   "mask_depth | box3d_depth | box2d."),
-    seed_base: int = typer.Option(9_000_000, "--seed-base", help="World seed of N subjects = seed base + N "
+    seed_base: int = typer.Option(9_000_000, "--seed-base", min=0, help="World seed of N subjects = seed base + N "
                                   "(must not be a training seed)."),
     validate: bool = typer.Option(False, "--validate", help="Only validate the metrics on ground truth and "
                                   "shuffled identities (no model needed)."),

@@ -85,5 +85,6 @@ def fmt(
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Never leave a half-written scene behind: write beside it, then rename over it."""
-    write_text_atomic(path, text)
+    """Never leave a half-written scene behind: write beside it, then rename over it. A symlinked scene is written
+    through the link (renaming over the link replaced it with a copy and left the real file unformatted)."""
+    write_text_atomic(path.resolve(), text)
