@@ -232,3 +232,33 @@ def test_a_ray_address_ray_cannot_parse_is_a_clean_error():
 
     with pytest.raises(SigmaError, match="cannot reach a Ray cluster at 'bogus:addr'"):
         connect("bogus:addr")
+
+
+# -- data show -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ds") / "ds"
+    res = runner.invoke(app, ["data", "synth", str(root), "-n", "1", "--size", "32", "--subjects", "1", "-w", "1"])
+    assert res.exit_code == 0, res.output
+    return root
+
+
+def test_data_show_to_a_non_png_name_is_refused_not_a_pil_traceback(tiny_dataset, tmp_path):
+    out = _clean_failure(runner.invoke(app, ["data", "show", str(tiny_dataset), "-k", "0",
+                                             "-o", str(tmp_path / "x.txt")]))
+    assert "should end in .png" in out
+
+
+def test_data_show_keeps_a_users_png_and_replaces_its_own_sheet(tiny_dataset, tmp_path):
+    mine = tmp_path / "mine.png"
+    mine.write_bytes(b"not ours")
+    out = _clean_failure(runner.invoke(app, ["data", "show", str(tiny_dataset), "-k", "0", "-o", str(mine)]))
+    assert "refusing to overwrite" in out and mine.read_bytes() == b"not ours"
+    sheet = tmp_path / "sheet.png"
+    for _ in range(2):
+        res = runner.invoke(app, ["data", "show", str(tiny_dataset), "-k", "0", "-o", str(sheet)])
+        assert res.exit_code == 0, res.output
+    assert runner.invoke(app, ["data", "show", str(tiny_dataset), "-k", "0", "-o", str(mine), "--force"]
+                         ).exit_code == 0

@@ -132,12 +132,13 @@ def show(
                                   help="mask_depth, box3d_depth, box2d, or all (one sheet each)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o",
                                        help="PNG to write (default ROOT/previews/<id>_<structure>.png)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --out PNG that sigmascene did not draw."),
 ) -> None:
     """Write the preview contact sheet of one sample, compiled by the same compiler the trainer uses."""
     from ..data.show import show_sample
 
     with user_errors():
-        written = show_sample(root, sample, structure, out)
+        written = show_sample(root, sample, structure, out, force=force)
     for path in written:
         print(f"wrote {path}")
 
@@ -152,7 +153,7 @@ def fit_boxes(
                                   help="Change nothing; fit every box and compare it with the existing one."),
     min_visible: float = typer.Option(0.5, "--min-visible",
                                       help="With --evaluate: only subjects at least this visible."),
-    erode: int = typer.Option(0, "--erode", help="Pixels to trim off mask edges first (for blurry estimated depth)."),
+    erode: int = typer.Option(0, "--erode", min=0, help="Pixels to trim off mask edges first (for blurry estimated depth)."),
 ) -> None:
     """Fill in missing 2D boxes and 3D boxes from masks + depth + intrinsics (open3d)."""
     from ..data.fitboxes import evaluate_fit, fit_dataset

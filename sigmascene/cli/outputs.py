@@ -2,7 +2,7 @@
 a parent that is a file, or a user's own picture in the way is refused first, not after.
 
 A file sigmascene wrote is replaced freely (re-running a render or preview is the normal loop); anything else
-needs --force. A render is ours when its sidecar JSON says so; a preview PNG carries a text chunk saying so.
+needs --force. A render is ours when its sidecar JSON says so; a preview PNG carries a text chunk saying so (files.PNG_MARK).
 """
 
 from __future__ import annotations
@@ -13,10 +13,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import ConfigError
-
-#: The PNG text chunk (key, value prefix) a preview carries, so a re-run may replace it and a user's PNG is kept.
-PREVIEW_MARK = ("Software", "sigmascene")
-
+from ..files import has_png_mark, png_mark
 
 def check_finite(option: str, value: float | None) -> None:
     """nan/inf pass typer's float parsing (and any min/max) and rendered a blank image with exit 0."""
@@ -60,28 +57,12 @@ def refuse_foreign_renders(images: Iterable[Path], force: bool) -> None:
                               f"refusing to overwrite", hint="choose another -o, or pass --force to replace it")
 
 
-def is_our_preview(path: Path) -> bool:
-    try:
-        from PIL import Image
-
-        with Image.open(path) as im:
-            return str(im.info.get(PREVIEW_MARK[0], "")).startswith(PREVIEW_MARK[1])
-    except (OSError, ValueError, SyntaxError):
-        return False
-
-
 def refuse_foreign_preview(path: Path, force: bool) -> None:
     check_writable_file(path, "preview")
-    if path.exists() and not force and not is_our_preview(path):
+    if path.exists() and not force and not has_png_mark(path):
         raise ConfigError(f"{path} already exists and is not a sigmascene preview; refusing to overwrite it",
                           hint="choose another -o, or pass --force to replace it")
 
 
 def preview_pnginfo():
-    from PIL.PngImagePlugin import PngInfo
-
-    from .. import __version__
-
-    info = PngInfo()
-    info.add_text(PREVIEW_MARK[0], f"{PREVIEW_MARK[1]} {__version__} preview")
-    return info
+    return png_mark("preview")
