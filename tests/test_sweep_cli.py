@@ -262,3 +262,23 @@ def test_data_show_keeps_a_users_png_and_replaces_its_own_sheet(tiny_dataset, tm
         assert res.exit_code == 0, res.output
     assert runner.invoke(app, ["data", "show", str(tiny_dataset), "-k", "0", "-o", str(mine), "--force"]
                          ).exit_code == 0
+
+
+# -- --init ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cmd", [["train", "--init"], ["data", "build", "--init", "-c"]])
+def test_init_onto_a_folder_says_it_is_a_folder_even_with_force(tmp_path, cmd):
+    folder = tmp_path / "cfg"
+    (folder / "keep").parent.mkdir()
+    (folder / "keep").write_text("x")
+    out = _clean_failure(runner.invoke(app, [*cmd, str(folder), "--force"]))
+    assert "is a folder; --init writes a file" in out and (folder / "keep").read_text() == "x"
+
+
+def test_build_init_with_tiny_models_refuses_an_existing_config_before_writing_models(tmp_path):
+    cfg = tmp_path / "build.toml"
+    cfg.write_text("# mine\n")
+    out = _clean_failure(runner.invoke(app, ["data", "build", "--init", "-c", str(cfg), "--tiny-models",
+                                             str(tmp_path / "models")]))
+    assert "already exists" in out and not (tmp_path / "models").exists() and cfg.read_text() == "# mine\n"

@@ -59,7 +59,10 @@ def build(
         if init:
             cfg = None
             if tiny_models is not None:
+                from ..data.build.config_file import check_init_target
                 from ..data.build.tiny import tiny_config, write_tiny_models
+
+                check_init_target(config, force)  # before minutes of writing models, not after
 
                 with console.status("writing tiny model folders"):
                     models = write_tiny_models(tiny_models)

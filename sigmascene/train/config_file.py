@@ -203,10 +203,17 @@ def default_toml() -> str:
     return render_toml(TrainConfig(), documented=True)
 
 
-def write_default(path: str | Path, *, force: bool = False) -> Path:
-    p = Path(path)
+def check_init_target(p: Path, force: bool) -> None:
+    """--init's file: never a folder (--force cannot make one a file), never an existing file without --force."""
+    if p.is_dir():
+        raise ConfigError(f"{p} is a folder; --init writes a file", hint=f"name a file, e.g. {p / 'config.toml'}")
     if p.exists() and not force:
         raise ConfigError(f"{p} already exists; refusing to overwrite it", hint="pass --force, or choose another file")
+
+
+def write_default(path: str | Path, *, force: bool = False) -> Path:
+    p = Path(path)
+    check_init_target(p, force)
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(default_toml(), encoding="utf-8")
     return p
