@@ -282,3 +282,30 @@ def test_build_init_with_tiny_models_refuses_an_existing_config_before_writing_m
     out = _clean_failure(runner.invoke(app, ["data", "build", "--init", "-c", str(cfg), "--tiny-models",
                                              str(tmp_path / "models")]))
     assert "already exists" in out and not (tmp_path / "models").exists() and cfg.read_text() == "# mine\n"
+
+
+# -- eval ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["../../escape", "a/b", "..", "."])
+def test_an_eval_method_name_cannot_leave_the_sets_renders_folder(env, tiny_dataset, tmp_path, method):
+    res = runner.invoke(app, ["eval", "make-set", str(tiny_dataset), "-o", str(tmp_path / "set"), "--single", "1",
+                              "--multi", "0"])
+    assert res.exit_code == 0, res.output
+    for cmd in (["run", "--guidance", "2.5"], ["score"]):
+        out = _clean_failure(runner.invoke(app, ["eval", cmd[0], str(tmp_path / "set"), *cmd[1:], "-m", method]))
+        assert "must be a plain folder name" in out
+    assert not (tmp_path.parent / "escape").exists() and not (tmp_path / "set" / "renders" / "a").exists()
+
+
+def test_eval_make_set_negative_seed_and_asking_for_nothing_are_clear(tiny_dataset, tmp_path):
+    res = runner.invoke(app, ["eval", "make-set", str(tiny_dataset), "-o", str(tmp_path / "a"), "--seed", "-1"])
+    assert res.exit_code == 2 and "--seed" in res.output and "Traceback" not in res.output
+    out = _clean_failure(runner.invoke(app, ["eval", "make-set", str(tiny_dataset), "-o", str(tmp_path / "b"),
+                                             "--single", "0", "--multi", "0"]))
+    assert "asks for no samples" in out
+
+
+def test_eval_run_guidance_nan_is_refused(tmp_path):
+    out = _clean_failure(runner.invoke(app, ["eval", "run", str(tmp_path), "--guidance", "nan"]))
+    assert "--guidance must be a finite number" in out

@@ -161,6 +161,9 @@ class EvalSet(BaseModel):
         return out
 
     def render_dir(self, method: str) -> Path:
+        """SET/renders/METHOD; a method is one folder name (`-m ../../x` wrote renders outside the set)."""
+        if not method or method in (".", "..") or "/" in method or "\\" in method or "\x00" in method:
+            raise ConfigError(f"method name {method!r} must be a plain folder name", hint="for example: -m sigma-lora")
         return self.root / "renders" / method
 
     def methods(self) -> list[str]:
