@@ -309,3 +309,44 @@ def test_eval_make_set_negative_seed_and_asking_for_nothing_are_clear(tiny_datas
 def test_eval_run_guidance_nan_is_refused(tmp_path):
     out = _clean_failure(runner.invoke(app, ["eval", "run", str(tmp_path), "--guidance", "nan"]))
     assert "--guidance must be a finite number" in out
+
+
+# -- data import -----------------------------------------------------------------------------------------------
+
+
+def _import_src(tmp_path):
+    from PIL import Image
+
+    src = tmp_path / "src"
+    (src / "images").mkdir(parents=True)
+    (src / "masks" / "a").mkdir(parents=True)
+    Image.new("RGB", (32, 32), (200, 100, 50)).save(src / "images" / "a.png")
+    mask = Image.new("L", (32, 32), 0)
+    mask.paste(255, (4, 4, 20, 20))
+    mask.save(src / "masks" / "a" / "cat.png")
+    return src
+
+
+def test_import_skips_a_file_that_is_not_an_image_with_a_note(tmp_path):
+    src = _import_src(tmp_path)
+    (src / "images" / "b.png").write_bytes(b"\xca\xfe" * 100)
+    res = runner.invoke(app, ["data", "import", str(src), "-o", str(tmp_path / "ds"), "--no-fit-boxes"])
+    assert res.exit_code == 0, res.output
+    assert "b: not a readable image" in res.output and "1 samples" in res.output
+
+
+@pytest.mark.parametrize("fov", ["nan", "inf", "-5", "1e309"])
+def test_import_fov_that_is_not_an_angle_is_refused_before_anything_is_written(tmp_path, fov):
+    src = _import_src(tmp_path)
+    out = _clean_failure(runner.invoke(app, ["data", "import", str(src), "-o", str(tmp_path / "ds"),
+                                             "--fov", fov, "--no-fit-boxes"]))
+    assert "--fov must be" in out and not (tmp_path / "ds").exists()
+
+
+def test_import_captions_that_are_not_utf8_are_one_error(tmp_path):
+    src = _import_src(tmp_path)
+    caps = tmp_path / "captions.json"
+    caps.write_bytes(b'{"a": "caf\xe9"}')
+    out = _clean_failure(runner.invoke(app, ["data", "import", str(src), "-o", str(tmp_path / "ds"),
+                                             "--captions", str(caps), "--no-fit-boxes"]))
+    assert "is not UTF-8 text" in out
