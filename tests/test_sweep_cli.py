@@ -350,3 +350,16 @@ def test_import_captions_that_are_not_utf8_are_one_error(tmp_path):
     out = _clean_failure(runner.invoke(app, ["data", "import", str(src), "-o", str(tmp_path / "ds"),
                                              "--captions", str(caps), "--no-fit-boxes"]))
     assert "is not UTF-8 text" in out
+
+
+@pytest.mark.parametrize("kind", ["binary", "folder"])
+def test_eval_weights_config_of_binary_junk_or_a_folder_is_one_error(tmp_path, kind):
+    from sigmascene.eval.weights import Weights
+
+    path = tmp_path / "eval.toml"
+    if kind == "binary":
+        path.write_bytes(b"\xca\xfe\xba\xbe[weights]\n")
+    else:
+        path.mkdir()
+    with pytest.raises(ConfigError, match="not UTF-8" if kind == "binary" else "is a folder"):
+        Weights.from_toml(path)
