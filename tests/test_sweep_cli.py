@@ -363,3 +363,13 @@ def test_eval_weights_config_of_binary_junk_or_a_folder_is_one_error(tmp_path, k
         path.mkdir()
     with pytest.raises(ConfigError, match="not UTF-8" if kind == "binary" else "is a folder"):
         Weights.from_toml(path)
+
+
+def test_fmt_keeps_a_windows_files_crlf_line_ends_and_bom(tmp_path):
+    f = tmp_path / "w.sigma"
+    f.write_bytes(b'\xef\xbb\xbfsigma 1\r\ncanvas 64 x 64\r\nprompt   "x"\r\n')
+    res = runner.invoke(app, ["fmt", str(f)])
+    assert res.exit_code == 0 and "reformatted" in res.output, res.output
+    assert f.read_bytes() == b'\xef\xbb\xbfsigma 1\r\ncanvas 64 x 64\r\nprompt "x"\r\n'
+    res = runner.invoke(app, ["fmt", "--check", str(f)])  # CRLF alone is not a change
+    assert res.exit_code == 0 and "already formatted" in res.output
