@@ -373,3 +373,15 @@ def test_fmt_keeps_a_windows_files_crlf_line_ends_and_bom(tmp_path):
     assert f.read_bytes() == b'\xef\xbb\xbfsigma 1\r\ncanvas 64 x 64\r\nprompt "x"\r\n'
     res = runner.invoke(app, ["fmt", "--check", str(f)])  # CRLF alone is not a change
     assert res.exit_code == 0 and "already formatted" in res.output
+
+
+def test_a_run_dir_that_is_the_configs_own_folder_would_not_replace_the_users_config_toml(tmp_path):
+    from sigmascene.train.config_file import check_run_dir_keeps_the_config
+
+    path = tmp_path / "config.toml"
+    path.write_text(default_toml().replace('dir = "runs/sigma"', 'dir = "."') + "# my notes\n")
+    with pytest.raises(ConfigError, match="would be replaced"):
+        check_run_dir_keeps_the_config(load_config(path))
+    (tmp_path / "metrics.jsonl").write_text("")  # a run folder's own copy: continuing it rewrites it, as before
+    check_run_dir_keeps_the_config(load_config(path))
+    check_run_dir_keeps_the_config(load_config(path, ["run.dir=runs/first"]))
