@@ -385,3 +385,12 @@ def test_a_run_dir_that_is_the_configs_own_folder_would_not_replace_the_users_co
     (tmp_path / "metrics.jsonl").write_text("")  # a run folder's own copy: continuing it rewrites it, as before
     check_run_dir_keeps_the_config(load_config(path))
     check_run_dir_keeps_the_config(load_config(path, ["run.dir=runs/first"]))
+
+
+@pytest.mark.parametrize("cmd", [["data", "build", "-c", "build.toml", "-o", "ds"], ["data", "synth", "ds"],
+                                 ["eval", "toyworld", "--validate"]])
+def test_a_count_of_10_to_the_20_is_a_usage_error_not_an_overflow_or_a_run_for_ever(tmp_path, monkeypatch, cmd):
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, [*cmd, "--count", "99999999999999999999"])
+    assert res.exit_code == 2 and "--count" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "ds").exists()

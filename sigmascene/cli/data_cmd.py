@@ -14,6 +14,7 @@ import typer
 from ..errors import SigmaError
 from ..vocab import parse_subject_range
 from ._app import app
+from .outputs import MAX_COUNT
 from .common import command_line, console, fail, progress_bars, user_errors
 
 data_app = typer.Typer(help="Training datasets: synth, validate, stats, show, fit-boxes, import.",
@@ -32,7 +33,7 @@ def _progress(label: str) -> Iterator[Callable[[int, Optional[int]], None]]:
 @data_app.command()
 def synth(
     root: Optional[Path] = typer.Argument(None, metavar="DIR", help="Dataset folder (created; re-running resumes it)."),
-    count: int = typer.Option(200, "--count", "-n", help="Number of samples (ids 0..count-1)."),
+    count: int = typer.Option(200, "--count", "-n", max=MAX_COUNT, help="Number of samples (ids 0..count-1)."),
     subjects: str = typer.Option("1-10", "--subjects", help="Subjects per image: N or MIN-MAX."),
     size: int = typer.Option(256, "--size", help="Image side in pixels."),
     seed: int = typer.Option(0, "--seed", help="World seed: same seed, same samples."),

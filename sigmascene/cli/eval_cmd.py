@@ -16,7 +16,7 @@ import typer
 from ..errors import ConfigError
 from ._app import app
 from .common import DTYPE_HELP, command_line, console, progress_bars, user_errors
-from .outputs import check_finite
+from .outputs import MAX_COUNT, check_finite
 
 eval_app = typer.Typer(help="Evaluate renders with the paper's metrics (DINO-I, SigLIP-I/T, depth MSE, CLIP-IQA, "
                             "MUSIQ), from local weights only.", no_args_is_help=True, rich_markup_mode=None)
@@ -219,7 +219,7 @@ def tiny_weights(
 
 @eval_app.command("toyworld")
 def toyworld(
-    count: int = typer.Option(200, "--count", min=1, help="Held-out scenes per subject count N."),
+    count: int = typer.Option(200, "--count", min=1, max=MAX_COUNT, help="Held-out scenes per subject count N."),
     subjects: str = typer.Option("1-10", "--subjects", help="Subject counts: LOW-HIGH, N, or N,M,..."),
     model: str = typer.Option("demo", "--model", help="demo (the embedded model) unless --base is given."),
     base: Optional[str] = typer.Option(None, "--base", help="Flux Kontext diffusers folder to evaluate instead."),

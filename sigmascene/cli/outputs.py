@@ -15,6 +15,10 @@ from typing import Iterable
 from ..errors import ConfigError
 from ..files import has_png_mark, png_mark
 
+#: The most samples/scenes a --count takes: 10**20 was an OverflowError traceback (data build) or ran for ever.
+MAX_COUNT = 10**9
+
+
 def check_finite(option: str, value: float | None) -> None:
     """nan/inf pass typer's float parsing (and any min/max) and rendered a blank image with exit 0."""
     if value is not None and not math.isfinite(value):
