@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 
+from ..errors import ConfigError
 from ._app import app
 from .outputs import check_finite, refuse_foreign_renders
 from .common import (DTYPE_HELP, ROOT_HELP, SAFE_HELP, SET_HELP, console, load_scene, parse_identity_size, parse_sets,
@@ -34,8 +35,7 @@ def render(
     steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Denoising steps (default 28; 20 with "
                                         "the demo model)."),
     guidance: float = typer.Option(2.5, "--guidance", help="Distilled guidance strength."),
-    seed: Optional[int] = typer.Option(None, "--seed", min=-(2**63), max=2**63 - 1000,
-                                       help="Seed (default: the scene's `seed`)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed (default: the scene's `seed`)."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP, metavar="NAME=VALUE"),
     batch: int = typer.Option(1, "--batch", min=1, max=1000, help="Render K images with seeds seed..seed+K-1."),
     mode: str = typer.Option("single", "--mode", help="single (all subjects in one pass) | iterative (baseline)."),
@@ -67,6 +67,8 @@ def render(
 
     with user_errors():
         check_finite("--guidance", guidance)
+        if seed is not None and not -(2**63) <= seed <= 2**63 - 1000:  # torch's generator: an overflow traceback
+            raise ConfigError(f"--seed {seed} does not fit in 64 bits", hint="any smaller seed is as random")
         options = RenderOptions(base=base, loras=list(lora or []), transformer=transformer, steps=steps,
                                 guidance=guidance, seed=seed, mode=mode, cache_conditions=cache_conditions,
                                 offload=offload, dtype=dtype, vae_tiling=vae_tiling, prompt_mode=prompt_mode,
