@@ -82,3 +82,27 @@ def make_dir_beside(path: str | Path, tag: str) -> Path:
             return tmp
         except FileExistsError:
             continue
+
+
+#: The PNG text chunk (key, value prefix) on pictures sigmascene draws for people (previews, contact sheets), so a
+#: re-run may replace its own picture while a user's PNG of the same name is refused unless they pass --force.
+PNG_MARK = ("Software", "sigmascene")
+
+
+def png_mark(what: str = "preview"):
+    """PngInfo for PIL's `save(pnginfo=...)` carrying PNG_MARK."""
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text(PNG_MARK[0], f"{PNG_MARK[1]} {what}")
+    return info
+
+
+def has_png_mark(path: str | Path) -> bool:
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return str(im.info.get(PNG_MARK[0], "")).startswith(PNG_MARK[1])
+    except (OSError, ValueError, SyntaxError):
+        return False

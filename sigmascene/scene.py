@@ -111,10 +111,13 @@ def photo_canvas(width: int, height: int) -> tuple[int, int]:
                  for v in (width, height))
 
 
+MIN_SEED, MAX_SEED = -(2**63), 2**63 - 1  # `seed 99999999999999999999` passed check, then crashed render
+
+
 class Scene(Node):
     version: int = 1
     canvas: Canvas = Field(default_factory=Canvas)
-    seed: int = 0
+    seed: Annotated[int, Field(ge=MIN_SEED, le=MAX_SEED)] = 0  # a signed 64-bit int: torch's generator takes no more
     prompt: str = ""
     compose: str | None = None
     camera: Camera = Field(default_factory=Camera)

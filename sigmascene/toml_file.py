@@ -14,7 +14,17 @@ from .errors import ConfigError, SourceLoc
 def read_toml(path: str | Path) -> tuple[str, dict]:
     """(text, table) of the TOML file at `path`."""
     p = Path(path)
-    text = p.read_text(encoding="utf-8")
+    if p.is_dir():
+        raise ConfigError(f"config {p} is a folder, not a TOML file", hint="name the .toml file inside it")
+    data = p.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")  # a BOM (Windows editors write one) is not part of the TOML
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = len(data[data.rfind(b"\n", 0, err.start) + 1:err.start].decode("utf-8", errors="replace")) + 1
+        raise ConfigError(f"not valid TOML: the file is not UTF-8 text (byte {data[err.start]:02x})",
+                          SourceLoc(str(p), line, column),
+                          hint="TOML files are UTF-8; save it with that encoding") from None
     try:
         return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

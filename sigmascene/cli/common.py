@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Iterator, NoReturn, Optional
 import typer
 from rich.console import Console
 
-from ..errors import SigmaError
+from ..errors import ConfigError, SigmaError
 from ..model.loading import DTYPE_HELP, DTYPES  # noqa: F401  (the one table; commands import it from here)
 
 console = Console(stderr=True, highlight=False)
@@ -35,6 +36,9 @@ ROOT_HELP = "Confine every file the scene names to DIR (implies --safe)."
 
 def scene_root(safe: bool, root: Optional[Path]) -> "Path | bool | None":
     """What `--safe` / `--root DIR` mean for the library's `root=`: True = the scene's own folder."""
+    if root is not None and not root.is_dir():  # else every file was "outside the allowed folder" (a file, or none)
+        fail(ConfigError(f"--root {root} is {'a file, not a folder' if root.exists() else 'not an existing folder'}",
+                         hint="pass the folder the scene and its files lie in, or --safe for the scene's own"))
     return root if root is not None else (True if safe else None)
 
 
@@ -59,9 +63,26 @@ def user_errors() -> Iterator[None]:
     except SigmaError as err:
         fail(err)
     except OSError as err:  # a full disk, a read-only folder: say which file, never a traceback
+        blocker = _file_in_the_way(err)
+        if blocker is not None:  # "File exists" / "Not a directory" named the wrong problem
+            fail(SigmaError(f"cannot use {err.filename}: {blocker} is a file, not a folder",
+                            hint="choose another folder, or move that file away"))
         name = f" {err.filename}" if err.filename else ""
         fail(SigmaError(f"cannot write or read{name}: {err.strerror or err}",
                         hint="check free space and permissions, or choose another folder"))
+
+
+def _file_in_the_way(err: OSError) -> Optional[Path]:
+    """The existing non-folder where a folder was needed (mkdir over a file, a path through a file), if any."""
+    import errno
+
+    if err.errno not in (errno.EEXIST, errno.ENOTDIR) or not err.filename:
+        return None
+    path = Path(os.fsdecode(err.filename))
+    for p in (path, *path.parents):
+        if p.exists():
+            return p if not p.is_dir() and (p != path or err.errno == errno.EEXIST) else None
+    return None
 
 
 def parse_identity_size(text: Optional[str]) -> Optional[tuple[int, int]]:

@@ -9,6 +9,7 @@ import typer
 
 from ..errors import ConfigError
 from .common import console, user_errors
+from .outputs import MAX_COUNT
 from .data_cmd import data_app
 
 
@@ -38,7 +39,7 @@ def _summary(report) -> None:
 def build(
     config: Path = typer.Option(Path("build.toml"), "--config", "-c", help="Build config (TOML); see --init."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Dataset folder to create (or --resume)."),
-    count: Optional[int] = typer.Option(None, "--count", "-n", help="Samples to attempt (default: build.count)."),
+    count: Optional[int] = typer.Option(None, "--count", "-n", max=MAX_COUNT, help="Samples to attempt (default: build.count)."),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed or finished build in --out."),
     ray: Optional[str] = typer.Option(None, "--ray", help="Run on Ray: auto (the local `ray start` cluster), "
                                                           "ADDRESS, or local (start one in-process)."),
@@ -59,7 +60,10 @@ def build(
         if init:
             cfg = None
             if tiny_models is not None:
+                from ..data.build.config_file import check_init_target
                 from ..data.build.tiny import tiny_config, write_tiny_models
+
+                check_init_target(config, force)  # before minutes of writing models, not after
 
                 with console.status("writing tiny model folders"):
                     models = write_tiny_models(tiny_models)
@@ -80,6 +84,8 @@ def build(
             return
         if out is None:
             raise ConfigError("--out is required", hint="sigmascene data build --config build.toml --out DATASET")
+        if out.exists() and not out.is_dir():  # found before the models load, not after
+            raise ConfigError(f"--out {out} is a file, not a dataset folder", hint="choose a new folder for --out")
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         with Progress(TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),

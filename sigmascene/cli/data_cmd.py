@@ -14,6 +14,7 @@ import typer
 from ..errors import SigmaError
 from ..vocab import parse_subject_range
 from ._app import app
+from .outputs import MAX_COUNT
 from .common import command_line, console, fail, progress_bars, user_errors
 
 data_app = typer.Typer(help="Training datasets: synth, validate, stats, show, fit-boxes, import.",
@@ -32,7 +33,7 @@ def _progress(label: str) -> Iterator[Callable[[int, Optional[int]], None]]:
 @data_app.command()
 def synth(
     root: Optional[Path] = typer.Argument(None, metavar="DIR", help="Dataset folder (created; re-running resumes it)."),
-    count: int = typer.Option(200, "--count", "-n", help="Number of samples (ids 0..count-1)."),
+    count: int = typer.Option(200, "--count", "-n", max=MAX_COUNT, help="Number of samples (ids 0..count-1)."),
     subjects: str = typer.Option("1-10", "--subjects", help="Subjects per image: N or MIN-MAX."),
     size: int = typer.Option(256, "--size", help="Image side in pixels."),
     seed: int = typer.Option(0, "--seed", help="World seed: same seed, same samples."),
@@ -56,8 +57,8 @@ def synth(
         try:
             cfg = SynthConfig(seed=seed, size=size, min_subjects=lo, max_subjects=hi, identity_size=identity_size,
                               identities=identities)
-        except ValueError as e:
-            raise SigmaError(f"invalid synth settings: {e}") from None
+        except ValueError as e:  # pydantic's multi-line report (with its docs URL) was printed as it came
+            raise _synth_error(e) from None
         with progress_bars() as bars:
             task = bars.add("synth", count, unit="samples")
             try:
@@ -70,6 +71,24 @@ def synth(
         console.print(f"repaired index.jsonl (cut {report.repaired_bytes} bytes of an interrupted line)")
     print(f"{root}: {report.generated} samples rendered, {report.skipped} already there, "
           f"{report.samples_per_s:.1f} samples/s")
+
+
+_SYNTH_OPTIONS = {"size": "--size", "identity_size": "--identity-size", "identities": "--identities",
+                  "seed": "--seed", "min_subjects": "--subjects", "max_subjects": "--subjects"}
+
+
+def _synth_error(err: ValueError) -> SigmaError:
+    """One line per bad option, named as the user typed it: `--size 0: Input should be greater than or equal to 32`."""
+    errors = getattr(err, "errors", None)
+    if not callable(errors):
+        return SigmaError(f"invalid synth settings: {err}")
+    lines = []
+    for e in errors():
+        field = str(e["loc"][0]) if e["loc"] else ""
+        option = _SYNTH_OPTIONS.get(field, field or "settings")
+        given = f" {e['input']}" if field and not isinstance(e.get("input"), dict) else ""
+        lines.append(f"{option}{given}: {e['msg'].removeprefix('Value error, ')}")
+    return SigmaError("; ".join(lines), hint="see `sigmascene data synth --help`")
 
 
 @data_app.command()
@@ -114,12 +133,13 @@ def show(
                                   help="mask_depth, box3d_depth, box2d, or all (one sheet each)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o",
                                        help="PNG to write (default ROOT/previews/<id>_<structure>.png)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --out PNG that sigmascene did not draw."),
 ) -> None:
     """Write the preview contact sheet of one sample, compiled by the same compiler the trainer uses."""
     from ..data.show import show_sample
 
     with user_errors():
-        written = show_sample(root, sample, structure, out)
+        written = show_sample(root, sample, structure, out, force=force)
     for path in written:
         print(f"wrote {path}")
 
@@ -134,7 +154,7 @@ def fit_boxes(
                                   help="Change nothing; fit every box and compare it with the existing one."),
     min_visible: float = typer.Option(0.5, "--min-visible",
                                       help="With --evaluate: only subjects at least this visible."),
-    erode: int = typer.Option(0, "--erode", help="Pixels to trim off mask edges first (for blurry estimated depth)."),
+    erode: int = typer.Option(0, "--erode", min=0, help="Pixels to trim off mask edges first (for blurry estimated depth)."),
 ) -> None:
     """Fill in missing 2D boxes and 3D boxes from masks + depth + intrinsics (open3d)."""
     from ..data.fitboxes import evaluate_fit, fit_dataset

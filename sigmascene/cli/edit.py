@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import webbrowser
 from pathlib import Path
@@ -34,6 +35,10 @@ def edit(
             raise SigmaError(f"{file} is not a .sigma file")
         if file.exists() and not file.is_file():
             raise SigmaError(f"{file} is not a file")
+        if os.path.lexists(file):  # binary junk, a symlink loop or a dangling link: one error, not a traceback or
+            from ..grammar.sources import read_scene_file  # a template silently saved over the link
+
+            read_scene_file(file)
         if not file.parent.exists():
             raise SigmaError(f"folder {file.parent} does not exist")
         if host not in ("127.0.0.1", "localhost", "::1"):

@@ -13,8 +13,10 @@ from typing import Callable, Iterator, Optional
 
 import typer
 
+from ..errors import ConfigError
 from ._app import app
 from .common import DTYPE_HELP, command_line, console, progress_bars, user_errors
+from .outputs import MAX_COUNT, check_finite
 
 eval_app = typer.Typer(help="Evaluate renders with the paper's metrics (DINO-I, SigLIP-I/T, depth MSE, CLIP-IQA, "
                             "MUSIQ), from local weights only.", no_args_is_help=True, rich_markup_mode=None)
@@ -42,7 +44,7 @@ def make_set_cmd(
     multi: int = typer.Option(510, "--multi", min=0, help="Multi-subject samples to take (paper: 510)."),
     structure: Optional[list[str]] = typer.Option(None, "--structure", help="Structure mode of the cases "
                                                   "(repeatable; one case per sample and mode) (default: mask_depth)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the random choice of samples."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the random choice of samples."),
     name: Optional[str] = typer.Option(None, "--name", help="Set name shown in reports (default: folder name)."),
     ground_truth: bool = typer.Option(False, "--ground-truth", help="Also file each sample's target image as "
                                       "the method `ground-truth`."),
@@ -52,6 +54,8 @@ def make_set_cmd(
     from ..eval.make_set import make_set
 
     with user_errors():
+        if single == 0 and multi == 0:  # was "the dataset has no sample with the annotations of mask_depth"
+            raise ConfigError("--single 0 --multi 0 asks for no samples", hint="take at least one, e.g. --single 10")
         with progress_bar("make-set") as start:
             summary = make_set(dataset, out, single=single, multi=multi, structures=structure or ["mask_depth"],
                                seed=seed, name=name, ground_truth=ground_truth, force=force, progress=start)
@@ -95,6 +99,7 @@ def run(
     from ..render import RenderOptions, check_cache_allowed, check_options, choose_model, load_model, model_identity
 
     with user_errors():
+        check_finite("--guidance", guidance)  # nan rendered every case blank and exited 0
         check_options(RenderOptions(mode=mode, prompt_mode=prompt_mode, dtype=dtype))
         evalset = EvalSet.load(set_dir)
         cases = select_cases(evalset, case, limit)
@@ -214,7 +219,7 @@ def tiny_weights(
 
 @eval_app.command("toyworld")
 def toyworld(
-    count: int = typer.Option(200, "--count", min=1, help="Held-out scenes per subject count N."),
+    count: int = typer.Option(200, "--count", min=1, max=MAX_COUNT, help="Held-out scenes per subject count N."),
     subjects: str = typer.Option("1-10", "--subjects", help="Subject counts: LOW-HIGH, N, or N,M,..."),
     model: str = typer.Option("demo", "--model", help="demo (the embedded model) unless --base is given."),
     base: Optional[str] = typer.Option(None, "--base", help="Flux Kontext diffusers folder to evaluate instead."),
@@ -226,7 +231,7 @@ def toyworld(
     size: Optional[int] = typer.Option(None, "--size", help="Canvas side in px (default: the demo's canvas)."),
     structure: str = typer.Option("mask_depth", "--structure", help="Placements the scenes give the model: "
                                   "mask_depth | box3d_depth | box2d."),
-    seed_base: int = typer.Option(9_000_000, "--seed-base", help="World seed of N subjects = seed base + N "
+    seed_base: int = typer.Option(9_000_000, "--seed-base", min=0, help="World seed of N subjects = seed base + N "
                                   "(must not be a training seed)."),
     validate: bool = typer.Option(False, "--validate", help="Only validate the metrics on ground truth and "
                                   "shuffled identities (no model needed)."),

@@ -69,14 +69,16 @@ def fmt(
             print(err.format(), file=sys.stderr)
             failed = True
             continue
-        old = f.read_text(encoding="utf-8")
+        raw = f.read_bytes()
+        bom, crlf = raw.startswith(b"\xef\xbb\xbf"), b"\r\n" in raw
+        old = raw.decode("utf-8-sig").replace("\r\n", "\n")
         if new == old:
             continue
         changed.append(f)
         if check_only:
             print(f"would reformat {f}")
-        else:
-            _write_atomic(f, new)
+        else:  # the file keeps its own line ends and BOM (a Windows file came back LF-only, its BOM gone)
+            _write_atomic(f, ("\ufeff" if bom else "") + (new.replace("\n", "\r\n") if crlf else new))
             print(f"reformatted {f}")
     if failed or (check_only and changed):
         raise typer.Exit(1)
@@ -85,5 +87,6 @@ def fmt(
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Never leave a half-written scene behind: write beside it, then rename over it."""
-    write_text_atomic(path, text)
+    """Never leave a half-written scene behind: write beside it, then rename over it. A symlinked scene is written
+    through the link (renaming over the link replaced it with a copy and left the real file unformatted)."""
+    write_text_atomic(path.resolve(), text)

@@ -15,6 +15,7 @@ from ..errors import SigmaError
 from ..files import save_image_atomic
 from ..vocab import routing_intensity
 from ._app import app
+from .outputs import preview_pnginfo, refuse_foreign_preview
 from .common import ROOT_HELP, SAFE_HELP, SET_HELP, console, load_scene, parse_identity_size, scene_root, user_errors
 
 
@@ -67,7 +68,7 @@ def _open(path: Path) -> None:
 
 
 def _save_png(image, path: Path) -> None:
-    save_image_atomic(image, path)
+    save_image_atomic(image, path, pnginfo=preview_pnginfo())  # marked, so a re-run may replace it
 
 
 @app.command()
@@ -81,17 +82,19 @@ def preview(
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP, metavar="NAME=VALUE"),
     safe: bool = typer.Option(False, "--safe", help=SAFE_HELP),
     root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing PNG that is not a sigmascene preview."),
 ) -> None:
     """Draw the scene's layout (or, with --maps, every compiled map) into one PNG."""
+    path = out or file.with_name(f"{file.stem}.{'preview' if maps else 'layout'}.png")
+    with user_errors():
+        if path.suffix.lower() != ".png":
+            raise SigmaError(f"preview writes PNG files; -o should end in .png, got {path}")
+        refuse_foreign_preview(path, force)  # before compiling: a user's picture is never replaced unasked
     compiled = _compile(file, set_, root=scene_root(safe, root))
     _report_warnings(compiled)
     from ..preview import contact_sheet, layout_preview
 
     image = contact_sheet(compiled) if maps else layout_preview(compiled)
-    path = out or file.with_name(f"{file.stem}.{'preview' if maps else 'layout'}.png")
-    if path.suffix.lower() != ".png":
-        with user_errors():
-            raise SigmaError(f"preview writes PNG files; -o should end in .png, got {path}")
     try:
         _save_png(image, path)
     except OSError as exc:

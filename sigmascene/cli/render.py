@@ -11,7 +11,9 @@ from typing import Optional
 
 import typer
 
+from ..errors import ConfigError
 from ._app import app
+from .outputs import check_finite, refuse_foreign_renders
 from .common import (DTYPE_HELP, ROOT_HELP, SAFE_HELP, SET_HELP, console, load_scene, parse_identity_size, parse_sets,
                      progress_bars, scene_root, user_errors)
 
@@ -56,12 +58,17 @@ def render(
                                                 help="One identity block's size (default: half the canvas)."),
     safe: bool = typer.Option(False, "--safe", help=SAFE_HELP),
     root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing image or .json that an earlier "
+                               "render did not write."),
 ) -> None:
     """Render a scene with SIGMA: every subject placed and identity-preserved in one pass per step."""
     from ..model.loading import quiet_libraries
     from ..render import RenderOptions, check_options, output_paths, render_scene, save_render
 
     with user_errors():
+        check_finite("--guidance", guidance)
+        if seed is not None and not -(2**63) <= seed <= 2**63 - 1000:  # torch's generator: an overflow traceback
+            raise ConfigError(f"--seed {seed} does not fit in 64 bits", hint="any smaller seed is as random")
         options = RenderOptions(base=base, loras=list(lora or []), transformer=transformer, steps=steps,
                                 guidance=guidance, seed=seed, mode=mode, cache_conditions=cache_conditions,
                                 offload=offload, dtype=dtype, vae_tiling=vae_tiling, prompt_mode=prompt_mode,
@@ -72,6 +79,8 @@ def render(
         target = Path(out or output or Path(file).with_suffix(".png").name)
         output_paths(target, [0])  # a wrong suffix is refused before minutes of rendering
         scene = load_scene(file, set_, scene_root(safe, root))
+        first = scene.seed if seed is None else seed
+        refuse_foreign_renders(output_paths(target, [first + k for k in range(batch)]), force)
         quiet_libraries()  # the CLI's own output only; the library never touches global logging
         with progress_bars() as bars:  # a bar on a terminal, plain lines in a log
             task = bars.add("rendering", None, unit="steps")

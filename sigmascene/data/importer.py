@@ -94,6 +94,9 @@ def _load_json(path: Path) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise AssetError(f"{path} is not valid JSON: {e.msg}", hint=f"line {e.lineno}, column {e.colno}") from None
+    except UnicodeDecodeError as e:  # was a traceback
+        raise AssetError(f"{path} is not UTF-8 text (byte {e.object[e.start]:02x} at offset {e.start})",
+                         hint="save it as UTF-8 JSON") from None
     if not isinstance(data, dict):
         raise AssetError(f"{path} must hold a JSON object")
     return data
@@ -198,7 +201,11 @@ class _Importer:
 
     def one(self, image: Path, sid: str) -> None:
         stem = image.stem
-        rgb = load_rgb(image)
+        try:
+            rgb = load_rgb(image)
+        except OSError as err:  # a stray non-image .png stopped the import with "check free space and permissions"
+            self.note(stem, f"not a readable image ({err}); image skipped")
+            return
         h, w = rgb.shape[:2]
         masks = self.masks(stem, image, w, h)
         if not masks:
@@ -250,6 +257,9 @@ def import_folder(src: str | Path, out: str | Path, opts: ImportOptions | None =
     opts = opts or ImportOptions()
     if not src.is_dir():
         raise AssetError(f"{src} is not a folder")
+    if not 0 < opts.fov < 180:  # also nan: nan, inf or a negative fov was a traceback after the first image
+        raise ConfigError(f"--fov must be a vertical field of view in degrees between 0 and 180, got {opts.fov}",
+                          hint="for example: --fov 55")
     if index_path(out).exists():
         raise SigmaError(f"{out} already holds a dataset", hint="import into a new folder")
     imp = _Importer(src, out, opts)

@@ -35,7 +35,7 @@ def connect(address: Optional[str], num_cpus: Optional[int] = None) -> Any:
             kwargs["address"] = address
         try:
             ray.init(**kwargs)
-        except ConnectionError as e:
+        except (ConnectionError, ValueError) as e:  # ValueError: an address Ray cannot parse ("host:abc")
             raise SigmaError(f"cannot reach a Ray cluster at {address!r} ({e})",
                              hint="start one with `ray start --head`, or pass --ray local") from None
     ctx = ray.data.DataContext.get_current()

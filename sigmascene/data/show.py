@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..files import has_png_mark, png_mark
 from .io import load_dataset, resolve
 from .schema import Sample
 from .to_scene import STRUCTURES, sample_to_scene
@@ -60,12 +61,18 @@ def _wrap(text: str, width: int = 80) -> str:
     return "\n".join(textwrap.wrap(text, width)) if text else ""
 
 
-def show_sample(root: str | Path, key: str, structure: str = "mask_depth", out: str | Path | None = None) -> list[Path]:
-    """Write the preview sheet(s) of one sample; `structure` "all" writes one per mode. Returns the paths."""
+def show_sample(root: str | Path, key: str, structure: str = "mask_depth", out: str | Path | None = None,
+                force: bool = False) -> list[Path]:
+    """Write the preview sheet(s) of one sample; `structure` "all" writes one per mode. Returns the paths.
+
+    A file at `out` that is not a sheet sigmascene drew is kept unless `force` (the default place, the dataset's
+    own previews/ folder, is always rewritten)."""
     root = Path(root)
     modes = list(STRUCTURES) if structure == "all" else [structure]
     if any(m not in STRUCTURES for m in modes):
         raise ConfigError(f"unknown structure {structure!r}", hint=f"use one of: {', '.join(STRUCTURES)}, all")
+    if out is not None and Path(out).suffix.lower() not in ("", ".png"):  # PIL's "unknown file extension" traceback
+        raise ConfigError(f"sample sheets are PNG files; --out should end in .png, got {out}")
     sample = pick_sample(load_dataset(root), key)
     written = []
     for mode in modes:
@@ -75,7 +82,12 @@ def show_sample(root: str | Path, key: str, structure: str = "mask_depth", out: 
             path = Path(out)
             if len(modes) > 1:
                 path = path.with_name(f"{path.stem}_{mode}{path.suffix or '.png'}")
+        if out is not None and path.suffix == "":
+            path = path.with_suffix(".png")
+        if out is not None and path.exists() and not force and not has_png_mark(path):
+            raise ConfigError(f"{path} already exists and is not a sigmascene sheet; refusing to overwrite it",
+                              hint="choose another --out, or pass --force to replace it")
         path.parent.mkdir(parents=True, exist_ok=True)
-        sheet_with_target(sample, root, mode).save(path)
+        sheet_with_target(sample, root, mode).save(path, format="PNG", pnginfo=png_mark("sample sheet"))
         written.append(path)
     return written

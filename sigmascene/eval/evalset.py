@@ -95,11 +95,14 @@ class EvalSet(BaseModel):
         except json.JSONDecodeError as err:
             raise AssetError(f"{INDEX} is not valid JSON: {err.msg}", SourceLoc(str(index), err.lineno, err.colno)
                              ) from None
+        except UnicodeDecodeError as err:  # binary junk was a traceback
+            raise AssetError(f"{index} is not UTF-8 text (byte {err.object[err.start]:02x} at offset {err.start})",
+                             hint="evalset.json is JSON in UTF-8; rebuild it with `sigmascene eval make-set`") from None
         try:
             out = cls.model_validate(data)
         except ValidationError as err:
             first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
+            where = ".".join(str(p) for p in first["loc"]) or "the top level"  # `[]` said "evalset.json: : ..."
             raise AssetError(f"{index}: {where}: {first['msg']}") from None
         seen: set[str] = set()
         for case in out.cases:
@@ -158,6 +161,9 @@ class EvalSet(BaseModel):
         return out
 
     def render_dir(self, method: str) -> Path:
+        """SET/renders/METHOD; a method is one folder name (`-m ../../x` wrote renders outside the set)."""
+        if not method or method in (".", "..") or "/" in method or "\\" in method or "\x00" in method:
+            raise ConfigError(f"method name {method!r} must be a plain folder name", hint="for example: -m sigma-lora")
         return self.root / "renders" / method
 
     def methods(self) -> list[str]:

@@ -8,7 +8,6 @@ folder is missing is skipped with one line that says which folder to provide.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -46,13 +45,12 @@ class Weights:
     @classmethod
     def from_toml(cls, path: str | Path) -> "Weights":
         """Read `[weights]` from a TOML file; relative paths resolve against the file's folder."""
+        from ..toml_file import read_toml  # located syntax errors; a BOM, binary junk or a folder as one error
+
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"weights config {path} does not exist") from None
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"cannot read weights config: {err}", SourceLoc(str(path), 1, 1)) from None
+        if not path.exists():
+            raise ConfigError(f"weights config {path} does not exist")
+        data = read_toml(path)[1]
         table = data.get("weights", data)
         if not isinstance(table, dict):
             raise ConfigError("`weights` must be a table of NAME = \"folder\"", SourceLoc(str(path), 1, 1))

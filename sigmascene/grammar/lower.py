@@ -33,6 +33,9 @@ def lower(root: ParsedFile, *, base_dir: Path, overrides: Mapping[str, str], fra
     return _Lowerer(root, base_dir, overrides, fragment, root_dir).run()
 
 
+MAX_TEXT_SEED = 2**53  # the largest whole number a float (how the parser reads numbers) holds exactly
+
+
 class _Lowerer(Lowering):
     """The statements, in the order they must be lowered; the reading of values is Lowering's."""
 
@@ -169,6 +172,10 @@ class _Lowerer(Lowering):
             v = self.integer(st.value, "plain", "seed")
             if v is not None and v < 0:
                 self.error("seed must be zero or positive", st.value.loc)
+            elif v is not None and v > MAX_TEXT_SEED:
+                # numbers are read as floats: a larger one came out as another seed, or crashed render past 2**64
+                self.error(f"seed {st.value.text} is too large: the largest is {MAX_TEXT_SEED}", st.value.loc,
+                           "larger whole numbers are not read exactly; any smaller seed is as random")
             elif v is not None:
                 self.scene.seed = v
                 self.set_loc(self.scene, "seed", st, (st.value.text, v))

@@ -29,14 +29,19 @@ DEFAULT_TARGET = (r"(transformer_blocks|single_transformer_blocks)\.\d+\.("
                   r"|ff\.net\.(0\.proj|2)|ff_context\.net\.(0\.proj|2)|proj_mlp|proj_out)")
 
 
+#: Seeds reach np.random.seed(seed + rank), which takes 0..2**32-1: a larger or negative one crashed mid-start.
+MAX_SEED = 2**31 - 1
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # nan/inf are refused: an lr or alpha of inf trained NaN weights and still exited 0
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class RunConfig(_Section):
     dir: str = Field("runs/sigma", description="Run folder (checkpoints, logs, validation grids, final LoRA); "
                                                "relative to this file.")
-    seed: int = Field(0, description="Seeds sampling, augmentation, noise and timesteps "
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seeds sampling, augmentation, noise and timesteps "
                                      "(one stream per step and rank).")
     log_every: int = Field(10, ge=1, description="Steps between TensorBoard scalars.")
     checkpoint_every: int = Field(500, ge=1, description="Steps between checkpoints (also one at every stage end "
@@ -48,7 +53,7 @@ class RunConfig(_Section):
 class ModelConfig(_Section):
     base: str = Field("", description="Local diffusers Flux.1 Kontext [dev] folder; \"tiny\" = the tiny random-weight "
                                       "stack (tests, CPU); \"\" = SIGMASCENE_BASE or the user config file.")
-    tiny_seed: int = Field(0, description="Weights seed of the tiny stack (base = \"tiny\").")
+    tiny_seed: int = Field(0, ge=0, le=MAX_SEED, description="Weights seed of the tiny stack (base = \"tiny\").")
     weight_dtype: Literal["bf16", "fp16", "fp32"] = Field("bf16", description="dtype of the frozen base weights "
                                                                               "(LoRA weights stay fp32).")
     mixed_precision: Literal["bf16", "fp16", "no"] = Field("bf16", description="autocast dtype of the forward pass.")
@@ -59,7 +64,7 @@ class ModelConfig(_Section):
 
 
 class LoraConfig(_Section):
-    rank: int = Field(128, ge=1, description="LoRA rank (paper: 128).")
+    rank: int = Field(128, ge=1, le=4096, description="LoRA rank (paper: 128).")
     alpha: float = Field(128.0, gt=0, description="LoRA alpha (paper: 128).")
     target: str = Field(DEFAULT_TARGET, description="Regex, full match against module names, of the Linear layers "
                                                     "to adapt.")
@@ -147,7 +152,7 @@ class ValidationConfig(_Section):
                                                                 "steps; empty = the first `samples` dataset samples.")
     samples: int = Field(4, ge=1, description="Dataset samples used when `scenes` is empty.")
     steps: int = Field(20, ge=1, description="Denoising steps of a validation render.")
-    seed: int = Field(0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
 class CacheConfig(_Section):

@@ -175,6 +175,17 @@ def run_folder_of(path: str | Path) -> Path | None:
     return None
 
 
+def check_run_dir_keeps_the_config(cfg: TrainConfig) -> None:
+    """A run folder holds its own config.toml (resolved, comments gone). When run.dir is the folder of the user's
+    own config.toml, that copy would silently replace the file the user wrote; a run's earlier copy is fine."""
+    own = cfg.run_dir / RUN_CONFIG
+    if cfg.source_file and own.is_file() and Path(cfg.source_file).resolve() == own.resolve() \
+            and run_folder_of(own) is None:
+        raise ConfigError(f"run.dir {cfg.run_dir} is the folder of this config file, and a run writes its own "
+                          f"{RUN_CONFIG} there: your {own} would be replaced",
+                          hint="set run.dir to a subfolder (e.g. runs/first), or rename the config file")
+
+
 def load_config(path: str | Path, sets: list[str] | None = None) -> TrainConfig:
     """Read a TOML config (or a run folder's own config.toml), apply `--set` overrides, validate; every problem is
     a located SigmaError. A run folder continues where it is, even when it was moved or its copy is older and
@@ -203,10 +214,17 @@ def default_toml() -> str:
     return render_toml(TrainConfig(), documented=True)
 
 
-def write_default(path: str | Path, *, force: bool = False) -> Path:
-    p = Path(path)
+def check_init_target(p: Path, force: bool) -> None:
+    """--init's file: never a folder (--force cannot make one a file), never an existing file without --force."""
+    if p.is_dir():
+        raise ConfigError(f"{p} is a folder; --init writes a file", hint=f"name a file, e.g. {p / 'config.toml'}")
     if p.exists() and not force:
         raise ConfigError(f"{p} already exists; refusing to overwrite it", hint="pass --force, or choose another file")
+
+
+def write_default(path: str | Path, *, force: bool = False) -> Path:
+    p = Path(path)
+    check_init_target(p, force)
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(default_toml(), encoding="utf-8")
     return p

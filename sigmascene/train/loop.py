@@ -123,7 +123,7 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: ProgressFn | bool
     from accelerate.utils import gather_object
 
     from ..data.io import load_dataset
-    from .config_file import check_data_root
+    from .config_file import check_data_root, check_run_dir_keeps_the_config
     from ..model.lora import save_sigma_lora
     from ..model.pipeline import SigmaPipeline
     from . import checkpoints as ck
@@ -148,6 +148,7 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: ProgressFn | bool
     seed = cfg.run.seed
 
     # 1. Where to start: the newest good checkpoint of this run folder, or nothing.
+    check_run_dir_keeps_the_config(cfg)
     if main:
         ck.sweep(run_dir)
     accelerator.wait_for_everyone()

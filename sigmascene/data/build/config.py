@@ -19,13 +19,14 @@ STAGE_ORDER = ("prompts", "image", "segment", "depth", "repose", "identity")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # nan/inf are refused: a subjects weight of nan crashed numpy's choice with a traceback
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class BuildSection(_Section):
-    seed: int = Field(0, description="World seed: sample k's seeds are drawn from (seed, k), so a build is "
+    seed: int = Field(0, ge=0, description="World seed: sample k's seeds are drawn from (seed, k), so a build is "
                                      "reproducible and any sample can be remade alone.")
-    count: int = Field(100, ge=1, description="Samples to attempt (ids 0..count-1); `--count` overrides.")
+    count: int = Field(100, ge=1, le=10**9, description="Samples to attempt (ids 0..count-1); `--count` overrides.")
     width: int = Field(1024, ge=16, le=4096, multiple_of=16, description="Target image width in pixels "
                                                                          "(multiple of 16).")
     height: int = Field(1024, ge=16, le=4096, multiple_of=16, description="Target image height in pixels.")

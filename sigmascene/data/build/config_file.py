@@ -69,6 +69,9 @@ def validate_config(data: dict, *, file: str = "<config>", text: str = "",
 
 def load_config(path: str | Path) -> BuildConfig:
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"build config {str(p)!r} is a folder, not a TOML file",
+                          hint="pass the build.toml file itself with --config")
     if not p.is_file():
         raise ConfigError(f"build config {str(p)!r} does not exist",
                           hint="write a commented one with `sigmascene data build --init --config FILE`")
@@ -125,10 +128,17 @@ INIT_HEADER = [
 ]
 
 
-def write_default(path: str | Path, cfg: BuildConfig | None = None, *, force: bool = False) -> Path:
-    p = Path(path)
+def check_init_target(p: Path, force: bool) -> None:
+    """--init's file: never a folder (--force cannot make one a file), never an existing file without --force."""
+    if p.is_dir():
+        raise ConfigError(f"{p} is a folder; --init writes a file", hint=f"name a file, e.g. {p / 'build.toml'}")
     if p.exists() and not force:
         raise ConfigError(f"{p} already exists; refusing to overwrite it", hint="pass --force, or choose another file")
+
+
+def write_default(path: str | Path, cfg: BuildConfig | None = None, *, force: bool = False) -> Path:
+    p = Path(path)
+    check_init_target(p, force)
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(render_toml(cfg or BuildConfig(), header=INIT_HEADER), encoding="utf-8")
     return p

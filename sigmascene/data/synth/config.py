@@ -16,7 +16,7 @@ CONFIG_FILE = "synth.json"
 class SynthConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    seed: int = 0
+    seed: int = Field(0, ge=0)  # numpy's SeedSequence takes no negative seed (it was a traceback)
     size: int = Field(256, ge=32, le=2048)
     min_subjects: int = Field(1, ge=1, le=MAX_SUBJECTS)
     max_subjects: int = Field(10, ge=1, le=MAX_SUBJECTS)
