@@ -127,6 +127,9 @@ def choose_model(options: RenderOptions) -> ModelChoice:
                                   hint=f"e.g. --lora {p / found[0]}" if found else "it holds no .safetensors file")
             raise ConfigError(f"LoRA file {p} does not exist", hint="pass the .safetensors `sigmascene train` wrote")
     transformer = Path(options.transformer).expanduser() if options.transformer else None
+    if transformer is not None and transformer.is_dir():
+        raise ConfigError(f"--transformer {transformer} is a folder; pass the single transformer file",
+                          hint="a .safetensors or .gguf Kontext transformer; a diffusers folder goes to --base")
     if transformer is not None and not transformer.is_file():
         raise ConfigError(f"transformer file {transformer} does not exist",
                           hint="pass a single-file Flux Kontext transformer (.safetensors) or a .gguf file")

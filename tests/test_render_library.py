@@ -92,6 +92,16 @@ def test_a_lora_weight_that_is_not_a_number_is_named_as_such(env):
     with pytest.raises(SigmaError, match="is a folder; pass the LoRA file in it") as err:
         render_scene(scene, RenderOptions(base=str(env), loras=[str(env)]))
     assert "style.safetensors" in str(err.value)
+    with pytest.raises(SigmaError, match="--transformer .* is a folder; pass the single transformer file"):
+        render_scene(scene, RenderOptions(base=str(env), transformer=str(env)))
+
+
+def test_a_config_file_that_is_a_folder_is_an_error_not_ignored(env):
+    from sigmascene.model.config import config_file, read_config
+
+    config_file().mkdir(parents=True)
+    with pytest.raises(SigmaError, match="is a folder, not the sigmascene config file"):
+        read_config()
 
 
 def test_bad_options_are_refused_before_loading(env):

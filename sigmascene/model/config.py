@@ -51,6 +51,9 @@ def config_file() -> Path:
 def read_config(path: Path | None = None) -> dict:
     """The [model] table of the user config file; {} when there is none."""
     path = path or config_file()
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder, not the sigmascene config file",
+                          hint="remove it, or make it a TOML file with a [model] table")
     if not path.is_file():
         return {}
     try:
