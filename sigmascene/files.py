@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from .errors import ConfigError
+
 
 def _hidden_sibling(path: Path, tag: str) -> Path:
     return path.parent / f".{path.name}.{tag}-{os.getpid()}-{secrets.token_hex(4)}.tmp"
@@ -106,3 +108,11 @@ def has_png_mark(path: str | Path) -> bool:
             return str(im.info.get(PNG_MARK[0], "")).startswith(PNG_MARK[1])
     except (OSError, ValueError, SyntaxError):
         return False
+
+
+def refuse_unmarked_png(path: str | Path, force: bool, what: str, flag: str) -> None:
+    """An existing PNG at `path` that sigmascene did not draw (no PNG_MARK) is a user's: refused unless `force`.
+    `what` names our kind of picture, `flag` the option that chose the path (for the hint)."""
+    if Path(path).exists() and not force and not has_png_mark(path):
+        raise ConfigError(f"{path} already exists and is not a sigmascene {what}; refusing to overwrite it",
+                          hint=f"choose another {flag}, or pass --force to replace it")

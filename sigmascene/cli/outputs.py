@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import ConfigError
-from ..files import has_png_mark, png_mark
+from ..files import png_mark, refuse_unmarked_png
 
 #: The most samples/scenes a --count takes: 10**20 was an OverflowError traceback (data build) or ran for ever.
 MAX_COUNT = 10**9
@@ -63,9 +63,7 @@ def refuse_foreign_renders(images: Iterable[Path], force: bool) -> None:
 
 def refuse_foreign_preview(path: Path, force: bool) -> None:
     check_writable_file(path, "preview")
-    if path.exists() and not force and not has_png_mark(path):
-        raise ConfigError(f"{path} already exists and is not a sigmascene preview; refusing to overwrite it",
-                          hint="choose another -o, or pass --force to replace it")
+    refuse_unmarked_png(path, force, "preview", "-o")
 
 
 def preview_pnginfo():

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..files import has_png_mark, png_mark
+from ..files import png_mark, refuse_unmarked_png
 from .io import load_dataset, resolve
 from .schema import Sample
 from .to_scene import STRUCTURES, sample_to_scene
@@ -84,9 +84,8 @@ def show_sample(root: str | Path, key: str, structure: str = "mask_depth", out: 
                 path = path.with_name(f"{path.stem}_{mode}{path.suffix or '.png'}")
         if out is not None and path.suffix == "":
             path = path.with_suffix(".png")
-        if out is not None and path.exists() and not force and not has_png_mark(path):
-            raise ConfigError(f"{path} already exists and is not a sigmascene sheet; refusing to overwrite it",
-                              hint="choose another --out, or pass --force to replace it")
+        if out is not None:
+            refuse_unmarked_png(path, force, "sheet", "--out")
         path.parent.mkdir(parents=True, exist_ok=True)
         sheet_with_target(sample, root, mode).save(path, format="PNG", pnginfo=png_mark("sample sheet"))
         written.append(path)

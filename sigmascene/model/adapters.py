@@ -25,7 +25,7 @@ from diffusers.loaders import FluxLoraLoaderMixin
 
 from ..errors import ModelError
 from .lora import LoraInfo, info_from_state_dict, read_lora_info
-from .lora_fit import COMPONENT_PREFIXES, check_fits, lora_down_weights, non_finite, norm_keys, unapplied
+from .lora_fit import COMPONENT_PREFIXES, check_fits, check_values, lora_down_weights, norm_keys, unapplied
 
 
 
@@ -118,16 +118,7 @@ class SigmaLoraLoaderMixin(FluxLoraLoaderMixin):
                              hint=_family_hint(info)) from None
         if not any("lora" in k for k in state_dict):
             raise ModelError(f"{label} holds no LoRA weights (no `lora` keys after diffusers' conversions)")
-        integers = [k for k, v in state_dict.items() if "lora" in k and torch.is_tensor(v) and not v.is_floating_point()]
-        if integers:
-            raise ModelError(f"LoRA {label} holds {state_dict[integers[0]].dtype} tensors (e.g. {integers[0]}); LoRA "
-                             "weights are floating point", hint="the file is damaged or not a LoRA")
-        broken = non_finite(state_dict)
-        if broken:
-            raise ModelError(f"LoRA {label} holds NaN or infinite values in {len(broken)} tensors (e.g. {broken[0]}); "
-                             "every image rendered with it would be blank",
-                             hint="the file is damaged or comes from a training run that diverged; use an earlier "
-                                  "checkpoint")
+        check_values(state_dict, label)
         check_fits(self, state_dict, label)
         name = adapter_name or get_adapter_name(self.transformer)
         if not hotswap and name in self.lora_infos:
@@ -158,8 +149,6 @@ class SigmaLoraLoaderMixin(FluxLoraLoaderMixin):
         """What a load may change besides adding the adapter: which adapters were active with which weights, and
         for a Flux Control LoRA the transformer's own weights — its norm layers are loaded in place and a layer it
         widens (x_embedder) is swapped for a wider one — so `_restore` can put all of it back."""
-        import torch
-
         names = list(self.lora_infos)
         active = set(self.get_active_adapters()) if names else set()
         tr = self.transformer

@@ -146,9 +146,19 @@ def unapplied(pipe: Any, state_dict: dict[str, Any], name: str) -> str:
     return "; ".join(parts)
 
 
-def non_finite(state_dict: dict[str, Any]) -> list[str]:
-    """Keys of floating-point tensors holding a NaN or an infinity (a damaged or diverged file)."""
+def check_values(state_dict: dict[str, Any], label: str) -> None:
+    """LoRA tensors that can only break a render: integer tensors (a damaged file or not a LoRA), and NaN or
+    infinite values (a damaged file or a diverged run) — stock diffusers loads the latter and renders blank."""
     import torch
 
-    return sorted(k for k, v in state_dict.items()
-                  if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all()))
+    integers = [k for k, v in state_dict.items() if "lora" in k and torch.is_tensor(v) and not v.is_floating_point()]
+    if integers:
+        raise ModelError(f"LoRA {label} holds {state_dict[integers[0]].dtype} tensors (e.g. {integers[0]}); LoRA "
+                         "weights are floating point", hint="the file is damaged or not a LoRA")
+    broken = sorted(k for k, v in state_dict.items()
+                    if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all()))
+    if broken:
+        raise ModelError(f"LoRA {label} holds NaN or infinite values in {len(broken)} tensors (e.g. {broken[0]}); "
+                         "every image rendered with it would be blank",
+                         hint="the file is damaged or comes from a training run that diverged; use an earlier "
+                              "checkpoint")
