@@ -30,8 +30,8 @@ def main() -> None:
 
     import ray
 
-    from sigmascene.data.build import run_build, validate_config
-    from sigmascene.data.build.tiny import tiny_config, write_tiny_models
+    from sigmascene.data.recipe import run_build, validate_config
+    from sigmascene.testing.tiny_stages import tiny_config, write_tiny_models
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

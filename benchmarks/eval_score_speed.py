@@ -61,12 +61,12 @@ def main() -> None:
     from sigmascene.eval.metrics.embed import cosine100
     from sigmascene.eval.metrics.identity import crop_subject, load_reference
     from sigmascene.eval.case_scores import Layout
-    from sigmascene.eval.tiny import save_tiny_weights
+    from sigmascene.testing.tiny_eval import save_tiny_weights
     from sigmascene.eval.weights import Weights
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        weights = Weights.from_toml(args.weights) if args.weights else save_tiny_weights(tmp / "weights")
+        weights = Weights.from_toml(args.weights) if args.weights else Weights.from_toml(save_tiny_weights(tmp / "weights"))
         t0 = time.perf_counter()
         suite = load_suite(weights, device=args.device)
         load_s = time.perf_counter() - t0

@@ -3,7 +3,7 @@
     python3 benchmarks/fuzz.py                 # 100,000 inputs on every core
     python3 benchmarks/fuzz.py -n 20000 --workers 2 --maps
 
-Each input goes through `sigmascene.fuzz.check_text` (parse + validate, and for accepted inputs fmt
+Each input goes through `sigmascene.testing.fuzz.check_text` (parse + validate, and for accepted inputs fmt
 twice and re-parse; with --maps also compile small scenes before and after fmt). Prints the table that
 docs/reliability.md quotes: tried / accepted / clean rejections / other exceptions / slow inputs (> 1 s), and
 lists the first inputs of each failure kind so they can become tests. Workers start with multiprocessing's
@@ -29,7 +29,7 @@ SLOW_S = 1.0
 
 
 def _run_chunk(args: tuple[int, int, bool]) -> dict:
-    from sigmascene.fuzz import check_text, generate, seed_texts
+    from sigmascene.testing.fuzz import check_text, generate, seed_texts
 
     start, stop, maps = args
     examples = ROOT / "examples"
@@ -57,7 +57,7 @@ def _run_chunk(args: tuple[int, int, bool]) -> dict:
 
 def _retime(slow: list[tuple[int, float]]) -> dict[int, float]:
     """Each slow input again, alone in this process, best of three: separates slow inputs from a busy machine."""
-    from sigmascene.fuzz import check_text, generate, seed_texts
+    from sigmascene.testing.fuzz import check_text, generate, seed_texts
 
     examples = ROOT / "examples"
     donors = seed_texts(examples)

@@ -36,7 +36,7 @@ TOKEN_PX = 16
 
 def build_transformer(tiny: bool, device: torch.device, dtype: torch.dtype):
     if tiny:
-        from sigmascene.model.tiny import make_tiny_components
+        from sigmascene.testing.tiny_pipeline import make_tiny_components
 
         tr = make_tiny_components(0)["transformer"]
         return tr.to(device=device, dtype=dtype).eval().requires_grad_(False)

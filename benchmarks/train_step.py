@@ -39,7 +39,7 @@ def build(tiny: bool, rank: int, device: torch.device):
     """The transformer with a fresh LoRA, exactly as the trainer builds it (base frozen, LoRA fp32)."""
     cfg = TrainConfig(model={"base": "tiny"}, lora={"rank": rank, "alpha": rank})
     if tiny:
-        from sigmascene.model.tiny import make_tiny_components
+        from sigmascene.testing.tiny_pipeline import make_tiny_components
 
         tr = make_tiny_components(0)["transformer"].to(device)
     else:

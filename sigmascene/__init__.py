@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .builder import ParamRef, box2d, box3d, camera, mask, mesh, polygon, with_params
+from .scene.builder import ParamRef, box2d, box3d, camera, mask, mesh, polygon
 from .errors import Diagnostic, SceneValidationError, SigmaError, SourceLoc
-from .grammar import dumps, load, loads
+from .grammar import dumps, load, loads, with_params
 from .scene import Box2D, Box3D, Camera, Canvas, Mask, Mesh, Param, Polygon, Relation, Scene, Subject
 
 if TYPE_CHECKING:

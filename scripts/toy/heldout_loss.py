@@ -36,7 +36,7 @@ def main() -> None:
     from sigmascene.model.layout import encode_conditions, encode_image_latents, make_layout, pack_latents, \
         prepare_condition_image, sequence_ids
     from sigmascene.model.loading import load_pipeline
-    from sigmascene.prompts import build_prompt
+    from sigmascene.scene.prompts import build_prompt
     from sigmascene.scene import Canvas
     from sigmascene.train.objective import subject_token_weights
 

@@ -83,7 +83,7 @@ def make_text_components(seed: int):
     import torch
     from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
 
-    from sigmascene.model.tiny import _char_tokenizer
+    from sigmascene.testing.tiny_pipeline import _char_tokenizer
 
     tokenizer = _char_tokenizer(TEXT["clip_max_length"], add_bos=True, pad_token="</s>")
     tokenizer_2 = _char_tokenizer(TEXT["t5_max_length"], add_bos=False, pad_token="<pad>")

@@ -54,14 +54,14 @@ def build(
                                                                       "report mask IoU and depth AbsRel."),
 ) -> None:
     """Build a training dataset with real models: prompts, image, masks, depth, reposed identities, boxes."""
-    from ..data.build import load_config, run_build, validate_config, write_default
+    from ..data.recipe import load_config, run_build, validate_config, write_default
 
     with user_errors():
         if init:
             cfg = None
             if tiny_models is not None:
-                from ..data.build.config_file import check_init_target
-                from ..data.build.tiny import tiny_config, write_tiny_models
+                from ..data.recipe.config_file import check_init_target
+                from ..testing.tiny_stages import tiny_config, write_tiny_models
 
                 check_init_target(config, force)  # before minutes of writing models, not after
 
@@ -74,7 +74,7 @@ def build(
             return
         cfg = load_config(config)
         if calibrate is not None:
-            from ..data.build.calibrate import calibrate as run_calibration, render_calibration
+            from ..data.recipe.calibrate import calibrate as run_calibration, render_calibration
 
             target = out or Path("calibration")
             with console.status(f"calibrating on {calibrate} synthetic scenes"):

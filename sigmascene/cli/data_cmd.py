@@ -12,7 +12,7 @@ from typing import Callable, Iterator, Optional
 import typer
 
 from ..errors import SigmaError
-from ..vocab import parse_subject_range
+from ..core.vocab import parse_subject_range
 from ._app import app
 from .outputs import MAX_COUNT
 from .common import command_line, console, fail, progress_bars, user_errors

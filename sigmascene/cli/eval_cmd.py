@@ -96,7 +96,7 @@ def run(
     from ..eval.evalset import EvalSet
     from ..eval.runner import RunOptions, check_setting, default_method, run_set, select_cases
     from ..model.loading import quiet_libraries
-    from ..render import RenderOptions, check_cache_allowed, check_options, choose_model, load_model, model_identity
+    from ..rendering.render import RenderOptions, check_cache_allowed, check_options, choose_model, load_model, model_identity
 
     with user_errors():
         check_finite("--guidance", guidance)  # nan rendered every case blank and exited 0
@@ -209,7 +209,7 @@ def tiny_weights(
     out: Path = typer.Argument(..., help="Folder to write dino/, siglip/, depth/, clip/ and eval.toml into."),
 ) -> None:
     """Write tiny random-weight backbones (a smoke test of a set's plumbing; their scores mean nothing)."""
-    from ..eval.tiny import save_tiny_weights
+    from ..testing.tiny_eval import save_tiny_weights
 
     with user_errors():
         save_tiny_weights(out)

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from ..errors import SigmaError
-from ..files import write_text_atomic
+from ..core.files import write_text_atomic
 from ._app import app
 from .common import ROOT_HELP, SAFE_HELP, SET_HELP, console, parse_sets, scene_root
 

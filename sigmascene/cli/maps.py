@@ -12,8 +12,8 @@ from typing import Optional
 import typer
 
 from ..errors import SigmaError
-from ..files import save_image_atomic
-from ..vocab import routing_intensity
+from ..core.files import save_image_atomic
+from ..core.vocab import routing_intensity
 from ._app import app
 from .outputs import preview_pnginfo, refuse_foreign_preview
 from .common import ROOT_HELP, SAFE_HELP, SET_HELP, console, load_scene, parse_identity_size, scene_root, user_errors
@@ -92,7 +92,7 @@ def preview(
         refuse_foreign_preview(path, force)  # before compiling: a user's picture is never replaced unasked
     compiled = _compile(file, set_, root=scene_root(safe, root))
     _report_warnings(compiled)
-    from ..preview import contact_sheet, layout_preview
+    from ..compiler.preview import contact_sheet, layout_preview
 
     image = contact_sheet(compiled) if maps else layout_preview(compiled)
     try:

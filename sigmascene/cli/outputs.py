@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import ConfigError
-from ..files import png_mark, refuse_unmarked_png
+from ..core.files import png_mark, refuse_unmarked_png
 
 #: The most samples/scenes a --count takes: 10**20 was an OverflowError traceback (data build) or ran for ever.
 MAX_COUNT = 10**9

@@ -1,4 +1,4 @@
-"""`sigmascene render`: parse the options, call `sigmascene.render.render_scene`, show its notes and progress, save.
+"""`sigmascene render`: parse the options, call `sigmascene.rendering.render.render_scene`, show its notes and progress, save.
 
 What is rendered and what the sidecar says is decided in the library (sigmascene/render.py), so the editor and
 `eval run` write the same sidecar as this command.
@@ -63,7 +63,7 @@ def render(
 ) -> None:
     """Render a scene with SIGMA: every subject placed and identity-preserved in one pass per step."""
     from ..model.loading import quiet_libraries
-    from ..render import RenderOptions, check_options, output_paths, render_scene, save_render
+    from ..rendering.render import RenderOptions, check_options, output_paths, render_scene, save_render
 
     with user_errors():
         check_finite("--guidance", guidance)

@@ -1,6 +1,6 @@
 """`sigmascene train`: write a documented config (`--init`), or train / resume the SIGMA LoRA it describes.
 
-Multi-GPU: `accelerate launch -m sigmascene.train cfg.toml` (or `accelerate launch $(which sigmascene) train
+Multi-GPU: `accelerate launch -m sigmascene.cli train cfg.toml` (or `accelerate launch $(which sigmascene) train
 cfg.toml`); the same command line, every process runs this function.
 """
 

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import AssetError, SourceLoc
-from ..paths import stat_regular
+from ..core.paths import stat_regular
 
 MAX_PIXELS = 50_000_000
 CACHE_ENTRIES = 256

@@ -16,7 +16,7 @@ from ..renderers.camera import object_matrix, view_depth
 from ..renderers.pyrender3d import Item3D, Render3D, camera_inside, render_3d, unit_box, world_bounds
 from ..renderers.raster import flat_coverage
 from ..scene import Box3D, Mask, Mesh, Scene, Subject
-from ..vocab import TOKEN_PIXELS, routing_intensity
+from ..core.vocab import TOKEN_PIXELS, routing_intensity
 from .assets import asset_notes, load_mask, load_mesh
 from .background import blend_region, default_blend, load_background, photo_hides
 from .compiled import GENERATOR, CompiledScene

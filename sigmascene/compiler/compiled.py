@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import SigmaError
-from ..files import make_dir_beside
+from ..core.files import make_dir_beside
 from ..scene import Scene
-from ..vocab import routing_intensity
+from ..core.vocab import routing_intensity
 
 OUTPUT_FILES = ("control.png", "identity.png", "manifest.json")
 GENERATOR = "sigmascene"

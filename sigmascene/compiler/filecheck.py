@@ -104,7 +104,7 @@ def parsed_files(path: Path, root: Path | None) -> list[tuple[str, Path, SourceL
     the language pass, which reports them (confinement is the grammar's job, not repeated here)."""
     from ..grammar.parser import MeshStmt, SubjectStmt, Text, ValueStmt, parse_source
     from ..grammar.sources import SCENE_SUFFIX, read_scene_file
-    from ..paths import confine
+    from ..core.paths import confine
 
     try:
         parsed = parse_source(read_scene_file(path), str(path), quote=path.suffix == SCENE_SUFFIX)

@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from ..errors import AssetError, Diagnostic, SourceLoc
-from ..files import file_sha256, write_bytes_atomic  # noqa: F401  (re-exported: data tools use them from here)
+from ..core.files import file_sha256, write_bytes_atomic  # noqa: F401  (re-exported: data tools use them from here)
 from .schema import Sample
 
 INDEX = "index.jsonl"

@@ -1,7 +1,7 @@
 """`data show`: one sample as the trainer will see it — its target image beside the compiler's contact sheet.
 
 No maps are drawn here: the sample becomes a Scene (`sample_to_scene`) and goes through `sigmascene.compile`
-and `sigmascene.preview.contact_sheet`, exactly the path of training, so what the sheet shows is what the model
+and `sigmascene.compiler.preview.contact_sheet`, exactly the path of training, so what the sheet shows is what the model
 is trained on.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..files import png_mark, refuse_unmarked_png
+from ..core.files import png_mark, refuse_unmarked_png
 from .io import load_dataset, resolve
 from .schema import Sample
 from .to_scene import STRUCTURES, sample_to_scene
@@ -35,7 +35,7 @@ def sheet_with_target(sample: Sample, root: Path, structure: str):
     from PIL import Image, ImageDraw
 
     from ..compiler import compile_scene
-    from ..preview import contact_sheet, font
+    from ..compiler.preview import contact_sheet, font
 
     compiled = compile_scene(sample_to_scene(sample, root, structure))
     sheet = contact_sheet(compiled)

@@ -1,4 +1,4 @@
-"""The Render button: `sigmascene.render.render_scene` in a background thread, its progress streamed as JSON lines.
+"""The Render button: `sigmascene.rendering.render.render_scene` in a background thread, its progress streamed as JSON lines.
 
 POST /api/render answers a stream: {"event": "started", "job": id}, then {"event": "progress", "step", "total"},
 {"event": "note"}, and finally {"event": "done", "image": url, "sidecar": {...}} or {"event": "error"} /
@@ -30,7 +30,7 @@ class Job:
 
 
 async def start_render(st: EditorState, request: Request) -> Response:
-    from ..render import RenderCancelled, RenderOptions, render_scene, save_render
+    from ..rendering.render import RenderCancelled, RenderOptions, render_scene, save_render
 
     try:
         data = await request.json() if await request.body() else {}

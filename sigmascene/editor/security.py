@@ -40,9 +40,9 @@ def confine(root: Path, rel: str) -> Path:
     """A path a *request* names (a file to serve, an upload's name), resolved inside `root`, or PathRefused.
 
     Stricter than the scene's confinement: a request path must be written relative with no `..` at all, not
-    merely end up inside. Whether it resolves inside — symlinks followed — is decided by `sigmascene.paths`, the
+    merely end up inside. Whether it resolves inside — symlinks followed — is decided by `sigmascene.core.paths`, the
     check the grammar applies to the paths a scene names, so the two cannot disagree."""
-    from .. import paths
+    from ..core import paths
 
     if not rel or "\x00" in rel:
         raise PathRefused("empty path")

@@ -80,7 +80,7 @@ def _png(img: Image.Image) -> bytes:
 def map_png(compiled: CompiledScene, name: str, long_side: int = 1024) -> bytes:
     """One map as a PNG with the canvas's aspect (long side `long_side`), coloured as `preview` colours
     it. The page asks for the size it shows, which keeps redrawing after a drag cheap."""
-    from .. import preview
+    from ..compiler import preview
 
     w, h = compiled.scene.canvas.width, compiled.scene.canvas.height
     s = max(16, min(2048, long_side)) / max(w, h)  # a 64 px toy canvas is shown enlarged, labels readable

@@ -18,7 +18,6 @@ _EXPORTS = {
     "worst_grid": "grid",
     "RunOptions": "runner", "run_set": "runner",
     "make_set": "make_set",
-    "save_tiny_weights": "tiny",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -17,7 +17,7 @@ from PIL import Image
 
 from ..compiler import compile_scene
 from ..errors import AssetError, SigmaError, did_you_mean
-from ..files import write_text_atomic
+from ..core.files import write_text_atomic
 from .evalset import Case, EvalSet, case_text, control_label, subject_group
 from .metrics import MetricSuite
 from .metrics.embed import cosine100

@@ -25,9 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..data import sample_to_scene  # the trainer's conversion too: cases are shown as training saw them
 from ..data.io import index_path, load_dataset
 from ..errors import AssetError, ConfigError, SourceLoc, did_you_mean
-from ..files import write_text_atomic
+from ..core.files import write_text_atomic
 from ..grammar import load
-from ..prompts import rewrite_mentions, subject_phrase
+from ..scene.prompts import rewrite_mentions, subject_phrase
 from ..scene import Scene
 
 FORMAT = "sigmascene-evalset"

@@ -79,7 +79,7 @@ def _tile(root: Path, w: Worst) -> Image.Image:
     draw = ImageDraw.Draw(tile)
     # Two lines: the value and method, then the case (and subject). A name too long is shortened in the middle,
     # so `multi_0012_mask_depth` and `multi_0012_box2d` stay told apart by their ends.
-    from ..preview import elide, font
+    from ..compiler.preview import elide, font
 
     draw.text((3, TILE + 2), elide(f"{w.value:.1f}  {w.score.method}", TILE - 6, 11), fill=FG, font=font(11))
     draw.text((3, TILE + 16), elide(label, TILE - 6, 11), fill=(200, 200, 200), font=font(11))

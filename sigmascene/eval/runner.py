@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..errors import ConfigError, ModelError, SigmaError
-from ..files import save_image_atomic, write_text_atomic
+from ..core.files import save_image_atomic, write_text_atomic
 from .evalset import Case, EvalSet
 
 MODES = ("single", "iterative")
@@ -30,10 +30,10 @@ class RunOptions:
     guidance: float = 2.5
     prompt_mode: str = "auto"
     cache_conditions: bool = False
-    model: dict[str, Any] = field(default_factory=dict)  # sigmascene.render.model_identity: resuming checks it
+    model: dict[str, Any] = field(default_factory=dict)  # sigmascene.rendering.render.model_identity: resuming checks it
 
     def setting(self) -> dict[str, Any]:
-        from ..provenance import identity_key
+        from ..rendering.provenance import identity_key
 
         d = asdict(self)
         d["model"] = identity_key(d["model"])
@@ -86,7 +86,7 @@ def render_case(pipe: Any, evalset: EvalSet, case: Case, options: RunOptions,
                 on_step: Callable[[int, int], None] | None = None) -> tuple[Any, dict]:
     """Compile and render one case through the library render call; returns (PIL image, sidecar dict): the
     sidecar `sigmascene render` writes, plus the case, the method and its setting."""
-    from ..render import RenderOptions, render_scene
+    from ..rendering.render import RenderOptions, render_scene
 
     scene = evalset.load_scene(case)
     seed = scene.seed if case.seed is None else case.seed

@@ -45,7 +45,7 @@ class Weights:
     @classmethod
     def from_toml(cls, path: str | Path) -> "Weights":
         """Read `[weights]` from a TOML file; relative paths resolve against the file's folder."""
-        from ..toml_file import read_toml  # located syntax errors; a BOM, binary junk or a folder as one error
+        from ..core.toml_file import read_toml  # located syntax errors; a BOM, binary junk or a folder as one error
 
         path = Path(path)
         if not path.exists():

@@ -8,8 +8,9 @@ package's import graph has no circle.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
+from ..scene.values import ParamRef
 from .lower import lower
 from .parser import parse_source
 from .printer import print_scene
@@ -18,7 +19,7 @@ from .sources import SCENE_SUFFIX, read_scene_file
 if TYPE_CHECKING:
     from ..scene import Scene
 
-__all__ = ["parse_text", "parse_file", "format_file", "loads", "load", "dumps", "print_scene"]
+__all__ = ["parse_text", "parse_file", "format_file", "loads", "load", "dumps", "print_scene", "with_params"]
 
 Root = str | Path | bool | None
 
@@ -44,7 +45,7 @@ def parse_file(path: str | Path, *, overrides: Mapping[str, str] | None = None, 
     path = Path(path)
     limit = _root(root, path.parent)
     if limit is not None:
-        from ..paths import confine
+        from ..core.paths import confine
 
         confine(path, limit, None, "scene")
     return parse_text(read_scene_file(path), file=str(path), base_dir=path.parent, overrides=overrides,
@@ -76,3 +77,10 @@ def load(path: str | Path, *, overrides: Mapping[str, str] | None = None, root: 
 def dumps(scene: "Scene") -> str:
     """Print a Scene as canonical `.sigma` text; `loads(dumps(s)) == s`."""
     return print_scene(scene)
+
+
+def with_params(scene: "Scene", **values: Any) -> "Scene":
+    """The scene with its `param`s set to `values`, every `$name` use moved with them — what `--set NAME=VALUE`
+    does to a file (the scene goes through its own text, so the language's rules apply unchanged)."""
+    return loads(dumps(scene), file=scene.file or "<python>", base_dir=scene.base_dir,
+                 overrides={k: str(float(v)) if isinstance(v, ParamRef) else str(v) for k, v in values.items()})

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import AssetError, SigmaError
-from ..paths import stat_regular
+from ..core.paths import stat_regular
 from ..scene import Background, Canvas, photo_canvas
 from .lowering import Lowering
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import Diagnostic, SigmaError, SourceLoc
-from ..paths import confine
+from ..core.paths import confine
 from ..scene import (MAX_SUBJECTS, SUPPORTED_VERSIONS, Camera, Canvas, Include, Node, Param, Relation, Scene, Subject)
 from .background import finish_background, lower_background
 from .comments import attach_comments
@@ -29,7 +29,7 @@ MAX_ERRORS = 50
 
 def lower(root: ParsedFile, *, base_dir: Path, overrides: Mapping[str, str], fragment: bool = False,
           root_dir: Path | None = None) -> Scene:
-    """`root_dir`, when set, confines every file the scene names to that folder (see sigmascene.paths)."""
+    """`root_dir`, when set, confines every file the scene names to that folder (see sigmascene.core.paths)."""
     return _Lowerer(root, base_dir, overrides, fragment, root_dir).run()
 
 

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from pydantic import BaseModel, ValidationError
 
 from ..errors import Diagnostic, SigmaError, SourceLoc
-from ..paths import confine
+from ..core.paths import confine
 from ..scene import Node, Scene
 from .comments import Anchor
 from .params import ParamTable

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import AssetError, SigmaSyntaxError, SourceLoc, remember_source
-from ..paths import stat_regular
+from ..core.paths import stat_regular
 
 MAX_SCENE_BYTES = 10_000_000  # a 5 MB file of comments parses in about a second; no real scene is near this
 SCENE_SUFFIX = ".sigma"

@@ -1,4 +1,4 @@
-"""The generation half: SigmaPipeline on Flux Kontext components, its token layout, LoRA files and tiny models.
+"""The generation half: SigmaPipeline on Flux Kontext components, its token layout and LoRA files.
 
 Names resolve lazily so that importing `sigmascene.model` (or the CLI) does not import torch and diffusers.
 """
@@ -16,7 +16,6 @@ _EXPORTS = {
     "ConditionCache": "attention", "condition_attention_mask": "attention",
     "sigma_forward": "forward", "build_condition_cache": "forward",
     "LoraInfo": "lora", "save_sigma_lora": "lora", "load_sigma_lora": "lora", "read_sigma_lora": "lora",
-    "make_tiny_pipeline": "tiny", "save_tiny_pipeline": "tiny",
     "resolve_model_paths": "config", "load_pipeline": "loading",
 }
 

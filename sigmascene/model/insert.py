@@ -64,7 +64,7 @@ def render_insert(pipe: Any, compiled: Any, *, feather: int | None = None, itera
     long side, at least 1 px (the compiler's `default_blend`)."""
     import torch
 
-    from ..prompts import build_prompt
+    from ..scene.prompts import build_prompt
 
     photo, region = compiled.background, compiled.blend_region
     if photo is None or region is None:

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import SigmaError
-from ..vocab import ROUTING_STEP
+from ..core.vocab import ROUTING_STEP
 from .layout import encode_image_latents, pack_latents, prepare_condition_image, to_uint8_rgb
 from .output import SigmaPipelineOutput
 
@@ -107,7 +107,7 @@ def render_iterative(pipe: Any, compiled: Any, *, prompt_mode: str = "auto", see
     subject's paint region (the blend margin)."""
     import torch
 
-    from ..prompts import build_prompt
+    from ..scene.prompts import build_prompt
 
     user_step_end = kwargs.pop("callback_on_step_end", None)
     if kwargs.get("num_images_per_prompt", 1) != 1:

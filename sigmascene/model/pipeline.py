@@ -335,7 +335,7 @@ class SigmaPipeline(DiffusionPipeline, SigmaLoraLoaderMixin):
     def render(self, compiled: Any, *, prompt_mode: str = "auto", seed: int | None = None, **kwargs: Any) -> SigmaPipelineOutput:
         """Render a CompiledScene (its I_C, I_S and scene) in one pass per step; the seed defaults to the scene's.
         A scene with a `background` photo is inserted into it (`feather=` px seam; see model/insert.py)."""
-        from ..prompts import build_prompt
+        from ..scene.prompts import build_prompt
 
         if getattr(compiled, "background", None) is not None:
             from .insert import render_insert

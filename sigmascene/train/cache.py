@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
-from ..files import atomic_path
+from ..core.files import atomic_path
 
 if TYPE_CHECKING:
     import torch

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..files import file_sha256
+from ..core.files import file_sha256
 from ..errors import SigmaError
 
 CKPT_DIR = "checkpoints"

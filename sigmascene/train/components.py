@@ -28,7 +28,7 @@ def load_components(cfg: TrainConfig) -> dict[str, Any]:
     """The seven Flux Kontext components: tiny random weights (`base = "tiny"`) or a local diffusers folder."""
     base = cfg.model.base.strip()
     if base == "tiny":
-        from ..model.tiny import make_tiny_components
+        from ..testing.tiny_pipeline import make_tiny_components
 
         return make_tiny_components(cfg.model.tiny_seed)
     from ..model.config import require_base, resolve_model_paths

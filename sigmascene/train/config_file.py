@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, Diagnostic, SourceLoc
-from ..toml_file import read_toml
+from ..core.toml_file import read_toml
 from .config import TrainConfig
 from .toml_text import render_toml
 

@@ -109,7 +109,7 @@ def lora_digest(transformer: Any) -> str:
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    from ..files import write_text_atomic
+    from ..core.files import write_text_atomic
 
     write_text_atomic(path, text)
 

@@ -185,7 +185,7 @@ class SampleBuilder:
         return out
 
     def prompt(self, scene: Scene, mode: str) -> str:
-        from ..prompts import build_prompt
+        from ..scene.prompts import build_prompt
 
         if mode == "full" and not (scene.compose and scene.compose.strip()):
             mode = "background"

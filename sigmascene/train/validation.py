@@ -48,7 +48,7 @@ def validation_scenes(cfg: TrainConfig, examples: Sequence[Example]) -> list[Val
                 for e in examples]
     from ..compiler import compile_scene
     from ..grammar import load
-    from ..prompts import build_prompt
+    from ..scene.prompts import build_prompt
 
     out = []
     for rel in cfg.validation.scenes:

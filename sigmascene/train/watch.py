@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..vocab import routing_intensity, subject_of
+from ..core.vocab import routing_intensity, subject_of
 
 TILE = 160
 LABEL_H = 16
@@ -28,7 +28,7 @@ FG = (235, 235, 235)
 
 def routing_picture(control: np.ndarray) -> Image.Image:
     """IR_asc in one colour per subject (the routing intensity 10 k -> palette colour k), background dark."""
-    from ..preview import palette
+    from ..compiler.preview import palette
 
     ir = control[..., 0]
     n = subject_of(ir.max())
@@ -53,7 +53,7 @@ def _fit(im: Image.Image, w: int = TILE, h: int = TILE) -> Image.Image:
 def grid(rows: Sequence[Sequence[Image.Image | None]], columns: Sequence[str], title: str = "",
          row_labels: Sequence[str] = ()) -> Image.Image:
     """A labelled grid of images (None = empty tile)."""
-    from ..preview import font
+    from ..compiler.preview import font
 
     head = LABEL_H * 2 if title else LABEL_H
     sheet = Image.new("RGB", (TILE * len(columns), head + len(rows) * (TILE + LABEL_H)), BG)

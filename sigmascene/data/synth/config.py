@@ -6,7 +6,7 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ...vocab import MAX_SUBJECTS
+from ...core.vocab import MAX_SUBJECTS
 
 # Bump when the generator changes what a (seed, index) pair produces: resuming across versions would mix worlds.
 WORLD_VERSION = 2

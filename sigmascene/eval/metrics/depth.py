@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...errors import ModelError
-from ...vocab import routing_intensity
+from ...core.vocab import routing_intensity
 from ..weights import load_pretrained
 from .embed import as_pil, pick_device
 

@@ -55,7 +55,7 @@ def references_picture(compiled, size: int = CELL):
 
     from PIL import Image, ImageDraw
 
-    from ...preview import palette
+    from ...compiler.preview import palette
 
     n = len(compiled.order)
     side = math.ceil(math.sqrt(n))
@@ -81,7 +81,7 @@ def example_sheet(evalset: EvalSet, counts: Sequence[int], folders: dict[str, Pa
     import sigmascene
 
     from ...data.io import resolve
-    from ...preview import font, routing_picture
+    from ...compiler.preview import font, routing_picture
     from ..runner import is_finished
 
     picked = [c for c in pick_cases(evalset, counts, rows)

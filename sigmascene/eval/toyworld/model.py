@@ -47,7 +47,7 @@ def _square(canvas: Any) -> int:
 def choose_model(model: str, base: Optional[str], lora: Optional[str], size: Optional[int],
                  steps: Optional[int], need_model: bool = True) -> ModelChoice:
     """Resolve `--model demo` / `--base DIR [--lora FILE]` into a ModelChoice (nothing is loaded yet)."""
-    from ...render import model_identity
+    from ...rendering.render import model_identity
 
     if base:
         from ...model.config import require_base, resolve_model_paths

@@ -20,7 +20,7 @@ import numpy as np
 
 from ...data import STRUCTURES
 from ...errors import AssetError, ConfigError
-from ...vocab import TOKEN_PIXELS
+from ...core.vocab import TOKEN_PIXELS
 from ..evalset import Case, EvalSet, SampleRef
 from ..runner import MODES
 from .metrics import SceneScore, score_image, scene_regions

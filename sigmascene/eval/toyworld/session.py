@@ -1,5 +1,5 @@
 """`eval toyworld` as one library call: choose the model, synthesize the held-out worlds, render every mode
-(through `eval run`'s resumable runner, hence `sigmascene.render.render_scene`), score, write the report.
+(through `eval run`'s resumable runner, hence `sigmascene.rendering.render.render_scene`), score, write the report.
 
 The CLI only parses options, shows the bars and prints the tables this returns; a script or the editor can run the
 same evaluation without the command line.

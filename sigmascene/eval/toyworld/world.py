@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Optional
 import numpy as np
 
 from ...errors import AssetError, ConfigError, SigmaError
-from ...vocab import parse_subject_counts as parse_subjects  # noqa: F401  (the eval commands call it so)
+from ...core.vocab import parse_subject_counts as parse_subjects  # noqa: F401  (the eval commands call it so)
 
 # Training runs use small world seeds (the demo's TRAIN_SEEDS); eval worlds live far above them.
 HELDOUT_BASE = 9_000_000

@@ -1,0 +1,2 @@
+"""The ground floor: small helpers every other floor may use (routing vocabulary, atomic file writes, path
+confinement, TOML configs). Nothing here imports anything of sigmascene but `errors` and `version`."""
