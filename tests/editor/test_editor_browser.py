@@ -28,7 +28,7 @@ from sigmascene.editor import create_app  # noqa: E402
 from sigmascene.grammar import load  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-TOKEN = "browser-test-token"
+from editor_support import TOKEN  # noqa: E402
 
 
 class Server:

@@ -15,11 +15,10 @@ pytest.importorskip("httpx")
 from starlette.testclient import TestClient  # noqa: E402
 
 from sigmascene.cli import app  # noqa: E402
-from sigmascene.editor import create_app  # noqa: E402
+
+from editor_support import H  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-TOKEN = "t"
-H = {"X-Sigmascene-Token": TOKEN}
 
 
 @pytest.fixture
@@ -42,9 +41,9 @@ def events(client: TestClient, body: dict, on=None) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_render_streams_progress_and_writes_image_and_sidecar(toy):
+def test_render_streams_progress_and_writes_image_and_sidecar(toy, client_for):
     pytest.importorskip("diffusers")
-    c = TestClient(create_app(toy, TOKEN, extra_hosts={"testserver"}))
+    c = client_for(toy)
     evs = events(c, {"steps": 2})
     kinds = [e["event"] for e in evs]
     assert kinds[0] == "started" and kinds[-1] == "done", evs
@@ -60,9 +59,9 @@ def test_render_streams_progress_and_writes_image_and_sidecar(toy):
 
 
 @pytest.mark.slow
-def test_cancel_stops_a_render_without_an_image(toy):
+def test_cancel_stops_a_render_without_an_image(toy, client_for):
     pytest.importorskip("diffusers")
-    c = TestClient(create_app(toy, TOKEN, extra_hosts={"testserver"}))
+    c = client_for(toy)
 
     def on(ev):
         if ev["event"] == "progress" and ev["step"] == 1:

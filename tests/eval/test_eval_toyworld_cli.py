@@ -14,12 +14,6 @@ runner = CliRunner()
 TINY = ["--count", "1", "--subjects", "1-2", "--size", "64", "--steps", "1"]
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    from sigmascene.testing.tiny_pipeline import save_tiny_pipeline
-
-    return save_tiny_pipeline(tmp_path_factory.mktemp("tiny-model"))
-
 
 def _run(*args):
     return runner.invoke(app, ["eval", "toyworld", *args])

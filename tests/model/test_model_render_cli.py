@@ -9,16 +9,12 @@ from typer.testing import CliRunner
 
 from sigmascene.cli import app
 from sigmascene.model.lora import add_sigma_lora, save_sigma_lora
-from sigmascene.testing.tiny_pipeline import make_tiny_components, save_tiny_pipeline
+from sigmascene.testing.tiny_pipeline import make_tiny_components
 
 from test_model_pipeline import write_scene
 
 runner = CliRunner()
 
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    return save_tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny")
 
 
 def render(*args):

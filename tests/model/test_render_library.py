@@ -15,16 +15,11 @@ from sigmascene.eval.evalset import Case, EvalSet
 from sigmascene.eval.runner import RunOptions, run_set
 from sigmascene.grammar import load
 from sigmascene.model.loading import load_pipeline
-from sigmascene.testing.tiny_pipeline import save_tiny_pipeline
 from sigmascene.rendering.render import (RenderCancelled, RenderOptions, model_identity, parse_lora, render_scene,
                                save_render)
 
 from test_model_pipeline import write_scene
 
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    return save_tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny")
 
 
 def test_render_and_eval_run_write_the_same_sidecar_fields(env, base):
