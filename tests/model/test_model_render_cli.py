@@ -131,7 +131,7 @@ def test_scene_errors_are_located(env, base):
 @pytest.mark.slow
 def test_the_living_room_example_renders_on_cpu(env, base):
     """The issue's done-criterion: the shipped example, full 1024x1024 size, through the tiny model."""
-    from conftest import EXAMPLES
+    from repo_paths import EXAMPLES
 
     res = render(EXAMPLES / "living_room.sigma", "--base", base, "-o", env / "room.png", "--steps", "1")
     assert res.exit_code == 0, res.output
