@@ -15,7 +15,7 @@ from ..errors import ConfigError, SourceLoc
 from ..renderers.camera import object_matrix, view_depth
 from ..renderers.pyrender3d import Item3D, Render3D, camera_inside, render_3d, unit_box, world_bounds
 from ..renderers.raster import flat_coverage
-from ..scene import Box3D, Mask, Mesh, Scene, Subject
+from ..scene import KINDS, Scene, Subject
 from ..core.vocab import TOKEN_PIXELS, routing_intensity
 from .assets import asset_notes, load_mask, load_mesh
 from .background import blend_region, default_blend, load_background, photo_hides
@@ -38,19 +38,25 @@ def _at(loc: SourceLoc | None, message: str) -> str:
 
 
 def _item(subject: Subject, scene: Scene) -> Item3D:
+    """A solid placement as the 3D renderer takes it: a unit box, or the kind's mesh file, posed in the world."""
     p = subject.placement
-    if isinstance(p, Box3D):
-        return Item3D(unit_box(), object_matrix(p.center, p.yaw, p.pitch, p.roll, scale=p.size), p.loc)
-    mesh = load_mesh(scene.resolve(p.path), p.field_loc("path"))
-    return Item3D(mesh, object_matrix(p.position, p.yaw, p.pitch, p.roll, scale=p.scale), p.loc)
+    kind = KINDS[p.kind]
+    origin, yaw, pitch, roll, scale = kind.pose(p)
+    if kind.mesh_file is None:
+        mesh = unit_box()
+    else:
+        mesh = load_mesh(scene.resolve(getattr(p, kind.mesh_file)), p.field_loc(kind.mesh_file))
+    return Item3D(mesh, object_matrix(origin, yaw, pitch, roll, scale=scale), p.loc)
 
 
 def _flat(subject: Subject, scene: Scene) -> np.ndarray:
-    """Coverage of a flat placement: a mask file is loaded here (asset handling is the compiler's), shapes are
-    drawn by the raster renderer."""
+    """Coverage of a flat placement: a coverage file (a mask) is loaded here (asset handling is the
+    compiler's), shapes are drawn by their kind."""
     p = subject.placement
-    if isinstance(p, Mask):
-        return load_mask(scene.resolve(p.path), p.field_loc("path"), scene.canvas.width, scene.canvas.height)
+    field = KINDS[p.kind].coverage_file
+    if field is not None:
+        return load_mask(scene.resolve(getattr(p, field)), p.field_loc(field), scene.canvas.width,
+                         scene.canvas.height)
     return flat_coverage(p, scene)
 
 
@@ -77,13 +83,14 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None,
     blocks = {s.name: reference_block(scene.resolve(s.ref), s.field_loc("ref"), bh, bw) for s in subjects}
     depth_maps = {s.name: load_depth_map(scene.resolve(s.depth_map), s.field_loc("depth_map"), width, height)
                   for s in subjects if s.depth_map}
-    is3d = [isinstance(s.placement, (Box3D, Mesh)) for s in subjects]
+    is3d = [KINDS[s.placement.kind].solid for s in subjects]
     items = {s.name: _item(s, scene) for s, three in zip(subjects, is3d) if three}
     flat = {s.name: _flat(s, scene) for s, three in zip(subjects, is3d) if not three}
     for s in subjects:  # what the image loader changed (an animation cut to its first frame)
-        named = [("ref", s.ref)] + ([("path", s.placement.path)] if s.placement.kind == "mask" else [])
-        warnings += [_at((s.placement if key == "path" else s).field_loc(key), note)
-                     for key, path in named for note in asset_notes(scene.resolve(path))]
+        image = KINDS[s.placement.kind].coverage_file
+        named = [(s, "ref", s.ref)] + ([(s.placement, image, getattr(s.placement, image))] if image else [])
+        warnings += [_at(node.field_loc(key), note)
+                     for node, key, path in named for note in asset_notes(scene.resolve(path))]
 
     r3 = render_3d(list(items.values()), scene.camera, width, height)
     ids3d = {name: k + 1 for k, name in enumerate(items)}

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from ..compiler.compiled import CompiledScene
-from ..scene import Box3D, Mesh, Node, Scene
+from ..scene import KINDS, Node, Scene
 from .camera import camera_json
 
 MAP_NAMES = ("layout", "ir_asc", "ir_desc", "i_t", "i_s", "control")
@@ -47,10 +47,11 @@ def scene_json(scene: Scene) -> dict[str, Any]:
                  "placement": p.model_dump(mode="json"), "loc": _loc(s),
                  "editable": s.loc is not None and s.loc.file == root,
                  "params": {**_params_used(s), **{f"placement.{k}": v for k, v in _params_used(p).items()}}}
-        if isinstance(p, Mesh):
-            f = scene.resolve(p.path)
+        kind = KINDS[p.kind]
+        if kind.solid and kind.mesh_file is not None:
+            f = scene.resolve(getattr(p, kind.mesh_file))
             entry["mesh_bounds"] = _mesh_bounds(str(f), f.stat().st_mtime if f.exists() else 0.0)
-        elif isinstance(p, Box3D):
+        elif kind.solid:  # a unit box, scaled by its size
             entry["mesh_bounds"] = [[-0.5, -0.5, -0.5], [0.5, 0.5, 0.5]]
         subjects.append(entry)
     return {

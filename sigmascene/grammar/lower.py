@@ -12,19 +12,26 @@ from typing import Any, Mapping
 
 from ..errors import Diagnostic, SigmaError, SourceLoc
 from ..core.paths import confine
-from ..scene import (MAX_SUBJECTS, SUPPORTED_VERSIONS, Camera, Canvas, Include, Node, Param, Relation, Scene, Subject)
+from ..scene import (KINDS, MAX_SUBJECTS, SUPPORTED_VERSIONS, Camera, Canvas, Include, Node, Param, Relation, Scene,
+                     Subject)
 from .background import finish_background, lower_background
 from .comments import attach_comments
 from .lowering import Lowering
-from .placements import lower_placement
-from .parser import (BlockStmt, CanvasStmt, ParamStmt, ParsedFile, RelationStmt, Stmt, SubjectStmt, Text,
-                     ValueStmt, parse_source)
+from .parser import (BlockStmt, CanvasStmt, ParamStmt, ParsedFile, PlacementStmt, RelationStmt, Stmt, SubjectStmt,
+                     Text, ValueStmt, grammar_words, parse_source)
 from .sources import read_scene_file
 
-_ITEM_KEY = {"s_ref": "ref", "s_caption": "caption", "s_depth": "depth", "s_depth_map": "depth_map",
-             "s_box2d": "placement", "s_box3d": "placement", "s_mask": "placement", "s_polygon": "placement",
-             "s_mesh": "placement"}
 MAX_ERRORS = 50
+
+
+def _item_key(st: Stmt) -> str:
+    """The Subject field a subject item sets: its keyword (`s_depth_map` -> depth_map), or `placement`."""
+    return "placement" if isinstance(st, PlacementStmt) else st.kind[2:]
+
+
+def _placement_words() -> list[str]:
+    """The placement keywords in the grammar's order, for messages that list them."""
+    return [kw for kw in grammar_words()[1] if kw in KINDS]
 
 
 def lower(root: ParsedFile, *, base_dir: Path, overrides: Mapping[str, str], fragment: bool = False,
@@ -50,7 +57,10 @@ class _Lowerer(Lowering):
         for st, value, unit in self.params.resolved():
             node = self.make(Param, st, {"name": st.name, "value": value, "unit": unit}, {})
             if node is not None:
-                node._src["value"] = (self.params.raw(st.name).text, value)
+                raw = self.params.raw(st.name)
+                node._src["value"] = (raw.text, value)
+                if raw.loc.file == st.loc.file:  # not a --set override: where the editor changes the value
+                    node._spans["value"] = raw.span
                 self.scene.params.append(node)
                 self.anchor(st, node, "")
         for pf, st in flat:
@@ -145,6 +155,7 @@ class _Lowerer(Lowering):
     # -- scene-level statements --------------------------------------------------------------------------------
     def set_loc(self, node: Node, key: str, st: Stmt, value: Any = None) -> None:
         node._locs[key] = st.value.loc if isinstance(st, ValueStmt) else st.loc
+        node._spans[key] = st.value.span if isinstance(st, ValueStmt) else st.span
         if value is not None:
             node._src[key] = value
         self.anchor(st, node, key)
@@ -227,22 +238,23 @@ class _Lowerer(Lowering):
             if isinstance(it, RelationStmt):
                 rel = Relation(kind=it.kind[2:], target=it.target)
                 rel._loc, rel._locs["target"] = it.loc, it.target_loc
+                rel._spans[""], rel._spans["target"] = it.span, it.target_span
                 relations.append(rel)
                 item_anchors.append((it, rel, ""))
                 continue
-            key = _ITEM_KEY[it.kind]
+            key = _item_key(it)
             if key in seen:
                 first = seen[key]
                 what = "a placement" if key == "placement" else f"`{key}`"
                 self.error(f"subject '{name}' has {what} twice", it.loc,
-                           "a subject takes exactly one of box2d, box3d, mask, polygon, mesh" if key == "placement" else None,
+                           f"a subject takes exactly one of {', '.join(_placement_words())}" if key == "placement" else None,
                            related=[("first given here", first.loc)])
                 ok = False
                 continue
             seen[key] = it
             item_anchors.append((it, None, key))
-            if key == "placement":
-                fields["placement"] = lower_placement(self, it, pf)
+            if isinstance(it, PlacementStmt):
+                fields["placement"] = KINDS[it.keyword].lower(self, it, pf)
                 ok = ok and fields["placement"] is not None
             elif key == "depth":
                 fields["depth"], raws["depth"] = self.num(it.value, "length"), it.value
@@ -256,7 +268,7 @@ class _Lowerer(Lowering):
             ok = False
         if "placement" not in seen:
             self.error(f"subject '{name}' has no placement", name_loc,
-                       "add one of box2d (...), box3d { ... }, mask \"...\", polygon (...) (...) (...), mesh \"...\"")
+                       "add one of " + ", ".join(KINDS[kw].usage for kw in _placement_words()))
             ok = False
         if not ok:
             return
@@ -264,7 +276,10 @@ class _Lowerer(Lowering):
         node = self.make(Subject, st, fields, raws)
         if node is None:
             return
-        node._locs["name"] = name_loc
+        node._locs["name"], node._spans["name"] = name_loc, st.name_span
+        for it, _, key in item_anchors:
+            if key:
+                node._spans["item:" + key] = it.span
         self.scene.subjects.append(node)
         self.anchor(st, node, "")
         for it, target, key in item_anchors:
