@@ -19,6 +19,7 @@ def _run(*args):
     return runner.invoke(app, ["eval", "toyworld", *args])
 
 
+@pytest.mark.slow
 def test_toyworld_renders_scores_and_reports_with_any_model(base, tmp_path):
     out = tmp_path / "tw"
     res = _run("--base", str(base), "--out", str(out), "--docs", str(tmp_path / "docs"), *TINY)
@@ -39,6 +40,7 @@ def test_toyworld_renders_scores_and_reports_with_any_model(base, tmp_path):
         assert sheet.height > 2 * 128 and sheet.width > 5 * 128
 
 
+@pytest.mark.slow
 def test_a_second_run_skips_finished_renders(base, tmp_path):
     out = tmp_path / "tw"
     assert _run("--base", str(base), "--out", str(out), "--modes", "single", *TINY).exit_code == 0
@@ -50,6 +52,7 @@ def test_a_second_run_skips_finished_renders(base, tmp_path):
     assert png.stat().st_mtime_ns == stamp
 
 
+@pytest.mark.slow
 def test_another_structure_renders_into_its_own_folder(base, tmp_path):
     out = tmp_path / "tw"
     assert _run("--base", str(base), "--out", str(out), "--modes", "single", *TINY).exit_code == 0
