@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import json
 import random
-from typing import Any, Callable, ClassVar, Protocol, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol, Sequence
 
 from ...errors import SigmaError, SourceLoc
 from ..node import Node
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where coverage is drawn, so `import sigmascene` stays light
 
 # The fields a `{ ... }` block of a placement may hold (grammar rule name -> field, dimension of its value).
 BLOCK_FIELDS = {"f_center": ("center", "length"), "f_size": ("size", "length"), "f_position": ("position", "length"),

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 from pydantic import FiniteFloat, model_validator
 
 from ..values import build
-from .base import PlacementNode, Lowerer, PlacementKind, Printer, Speller, TextEditor
+from .base import Lowerer, PlacementKind, PlacementNode, Printer, Speller, TextEditor
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where coverage is drawn, so `import sigmascene` stays light
+
 
 CORNERS = ("x0", "y0", "x1", "y1")
 AXIS = {"x0": 0, "y0": 1, "x1": 0, "y1": 1}
@@ -49,6 +52,8 @@ def box2d_bounds(box: Box2D, width: int, height: int) -> tuple[int, int, int, in
 
 
 def box2d_mask(box: Box2D, width: int, height: int) -> np.ndarray:
+    import numpy as np
+
     x0, y0, x1, y1 = box2d_bounds(box, width, height)
     m = np.zeros((height, width), dtype=bool)
     m[y0:y1, x0:x1] = True

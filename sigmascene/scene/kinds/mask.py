@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..values import build
-from .base import PlacementNode, Lowerer, PlacementKind, Printer, Speller, TextEditor, quoted
+from .base import Lowerer, PlacementKind, PlacementNode, Printer, Speller, TextEditor, quoted
 
 
 class Mask(PlacementNode):

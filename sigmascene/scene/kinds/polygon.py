@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
-import numpy as np
 from pydantic import FiniteFloat, field_validator
 
 from ..values import build
-from .base import PlacementNode, Lowerer, PlacementKind, Printer, Speller, TextEditor
+from .base import Lowerer, PlacementKind, PlacementNode, Printer, Speller, TextEditor
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where coverage is drawn, so `import sigmascene` stays light
+
 
 MAX_POINTS = 256  # a bound that keeps a hostile file an error rather than a slow parse (docs/language.md, "Limits")
 
@@ -55,6 +58,8 @@ def polygon_mask(poly: Polygon, width: int, height: int) -> np.ndarray:
 
     (Pillow's polygon fill also paints boundary pixels whose centres lie outside, a pixel ring too many.)
     """
+    import numpy as np
+
     pts = np.asarray(poly.points, dtype=np.float64) * (width, height)
     x0, y0 = pts[:, 0], pts[:, 1]
     x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
