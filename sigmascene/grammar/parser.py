@@ -26,7 +26,6 @@ GRAMMAR = Path(__file__).with_name("sigma.lark")
 # placement kind bounds its own statement in its lowering (scene/kinds/).
 MAX_VEC_ITEMS = 16
 
-UNITS = ("deg", "rad", "px", "m", "cm")  # the grammar's UNIT terminal, which tests/lang check against sigma.lark
 _TOKEN_WORDS = {"LBRACE": "'{'", "RBRACE": "'}'", "LPAR": "'('", "RPAR": "')'", "COMMA": "','", "EQUAL": "'='",
                 "NUMBER": "a number", "STRING": "a \"string\"", "NAME": "a name", "PARAM_REF": "a $param",
                 "UNIT": "a unit (deg, rad, px, m, cm)", "$END": "end of file"}
@@ -56,6 +55,12 @@ def _first_keyword(rule_name: str) -> str:
             if kw is not None:
                 return kw
     raise KeyError(rule_name)
+
+
+@lru_cache(maxsize=1)
+def grammar_units() -> tuple[str, ...]:
+    """The units the grammar's UNIT terminal accepts (deg, rad, px, cm, m)."""
+    return tuple(re.findall(r"[A-Za-z]+", _lark().get_terminal("UNIT").pattern.value))
 
 
 @lru_cache(maxsize=1)

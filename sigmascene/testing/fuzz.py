@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SigmaError, source_line
-from ..grammar.parser import UNITS, grammar_words
+from ..grammar.parser import grammar_units, grammar_words
 from ..scene import KINDS
 
 FILE = "<fuzz>"
@@ -46,7 +46,7 @@ NUMBERS = ["0", "-0", "1", "-1", "0.5", "16", "4096", "4097", "1e308", "-1e308",
 STRINGS = ['""', '"refs/cat.png"', '"../../../../etc/passwd"', '"/dev/zero"', '"a\\u0000b"', '"' + "n" * 300 + '"',
            '"refs"', '"@a @zz"', '"\\ud800"', '"\\q"', '"furniture.sigma"', '"living_room.sigma"', '"é ☃"']
 NAMES = ["a", "b", "c", "sofa", "subject", "x", "y", "_", "A" * 60]
-KEYWORDS = list(grammar_words()[2]) + list(UNITS)  # read from sigma.lark, never typed again
+KEYWORDS = list(grammar_words()[2]) + list(grammar_units())  # read from sigma.lark, never typed again
 PUNCT = ["{", "}", "(", ")", ",", "=", "$x", "$nope", "#", '"', "\\", "@"]
 ODD = ["\x0c", "\x0b", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", "\r", "\r\n", "\t", "\x00", "\ufeff",
        "\u00a0", "é", "\U0001f600"]

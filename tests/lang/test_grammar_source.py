@@ -10,7 +10,7 @@ import re
 import pytest
 
 import sigmascene
-from sigmascene.grammar.parser import GRAMMAR, UNITS, _builder_class, _lark, grammar_words, parse_source
+from sigmascene.grammar.parser import GRAMMAR, _builder_class, _lark, grammar_units, grammar_words, parse_source
 from sigmascene.scene import KINDS
 from sigmascene.testing import fuzz
 
@@ -38,8 +38,8 @@ def test_keywords_and_units_come_from_the_grammar_file():
     quoted = set(re.findall(r'"([A-Za-z_][A-Za-z0-9_]*)"', text))
     unit_rule = re.search(r"^UNIT:(.*)$", text, re.M)
     assert unit_rule is not None
-    assert set(re.findall(r'"(\w+)"', unit_rule.group(1))) == set(UNITS)
-    assert set(grammar_words()[2]) == quoted - set(UNITS)
+    assert set(re.findall(r'"(\w+)"', unit_rule.group(1))) == set(grammar_units())
+    assert set(grammar_words()[2]) == quoted - set(grammar_units())
     assert set(fuzz.KEYWORDS) == quoted
 
 
