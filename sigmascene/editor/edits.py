@@ -1,5 +1,8 @@
 """Picture edits as changes to the `.sigma` text at the spans the parser recorded on each node.
 
+Every parsed value and statement carries its (start, end) character offsets, and lowering keeps them on the node
+(`Node._spans`), so the editor never tokenizes the text again.
+
 Why text and not the printer: the file is the truth, and a user's file holds things a re-print would tidy
 away (their spacing, a `51 px` they chose, a number that came from `$rug_x`). Each change here replaces exactly
 the characters of one value, keeping its unit (`px`, `cm`, `rad` are converted back); a value written as a
@@ -15,7 +18,6 @@ from typing import Any
 
 from ..errors import SigmaError
 from ..scene import KINDS, MENTION_RE, NAME_RE, Node, Scene, Subject
-from .spans import indent_of, line_start
 
 # Decimals written per kind of value: sub-pixel at 4096 px, millimetres, tenths of a degree.
 DECIMALS = {"coord": 4, "length": 3, "angle": 1, "plain": 3, "px": 1, "cm": 1, "rad": 4}
@@ -137,6 +139,16 @@ class TextEdit:
         """Delete a statement, and its line when nothing else stands before it there."""
         ls = line_start(self.text, start)
         self.replace(ls - 1 if self.text[ls:start].strip() == "" and ls > 0 else start, end, "")
+
+
+def line_start(text: str, pos: int) -> int:
+    return text.rfind("\n", 0, pos) + 1
+
+
+def indent_of(text: str, pos: int) -> str:
+    s = line_start(text, pos)
+    m = re.match(r"[ \t]*", text[s:])
+    return m.group(0) if m else ""
 
 
 def _unit(written: str) -> str | None:
