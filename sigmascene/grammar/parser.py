@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, cast
@@ -20,6 +19,9 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from ..errors import Diagnostic, SigmaError, SigmaSyntaxError, SourceLoc, did_you_mean, remember_source
 from ..scene.kinds import KINDS
+# The located pieces live in statements.py; re-exported here, where lowering and the file checks import them.
+from .statements import (BlockStmt, CanvasStmt, ParamStmt, ParsedFile, PlacementStmt,  # noqa: F401 - re-exported
+                         RelationStmt, Scalar, Span, Stmt, SubjectStmt, Text, Value, ValueStmt, Vec)
 
 GRAMMAR = Path(__file__).with_name("sigma.lark")
 # Bounds that keep a hostile file an error rather than a slow or huge parse (docs/language.md, "Limits"); a
@@ -97,118 +99,6 @@ def _lift_comments(text: str) -> tuple[str, list[Token]]:
         return text, comments
     pieces.append(text[last:])
     return "".join(pieces), comments
-
-
-# --- located pieces of a parsed file ------------------------------------------------------------------------
-# Every piece carries its `span`: (start, end) character offsets in the file's text, end exclusive, so the editor
-# replaces exactly a value's characters (a number with its unit, a whole statement) without tokenizing again.
-Span = tuple[int, int]
-
-
-@dataclass
-class Scalar:
-    number: float | None  # None when the value is a $param reference
-    param: str | None
-    unit: str | None
-    text: str  # as written, e.g. "30 deg", "$rug_x"
-    loc: SourceLoc
-    unit_loc: SourceLoc | None = None
-    span: Span = (0, 0)
-
-
-@dataclass
-class Text:
-    value: str | None
-    param: str | None
-    text: str
-    loc: SourceLoc
-    span: Span = (0, 0)
-
-
-@dataclass
-class Vec:
-    items: list[Scalar]
-    loc: SourceLoc
-    span: Span = (0, 0)
-
-
-Value = Scalar | Text | Vec
-
-
-@dataclass
-class Stmt:
-    """A statement or block item: its rule name (`subject`, `s_ref`, `f_yaw`, ...) and where it stands.
-    The subclasses name what each kind carries, so lowering reads `st.name`, `st.value`, not `args[1]`."""
-
-    kind: str
-    loc: SourceLoc
-    end: tuple[int, int]  # (line, column) just past the statement, for attaching trailing comments
-    span: Span
-
-
-@dataclass
-class ValueStmt(Stmt):
-    """`KEYWORD value`: version, seed, prompt, compose, include, ref, caption, depth, depth_map, camera items
-    and the fields of placement blocks."""
-
-    value: Value
-
-
-@dataclass
-class CanvasStmt(Stmt):
-    width: Scalar
-    height: Scalar
-
-
-@dataclass
-class ParamStmt(Stmt):
-    name: str
-    name_loc: SourceLoc
-    value: Scalar | Text
-
-
-@dataclass
-class BlockStmt(Stmt):
-    """`camera { ... }`: nothing but items."""
-
-    items: list[Stmt]
-
-
-@dataclass
-class PlacementStmt(Stmt):
-    """A placement statement of any kind (kind `s_<keyword>`): its values in order (`args`) and the fields of
-    its `{ ... }` block (`items`); the kind's own module (scene/kinds/) gives them meaning."""
-
-    args: list[Value]
-    items: list[Stmt]
-
-    @property
-    def keyword(self) -> str:
-        return self.kind[2:]
-
-
-@dataclass
-class RelationStmt(Stmt):
-    """`behind NAME` / `in_front_of NAME` (kind s_behind / s_in_front_of)."""
-
-    target: str
-    target_loc: SourceLoc
-    target_span: Span
-
-
-@dataclass
-class SubjectStmt(Stmt):
-    name: str
-    name_loc: SourceLoc
-    name_span: Span
-    items: list[Stmt]
-
-
-@dataclass
-class ParsedFile:
-    path: str
-    stmts: list[Stmt]
-    comments: list[Token]
 
 
 def _span(meta_or_tok: Any) -> Span:
