@@ -48,8 +48,8 @@ def calibrate(cfg: BuildConfig, out: str | Path, n: int) -> dict:
                                      max_subjects=min(10, len(b.subjects))), workers=1)
     samples = load_dataset(world)
     seg, depth = make_stage("segment", plan), make_stage("depth", plan)
-    seg.load()
-    depth.load()
+    load_stage(seg)
+    load_stage(depth)
     from PIL import Image
 
     ious, found, errs, errs_scaled = [], 0, [], []
