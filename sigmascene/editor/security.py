@@ -237,7 +237,7 @@ def interface_addresses() -> set[str]:
     for addrs in psutil.net_if_addrs().values():
         for a in addrs:
             if a.family.name in ("AF_INET", "AF_INET6"):
-                out.add(a.address.split("%")[0])
+                out.add(str(a.address).split("%")[0])
     return out
 
 

@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, FiniteFloat, PrivateAttr, ValidationError, field_validator, model_validator
 
 from ..errors import Diagnostic, SceneValidationError, SigmaError, SourceLoc, did_you_mean
-from .node import (MAX_COORD, MAX_DEPTH, MAX_SCALE, MAX_SIZE, MIN_DEPTH, MIN_SCALE, MIN_SIZE,  # noqa: F401 - re-exported
-                         Angle, Coord, Node, Vec3)
+from .node import (MAX_COORD, MAX_DEPTH, MAX_SCALE, MAX_SIZE, MIN_DEPTH, MIN_SCALE,  # noqa: F401 - re-exported
+                   MIN_SIZE, Angle, Coord, Node, Vec3)
 from .placements import (PLACEMENT_KINDS, Box2D, Box3D, Mask, Mesh, Placement,  # noqa: F401 - re-exported
                                Polygon, positive_size)
 from .values import ParamRef, _caller_loc, build, python_error, remember_params  # noqa: F401 - re-exported

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..io import load_dataset, load_depth, load_mask, resolve, write_bytes_atomic
 from .config import BuildConfig
-from .plan import Plan, make_stage
+from .plan import Plan, load_stage, make_stage
 from .stages.segment import match
 
 
