@@ -59,7 +59,7 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
             except SigmaError as err:
                 return error(err, status_of(err))
             except OSError as err:  # a path the OS refuses (too long, under a file), a disk that is full
-                err2 = disk_error(err, "do that")
+                err2 = disk_error(err, f"use the path this request names ({err.filename or request.url.path})")
                 return error(err2, status_of(err2))
         return handler
 

@@ -55,6 +55,8 @@ async def start_render(st: EditorState, request: Request) -> Response:
         raise SigmaError("the scene has errors; fix them before rendering")
     scene = p.scene
     opts = RenderOptions(steps=body.steps, seed=body.seed, device=body.device)
+    # refused now, not after minutes of rendering: a `renders` that leads out of the folder (checked again on write)
+    await asyncio.to_thread(folder_inside, st, st.path.parent / "renders")
     if not RENDER_LOCK.acquire(blocking=False):
         raise RenderBusy("a render is already running; wait for it to finish or cancel it")
     job = Job(secrets.token_hex(6))

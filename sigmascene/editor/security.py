@@ -159,7 +159,7 @@ class Guard:
             await _deny(403, f"host {host!r} is not this editor (DNS rebinding guard)", scope, receive, send)
             return
         origin = headers.get("origin")
-        if origin is not None and urlsplit(origin).netloc not in self.hosts:
+        if origin is not None and not self._host_ok(urlsplit(origin).netloc, scope):
             await _deny(403, "cross-site request refused", scope, receive, send)
             return
         if headers.get("sec-fetch-site") == "cross-site":

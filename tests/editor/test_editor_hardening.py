@@ -73,7 +73,19 @@ def listing(folder: Path) -> list[str]:
 def test_item_01_render_refuses_a_renders_link_leading_out_of_the_folder(toy):
     outside = toy.parent.parent / "outside"
     os.symlink(outside, toy.parent / "renders")
-    evs = render(TestClient(create_app(toy, TOKEN, extra_hosts={"testserver"})))
+    c = TestClient(create_app(toy, TOKEN, extra_hosts={"testserver"}))
+    r = c.post("/api/render", headers=H, json={"steps": 1})  # refused before rendering
+    assert r.status_code == 403 and "renders" in r.json()["error"]
+    assert listing(outside) == []
+    # and if the link appears while the model renders, the write is refused all the same
+    os.unlink(toy.parent / "renders")
+
+    def on(ev):
+        if ev["event"] == "started":  # the check before rendering made a real folder: swap it for a link
+            (toy.parent / "renders").rmdir()
+            os.symlink(outside, toy.parent / "renders")
+
+    evs = render(c, on=on)
     assert evs[-1]["event"] == "error" and "renders" in evs[-1]["message"], evs[-1]
     assert listing(outside) == []
 
@@ -243,6 +255,10 @@ def test_item_11_a_wildcard_bind_accepts_this_machines_addresses_and_allow_host(
         shown = f"[{addr}]" if ":" in addr else addr
         assert lan.get("/api/scene", headers={**H, "Host": f"{shown}:9000"}).status_code == 200, addr
     assert lan.get("/api/scene", headers={**H, "Host": "editor.lan:9000"}).status_code == 200
+    # the page's own writes from another machine carry its Origin: the same address, accepted
+    lan_client = TestClient(lan_scope_app, base_url="http://192.168.7.20:9000")
+    assert lan_client.post("/api/undo", headers={**H, "Origin": "http://192.168.7.20:9000"}).status_code == 200
+    assert lan_client.post("/api/undo", headers={**H, "Origin": "http://evil.example"}).status_code == 403
     assert lan.get("/api/scene", headers={**H, "Host": "evil.example:9000"}).status_code == 403
     assert lan.get("/api/scene", headers={**H, "Host": "192.168.7.21:9000"}).status_code == 403
     # a loopback-only server does not take the connection's address as a name
