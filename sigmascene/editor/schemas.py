@@ -7,7 +7,8 @@ so a newer page talking to an older server still works for what both know.
 
 The body is never read whole before its size is known: a declared Content-Length over the limit is refused
 before any byte is read (413), and a body without one stops being read at the limit. JSON nested deeper than
-MAX_DEPTH, and JSON's non-standard NaN/Infinity, are refused (400) rather than recursed into or accepted.
+MAX_DEPTH is refused (400) rather than recursed into; JSON's non-standard NaN/Infinity reach the model, which
+refuses them at their field (every number field is finite).
 """
 
 from __future__ import annotations
@@ -141,10 +142,6 @@ async def read_bytes(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def _depth_ok(value: Any) -> bool:
     stack = [(value, 1)]
     while stack:
@@ -157,9 +154,10 @@ def _depth_ok(value: Any) -> bool:
 
 
 def parse_json(raw: bytes) -> Any:
-    """Standard JSON only (no NaN/Infinity), nested at most MAX_DEPTH deep; anything else is a SigmaError."""
+    """JSON nested at most MAX_DEPTH deep, or a SigmaError. `NaN`, `Infinity` and `1e999` are read as floats so
+    that the route's model refuses them *at their field* (`canvas.width: Input should be a finite number`)."""
     try:  # the C decoder counts its own recursion: `[` x 100,000 is a RecursionError, not a crash
-        data = json.loads(raw, parse_constant=_no_constant)
+        data = json.loads(raw)
     except RecursionError:
         raise SigmaError(f"the request body nests deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as err:

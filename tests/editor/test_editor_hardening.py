@@ -325,9 +325,14 @@ def test_item_16_wrong_json_types_answer_400_naming_the_field(client, method, pa
 def test_item_16_non_standard_json_numbers_answer_400(client):
     for raw in (b'{"canvas":{"width":Infinity}}', b'{"canvas":{"width":NaN}}', b'{"canvas":{"width":1e999}}'):
         r = client.patch("/api/scene", headers={**H, "Content-Type": "application/json"}, content=raw)
-        assert r.status_code == 400, raw
+        assert r.status_code == 400 and "canvas.width" in r.json()["error"], raw
+    for raw in (b'{"placement":{"x0":NaN}}', b'{"placement":{"x0":-Infinity}}', b'{"depth":Infinity}'):
+        r = client.patch("/api/subjects/armchair", headers={**H, "Content-Type": "application/json"}, content=raw)
+        assert r.status_code == 400 and ("x0" in r.json()["error"] or "depth" in r.json()["error"]), raw
     r = client.patch("/api/scene", headers=H, json={"canvas": {"width": 10**400}})
-    assert r.status_code == 400
+    assert r.status_code == 400 and "canvas.width" in r.json()["error"]
+    r = client.patch("/api/subjects/armchair", headers=H, json={"placement": {"x0": 10**400}})
+    assert r.status_code == 400 and "placement.x0" in r.json()["error"]
 
 
 def test_item_17_deeply_nested_json_answers_400(client):
