@@ -126,6 +126,6 @@ async def cancel_render(st: EditorState, request: Request) -> Response:
 
 async def render_image(st: EditorState, request: Request) -> Response:
     job = st.jobs.get(request.path_params["job"])
-    if job is None or job.image is None:
+    if job is None or job.image is None or not job.image.is_file():  # gone meanwhile: 404, not a 500
         return JSONResponse({"error": "no image for this render"}, status_code=404)
     return FileResponse(job.image, headers={"Cache-Control": "no-store"})

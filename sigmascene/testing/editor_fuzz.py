@@ -49,6 +49,29 @@ field_values = st.one_of(json_values, PLAUSIBLE, st.lists(PLAUSIBLE, min_size=2,
                          st.lists(st.lists(PLAUSIBLE, min_size=2, max_size=2), max_size=6),
                          st.dictionaries(st.sampled_from(FIELDS), st.one_of(PLAUSIBLE, json_values), max_size=5))
 shaped = st.dictionaries(st.sampled_from(FIELDS), field_values, max_size=5)
+_unit = st.floats(0, 1)
+_vec = st.tuples(st.floats(-4, 4), st.floats(-1, 3), st.floats(-8, 2))
+# bodies a page could send: they pass the schema, so the edit code itself (spans, units, params) is fuzzed
+edits = st.one_of(
+    st.fixed_dictionaries({"placement": st.fixed_dictionaries(
+        {}, optional={"x0": _unit, "y0": _unit, "x1": _unit, "y1": _unit,
+                      "points": st.lists(st.tuples(_unit, _unit), min_size=3, max_size=6)})}),
+    st.fixed_dictionaries({"placement": st.fixed_dictionaries(
+        {}, optional={"center": _vec, "position": _vec, "size": st.tuples(*[st.floats(0.01, 5)] * 3),
+                      "yaw": st.floats(-400, 400), "pitch": st.floats(-90, 90), "scale": st.floats(0.01, 10)})}),
+    st.fixed_dictionaries({"depth": st.none() | st.floats(0.01, 100)}),
+    st.fixed_dictionaries({"caption": st.text(max_size=20)}),
+    st.fixed_dictionaries({"name": st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)}),
+    st.fixed_dictionaries({"mask_transform": st.fixed_dictionaries(
+        {"dx": st.floats(-0.3, 0.3), "dy": st.floats(-0.3, 0.3), "scale": st.floats(0.5, 2)},
+        optional={"origin": st.tuples(_unit, _unit)})}),
+    st.fixed_dictionaries({"kind": st.sampled_from(["box2d", "box3d", "polygon", "mask", "mesh"]),
+                           "bbox": st.tuples(st.floats(0, 0.5), st.floats(0, 0.5), st.floats(0.5, 1),
+                                             st.floats(0.5, 1))}),
+    st.fixed_dictionaries({}, optional={"canvas": st.fixed_dictionaries({"width": st.integers(16, 4096)}),
+                                        "camera": st.fixed_dictionaries({"fov": st.floats(5, 150)}),
+                                        "prompt": st.text(max_size=30), "index": st.integers(-2, 8)}),
+).map(lambda d: {**d, "coalesce": "fuzz"} if d else d)
 raw_bodies = st.one_of(
     st.binary(max_size=200), st.sampled_from([b"", b"[" * 100_000, b'{"a":' * 20_000, b"{" + b" " * 1000,
                                               b'{"source": "\\ud800"}', b"\xff\xfe{}", b"null", b"[1]", b'"x"',
@@ -76,13 +99,14 @@ def _dump(value: Any) -> bytes:
 @st.composite
 def cases(draw: Callable) -> Case:
     method, template, kind = draw(st.sampled_from(ROUTES))
-    path = template.format(name=quote(draw(st.sampled_from(SUBJECTS) | st.text(max_size=12)), safe=""),
+    path = template.format(name=quote(draw(st.sampled_from(SUBJECTS[:5]) | st.sampled_from(SUBJECTS) |
+                                           st.text(max_size=12)), safe=""),
                            job=quote(draw(st.sampled_from(["nojob", "", "x" * 100]) | st.text(max_size=6)), safe=""),
                            map=draw(st.sampled_from(MAPS)), file=draw(st.sampled_from(FILES)))
     headers = {}
     body: bytes | None = None
     if kind == "json":
-        body = draw(st.one_of(shaped.map(_dump), json_values.map(_dump), raw_bodies))
+        body = draw(st.one_of(edits.map(_dump), shaped.map(_dump), json_values.map(_dump), raw_bodies))
         headers["Content-Type"] = "application/json"
     elif kind == "upload":
         name = draw(st.sampled_from(FILES) | st.text(max_size=20))
