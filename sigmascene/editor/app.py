@@ -8,6 +8,7 @@ GET/POST /api/files, POST /api/render (a stream of JSON lines) and its cancel.
 from __future__ import annotations
 
 from pathlib import Path
+
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
