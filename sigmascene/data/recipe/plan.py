@@ -33,6 +33,9 @@ def stage_salt(stage: str) -> int:
     return int.from_bytes(hashlib.sha256(f"sigmascene stage {stage}".encode()).digest()[:8], "big") | 1 << 63
 
 
+SAMPLE_ID_RE = r"\d{6,}"  # what sample_id gives
+
+
 def sample_id(index: int) -> str:
     return f"{index:06d}"
 
@@ -107,8 +110,7 @@ def run_unit(plan: Plan, stage: Stage, indices: list[int], tick: Tick = None) ->
     for k in range(0, len(todo), batch):
         chunk = todo[k:k + batch]
         if not stage.loaded:
-            stage.load()
-            stage.loaded = True
+            load_stage(stage)
         t0 = time.perf_counter()
         outcomes: list[Outcome] = stage.process(chunk)
         per = (time.perf_counter() - t0) / len(chunk)
@@ -119,3 +121,23 @@ def run_unit(plan: Plan, stage: Stage, indices: list[int], tick: Tick = None) ->
         if tick:
             tick(len(chunk))
     return counts
+
+
+def load_stage(stage: Stage) -> None:
+    """`stage.load()`, with whatever the libraries raise for a damaged model folder (safetensors' SafetensorError
+    for a truncated file, tokenizers' plain Exception for a garbage tokenizer.json, ...) as one ModelError line
+    naming the stage and its folders; a diffusers folder and a transformers folder get the same treatment."""
+    from ...errors import ModelError, SigmaError
+
+    try:
+        stage.load()
+    except SigmaError:
+        raise
+    except Exception as err:  # noqa: BLE001 - the loaders' error types are many and library-private
+        folders = ", ".join(str(r.path) for r in stage.plan.refs.get(stage.name, [])) or "its model folder"
+        message = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ModelError(f"stage {stage.name}: could not load the model from {folders}: "
+                         f"{type(err).__name__}{': ' + message[:300] if message else ''}",
+                         hint="the folder's files are damaged or incomplete (a truncated .safetensors, a broken "
+                              "tokenizer.json); copy or download the model again") from None
+    stage.loaded = True
