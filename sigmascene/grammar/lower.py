@@ -247,7 +247,8 @@ class _Lowerer(Lowering):
                 first = seen[key]
                 what = "a placement" if key == "placement" else f"`{key}`"
                 self.error(f"subject '{name}' has {what} twice", it.loc,
-                           f"a subject takes exactly one of {', '.join(_placement_words())}" if key == "placement" else None,
+                           f"a subject takes exactly one of {', '.join(_placement_words())}"
+                           if key == "placement" else None,
                            related=[("first given here", first.loc)])
                 ok = False
                 continue
