@@ -53,7 +53,9 @@ def build(
                                                                       "N synthetic-world scenes with exact truth; "
                                                                       "report mask IoU and depth AbsRel."),
 ) -> None:
-    """Build a training dataset with real models: prompts, image, masks, depth, reposed identities, boxes."""
+    """Build a training dataset with real models.
+
+    Prompts, image, masks, depth, reposed identities, boxes."""
     from ..data.recipe import load_config, run_build, validate_config, write_default
 
     with user_errors():

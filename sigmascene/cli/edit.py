@@ -21,7 +21,9 @@ def edit(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but 127.0.0.1 is reachable by others."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Print the URL without opening a browser."),
 ) -> None:
-    """Edit a scene in the browser: drag 2D and 3D placements, see the maps live, save the same file."""
+    """Edit a scene in the browser.
+
+    Drag 2D and 3D placements, see the maps live, save the same file."""
     with user_errors():
         try:
             import uvicorn

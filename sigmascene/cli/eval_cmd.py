@@ -18,8 +18,8 @@ from ._app import app
 from .common import DTYPE_HELP, command_line, console, progress_bars, user_errors
 from .outputs import MAX_COUNT, check_finite
 
-eval_app = typer.Typer(help="Evaluate renders with the paper's metrics (DINO-I, SigLIP-I/T, depth MSE, CLIP-IQA, "
-                            "MUSIQ), from local weights only.", no_args_is_help=True, rich_markup_mode=None)
+eval_app = typer.Typer(help="Evaluate renders with the paper's metrics.\n\nDINO-I, SigLIP-I/T, depth MSE, CLIP-IQA, MUSIQ, "
+                            "from local weights only: make-set, run, score, tiny-weights, toyworld.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(eval_app, name="eval")
 
 WEIGHT_HELP = "Local folder of the {} (overrides eval.toml). Never downloaded."
@@ -50,7 +50,9 @@ def make_set_cmd(
                                       "the method `ground-truth`."),
     force: bool = typer.Option(False, "--force", help="Rebuild a set that already exists in --out."),
 ) -> None:
-    """Build an eval set from a dataset: seeded single/multi-subject split, self-contained `.sigma` cases."""
+    """Build an eval set from a dataset.
+
+    A seeded single/multi-subject split, as self-contained `.sigma` cases."""
     from ..eval.make_set import make_set
 
     with user_errors():
@@ -70,9 +72,10 @@ def make_set_cmd(
 @eval_app.command("run")
 def run(
     set_dir: Path = typer.Argument(..., metavar="SET", help="Eval set folder (holds evalset.json)."),
-    base: Optional[str] = typer.Option(None, "--base", "--model", help="Flux Kontext diffusers folder "
+    base: Optional[str] = typer.Option(None, "--base", help="Flux Kontext diffusers folder "
                                        "[env SIGMASCENE_BASE] (or the config file; none: the embedded demo "
                                        "model)."),
+    old_base: Optional[str] = typer.Option(None, "--model", hidden=True),  # old spelling of --base
     lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors (or env SIGMASCENE_LORA)."),
     mode: str = typer.Option("single", "--mode", help="single (all subjects in one pass) | iterative (baseline)."),
     method: Optional[str] = typer.Option(None, "--method", "-m", help="Name of the renders/ folder and table row "
@@ -89,10 +92,13 @@ def run(
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N (default: cuda if present)."),
     dtype: str = typer.Option("auto", "--dtype", help=DTYPE_HELP),
 ) -> None:
-    """Render every case of a set (resumable: finished cases are skipped), into SET/renders/METHOD/."""
+    """Render every case of an eval set.
+
+    Resumable: finished cases are skipped. Writes into SET/renders/METHOD/."""
     from ..eval.weights import force_offline
 
     force_offline()
+    base = base or old_base
     from ..eval.evalset import EvalSet
     from ..eval.runner import RunOptions, check_setting, default_method, run_set, select_cases
     from ..model.loading import quiet_libraries
@@ -161,7 +167,9 @@ def score(
     force: bool = typer.Option(False, "--force", help="Rescore cases even when cached scores are current."),
     device: Optional[str] = typer.Option(None, "--device", help="torch device (default: cuda when available)."),
 ) -> None:
-    """Score every render of a set: per-case CSV, the paper-layout summary table, the worst cases as a PNG."""
+    """Score every render of an eval set.
+
+    A per-case CSV, the paper-layout summary table, the worst cases as a PNG."""
     from ..eval.weights import force_offline
 
     force_offline()  # before transformers is imported: huggingface_hub reads it once, at import
@@ -208,7 +216,9 @@ def score(
 def tiny_weights(
     out: Path = typer.Argument(..., help="Folder to write dino/, siglip/, depth/, clip/ and eval.toml into."),
 ) -> None:
-    """Write tiny random-weight backbones (a smoke test of a set's plumbing; their scores mean nothing)."""
+    """Write tiny random-weight metric backbones.
+
+    A smoke test of a set's plumbing: their scores mean nothing."""
     from ..testing.tiny_eval import save_tiny_weights
 
     with user_errors():
@@ -221,8 +231,10 @@ def tiny_weights(
 def toyworld(
     count: int = typer.Option(200, "--count", min=1, max=MAX_COUNT, help="Held-out scenes per subject count N."),
     subjects: str = typer.Option("1-10", "--subjects", help="Subject counts: LOW-HIGH, N, or N,M,..."),
-    model: str = typer.Option("demo", "--model", help="demo (the embedded model) unless --base is given."),
-    base: Optional[str] = typer.Option(None, "--base", help="Flux Kontext diffusers folder to evaluate instead."),
+    # `--model` names a folder nowhere else; the embedded demo model is what runs when no --base is given
+    model: str = typer.Option("demo", "--model", hidden=True),
+    base: Optional[str] = typer.Option(None, "--base", help="Flux Kontext diffusers folder to evaluate (default: "
+                                       "the embedded demo model)."),
     lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors for --base."),
     out: Path = typer.Option(Path("toyworld-eval"), "--out", "-o", help="Folder for scenes, renders and report."),
     modes: str = typer.Option("single,iterative", "--modes", help="Comma list of single, iterative."),
@@ -245,7 +257,9 @@ def toyworld(
                                 "them (its `background` photo); also reports the share of pixels outside the "
                                 "blend region left unchanged."),
 ) -> None:
-    """Toy-world eval: held-out synthetic scenes, single pass vs iterative, identity/occlusion/placement per N."""
+    """Evaluate on held-out toy-world scenes.
+
+    Single pass vs iterative: identity, occlusion and placement per subject count N."""
     from ..eval.weights import force_offline
 
     with user_errors():

@@ -45,7 +45,9 @@ def compile_cmd(
     safe: bool = typer.Option(False, "--safe", help=SAFE_HELP),
     root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
 ) -> None:
-    """Compile a scene into the SIGMA control image I_C, identity dictionary I_S and manifest.json."""
+    """Compile a scene into SIGMA's control maps.
+
+    The control image I_C, the identity dictionary I_S and manifest.json."""
     compiled = _compile(file, set_, identity_size, scene_root(safe, root))
     _report_warnings(compiled)
     with user_errors():
@@ -84,7 +86,9 @@ def preview(
     root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing PNG that is not a sigmascene preview."),
 ) -> None:
-    """Draw the scene's layout (or, with --maps, every compiled map) into one PNG."""
+    """Draw the scene's layout into one PNG.
+
+    With --maps: every compiled map, as one contact sheet."""
     path = out or file.with_name(f"{file.stem}.{'preview' if maps else 'layout'}.png")
     with user_errors():
         if path.suffix.lower() != ".png":

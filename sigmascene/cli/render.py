@@ -61,7 +61,9 @@ def render(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing image or .json that an earlier "
                                "render did not write."),
 ) -> None:
-    """Render a scene with SIGMA: every subject placed and identity-preserved in one pass per step."""
+    """Render a scene into an image.
+
+    SIGMA: every subject placed and identity-preserved in one pass per step."""
     from ..model.loading import quiet_libraries
     from ..rendering.render import RenderOptions, check_options, output_paths, render_scene, save_render
 

@@ -33,7 +33,9 @@ def train_cmd(
     force: bool = typer.Option(False, "--force", help="With --init: overwrite an existing file."),
     config_opt: Optional[Path] = typer.Option(None, "--config", "-c", hidden=True),
 ) -> None:
-    """Train the SIGMA LoRA on Flux Kontext with the paper's recipe (resumable; multi-GPU under accelerate)."""
+    """Train the SIGMA LoRA on Flux Kontext.
+
+    The paper's recipe; resumable; multi-GPU under accelerate."""
     from ..train.config_file import load_config, write_default
 
     if config is None:
