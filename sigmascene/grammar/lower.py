@@ -16,6 +16,7 @@ from ..scene import (MAX_SUBJECTS, SUPPORTED_VERSIONS, Camera, Canvas, Include, 
 from .background import finish_background, lower_background
 from .comments import attach_comments
 from .lowering import Lowering
+from .params import SET_LABEL
 from .placements import lower_placement
 from .parser import (BlockStmt, CanvasStmt, ParamStmt, ParsedFile, RelationStmt, Stmt, SubjectStmt, Text,
                      ValueStmt, parse_source)
@@ -28,9 +29,10 @@ MAX_ERRORS = 50
 
 
 def lower(root: ParsedFile, *, base_dir: Path, overrides: Mapping[str, str], fragment: bool = False,
-          root_dir: Path | None = None) -> Scene:
-    """`root_dir`, when set, confines every file the scene names to that folder (see sigmascene.core.paths)."""
-    return _Lowerer(root, base_dir, overrides, fragment, root_dir).run()
+          root_dir: Path | None = None, override_label: str = SET_LABEL) -> Scene:
+    """`root_dir`, when set, confines every file the scene names to that folder (see sigmascene.core.paths);
+    `override_label` names the overrides in their errors (`--set {name}`)."""
+    return _Lowerer(root, base_dir, overrides, fragment, root_dir, override_label).run()
 
 
 MAX_TEXT_SEED = 2**53  # the largest whole number a float (how the parser reads numbers) holds exactly
