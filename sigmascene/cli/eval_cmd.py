@@ -18,8 +18,9 @@ from ._app import app
 from .common import DTYPE_HELP, command_line, console, progress_bars, user_errors
 from .outputs import MAX_COUNT, check_finite
 
-eval_app = typer.Typer(help="Evaluate renders with the paper's metrics.\n\nDINO-I, SigLIP-I/T, depth MSE, CLIP-IQA, MUSIQ, "
-                            "from local weights only: make-set, run, score, tiny-weights, toyworld.", no_args_is_help=True, rich_markup_mode=None)
+eval_app = typer.Typer(help="Evaluate renders with the paper's metrics.\n\nDINO-I, SigLIP-I/T, depth MSE, CLIP-IQA, "
+                            "MUSIQ, from local weights only. Commands: make-set, run, score, tiny-weights, toyworld.",
+                       no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(eval_app, name="eval")
 
 WEIGHT_HELP = "Local folder of the {} (overrides eval.toml). Never downloaded."
