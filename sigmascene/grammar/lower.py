@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import Diagnostic, SigmaError, SourceLoc
+from ..errors import Diagnostic, SceneValidationError, SigmaError, SigmaSyntaxError, SourceLoc
 from ..core.paths import confine
 from ..scene import (MAX_SUBJECTS, SUPPORTED_VERSIONS, Camera, Canvas, Include, Node, Param, Relation, Scene, Subject)
 from .background import finish_background, lower_background
@@ -75,8 +75,13 @@ class _Lowerer(Lowering):
                 self.scene.includes.append(inc)
                 self.anchor(st, inc, "")
         if self.diags:
+            if not self.fragment:  # names, mentions, cycles: independent of the values that failed above
+                partial = any(pf.errors for pf in [self.root, *self.parsed.values()])
+                for d in self.scene.problems(failed=self.failed, partial=partial):
+                    self.diags.append(d)
+                    self.kinds[id(d)] = SceneValidationError
             kinds = {self.kinds.get(id(d), SigmaError) for d in self.diags}
-            diags = self.diags
+            diags = self.in_source_order(self.diags)
             if len(diags) > MAX_ERRORS:  # like a compiler's -fmax-errors: a mangled file is not 10,000 messages
                 diags = diags[:MAX_ERRORS] + [Diagnostic(f"{len(diags) - MAX_ERRORS} more errors not shown", None,
                                                          "fix the ones above first", severity="note")]
@@ -84,9 +89,23 @@ class _Lowerer(Lowering):
         attach_comments(self.comments, self.anchors, self.root.path, self.scene)
         return self.scene
 
+    def in_source_order(self, diags: list[Diagnostic]) -> list[Diagnostic]:
+        """Errors as a reader meets them: command-line ones first, then by file (as included), line, column."""
+        files = {f: i for i, f in enumerate(self.comments)}
+
+        def key(d: Diagnostic) -> tuple:
+            if d.loc is None:
+                return (0, 0, 0, 0)
+            return (1, files.get(d.loc.file, len(files)), d.loc.line, d.loc.column)
+
+        return sorted(diags, key=key)
+
     def expand(self, pf: ParsedFile, stack: list[tuple[Path, SourceLoc | None]]) -> list[tuple[ParsedFile, Stmt]]:
         """Statements of a file with its includes spliced in where they stand; include cycles are errors."""
         self.comments[pf.path] = pf.comments
+        if pf.errors:  # syntax errors the parser recovered from: reported with everything else found below
+            self.absorb(SigmaSyntaxError(pf.errors))
+            self.failed.update(pf.broken)
         out = []
         for st in pf.stmts:
             out.append((pf, st))
@@ -121,7 +140,10 @@ class _Lowerer(Lowering):
         for pf, st in flat:
             by_file.setdefault(pf.path, []).append(st)
         root_stmts = by_file.get(self.root.path, [])
-        if not self.fragment and (not root_stmts or root_stmts[0].kind != "version"):
+        first_error = next((d.loc for d in self.root.errors if d.loc is not None), None)
+        cut_first = first_error is not None and (not root_stmts or (first_error.line, first_error.column)
+                                                 <= (root_stmts[0].loc.line, root_stmts[0].loc.column))
+        if not self.fragment and not cut_first and (not root_stmts or root_stmts[0].kind != "version"):
             loc = root_stmts[0].loc if root_stmts else SourceLoc(self.root.path, 1, 1)
             self.error("a scene file must start with its language version, `sigma 1`", loc,
                        f"add `sigma {SUPPORTED_VERSIONS[-1]}` as the first line")
@@ -224,8 +246,10 @@ class _Lowerer(Lowering):
         seen: dict[str, Stmt] = {}
         relations: list[Relation] = []
         item_anchors: list[tuple[Stmt, Node | None, str]] = []
-        ok = True
+        ok = not st.broken  # a syntax error cut it: its items are checked, the subject is not built
         for it in st.items:
+            if st.broken and pf.touched(it):  # what is left of a cut item says nothing about the file
+                continue
             if isinstance(it, RelationStmt):
                 rel = Relation(kind=it.kind[2:], target=it.target)
                 rel._loc, rel._locs["target"] = it.loc, it.target_loc
@@ -252,6 +276,9 @@ class _Lowerer(Lowering):
                 fields["caption"], raws["caption"] = self.text(it.value), it.value
             else:
                 fields[key], raws[key] = self.path(it.value, pf, key.replace("_", " ")), it.value
+        if st.broken:
+            self.failed[name] = name_loc
+            return
         if "ref" not in seen:
             self.error(f"subject '{name}' has no `ref` (its identity reference image)", name_loc,
                        f'add `ref "refs/{name}.png"` inside the braces')
@@ -261,10 +288,12 @@ class _Lowerer(Lowering):
                        "add one of box2d (...), box3d { ... }, mask \"...\", polygon (...) (...) (...), mesh \"...\"")
             ok = False
         if not ok:
+            self.failed[name] = name_loc
             return
         fields["relations"] = relations
         node = self.make(Subject, st, fields, raws)
         if node is None:
+            self.failed[name] = name_loc
             return
         node._locs["name"] = name_loc
         self.scene.subjects.append(node)

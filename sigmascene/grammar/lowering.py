@@ -38,6 +38,8 @@ class Lowering:
         self.scene = Scene()
         self.scene._file, self.scene._base_dir, self.scene._root = root.path, base_dir, root_dir
         self.first: dict[str, SourceLoc] = {}
+        # subjects written in the file but not built (a syntax or value error): not "unknown" where named
+        self.failed: dict[str, SourceLoc] = {}
         self.params = ParamTable(self.error, self.bad_value, override_label)
         self.anchors: list[Anchor] = []
         self.comments: dict[str, list] = {}

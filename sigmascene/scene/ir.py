@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Collection, Literal
 
 from pydantic import Field, FiniteFloat, PrivateAttr, ValidationError, field_validator, model_validator
 
@@ -233,10 +233,13 @@ class Scene(Node):
         return next((p for p in self.params if p.name == name), None)
 
     # -- checking -------------------------------------------------------------------------------------------
-    def problems(self) -> list[Diagnostic]:
-        """Every cross-node problem (counts, names, references, depth cycles), each located when possible."""
+    def problems(self, failed: Collection[str] = (), partial: bool = False) -> list[Diagnostic]:
+        """Every cross-node problem (counts, names, references, depth cycles), each located when possible.
+        `failed`: subjects the file names but that could not be built (their own errors are reported): naming
+        them is no mistake, so they are not "unknown" here. `partial`: syntax errors removed part of the text,
+        so a missing subject may be one of them."""
         out: list[Diagnostic] = []
-        if not self.subjects:
+        if not self.subjects and not failed and not partial:
             out.append(Diagnostic("a scene needs at least one subject", self._locs.get("version", self.loc),
                                   "add a `subject NAME { ref \"...\" box2d (...) }` block"))
         if len(self.subjects) > MAX_SUBJECTS:
@@ -255,13 +258,13 @@ class Scene(Node):
             for r in s.relations:
                 if r.target == s.name:
                     out.append(Diagnostic(f"subject '{s.name}' cannot be {r.kind.replace('_', ' ')} itself", r.loc))
-                elif r.target not in seen:
+                elif r.target not in seen and r.target not in failed:
                     out.append(Diagnostic(f"unknown subject '{r.target}' in `{r.kind}`", r.field_loc("target"),
                                           did_you_mean(r.target, names)))
         for field in ("prompt", "compose"):
             text = getattr(self, field) or ""
             for m in MENTION_RE.finditer(text):
-                if m.group(1) not in seen:
+                if m.group(1) not in seen and m.group(1) not in failed:
                     out.append(Diagnostic(f"`@{m.group(1)}` in {field} names no subject",
                                           self._mention_loc(field, m.start()), did_you_mean(m.group(1), names)))
         out += self._cycles(seen)
