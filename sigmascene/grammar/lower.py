@@ -76,8 +76,8 @@ class _Lowerer(Lowering):
                 self.anchor(st, inc, "")
         if self.diags:
             if not self.fragment:  # names, mentions, cycles: independent of the values that failed above
-                partial = any(pf.errors for pf in [self.root, *self.parsed.values()])
-                for d in self.scene.problems(failed=self.failed, partial=partial):
+                # partial: with errors above, a scene without subjects is what they left, not a new mistake
+                for d in self.scene.problems(failed=self.failed, partial=True):
                     self.diags.append(d)
                     self.kinds[id(d)] = SceneValidationError
             kinds = {self.kinds.get(id(d), SigmaError) for d in self.diags}

@@ -253,7 +253,7 @@ class Scene(Node):
                                       related=[("first defined here", seen[s.name].loc)]))
             else:
                 seen[s.name] = s
-        names = list(seen)
+        names = [*seen, *failed]  # a name that failed to build is still a fine suggestion
         for s in self.subjects:
             for r in s.relations:
                 if r.target == s.name:
