@@ -15,7 +15,7 @@ from ..errors import SigmaError
 from ..core.vocab import parse_subject_range
 from ._app import app
 from .outputs import MAX_COUNT
-from .common import command_line, console, fail, progress_bars, user_errors
+from .common import announce_estimate, command_line, console, fail, progress_bars, user_errors
 
 data_app = typer.Typer(help="Make, check and inspect training datasets.\n\nCommands: synth, validate, stats, show, "
                        "fit-boxes, import, build.",
@@ -62,6 +62,8 @@ def synth(
                               identities=identities)
         except ValueError as e:  # pydantic's multi-line report (with its docs URL) was printed as it came
             raise _synth_error(e) from None
+        announce_estimate(count / (7.0 * max(1, workers)) * (size / 256) ** 2, f"data synth --count {count}",
+                          "a smaller --count, more --workers, or --ray spreads it")  # 14 samples/s, 2 workers, 256²
         with progress_bars() as bars:
             task = bars.add("synth", count, unit="samples")
             try:

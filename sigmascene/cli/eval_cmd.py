@@ -15,7 +15,7 @@ import typer
 
 from ..errors import ConfigError
 from ._app import app
-from .common import DTYPE_HELP, command_line, console, progress_bars, user_errors
+from .common import DTYPE_HELP, announce_estimate, command_line, console, progress_bars, user_errors
 from .outputs import MAX_COUNT, check_finite
 
 eval_app = typer.Typer(help="Evaluate renders with the paper's metrics.\n\nDINO-I, SigLIP-I/T, depth MSE, CLIP-IQA, "
@@ -40,9 +40,11 @@ def progress_bar(label: str) -> Iterator[Callable[[int], Callable[[str], None]]]
 @eval_app.command("make-set")
 def make_set_cmd(
     dataset: Path = typer.Argument(..., help="Dataset folder (holds index.jsonl)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder to write the eval set into."),
-    single: int = typer.Option(200, "--single", min=0, help="Single-subject samples to take (paper: 200)."),
-    multi: int = typer.Option(510, "--multi", min=0, help="Multi-subject samples to take (paper: 510)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder to write the eval set into (default: "
+                                       "beside DATASET, as <name>.evalset)."),
+    single: int = typer.Option(20, "--single", min=0, help="Single-subject samples to take (default 20, minutes "
+                               "to render on a CPU; the paper's set: --single 200 --multi 510)."),
+    multi: int = typer.Option(40, "--multi", min=0, help="Multi-subject samples to take (default 40; paper: 510)."),
     structure: Optional[list[str]] = typer.Option(None, "--structure", help="Structure mode of the cases "
                                                   "(repeatable; one case per sample and mode) (default: mask_depth)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the random choice of samples."),
@@ -56,6 +58,7 @@ def make_set_cmd(
     A seeded single/multi-subject split, as self-contained `.sigma` cases."""
     from ..eval.make_set import make_set
 
+    out = out or dataset.with_name(dataset.name + ".evalset")
     with user_errors():
         if single == 0 and multi == 0:  # was "the dataset has no sample with the annotations of mask_depth"
             raise ConfigError("--single 0 --multi 0 asks for no samples", hint="take at least one, e.g. --single 10")
@@ -230,7 +233,9 @@ def tiny_weights(
 
 @eval_app.command("toyworld")
 def toyworld(
-    count: int = typer.Option(200, "--count", min=1, max=MAX_COUNT, help="Held-out scenes per subject count N."),
+    count: int = typer.Option(5, "--count", min=1, max=MAX_COUNT, help="Held-out scenes per subject count N "
+                              "(default 5: minutes on a laptop CPU; the table in README used 20, --count 200 is "
+                              "the full-size run)."),
     subjects: str = typer.Option("1-10", "--subjects", help="Subject counts: LOW-HIGH, N, or N,M,..."),
     # `--model` names a folder nowhere else; the embedded demo model is what runs when no --base is given
     model: str = typer.Option("demo", "--model", hidden=True),
@@ -269,7 +274,7 @@ def toyworld(
     from rich.console import Console
 
     from ..eval.toyworld import report as tw_report
-    from ..eval.toyworld.session import ToyworldRequest, run_toyworld
+    from ..eval.toyworld.session import ToyworldRequest, estimate_seconds, run_toyworld
     from ..model.loading import quiet_libraries
 
     req = ToyworldRequest(out=out, count=count, subjects=subjects, model=model, base=base, lora=lora, modes=modes,
@@ -277,6 +282,8 @@ def toyworld(
                           docs=docs, workers=workers, device=device, dtype=dtype,
                           insert=insert)
     with user_errors():
+        announce_estimate(estimate_seconds(req), f"eval toyworld (--count {count} x N {subjects})",
+                          "--count 5 finishes in minutes; it resumes where it stops (Ctrl-C keeps what is done)")
         quiet_libraries()
         try:
             with _bars() as start:
