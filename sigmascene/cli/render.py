@@ -100,7 +100,8 @@ def render(
             console.print(f"wrote {path} and {path.with_suffix('.json').name} "
                           f"({side['timings'].get('denoise_s', 0.0):.1f} s denoising)")
             if sheet:
-                console.print(f"wrote {save_sheet(result, k, path)} (asked vs got, upscaled to read)")
+                console.print(f"wrote {save_sheet(result, k, path)} (asked vs got, upscaled to read)",
+                              soft_wrap=True, markup=False, highlight=False)
 
 
 def _note(message: str) -> None:
