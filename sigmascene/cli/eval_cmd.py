@@ -181,7 +181,7 @@ def score(
 
     from ..errors import SigmaError
     from ..eval.evalset import EvalSet
-    from ..eval.report import paper_rows, print_table, to_markdown
+    from ..eval.report import heading, paper_rows, print_table, to_markdown
     from ..eval.score_run import resolve_weights, run_scoring
     from ..eval.weights import Weights
 
@@ -200,12 +200,16 @@ def score(
     if not report.scores:
         console.print(f"[yellow]no renders found under {evalset.root / 'renders'}; render with "
                       f"`sigmascene eval run {set_dir} ...` or copy images there as renders/METHOD/CASE.png[/yellow]")
-    rows = report.rows + (paper_rows() if paper else [])
+    # the paper's rows stand only beside scores from the paper's backbones (report.caveat says when they are not)
+    rows = report.rows + (paper_rows() if paper and report.caveat is None else [])
     out_console = Console(highlight=False)
     if out_console.is_terminal:
-        print_table(rows, report.metrics, out_console, title=f"sigmascene eval · {evalset.name}")
+        print_table(rows, report.metrics, out_console, title=f"sigmascene eval · {evalset.name}", note=report.caveat)
     else:  # piped or logged: a markdown table, never squeezed to 80 columns, pastes into a paper or an issue
-        print(to_markdown(rows, report.metrics), end="")
+        print(heading(report.caveat) + to_markdown(rows, report.metrics), end="")
+    if paper and report.caveat is not None:
+        console.print("the paper's rows are left out: they were scored with other backbones (docs/eval.md)",
+                      style="dim", markup=False, highlight=False)
     for line in dict.fromkeys(report.skipped.values()):  # SigLIP-I and SigLIP-T share one backbone: one line
         console.print(f"missing: {line}", style="yellow", markup=False, soft_wrap=True, highlight=False)
     for f in report.files:
