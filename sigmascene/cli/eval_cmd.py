@@ -188,6 +188,9 @@ def score(
     if by not in ("group", "count"):
         with user_errors():
             raise SigmaError(f"--by must be `group` or `count`, got {by!r}")
+    from ..model.loading import quiet_libraries
+
+    quiet_libraries()
     with user_errors():
         evalset = EvalSet.load(set_dir)
         flags = Weights.from_mapping({k: v for k, v in dict(dino=dino, siglip=siglip, depth=depth, clip=clip,
