@@ -27,7 +27,7 @@ def render_sheet(compiled: CompiledScene, image: Image.Image, note: str | None =
     size = _panel_size(image.width, image.height)
     layout = _layout_panel(compiled, size, thumbs=False)
     routing = routing_picture(compiled, size)  # nearest-neighbour: each map pixel a block
-    render = image.convert("RGB").resize(size, Image.NEAREST)
+    render = image.convert("RGB").resize(size, Image.Resampling.NEAREST)
     top = 44 + (20 if note else 0)
     sheet = Image.new("RGB", (PAD + 3 * (size[0] + PAD), top + HEADER + size[1] + PAD), SHEET_BG)
     draw = ImageDraw.Draw(sheet)

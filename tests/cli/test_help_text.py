@@ -16,6 +16,7 @@ from sigmascene.cli import app
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 GROUP = typer.main.get_command(app)
+assert isinstance(GROUP, click.Group)
 
 
 def _groups(group: click.Group = GROUP, path: tuple[str, ...] = ()):

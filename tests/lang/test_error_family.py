@@ -20,6 +20,7 @@ TEXT = 'sigma 1\ncanvas 512 x 512\nparam rug_x = 0.3\nsubject a { ref "a.png" bo
 def _scene() -> Scene:
     s = Scene(canvas=(512, 512))
     x = s.add_param("rug_x", 0.3)
+    assert isinstance(x, float)
     s.add_subject("a", "a.png", box2d(x, 0.1, 0.9, 0.9))
     return s
 
