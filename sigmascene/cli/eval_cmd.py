@@ -129,6 +129,13 @@ def run(
                                             lora_source=choice.lora_source))
         if not force and evalset.render_dir(name).is_dir():
             check_setting(evalset.render_dir(name), options)  # before minutes of model loading
+        if choice.demo:  # another model's speed is unknown before it loads
+            from ..eval.toyworld.session import DEMO_ITERATIVE_S_PER_SUBJECT, DEMO_SINGLE_S
+
+            announce_estimate(sum(DEMO_SINGLE_S if mode == "single" else
+                                  DEMO_ITERATIVE_S_PER_SUBJECT * max(1, len(c.references)) for c in cases),
+                              f"eval run ({len(cases)} cases)", "--limit N renders the first N; a later run "
+                              "resumes where this one stops")
         quiet_libraries()
         with console.status("loading the model..."):
             pipe = load_model(RenderOptions(base=base, loras=[lora] if lora else [], device=device or "auto",

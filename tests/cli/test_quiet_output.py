@@ -48,3 +48,26 @@ def test_v_is_a_global_option():
     assert res.exit_code == 0 and os.environ.get("SIGMASCENE_VERBOSE") == "1"
     res = CliRunner().invoke(app, ["check", str(ROOT / "examples" / "toy_room.sigma")])
     assert res.exit_code == 0 and os.environ.get("SIGMASCENE_VERBOSE") == "0"
+
+
+def test_a_long_run_says_its_estimate_before_it_starts_and_a_short_one_does_not(capsys):
+    from sigmascene.cli.common import announce_estimate
+    from sigmascene.eval.toyworld.session import ToyworldRequest, estimate_seconds
+
+    default = estimate_seconds(ToyworldRequest(out=Path("x"), count=5))
+    paper = estimate_seconds(ToyworldRequest(out=Path("x"), count=200))
+    assert default is not None and default < 600  # the default finishes in minutes on a laptop CPU
+    assert paper is not None and paper > 3600
+    assert estimate_seconds(ToyworldRequest(out=Path("x"), count=200, base="some/folder")) is None  # unknown
+    announce_estimate(default, "eval toyworld", "smaller")
+    assert capsys.readouterr().err == ""
+    announce_estimate(paper, "eval toyworld", "--count 5 finishes in minutes")
+    err = capsys.readouterr().err
+    assert "eval toyworld will take about" in err and " h " in err and "--count 5" in err
+
+
+def test_eval_defaults_are_laptop_sized_and_name_the_papers_sizes():
+    res = CliRunner().invoke(app, ["eval", "toyworld", "--help"], terminal_width=200)
+    assert "default 5" in res.output and "--count 200" in res.output
+    res = CliRunner().invoke(app, ["eval", "make-set", "--help"], terminal_width=200)
+    assert "default 20" in res.output and "--single 200 --multi 510" in res.output
