@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import Diagnostic, SceneValidationError, SigmaError, SigmaSyntaxError, SourceLoc
+from ..errors import Diagnostic, SceneValidationError, SigmaError, SigmaSyntaxError, SourceLoc, did_you_mean
 from ..core.paths import confine
 from ..scene import (MAX_SUBJECTS, SUPPORTED_VERSIONS, Camera, Canvas, Include, Node, Param, Relation, Scene, Subject)
 from .background import finish_background, lower_background
@@ -77,7 +77,7 @@ class _Lowerer(Lowering):
         if self.diags:
             if not self.fragment:  # names, mentions, cycles: independent of the values that failed above
                 # partial: with errors above, a scene without subjects is what they left, not a new mistake
-                for d in self.scene.problems(failed=self.failed, partial=True):
+                for d in self.scene.problems(failed=self.failed, partial=True) + self.cut_relation_problems():
                     self.diags.append(d)
                     self.kinds[id(d)] = SceneValidationError
             kinds = {self.kinds.get(id(d), SigmaError) for d in self.diags}
@@ -88,6 +88,17 @@ class _Lowerer(Lowering):
             raise (kinds.pop() if len(kinds) == 1 else SigmaError)(diags)
         attach_comments(self.comments, self.anchors, self.root.path, self.scene)
         return self.scene
+
+    def cut_relation_problems(self) -> list[Diagnostic]:
+        """`behind NAME` / `in_front_of NAME` written intact in a subject a syntax error cut: a misspelt NAME there
+        is a mistake of its own, reported like any other relation's."""
+        names = [s.name for s in self.scene.subjects] + list(self.failed)
+        out = []
+        for owner, rel in self.cut_relations:
+            if rel.target != owner and rel.target not in names:
+                out.append(Diagnostic(f"unknown subject '{rel.target}' in `{rel.kind}`", rel.field_loc("target"),
+                                      did_you_mean(rel.target, names)))
+        return out
 
     def in_source_order(self, diags: list[Diagnostic]) -> list[Diagnostic]:
         """Errors as a reader meets them: command-line ones first, then by file (as included), line, column."""
@@ -278,6 +289,7 @@ class _Lowerer(Lowering):
                 fields[key], raws[key] = self.path(it.value, pf, key.replace("_", " ")), it.value
         if st.broken:
             self.failed[name] = name_loc
+            self.cut_relations += [(name, rel) for rel in relations]  # their names are still checked
             return
         if "ref" not in seen:
             self.error(f"subject '{name}' has no `ref` (its identity reference image)", name_loc,

@@ -125,3 +125,17 @@ def test_a_file_of_junk_is_a_bounded_list_of_errors():
 def test_every_example_still_checks_clean():
     res = CliRunner().invoke(app, ["check", *map(str, sorted(EXAMPLES.glob("*.sigma")))])
     assert res.exit_code == 0, res.output
+
+
+def test_a_misspelt_name_inside_a_cut_subject_is_still_reported():
+    """The syntax error is in `owl`'s box3d; its own `in_front_of dgo` is a separate mistake (and `behind owl`
+    elsewhere is not one)."""
+    text = ('sigma 1\nsubject dog { ref "a.png" box2d (0, 0, 1, 1) }\n'
+            'subject owl {\n  ref "a.png"\n  box3d { center (0, 0, -2) size (1, 1, 1) yaw 30 dgr }\n'
+            '  in_front_of dgo\n}\n'
+            'subject bee { ref "a.png" box2d (0, 0, 1, 1) behind owl }\n')
+    with pytest.raises(SigmaError) as err:
+        sigmascene.loads(text, file="s.sigma")
+    found = [(d.loc.line if d.loc else None, d.message.split(",")[0]) for d in err.value.diagnostics]
+    assert found == [(5, "unexpected 'dgr'"), (6, "unknown subject 'dgo' in `in_front_of`")]
+    assert err.value.diagnostics[1].hint == "did you mean 'dog'?"
