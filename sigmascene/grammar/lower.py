@@ -90,8 +90,8 @@ class _Lowerer(Lowering):
         return self.scene
 
     def cut_relation_problems(self) -> list[Diagnostic]:
-        """`behind NAME` / `in_front_of NAME` written intact in a subject a syntax error cut: a misspelt NAME there
-        is a mistake of its own, reported like any other relation's."""
+        """`behind NAME` / `in_front_of NAME` of a subject that was not built (a syntax error cut it, or a value in
+        it failed): a misspelt NAME there is a mistake of its own, reported like any other relation's."""
         names = [s.name for s in self.scene.subjects] + list(self.failed)
         out = []
         for owner, rel in self.cut_relations:
@@ -301,11 +301,13 @@ class _Lowerer(Lowering):
             ok = False
         if not ok:
             self.failed[name] = name_loc
+            self.cut_relations += [(name, rel) for rel in relations]
             return
         fields["relations"] = relations
         node = self.make(Subject, st, fields, raws)
         if node is None:
             self.failed[name] = name_loc
+            self.cut_relations += [(name, rel) for rel in relations]
             return
         node._locs["name"] = name_loc
         self.scene.subjects.append(node)

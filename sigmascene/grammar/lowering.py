@@ -40,7 +40,7 @@ class Lowering:
         self.first: dict[str, SourceLoc] = {}
         # subjects written in the file but not built (a syntax or value error): not "unknown" where named
         self.failed: dict[str, SourceLoc] = {}
-        self.cut_relations: list[tuple[str, Any]] = []  # (subject, Relation) of subjects a syntax error cut
+        self.cut_relations: list[tuple[str, Any]] = []  # (subject, Relation) of subjects not built
         self.params = ParamTable(self.error, self.bad_value, override_label)
         self.anchors: list[Anchor] = []
         self.comments: dict[str, list] = {}

@@ -139,3 +139,14 @@ def test_a_misspelt_name_inside_a_cut_subject_is_still_reported():
     found = [(d.loc.line if d.loc else None, d.message.split(",")[0]) for d in err.value.diagnostics]
     assert found == [(5, "unexpected 'dgr'"), (6, "unknown subject 'dgo' in `in_front_of`")]
     assert err.value.diagnostics[1].hint == "did you mean 'dog'?"
+
+
+def test_a_subject_that_failed_on_a_value_still_has_its_relations_checked():
+    text = ('sigma 1\nsubject a { ref "a.png" box2d (0, 0, 1, 1) }\n'
+            'subject b { ref "a.png" box2d (0, 0, 2, 1) behind zz in_front_of a }\n'
+            'subject c { ref "a.png" box2d (0, 0, 1, 1) behind b }\n')
+    with pytest.raises(SigmaError) as err:
+        sigmascene.loads(text, file="s.sigma")
+    messages = [d.message for d in err.value.diagnostics]
+    assert len(messages) == 2 and "must lie in [0, 1]" in messages[0]
+    assert messages[1] == "unknown subject 'zz' in `behind`"  # and `behind b` (b failed) is not "unknown"
