@@ -95,7 +95,8 @@ def run(
                                        "<lora or base name>-<method>)."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Denoising steps (default 28; 20 "
                                         "with the demo model)."),
-    guidance: float = typer.Option(2.5, "--guidance", help="Distilled guidance strength."),
+    guidance: Optional[float] = typer.Option(None, "--guidance", help="Distilled guidance strength (default: the "
+                                             "method's, 2.5; contextgen 3.5)."),
     prompt_mode: str = typer.Option("auto", "--prompt-mode", help="auto | background | full."),
     cache_conditions: bool = typer.Option(False, "--cache-conditions", help="Condition K/V computed once (LoRA "
                                           "trained with the mask)."),
@@ -117,7 +118,8 @@ def run(
     from ..rendering.render import RenderRequest, load_model
 
     with user_errors():
-        check_finite("--guidance", guidance)  # nan rendered every case blank and exited 0
+        if guidance is not None:
+            check_finite("--guidance", guidance)  # nan rendered every case blank and exited 0
         render_method, name = split_method(method, name)
         request = RenderRequest(base=base, loras=[lora] if lora else [], method=render_method, mode=mode,
                                 steps=steps, guidance=guidance, prompt_mode=prompt_mode,
@@ -135,6 +137,7 @@ def run(
             console.print(line, style="yellow", markup=False, soft_wrap=True, highlight=False)
         name = name or default_method(model.base, model.loras[0].path if model.loras else None,
                                       "single" if spec.name == "sigma" else spec.name, demo=model.demo)
+        guidance = spec.default_guidance if guidance is None else guidance
         options = RunOptions(name, mode, steps or 28, guidance, prompt_mode, cache_conditions, plan_identity(model),
                              render_method=render_method)
         if not force and evalset.render_dir(name).is_dir():

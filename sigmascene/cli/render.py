@@ -34,7 +34,8 @@ def render(
                                                    "other components come from --base."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Denoising steps (default 28; 20 with "
                                         "the demo model)."),
-    guidance: float = typer.Option(2.5, "--guidance", help="Distilled guidance strength."),
+    guidance: Optional[float] = typer.Option(None, "--guidance", help="Distilled guidance strength (default: the "
+                                             "method's, 2.5; contextgen 3.5)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed (default: the scene's `seed`)."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP, metavar="NAME=VALUE"),
     batch: int = typer.Option(1, "--batch", min=1, max=1000, help="Render K images with seeds seed..seed+K-1."),
@@ -71,7 +72,8 @@ def render(
     from ..rendering.render import RenderRequest, output_paths, render_plan, save_render
 
     with user_errors():
-        check_finite("--guidance", guidance)
+        if guidance is not None:
+            check_finite("--guidance", guidance)
         options = RenderRequest(base=base, loras=list(lora or []), transformer=transformer, steps=steps,
                                 guidance=guidance, seed=seed, method=method, mode=mode,
                                 cache_conditions=cache_conditions,

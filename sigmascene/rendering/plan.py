@@ -132,7 +132,8 @@ def check_request(req: RenderRequest) -> None:
                           f"and {req.feather}")
     if req.steps is not None and (isinstance(req.steps, bool) or not isinstance(req.steps, int) or req.steps < 1):
         raise ConfigError(f"--steps must be a whole number, at least 1, got {req.steps!r}")
-    if isinstance(req.guidance, bool) or not isinstance(req.guidance, (int, float)) or not math.isfinite(req.guidance):
+    if req.guidance is not None and (isinstance(req.guidance, bool) or not isinstance(req.guidance, (int, float))
+                                     or not math.isfinite(req.guidance)):
         raise ConfigError(f"--guidance must be a finite number, got {req.guidance!r}")
     for s in ([req.seed] if req.seed is not None else []) + list(req.seeds):
         why = seed_problem(s)
@@ -276,12 +277,27 @@ def resolve_plan(req: RenderRequest, scene: "Scene | None" = None) -> RenderPlan
 
             size = demo_size(size, DEMO_CANVAS)
         insertion = scene.background is not None
+        if spec.grid and not model.demo:
+            size, said = grid_size(size, spec)
+            notes += (said,) if said else ()
     steps = req.steps or (_demo_steps() if model.demo else DEFAULT_STEPS)
+    guidance = spec.default_guidance if req.guidance is None else float(req.guidance)
     return RenderPlan(model=model, method=spec.name, insertion=insertion, seeds=seeds, steps=steps,
-                      guidance=float(req.guidance), size=size, prompt_mode=req.prompt_mode,
+                      guidance=guidance, size=size, prompt_mode=req.prompt_mode,
                       cache_conditions=req.cache_conditions, identity_size=req.identity_size,
                       blend_margin=req.blend_margin, feather=req.feather, output_type=req.output_type,
                       mode=req.mode, notes=notes)
+
+
+def grid_size(size: tuple[int, int], spec: MethodSpec) -> tuple[tuple[int, int], str | None]:
+    """The canvas on the method's pixel grid (nearest multiple, at least one cell) and the note that says so."""
+    g = spec.grid or 1
+    w, h = size
+    nw, nh = (max(g, int(round(v / g)) * g) for v in (w, h))
+    if (nw, nh) == (w, h):
+        return size, None
+    return (nw, nh), (f"the {spec.name} method renders on a {g}-px grid: canvas {w}x{h} rounded to {nw}x{nh} "
+                      "(layout scaled with it)")
 
 
 def demo_size(size: tuple[int, int], demo_canvas: tuple[int, int]) -> tuple[int, int]:

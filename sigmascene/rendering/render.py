@@ -132,6 +132,8 @@ def render_plan(scene: "Scene", plan: RenderPlan, *, note: Callable[[str], None]
             say(line)
         if fitted:
             say(fitted)
+    elif plan.size != (scene.canvas.width, scene.canvas.height):  # a method's pixel grid (the plan's note says)
+        scene, _ = fit_demo_canvas(scene, plan.size)
     for line in plan.notes:
         say(line)
     compiled = _compile(scene, plan)

@@ -17,7 +17,7 @@ class RenderRequest:
     transformer: str | None = None   # single-file / GGUF transformer
     method: str | None = None        # sigma | iterative | collage | ... (None: chosen from the model; plan.py)
     steps: int | None = None
-    guidance: float = 2.5
+    guidance: float | None = None    # None: the method's default (2.5; contextgen 3.5)
     seed: int | None = None          # None: the scene's `seed`
     seeds: tuple[int, ...] = ()      # an explicit list of seeds (Python); excludes `seed` and `batch`
     mode: str = "single"             # old spelling: `iterative` is `method="iterative"`

@@ -16,6 +16,7 @@ latent packing, the scheduler, `load_lora_weights` are stock); what differs is C
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -27,7 +28,7 @@ from diffusers.pipelines.flux.pipeline_output import FluxPipelineOutput
 
 from ...errors import SigmaError
 from .attention import KWARG, contextgen_processors
-from .inputs import TOKEN_PX, Reference, layout_planes, token_box, token_mask
+from .inputs import TOKEN_PX, Reference, layout_planes, round_canvas, token_box, token_mask
 from .masks import ContextGenMasks, attention_masks
 from .prompt import edit_prompt
 from .sequence import TEXT_TOKENS, SequenceLayout, check_fits, position_ids, sequence_layout
@@ -69,12 +70,13 @@ class ContextGenPipeline(FluxKontextPipeline):
 
     def prepare_conditions(self, references: Sequence[Reference], layout_image: Any, height: int, width: int,
                            sampling: str = "sample",
-                           names: Sequence[str] | None = None) -> tuple[torch.Tensor, SequenceLayout, ContextGenMasks]:
+                           names: Sequence[str] | None = None,
+                           locs: Sequence[Any] | None = None) -> tuple[torch.Tensor, SequenceLayout, ContextGenMasks]:
         """Layout + reference latents (1, K - M, 64), the sequence layout and both masks. RNG order as theirs:
         each reference in list order, then the layout."""
         grid = (height // TOKEN_PX, width // TOKEN_PX)
         seq = sequence_layout(grid, [r.token_size for r in references])
-        check_fits(seq, names)
+        check_fits(seq, names, locs)
         ref_latents, boxes, valid = [], [], []
         for ref in references:
             pixels = self.image_processor.preprocess(ref.image) * self.mask_processor.preprocess(ref.mask)
@@ -98,18 +100,21 @@ class ContextGenPipeline(FluxKontextPipeline):
                  callback_on_step_end: Callable[..., dict] | None = None,
                  callback_on_step_end_tensor_inputs: list[str] | None = None, max_sequence_length: int = TEXT_TOKENS,
                  condition_sampling: str = "sample", id_dtype: torch.dtype = torch.bfloat16,
-                 reference_names: Sequence[str] | None = None,
+                 reference_names: Sequence[str] | None = None, reference_locs: Sequence[Any] | None = None,
+                 global_seed: int | None = None,
                  callback: Callable[[int, int], None] | None = None) -> Any:
         """One ContextGen render. `references`: `Reference`s already resized by `load_reference` (list order is
         sequence and RNG order); `layout_image`: RGBA, alpha marking subject pixels. `output_type="latent"`
-        returns the final packed latents (B, M, 64). `callback(step, total)` is a progress hook."""
+        returns the final packed latents (B, M, 64). `callback(step, total)` is a progress hook. `global_seed`
+        seeds torch's global RNG right before the conditions are sampled — where a run of ContextGen's `generate`
+        after `torch.manual_seed(global_seed)` draws them; None leaves the global RNG as the caller set it."""
         tensor_inputs = list(callback_on_step_end_tensor_inputs or ["latents"])
         # 1. Check inputs.
         if height is None or width is None:
             raise SigmaError("ContextGen needs the canvas height and width")
-        if height % TOKEN_PX or width % TOKEN_PX:
-            raise SigmaError(f"ContextGen's canvas must be a multiple of 16 px, got {width}x{height}",
-                             hint="round it (sigmascene.model.contextgen.round_canvas)")
+        if height % TOKEN_PX or width % TOKEN_PX:  # ContextGen asserts; a library call is rounded and told
+            width, height, said = round_canvas(width, height)
+            warnings.warn(str(said), UserWarning, stacklevel=3)
         if layout_image is None:
             raise SigmaError("ContextGen needs a layout image (RGBA, alpha marking subject pixels)")
         if condition_sampling not in SAMPLING_MODES:
@@ -132,8 +137,10 @@ class ContextGenPipeline(FluxKontextPipeline):
         batch = prompt_embeds.shape[0]
 
         # 3. Conditions (global-RNG VAE samples: references, then layout), sequence layout, masks, RoPE ids.
+        if global_seed is not None:
+            torch.manual_seed(global_seed)
         cond, seq, masks = self.prepare_conditions(references, layout_image, height, width, condition_sampling,
-                                                   reference_names)
+                                                   reference_names, reference_locs)
         txt_ids, img_ids = position_ids(seq, dtype=id_dtype, device=device)
 
         # 4. Noise latents (stock prepare_latents, no image).

@@ -72,16 +72,18 @@ def sequence_layout(grid: tuple[int, int], ref_sizes: Sequence[tuple[int, int]])
     return SequenceLayout(grid=(int(grid[0]), int(grid[1])), ref_sizes=tuple((int(w), int(h)) for w, h in ref_sizes))
 
 
-def check_fits(layout: SequenceLayout, names: Sequence[str] | None = None) -> None:
-    """Refuse more references than the sequence holds with exact positions (see the module docstring)."""
+def check_fits(layout: SequenceLayout, names: Sequence[str] | None = None, locs: Sequence[Any] | None = None) -> None:
+    """Refuse more references than the sequence holds with exact positions (see the module docstring); the error
+    is located at the first subject that does not fit when `locs` (SourceLocs, per reference) are given."""
     r = layout.first_overflow()
     if r is None:
         return
     who = names[r] if names is not None and r < len(names) else f"reference {r + 1}"
+    loc = locs[r] if locs is not None and r < len(locs) else None
     raise SigmaError(f"{who} does not fit ContextGen's sequence: references are placed diagonally in RoPE space and "
                      f"the {r + 1}th passes position {EXACT_BF16_POSITIONS}, where bf16 position ids (as ContextGen "
                      f"computes them) make neighbouring tokens collide; {r} of {len(layout.ref_sizes)} fit at this "
-                     "canvas", hint="use fewer subjects, or a smaller canvas (references shrink with it: a short "
+                     "canvas", loc=loc, hint="use fewer subjects, or a smaller canvas (references shrink with it: a short "
                      "side of 512 px or less gives 384-px references)")
 
 

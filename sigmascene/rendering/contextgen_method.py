@@ -1,0 +1,144 @@
+"""The `contextgen` method: ContextGen's published LoRA and inference (model/contextgen/) fed from the scene.
+
+What the scene hands over, per subject (in the scene's order): its reference cut out as the collage method cuts
+it (matte, alpha, segmentation model, else the rectangle with a warning) and its box in canvas pixels — the
+bounding box of its compiled region (the silhouette the compiler made from its 2D box, mask, polygon, 3D box or
+mesh). The layout image is the collage method's layout (cut-outs painted far -> near, the routing maps' nearest
+subject on top) as RGBA with alpha on subject pixels, passed as ContextGen's *given* layout: the scene's declared
+depth order replaces ContextGen's random ordering of overlapping instances. The caption is the scene's compose
+line and prompt, @-mentions read as words.
+
+Every one of those inputs is written beside the render (`<stem>.layout.png`, `<stem>.ref_<k>.png`) and named in
+the sidecar's `contextgen` block with the boxes, caption, seed, steps, guidance and size, so ContextGen's own
+`generate()` can replay the render (docs/methods.md says how).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..compiler.cutouts import scene_cutouts
+from ..compiler.layout_image import build_layout_image
+from ..errors import SigmaError
+from ..model.contextgen.adapter import ADAPTER_URL, CODE_URL, is_contextgen_lora
+from ..model.contextgen.inputs import load_reference, reference_base_size
+from ..model.contextgen.pipeline import ContextGenPipeline
+from ..model.contextgen.prompt import edit_prompt
+from ..model.contextgen.sequence import check_fits, sequence_layout
+from ..model.lora import SIGMA_METADATA_KEY
+from ..scene.prompts import rewrite_mentions, subject_phrase
+from .lora_kinds import LoraHeader, register_lora_kind
+from .method import MethodCall, MethodOutput, MethodSpec
+
+if TYPE_CHECKING:
+    from ..scene import Scene
+
+CONTEXTGEN = "contextgen"
+CONTEXTGEN_SPEC = MethodSpec(CONTEXTGEN, "ContextGen's LoRA (rank 512, MIT): masked references and the scene's "
+                             "layout image, as its published inference", own_lora=CONTEXTGEN, grid=16,
+                             default_guidance=3.5)
+
+
+def _is_contextgen(h: LoraHeader) -> bool:
+    return SIGMA_METADATA_KEY not in h.metadata and is_contextgen_lora(h.shapes)
+
+
+register_lora_kind(CONTEXTGEN, "ContextGen's LoRA", _is_contextgen, first=True)
+
+
+def contextgen_caption(scene: "Scene") -> str:
+    """The scene's compose line, then its prompt, @-mentions as words; the subjects' phrases when it has neither."""
+    phrases = {s.name: subject_phrase(s.name, s.caption) for s in scene.subjects}
+    parts = []
+    for field in ("compose", "prompt"):
+        text = " ".join((getattr(scene, field) or "").split())
+        if text:
+            parts.append(rewrite_mentions(text, phrases, field=field, scene=scene).rstrip(". "))
+    if not parts:
+        parts = [" and ".join(phrases[s.name] for s in scene.subjects)]
+    return ". ".join(parts) + "."
+
+
+def _inputs(call: MethodCall) -> dict[str, Any]:
+    """References, boxes, layout and caption from the compiled scene, and the files / sidecar facts of them."""
+    from PIL import Image
+
+    compiled = call.compiled
+    scene = compiled.scene
+    cutouts, warnings = scene_cutouts(scene)
+    layout = build_layout_image(compiled, cutouts)
+    for line in warnings:
+        if call.note is not None:
+            call.note(line)
+    width, height = scene.canvas.width, scene.canvas.height
+    base = reference_base_size(height, width)
+    refs, names, locs, files, facts = [], [], [], {}, []
+    for subject in scene.subjects:
+        box = layout.regions.get(subject.name)
+        if box is None:
+            if call.note is not None:
+                call.note(f"{subject.name}: no visible region on the canvas, so ContextGen is not given it")
+            continue
+        picture = Image.fromarray(cutouts[subject.name].rgba, "RGBA")
+        key = f"ref_{len(refs)}"
+        files[key] = picture
+        refs.append(load_reference(picture, box, base=base))
+        names.append(subject.name)
+        locs.append(subject.loc)
+        facts.append({"subject": subject.name, "file": key, "bbox": list(box),
+                      "cutout": cutouts[subject.name].source, "size": list(picture.size)})
+    if not refs:
+        raise SigmaError("no subject of this scene is visible on the canvas; ContextGen needs at least one", scene.loc)
+    check_fits(sequence_layout((height // 16, width // 16), [r.token_size for r in refs]), names, locs)
+    files["layout"] = layout.rgba_pil
+    caption = contextgen_caption(scene)
+    return {"refs": refs, "names": names, "locs": locs, "layout": layout.rgba_pil, "caption": caption,
+            "files": files, "references": facts}
+
+
+def _sidecar(call: MethodCall, got: dict[str, Any]) -> dict[str, Any]:
+    scene = call.compiled.scene
+    return {CONTEXTGEN: {
+        "caption": got["caption"], "prompt": edit_prompt(got["caption"]),
+        "references": got["references"], "layout": "layout",
+        "height": scene.canvas.height, "width": scene.canvas.width, "seed": call.seed, "global_seed": call.seed,
+        "num_inference_steps": call.plan.steps, "guidance_scale": call.plan.guidance,
+        "condition_sampling": "sample", "files_note": "file values name keys of the sidecar's `files`",
+        "adapter": ADAPTER_URL, "code": CODE_URL,
+    }}
+
+
+def _call(call: MethodCall, got: dict[str, Any]) -> dict[str, Any]:
+    scene = call.compiled.scene
+    return dict(prompt=got["caption"], references=got["refs"], layout_image=got["layout"],
+                num_inference_steps=call.plan.steps, guidance_scale=call.plan.guidance,
+                reference_names=got["names"], reference_locs=got["locs"], global_seed=call.seed,
+                callback=call.progress, callback_on_step_end=call.step_end,
+                height=scene.canvas.height, width=scene.canvas.width)
+
+
+def contextgen_plain(call: MethodCall) -> MethodOutput:
+    import time
+
+    got = _inputs(call)
+    pipe = ContextGenPipeline.sharing(call.pipe)
+    t0 = time.perf_counter()
+    out = pipe(generator=call.generator, output_type=call.output_type, **_call(call, got))
+    return MethodOutput(images=out.images, timings={"denoise_s": time.perf_counter() - t0},
+                        sidecar=_sidecar(call, got), files=got["files"])
+
+
+def contextgen_insertion(call: MethodCall) -> MethodOutput:
+    import time
+
+    from ..model.contextgen.insert import contextgen_insert
+
+    got = _inputs(call)
+    pipe = ContextGenPipeline.sharing(call.pipe)
+    compiled = call.compiled
+    kw = _call(call, got)
+    t0 = time.perf_counter()
+    images, _ = contextgen_insert(pipe, compiled.background, compiled.blend_region, feather=int(call.feather or 0),
+                                  generator=call.generator, output_type=call.output_type, **kw)
+    return MethodOutput(images=images, timings={"denoise_s": time.perf_counter() - t0, "feather_px": call.feather or 0},
+                        sidecar=_sidecar(call, got), files=got["files"])
