@@ -89,7 +89,7 @@ def run(
     lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors (or env SIGMASCENE_LORA)."),
     mode: str = typer.Option("single", "--mode", help="single (all subjects in one pass) | iterative (baseline)."),
     method: Optional[str] = typer.Option(None, "--method", "-m", help="The render method (sigma | iterative | "
-                                         "collage; default: chosen from the model, as `render` does), or the name "
+                                         "collage | contextgen; default: chosen from the model, as `render` does), or the name "
                                          "of the renders/ folder and table row (old spelling; --name)."),
     name: Optional[str] = typer.Option(None, "--name", help="Name of the renders/ folder and table row (default: "
                                        "<lora or base name>-<method>)."),

@@ -104,7 +104,7 @@ def _sidecar(call: MethodCall, got: dict[str, Any]) -> dict[str, Any]:
         "height": scene.canvas.height, "width": scene.canvas.width, "seed": call.seed, "global_seed": call.seed,
         "num_inference_steps": call.plan.steps, "guidance_scale": call.plan.guidance,
         "condition_sampling": "sample", "files_note": "file values name keys of the sidecar's `files`",
-        "adapter": ADAPTER_URL, "code": CODE_URL,
+        "adapter": ADAPTER_URL, "code": CODE_URL, "lora": got["adapter_state"],
     }}
 
 
@@ -117,10 +117,36 @@ def _call(call: MethodCall, got: dict[str, Any]) -> dict[str, Any]:
                 height=scene.canvas.height, width=scene.canvas.width)
 
 
+def _adapter_state(call: MethodCall) -> str:
+    """Fuse ContextGen's adapter into the loaded base once, where that is cheaper (model/contextgen/memory.py);
+    the state it is in, for the sidecar."""
+    from pathlib import Path
+
+    from ..model.contextgen.memory import fuse_adapter, fuse_decision
+
+    pipe = call.pipe
+    done = getattr(pipe, "contextgen_adapter_state", None)
+    if done is not None:
+        return done
+    ours = {lo.path.resolve() for lo in call.plan.model.loras if lo.kind == CONTEXTGEN and lo.weight == 1.0}
+    names = [n for n, info in getattr(pipe, "lora_infos", {}).items()
+             if info.path is not None and Path(info.path).resolve() in ours]
+    fuse, why = fuse_decision(pipe)
+    if fuse and len(names) == 1:
+        fuse_adapter(pipe, names[0])
+    else:
+        why = why if not fuse else "kept as PEFT layers (weighted or several ContextGen adapters)"
+    if call.note is not None:
+        call.note(f"ContextGen's LoRA: {why}")
+    pipe.contextgen_adapter_state = why
+    return why
+
+
 def contextgen_plain(call: MethodCall) -> MethodOutput:
     import time
 
     got = _inputs(call)
+    got["adapter_state"] = _adapter_state(call)
     pipe = ContextGenPipeline.sharing(call.pipe)
     t0 = time.perf_counter()
     out = pipe(generator=call.generator, output_type=call.output_type, **_call(call, got))
@@ -134,6 +160,7 @@ def contextgen_insertion(call: MethodCall) -> MethodOutput:
     from ..model.contextgen.insert import contextgen_insert
 
     got = _inputs(call)
+    got["adapter_state"] = _adapter_state(call)
     pipe = ContextGenPipeline.sharing(call.pipe)
     compiled = call.compiled
     kw = _call(call, got)

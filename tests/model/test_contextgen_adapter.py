@@ -76,3 +76,35 @@ def test_sigma_pipelines_checked_loader_takes_it_whole_under_strict(adapter):
     assert info.warnings == [] and not info.sigma
     _check_every_key_applied(pipe.transformer, "cg", _file(adapter)[0])
     assert read_lora_info(adapter).rank == 8
+
+
+def test_fusing_is_chosen_only_on_a_gpu_with_plain_weights_and_changes_the_output_by_rounding_only(adapter):
+    import types
+
+    from sigmascene.model.contextgen.inputs import load_reference
+    from sigmascene.model.contextgen.memory import fuse_adapter, fuse_decision
+    from PIL import Image
+
+    pipe = ContextGenPipeline(**make_tiny_contextgen_components(0))
+    pipe.load_lora_weights(str(adapter.parent), adapter_name="flux_mig", weight_name=adapter.name)
+    assert fuse_decision(pipe)[0] is False  # CPU: ContextGen's own (unfused) structure
+    on_gpu = types.SimpleNamespace(_execution_device=torch.device("cuda"), transformer=pipe.transformer)
+    assert fuse_decision(on_gpu)[0] is True
+    pipe.transformer.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=torch.float32)
+    assert fuse_decision(on_gpu) == (False, "kept as PEFT layers (GGUF / fp8 base weights: fusing would requantize "
+                                            "them)")
+
+    pipe = ContextGenPipeline(**make_tiny_contextgen_components(0))
+    pipe.load_lora_weights(str(adapter.parent), adapter_name="flux_mig", weight_name=adapter.name)
+    ref = load_reference(Image.new("RGBA", (32, 32), (9, 90, 200, 255)), [0, 0, 20, 20], base=256)
+    layout = Image.new("RGBA", (32, 32), (9, 90, 200, 255))
+
+    def run():
+        return pipe("a cat", [ref], layout, height=32, width=32, num_inference_steps=1, global_seed=0,
+                    generator=torch.Generator().manual_seed(0), output_type="latent").images
+
+    unfused = run()
+    fuse_adapter(pipe, "flux_mig")
+    assert not getattr(pipe.transformer, "peft_config", None)  # the adapter's own tensors are freed
+    fused = run()
+    assert float((fused - unfused).norm() / unfused.norm()) < 1e-5
