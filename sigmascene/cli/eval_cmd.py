@@ -67,6 +67,19 @@ def make_set_cmd(
           f"to {out}")
 
 
+def split_method(method: Optional[str], name: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+    """`--method` is a render method when it names one; otherwise it is the old spelling of `--name`."""
+    from ..rendering.methods import method_names
+
+    if method is None or method in method_names():
+        return method, name
+    if name is not None:
+        from ..rendering.methods import method_spec
+
+        method_spec(method)  # both given: --method must be a method (did-you-mean)
+    return None, method
+
+
 @eval_app.command("run")
 def run(
     set_dir: Path = typer.Argument(..., metavar="SET", help="Eval set folder (holds evalset.json)."),
@@ -75,8 +88,11 @@ def run(
                                        "model)."),
     lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors (or env SIGMASCENE_LORA)."),
     mode: str = typer.Option("single", "--mode", help="single (all subjects in one pass) | iterative (baseline)."),
-    method: Optional[str] = typer.Option(None, "--method", "-m", help="Name of the renders/ folder and table row "
-                                         "(default: <lora or base name>-<mode>)."),
+    method: Optional[str] = typer.Option(None, "--method", "-m", help="The render method (sigma | iterative | "
+                                         "collage; default: chosen from the model, as `render` does), or the name "
+                                         "of the renders/ folder and table row (old spelling; --name)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Name of the renders/ folder and table row (default: "
+                                       "<lora or base name>-<method>)."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Denoising steps (default 28; 20 "
                                         "with the demo model)."),
     guidance: float = typer.Option(2.5, "--guidance", help="Distilled guidance strength."),
@@ -96,33 +112,36 @@ def run(
     from ..eval.evalset import EvalSet
     from ..eval.runner import RunOptions, check_setting, default_method, run_set, select_cases
     from ..model.loading import quiet_libraries
-    from ..rendering.render import RenderOptions, check_cache_allowed, check_options, choose_model, load_model, model_identity
+    from ..rendering.plan import resolve_model
+    from ..rendering.provenance import plan_identity
+    from ..rendering.render import RenderRequest, load_model
 
     with user_errors():
         check_finite("--guidance", guidance)  # nan rendered every case blank and exited 0
-        check_options(RenderOptions(mode=mode, prompt_mode=prompt_mode, dtype=dtype))
+        render_method, name = split_method(method, name)
+        request = RenderRequest(base=base, loras=[lora] if lora else [], method=render_method, mode=mode,
+                                steps=steps, guidance=guidance, prompt_mode=prompt_mode,
+                                cache_conditions=cache_conditions, device=device or "auto", dtype=dtype)
+        model, spec, said = resolve_model(request)  # every rule, once, before the set is read
         evalset = EvalSet.load(set_dir)
         cases = select_cases(evalset, case, limit)
-        choice = choose_model(RenderOptions(base=base, loras=[lora] if lora else []))
-        if choice.demo:
+        if model.demo:
             from ..demo import DEMO_STEPS
             from ..demo.select import demo_banner
 
             console.print(demo_banner(), markup=False, soft_wrap=True, highlight=False)
             steps = steps or DEMO_STEPS
-        if cache_conditions:
-            check_cache_allowed(choice.loras)
-        name = method or default_method(choice.base, choice.loras[0][0] if choice.loras else None, mode,
-                                        demo=choice.demo)
-        options = RunOptions(name, mode, steps or 28, guidance, prompt_mode, cache_conditions,
-                             model_identity(choice.base, choice.loras, base_source=choice.base_source,
-                                            lora_source=choice.lora_source))
+        for line in said:
+            console.print(line, style="yellow", markup=False, soft_wrap=True, highlight=False)
+        name = name or default_method(model.base, model.loras[0].path if model.loras else None,
+                                      "single" if spec.name == "sigma" else spec.name, demo=model.demo)
+        options = RunOptions(name, mode, steps or 28, guidance, prompt_mode, cache_conditions, plan_identity(model),
+                             render_method=render_method)
         if not force and evalset.render_dir(name).is_dir():
             check_setting(evalset.render_dir(name), options)  # before minutes of model loading
         quiet_libraries()
         with console.status("loading the model..."):
-            pipe = load_model(RenderOptions(base=base, loras=[lora] if lora else [], device=device or "auto",
-                                            dtype=dtype))
+            pipe = load_model(model)
         try:
             with progress_bar(f"rendering {name}") as start:
                 summary = run_set(pipe, evalset, options, cases=cases, force=force, advance=start(len(cases)))

@@ -1,4 +1,5 @@
-"""The Render button: `sigmascene.rendering.render.render_scene` in a background thread, its progress streamed as JSON lines.
+"""The Render button: the resolver's plan rendered (`rendering.render.render_plan`) in a background thread, its
+progress streamed as JSON lines.
 
 POST /api/render answers a stream: {"event": "started", "job": id}, then {"event": "progress", "step", "total"},
 {"event": "note"}, and finally {"event": "done", "image": url, "sidecar": {...}} or {"event": "error"} /
@@ -30,7 +31,8 @@ class Job:
 
 
 async def start_render(st: EditorState, request: Request) -> Response:
-    from ..rendering.render import RenderCancelled, RenderOptions, render_scene, save_render
+    from ..rendering.plan import resolve_plan
+    from ..rendering.render import RenderCancelled, RenderRequest, load_model, render_plan, save_render
 
     try:
         data = await request.json() if await request.body() else {}
@@ -40,12 +42,13 @@ async def start_render(st: EditorState, request: Request) -> Response:
     if p.scene is None:
         raise SigmaError("the scene has errors; fix them before rendering")
     scene = p.scene
-    steps, seed = data.get("steps"), data.get("seed")
+    steps, seed, method = data.get("steps"), data.get("seed"), data.get("method")
     if steps is not None and not (isinstance(steps, int) and 1 <= steps <= 1000):
         raise SigmaError("steps must be a whole number from 1 to 1000")
-    if seed is not None and not (isinstance(seed, int) and seed >= 0):
-        raise SigmaError("seed must be a whole number, zero or more")
-    opts = RenderOptions(steps=steps, seed=seed, device=str(data.get("device", "auto")))
+    if method is not None and not isinstance(method, str):
+        raise SigmaError("method must be a method name")
+    render_request = RenderRequest(steps=steps, seed=seed, method=method, device=str(data.get("device", "auto")))
+    plan = resolve_plan(render_request, scene)  # the seed rule and every other one: the resolver's, as for `render`
     job = Job(secrets.token_hex(6))
     st.jobs[job.id] = job
     loop = asyncio.get_running_loop()
@@ -56,10 +59,13 @@ async def start_render(st: EditorState, request: Request) -> Response:
 
     def work() -> None:
         try:
-            key = (opts.base, tuple(opts.loras), opts.device, opts.dtype)
-            result = render_scene(scene, opts, note=lambda m: emit({"event": "note", "message": m}),
-                                  progress=lambda i, n: emit({"event": "progress", "step": i, "total": n}),
-                                  cancel=job.cancel, pipe=st.pipe_cache.get(key))
+            loaded = st.pipe_cache.get(plan.model)
+            if loaded is None:
+                loaded = st.pipe_cache[plan.model] = load_model(plan.model, note=lambda m: emit({"event": "note",
+                                                                                                 "message": m}))
+            result = render_plan(scene, plan, note=lambda m: emit({"event": "note", "message": m}),
+                                 progress=lambda i, n: emit({"event": "progress", "step": i, "total": n}),
+                                 cancel=job.cancel, loaded=loaded)
             out_dir = st.path.parent / "renders"
             out_dir.mkdir(exist_ok=True)
             target = free_name(out_dir, f"{st.path.stem}.png")

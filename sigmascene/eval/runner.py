@@ -11,15 +11,19 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..errors import ConfigError, ModelError, SigmaError
 from ..core.files import save_image_atomic, write_text_atomic
 from .evalset import Case, EvalSet
 
+if TYPE_CHECKING:
+    from ..rendering.render import LoadedModel
+    from ..rendering.request import RenderRequest
+
 MODES = ("single", "iterative")
 # The options that define a method: a resumed run must match them exactly.
-SETTING_KEYS = ("mode", "steps", "guidance", "prompt_mode", "cache_conditions", "model")
+SETTING_KEYS = ("mode", "render_method", "steps", "guidance", "prompt_mode", "cache_conditions", "model")
 
 
 @dataclass
@@ -30,7 +34,8 @@ class RunOptions:
     guidance: float = 2.5
     prompt_mode: str = "auto"
     cache_conditions: bool = False
-    model: dict[str, Any] = field(default_factory=dict)  # sigmascene.rendering.render.model_identity: resuming checks it
+    model: dict[str, Any] = field(default_factory=dict)  # rendering.provenance.model_identity: resuming checks it
+    render_method: str | None = None  # sigma | iterative | collage | ... (None: the resolver's default)
 
     def setting(self) -> dict[str, Any]:
         from ..rendering.provenance import identity_key
@@ -69,7 +74,7 @@ def check_setting(folder: Path, options: RunOptions) -> None:
         if not isinstance(old, dict):
             continue
         new = options.setting()
-        diff = [k for k in SETTING_KEYS if old.get(k) != new.get(k)]
+        diff = [k for k in SETTING_KEYS if old.get(k) != new.get(k) and not (k == "render_method" and k not in old)]
         if diff:
             shown = ", ".join(f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in diff)
             raise ConfigError(f"renders/{options.method} was rendered with another setting ({shown})",
@@ -82,19 +87,30 @@ def select_cases(evalset: EvalSet, only: Sequence[str] | None, limit: int | None
     return cases[:limit] if limit is not None else cases
 
 
-def render_case(pipe: Any, evalset: EvalSet, case: Case, options: RunOptions,
+def run_request(options: RunOptions, loaded: "LoadedModel", seed: int | None = None) -> "RenderRequest":
+    """The render request of a run: the loaded model's weights, the run's setting, the case's seed."""
+    from ..rendering.request import RenderRequest
+
+    plan = loaded.plan
+    return RenderRequest(base=None if plan.demo else str(plan.base),
+                         loras=[] if plan.demo else [f"{lo.path}:{lo.weight!r}" for lo in plan.loras],
+                         transformer=str(plan.transformer) if plan.transformer else None,
+                         method=options.render_method, mode=options.mode, steps=options.steps,
+                         guidance=options.guidance, seed=seed, cache_conditions=options.cache_conditions,
+                         prompt_mode=options.prompt_mode, device=plan.device, dtype=plan.dtype, offload=plan.offload,
+                         vae_tiling=plan.vae_tiling)
+
+
+def render_case(loaded: "LoadedModel", evalset: EvalSet, case: Case, options: RunOptions,
                 on_step: Callable[[int, int], None] | None = None) -> tuple[Any, dict]:
     """Compile and render one case through the library render call; returns (PIL image, sidecar dict): the
     sidecar `sigmascene render` writes, plus the case, the method and its setting."""
-    from ..rendering.render import RenderOptions, render_scene
+    from ..rendering.render import render_scene
 
     scene = evalset.load_scene(case)
-    seed = scene.seed if case.seed is None else case.seed
-    ropts = RenderOptions(steps=options.steps, guidance=options.guidance, seed=seed, mode=options.mode,
-                          cache_conditions=options.cache_conditions, prompt_mode=options.prompt_mode)
     t0 = time.perf_counter()
-    result = render_scene(scene, ropts, pipe=pipe, progress=on_step, source=case.scene,
-                          model=options.model or None)
+    result = render_scene(scene, run_request(options, loaded, case.seed), loaded=loaded, progress=on_step,
+                          source=case.scene)
     seconds = time.perf_counter() - t0
     sidecar = dict(result.sidecars[0], case=case.id, method=options.method, setting=options.setting(),
                    seconds=seconds)
@@ -109,7 +125,7 @@ def write_render(folder: Path, case_id: str, image: Any, sidecar: dict) -> None:
     write_text_atomic(folder / f"{case_id}.json", json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
 
 
-def run_set(pipe: Any, evalset: EvalSet, options: RunOptions, *, cases: Sequence[Case] | None = None,
+def run_set(loaded: "LoadedModel", evalset: EvalSet, options: RunOptions, *, cases: Sequence[Case] | None = None,
             force: bool = False, advance: Callable[[str], None] | None = None,
             on_step: Callable[[int, int], None] | None = None) -> RunSummary:
     """Render every selected case not yet finished; a failing case is recorded and the run goes on."""
@@ -125,7 +141,7 @@ def run_set(pipe: Any, evalset: EvalSet, options: RunOptions, *, cases: Sequence
             summary.skipped.append(case.id)
         else:
             try:
-                image, sidecar = render_case(pipe, evalset, case, options, on_step)
+                image, sidecar = render_case(loaded, evalset, case, options, on_step)
                 write_render(folder, case.id, image, sidecar)
                 summary.rendered.append(case.id)
             except (ConfigError, ModelError):

@@ -12,7 +12,8 @@ from typing import Any, Mapping
 
 from ..errors import Diagnostic, SigmaError, SourceLoc
 from ..core.paths import confine
-from ..scene import (MAX_SUBJECTS, SUPPORTED_VERSIONS, Camera, Canvas, Include, Node, Param, Relation, Scene, Subject)
+from ..scene import (MAX_SEED, MAX_SUBJECTS, SUPPORTED_VERSIONS, Camera, Canvas, Include, Node, Param, Relation, Scene,
+                     Subject)
 from .background import finish_background, lower_background
 from .comments import attach_comments
 from .lowering import Lowering
@@ -33,7 +34,7 @@ def lower(root: ParsedFile, *, base_dir: Path, overrides: Mapping[str, str], fra
     return _Lowerer(root, base_dir, overrides, fragment, root_dir).run()
 
 
-MAX_TEXT_SEED = 2**53  # the largest whole number a float (how the parser reads numbers) holds exactly
+MAX_TEXT_SEED = MAX_SEED  # the scene's seed rule (sigmascene/scene/ir.py)
 
 
 class _Lowerer(Lowering):

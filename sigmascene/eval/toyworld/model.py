@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ...errors import ConfigError, ModelError
+
+if TYPE_CHECKING:
+    from ...rendering.render import LoadedModel
+    from ...rendering.request import RenderRequest
 
 DEFAULT_SIZE = 256
 DEFAULT_STEPS = 28
@@ -78,13 +82,21 @@ def choose_model(model: str, base: Optional[str], lora: Optional[str], size: Opt
                        list(demo.TRAIN_SEEDS), identity=ident, train_world_seed=demo.TRAIN_WORLD_SEED)
 
 
-def load_model(choice: ModelChoice, device: Optional[str] = None, dtype: str = "auto") -> Any:
-    """The SigmaPipeline for a choice, on `device` (default: cuda when present)."""
-    if choice.base is not None:
-        from ...model.loading import load_pipeline
+def model_request(choice: ModelChoice, device: Optional[str] = None, dtype: str = "auto",
+                  method: Optional[str] = None) -> "RenderRequest":
+    """The render request of a choice: the demo model when no base is named."""
+    from ...rendering.request import RenderRequest
 
-        return load_pipeline(choice.base, choice.lora, device=device, dtype=dtype)
-    demo = demo_module()
-    if demo is None:
+    if choice.base is None and demo_module() is None:
         raise ModelError("the embedded demo model is not available in this installation")
-    return demo.load_demo_pipeline(device)  # device None: cuda when present
+    return RenderRequest(base=str(choice.base) if choice.base is not None else None,
+                         loras=[str(choice.lora)] if choice.lora is not None else [], method=method,
+                         device=device or "auto", dtype=dtype)
+
+
+def load_model(choice: ModelChoice, device: Optional[str] = None, dtype: str = "auto",
+               method: Optional[str] = None) -> "LoadedModel":
+    """The pipeline for a choice, on `device` (default: cuda when present), through the one resolver."""
+    from ...rendering.render import load_model as load
+
+    return load(model_request(choice, device, dtype, method))

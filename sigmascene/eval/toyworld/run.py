@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
 import numpy as np
 
@@ -26,6 +26,10 @@ from ..runner import MODES
 from .metrics import SceneScore, score_image, scene_regions
 from .validate import Validation, foreign_identities, vae_round_trip, validate_scene
 from .world import HELDOUT_BASE, WORLDS_DIR, load_rgb, case_id, check_disjoint, load_toy_scene, make_worlds
+
+if TYPE_CHECKING:
+    from ...model.pipeline import SigmaPipeline
+    from ...rendering.render import LoadedModel
 
 Start = Callable[[str, int], Callable[[str], None]]  # start(label, total) -> advance(description)
 
@@ -104,16 +108,16 @@ def prepare(cfg: ToyworldConfig, train_seeds: Optional[Iterable[int]] = None,
     return evalset
 
 
-def render_all(pipe: Any, evalset: EvalSet, cfg: ToyworldConfig, model: dict,
+def render_all(loaded: "LoadedModel", evalset: EvalSet, cfg: ToyworldConfig,
                start: Optional[Start] = None) -> dict[str, Any]:
     """Render every case in every mode; finished renders are skipped. Returns {mode: RunSummary}."""
     from ..runner import RunOptions, run_set
 
     out = {}
     for mode in cfg.modes:
-        options = RunOptions(cfg.method(mode), mode, cfg.steps, cfg.guidance, "auto", False, model)
+        options = RunOptions(cfg.method(mode), mode, cfg.steps, cfg.guidance, "auto", False, loaded.identity)
         advance = start(f"rendering {mode}", len(evalset.cases)) if start else None
-        out[mode] = run_set(pipe, evalset, options, advance=advance)
+        out[mode] = run_set(loaded, evalset, options, advance=advance)
     return out
 
 
@@ -142,7 +146,7 @@ def _add_unchanged(res: Results, n: int, mode: str, folder: Path, evalset: EvalS
 
 
 def score_all(evalset: EvalSet, cfg: ToyworldConfig, *, validate_seed: int = 0,
-              start: Optional[Start] = None, pipe: Any = None) -> Results:
+              start: Optional[Start] = None, pipe: "SigmaPipeline | None" = None) -> Results:
     """Score the finished renders of every mode and validate the metrics on every scene's ground truth; with
     `pipe`, also score the ground truth through its VAE at the eval canvas (the model's own ceiling)."""
     from PIL import Image

@@ -70,8 +70,9 @@ def run_toyworld(req: ToyworldRequest, start: tw_run.Start,
     pipe, summaries = None, {}
     if not req.validate:
         with (loading() if loading is not None else nullcontext()):
-            pipe = tw_model.load_model(choice, req.device, req.dtype)
-        summaries = tw_run.render_all(pipe, evalset, cfg, choice.identity or {}, start)
+            loaded = tw_model.load_model(choice, req.device, req.dtype)
+        pipe = loaded.pipe
+        summaries = tw_run.render_all(loaded, evalset, cfg, start)
     results = tw_run.score_all(evalset, cfg, start=start, pipe=pipe)
     title = (f"toy-world metric validation · {cfg.structure} · {cfg.size}px" if req.validate else
              f"toy-world eval · {choice.name} · {cfg.structure} · {cfg.size}px" + (" · insert" if req.insert else ""))
