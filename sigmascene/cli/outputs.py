@@ -52,10 +52,11 @@ def refuse_foreign_renders(images: Iterable[Path], force: bool) -> None:
         check_writable_file(image, "output image")
         sidecar = image.with_suffix(".json")
         check_writable_file(sidecar, "sidecar")
-        if force or not (image.exists() or sidecar.exists()):
+        layout = image.with_name(f"{image.stem}.layout.png")  # a method's file beside the render (collage)
+        if force or not (image.exists() or sidecar.exists() or layout.exists()):
             continue
         if not _is_render_sidecar(sidecar, image):
-            present = " and ".join(str(p) for p in (image, sidecar) if p.exists())
+            present = " and ".join(str(p) for p in (image, sidecar, layout) if p.exists())
             raise ConfigError(f"{present} already exist{'s' if ' and ' not in present else ''} and "
                               f"{'was' if ' and ' not in present else 'were'} not written by `sigmascene render`; "
                               f"refusing to overwrite", hint="choose another -o, or pass --force to replace it")

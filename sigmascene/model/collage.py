@@ -24,7 +24,7 @@ from .insert import paste_back
 from .iterative import BlendCallback, _chain, initial_noise
 from .output import SigmaPipelineOutput
 
-#: How the generator is made from a seed, in words the sidecar records (the same in `render_collage`).
+#: How the generator is made from a seed (model/seeds.py), in the words the sidecar records.
 GENERATOR = "torch.Generator('cpu').manual_seed(seed)"
 
 
@@ -52,7 +52,7 @@ def stock_call_kwargs(instruction: str, height: int, width: int, num_inference_s
             "max_area": int(height) * int(width), "_auto_resize": False}
 
 
-def render_collage(pipe: Any, layout: Any, instruction: str, *, seed: int, num_inference_steps: int = 28,
+def render_collage(pipe: Any, layout: Any, instruction: str, *, generator: Any, num_inference_steps: int = 28,
                    guidance_scale: float = 2.5, output_type: str = "pil", photo: np.ndarray | None = None,
                    region: np.ndarray | None = None, feather: int = 1,
                    callback: Callable[[int, int], None] | None = None,
@@ -62,10 +62,10 @@ def render_collage(pipe: Any, layout: Any, instruction: str, *, seed: int, num_i
 
     `photo` + `region` (both H x W, from the compiled scene) insert into a photo: latents outside `region` follow
     the photo at every step, and the result is pasted back with a `feather`-px seam. `output_type="latent"`
-    returns the final packed latents (B, tokens, 64), as diffusers does. `callback(step, total)` reports progress;
+    returns the final packed latents (B, tokens, 64), as diffusers does. `generator` is the seed's
+    (`model.seeds.seed_generator`, recorded as GENERATOR in the sidecar). `callback(step, total)` reports progress;
     `callback_on_step_end` is diffusers' (it may set `pipe._interrupt`).
     """
-    import torch
     from PIL import Image
 
     t0 = time.perf_counter()
@@ -74,7 +74,6 @@ def render_collage(pipe: Any, layout: Any, instruction: str, *, seed: int, num_i
     if (photo is None) != (region is None):
         raise SigmaError("insertion needs both the photo and its blend region")
     kontext = kontext_pipeline(pipe)
-    generator = torch.Generator("cpu").manual_seed(int(seed))
     total = num_inference_steps
 
     def progress(p: Any, i: int, t: Any, kwargs: dict) -> dict:

@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from sigmascene.model.seeds import seed_generator
 from sigmascene.model.collage import kontext_pipeline, render_collage, stock_call_kwargs
 from sigmascene.testing.tiny_pipeline import make_tiny_components, make_tiny_pipeline
 
@@ -29,7 +30,7 @@ def test_collage_latents_equal_stock_flux_kontext_on_the_same_layout_and_instruc
     from diffusers import FluxKontextPipeline
 
     layout = _layout()
-    ours = render_collage(make_tiny_pipeline(0), layout, INSTRUCTION, seed=7, num_inference_steps=3,
+    ours = render_collage(make_tiny_pipeline(0), layout, INSTRUCTION, generator=seed_generator(7), num_inference_steps=3,
                           guidance_scale=2.5, output_type="latent").images
     stock = FluxKontextPipeline(**make_tiny_components(0))
     stock.set_progress_bar_config(disable=True)
@@ -59,7 +60,7 @@ def test_insertion_keeps_the_photo_exact_outside_the_blend_region():
     region = np.zeros((48, 64), bool)
     region[16:32, 16:40] = True
     seen = []
-    out = render_collage(make_tiny_pipeline(0), _layout(), INSTRUCTION, seed=1, num_inference_steps=2,
+    out = render_collage(make_tiny_pipeline(0), _layout(), INSTRUCTION, generator=seed_generator(1), num_inference_steps=2,
                          photo=photo, region=region, feather=2, callback=lambda i, n: seen.append((i, n)))
     img = np.asarray(out.images[0])
     assert img.shape == photo.shape
@@ -74,4 +75,4 @@ def test_insertion_needs_both_photo_and_region():
     from sigmascene.errors import SigmaError
 
     with pytest.raises(SigmaError, match="both the photo and its blend region"):
-        render_collage(make_tiny_pipeline(0), _layout(), "x", seed=0, photo=np.zeros((48, 64, 3), np.uint8))
+        render_collage(make_tiny_pipeline(0), _layout(), "x", generator=seed_generator(0), photo=np.zeros((48, 64, 3), np.uint8))
