@@ -33,7 +33,7 @@ def kontext_pipeline(pipe: Any) -> Any:
     CPU-offload state is carried over so offload keeps working across calls."""
     from diffusers import FluxKontextPipeline
 
-    kontext = FluxKontextPipeline(**{k: v for k, v in pipe.components.items()
+    kontext: Any = FluxKontextPipeline(**{k: v for k, v in pipe.components.items()
                                      if k in ("scheduler", "vae", "text_encoder", "tokenizer", "text_encoder_2",
                                               "tokenizer_2", "transformer", "image_encoder", "feature_extractor")})
     for attr in ("_all_hooks", "_offload_device", "_offload_gpu_id"):
@@ -83,7 +83,7 @@ def render_collage(pipe: Any, layout: Any, instruction: str, *, generator: Any, 
 
     step_end = _chain(callback_on_step_end, progress)
     extra: dict[str, Any] = {}
-    if photo is not None:
+    if photo is not None and region is not None:
         noise = initial_noise(kontext, (height, width), generator)
         step_end = _chain(BlendCallback(kontext, photo, region, noise, (height, width)), step_end)
         extra["latents"] = noise
@@ -92,7 +92,7 @@ def render_collage(pipe: Any, layout: Any, instruction: str, *, generator: Any, 
                   joint_attention_kwargs=joint_attention_kwargs,
                   **stock_call_kwargs(instruction, height, width, num_inference_steps, guidance_scale), **extra)
     images = out.images
-    if photo is not None and output_type != "latent":
+    if photo is not None and region is not None and output_type != "latent":
         pasted = paste_back(images[0], photo, region, feather)
         images = (pasted.astype(np.float32)[None] / 255.0 if output_type == "np"
                   else [Image.fromarray(pasted, "RGB")])

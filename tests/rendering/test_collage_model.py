@@ -30,8 +30,8 @@ def test_collage_latents_equal_stock_flux_kontext_on_the_same_layout_and_instruc
     from diffusers import FluxKontextPipeline
 
     layout = _layout()
-    ours = render_collage(make_tiny_pipeline(0), layout, INSTRUCTION, generator=seed_generator(7), num_inference_steps=3,
-                          guidance_scale=2.5, output_type="latent").images
+    ours = render_collage(make_tiny_pipeline(0), layout, INSTRUCTION, generator=seed_generator(7),
+                          num_inference_steps=3, guidance_scale=2.5, output_type="latent").images
     stock = FluxKontextPipeline(**make_tiny_components(0))
     stock.set_progress_bar_config(disable=True)
     want = stock(image=layout, prompt=INSTRUCTION, height=48, width=64, num_inference_steps=3, guidance_scale=2.5,
@@ -60,8 +60,8 @@ def test_insertion_keeps_the_photo_exact_outside_the_blend_region():
     region = np.zeros((48, 64), bool)
     region[16:32, 16:40] = True
     seen = []
-    out = render_collage(make_tiny_pipeline(0), _layout(), INSTRUCTION, generator=seed_generator(1), num_inference_steps=2,
-                         photo=photo, region=region, feather=2, callback=lambda i, n: seen.append((i, n)))
+    out = render_collage(make_tiny_pipeline(0), _layout(), INSTRUCTION, generator=seed_generator(1),
+                         num_inference_steps=2, photo=photo, region=region, feather=2, callback=lambda i, n: seen.append((i, n)))
     img = np.asarray(out.images[0])
     assert img.shape == photo.shape
     far = np.ones_like(region)
@@ -75,4 +75,5 @@ def test_insertion_needs_both_photo_and_region():
     from sigmascene.errors import SigmaError
 
     with pytest.raises(SigmaError, match="both the photo and its blend region"):
-        render_collage(make_tiny_pipeline(0), _layout(), "x", generator=seed_generator(0), photo=np.zeros((48, 64, 3), np.uint8))
+        render_collage(make_tiny_pipeline(0), _layout(), "x", generator=seed_generator(0),
+                       photo=np.zeros((48, 64, 3), np.uint8))
