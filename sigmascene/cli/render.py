@@ -55,6 +55,12 @@ def render(
                                                "the long side, 8 at 1024)."),
     cache_conditions: bool = typer.Option(False, "--cache-conditions",
                                           help="Compute condition K/V once (needs a LoRA trained with the mask)."),
+    segmenter: Optional[Path] = typer.Option(None, "--segmenter", metavar="DIR",
+                                             help="collage: a SAM-family transformers folder that cuts out "
+                                                  "references with no transparency and no `matte`."),
+    detector: Optional[Path] = typer.Option(None, "--detector", metavar="DIR",
+                                            help="collage: a zero-shot detector folder (Grounding DINO, OWLv2) "
+                                                 "that finds each subject's caption for --segmenter."),
     offload: Optional[str] = typer.Option(None, "--offload", help="model | sequential CPU offload (GPU only)."),
     dtype: str = typer.Option("auto", "--dtype", help=DTYPE_HELP),
     vae_tiling: bool = typer.Option(False, "--vae-tiling", help="Decode in tiles to save memory."),
@@ -80,7 +86,9 @@ def render(
                                 cache_conditions=cache_conditions,
                                 offload=offload, dtype=dtype, vae_tiling=vae_tiling, prompt_mode=prompt_mode,
                                 device=device, identity_size=parse_identity_size(identity_size), batch=batch,
-                                blend_margin=blend_margin, feather=feather)
+                                blend_margin=blend_margin, feather=feather,
+                                segmenter=str(segmenter) if segmenter else None,
+                                detector=str(detector) if detector else None)
         check_request(options)
         sets = parse_sets(set_)
         target = Path(out or output or Path(file).with_suffix(".png").name)

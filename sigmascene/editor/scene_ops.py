@@ -105,7 +105,7 @@ def patch_scene(st: EditorState, data: dict[str, Any]) -> None:
                     if key not in scene.canvas._locs:
                         raise SigmaError("the file has no `canvas` statement to change; add it in the source")
                     ed.number(scene.canvas, key, int(_num(canvas[key], key)), "plain")
-        for key in ("prompt", "compose"):
+        for key in ("prompt", "compose", "instruction"):
             if key in data and data[key] != getattr(scene, key):
                 if key not in scene._locs:
                     raise SigmaError(f"the file has no `{key}` statement to change; add it in the source")

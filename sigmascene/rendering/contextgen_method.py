@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 CONTEXTGEN = "contextgen"
 CONTEXTGEN_SPEC = MethodSpec(CONTEXTGEN, "ContextGen's LoRA (rank 512, MIT): masked references and the scene's "
                              "layout image, as its published inference", own_lora=CONTEXTGEN, grid=16,
-                             default_guidance=3.5)
+                             default_guidance=3.5, flags=frozenset({"segmenter", "detector"}))
 
 
 def _is_contextgen(h: LoraHeader) -> bool:
@@ -59,13 +59,30 @@ def contextgen_caption(scene: "Scene") -> str:
     return ". ".join(parts) + "."
 
 
+_last: list[tuple[Any, dict[str, Any]]] = []  # the inputs of the scene being rendered, made once per batch
+
+
 def _inputs(call: MethodCall) -> dict[str, Any]:
-    """References, boxes, layout and caption from the compiled scene, and the files / sidecar facts of them."""
+    """References, boxes, layout and caption from the compiled scene, and the files / sidecar facts of them; made
+    once for all seeds of a batch (warnings said once)."""
+    if _last and _last[0][0] is call.compiled:
+        return dict(_last[0][1])
+    got = _make_inputs(call)
+    _last[:] = [(call.compiled, got)]
+    return dict(got)
+
+
+def _make_inputs(call: MethodCall) -> dict[str, Any]:
     from PIL import Image
 
     compiled = call.compiled
     scene = compiled.scene
-    cutouts, warnings = scene_cutouts(scene)
+    segmenter = None
+    if call.plan.segmenter is not None:  # the collage method's cut-out models, loaded the same way
+        from .cutout_models import load_segmenter
+
+        segmenter = load_segmenter(call.plan.segmenter, call.plan.detector, call.plan.model.device)
+    cutouts, warnings = scene_cutouts(scene, segmenter=segmenter)
     layout = build_layout_image(compiled, cutouts)
     for line in warnings:
         if call.note is not None:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .plan import RenderPlan
 
 #: Request fields only some methods honour, with the spelling a user typed them in.
-METHOD_FLAGS = {"cache_conditions": "--cache-conditions"}
+METHOD_FLAGS = {"cache_conditions": "--cache-conditions", "segmenter": "--segmenter", "detector": "--detector"}
 
 
 @dataclass(frozen=True)

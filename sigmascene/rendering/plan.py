@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..errors import ConfigError, ModelError
 from ..scene import seed_problem
 from .lora_kinds import kind_label, read_header, recognise
+from .cutout_models import check_cutout_models
 from .method import METHOD_FLAGS, MethodEntry, MethodSpec
 from .methods import SPECS, method_entry, method_spec
 from .request import OUTPUT_TYPES, RenderRequest
@@ -70,6 +71,8 @@ class RenderPlan:
     blend_margin: int | None = None
     feather: int | None = None
     output_type: str = "pil"
+    segmenter: Path | None = None    # cut-outs by a segmentation model (collage): checked folders
+    detector: Path | None = None
     mode: str = "single"             # the old spelling the request used (recorded in the sidecar)
     notes: tuple[str, ...] = ()      # what the resolver decided that the user should hear, one line each
 
@@ -185,7 +188,8 @@ def _fitting(kind: str) -> str | None:
 
 
 def check_flags(spec: MethodSpec, req: RenderRequest) -> None:
-    asked = {"cache_conditions": req.cache_conditions}
+    asked = {"cache_conditions": req.cache_conditions, "segmenter": req.segmenter is not None,
+             "detector": req.detector is not None}
     for name, flag in METHOD_FLAGS.items():
         if asked[name] and name not in spec.flags:
             users = [s.name for s in SPECS.values() if name in s.flags]
@@ -282,11 +286,12 @@ def resolve_plan(req: RenderRequest, scene: "Scene | None" = None) -> RenderPlan
             notes += (said,) if said else ()
     steps = req.steps or (_demo_steps() if model.demo else DEFAULT_STEPS)
     guidance = spec.default_guidance if req.guidance is None else float(req.guidance)
+    segmenter, detector = check_cutout_models(req.segmenter, req.detector)
     return RenderPlan(model=model, method=spec.name, insertion=insertion, seeds=seeds, steps=steps,
                       guidance=guidance, size=size, prompt_mode=req.prompt_mode,
                       cache_conditions=req.cache_conditions, identity_size=req.identity_size,
                       blend_margin=req.blend_margin, feather=req.feather, output_type=req.output_type,
-                      mode=req.mode, notes=notes)
+                      mode=req.mode, notes=notes, segmenter=segmenter, detector=detector)
 
 
 def grid_size(size: tuple[int, int], spec: MethodSpec) -> tuple[tuple[int, int], str | None]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
+from ..core.files import png_mark
 from ..errors import ConfigError, ModelError, SigmaError
 from .method import MethodCall, MethodOutput
 from .options import RenderOptions  # noqa: F401 - the old name of RenderRequest, re-exported
@@ -253,7 +254,7 @@ def save_render(result: RenderResult, out: Path) -> list[Path]:
         side = dict(sidecar, image=path.name)
         for key, picture in extra.items():  # a method's own files (collage's layout image), beside the render
             extra_path = path.with_name(f"{path.stem}.{key}.png")
-            picture.save(extra_path)
+            picture.save(extra_path, pnginfo=png_mark(key))  # marked: a later render or preview may replace it
             side.setdefault("files", {})[key] = extra_path.name
         side["command"] = _with_output(side.get("command", ""), path)
         path.with_suffix(".json").write_text(json.dumps(side, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -32,3 +32,5 @@ class RenderRequest:
     blend_margin: int | None = None  # px around the subjects a `background` photo may change (None: 1/64 side)
     feather: int | None = None       # px of seam between the render and the photo (None: 1/128 side)
     output_type: str = "pil"         # pil | np | latent (the packed latents before decoding, as diffusers)
+    segmenter: str | None = None     # cut-outs: a SAM-family folder for references with no alpha and no matte
+    detector: str | None = None      # cut-outs: a zero-shot detector folder that finds the subject for SAM

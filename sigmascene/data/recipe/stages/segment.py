@@ -42,7 +42,8 @@ class GroundedSegmenter:
         from transformers import AutoModel, AutoModelForZeroShotObjectDetection, AutoProcessor
 
         self.dev, self.dtype = device, dtype
-        self.m_det_proc = self.m_det = None
+        self.m_det_proc: Any = None
+        self.m_det: Any = None
         self.grounding = False
         if detector is not None:
             with open(Path(detector) / "config.json", encoding="utf-8") as fh:
