@@ -247,7 +247,11 @@ def toyworld(
     base: Optional[str] = typer.Option(None, "--base", help="Flux Kontext diffusers folder to evaluate instead."),
     lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors for --base."),
     out: Path = typer.Option(Path("toyworld-eval"), "--out", "-o", help="Folder for scenes, renders and report."),
-    modes: str = typer.Option("single,iterative", "--modes", help="Comma list of single, iterative."),
+    method: Optional[list[str]] = typer.Option(None, "--method", "-m", help="Methods to compare in one report: "
+                                               "comma list or repeated, of sigma, iterative, collage (collage adds "
+                                               "a `layout` row: its layout image scored as a render). Default: "
+                                               "sigma,iterative with a SIGMA LoRA (the demo), else collage."),
+    modes: Optional[str] = typer.Option(None, "--modes", help="Old spelling of --method (single = sigma)."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Denoising steps (default: the "
                                         "demo's, else 28)."),
     size: Optional[int] = typer.Option(None, "--size", help="Canvas side in px (default: the demo's canvas)."),
@@ -279,7 +283,8 @@ def toyworld(
     from ..eval.toyworld.session import ToyworldRequest, run_toyworld
     from ..model.loading import quiet_libraries
 
-    req = ToyworldRequest(out=out, count=count, subjects=subjects, model=model, base=base, lora=lora, modes=modes,
+    req = ToyworldRequest(out=out, count=count, subjects=subjects, model=model, base=base, lora=lora,
+                          modes=list(method) if method else modes,
                           steps=steps, size=size, structure=structure, seed_base=seed_base, validate=validate,
                           docs=docs, workers=workers, device=device, dtype=dtype,
                           insert=insert)

@@ -75,7 +75,7 @@ def render(
 ) -> None:
     """Render a scene: every subject placed and identity-preserved (SIGMA in one pass per step, or another --method)."""
     from ..model.loading import quiet_libraries
-    from ..rendering.plan import check_request, resolve_plan
+    from ..rendering.plan import check_request, resolve_plan, resolve_seeds
     from ..rendering.render import RenderRequest, output_paths, render_plan, save_render
 
     with user_errors():
@@ -94,8 +94,8 @@ def render(
         target = Path(out or output or Path(file).with_suffix(".png").name)
         output_paths(target, [0])  # a wrong suffix is refused before minutes of rendering
         scene = load_scene(file, set_, scene_root(safe, root))
+        refuse_foreign_renders(output_paths(target, list(resolve_seeds(options, scene))), force)  # before any model
         plan = resolve_plan(options, scene)  # every rule, once: weights, method, seeds
-        refuse_foreign_renders(output_paths(target, list(plan.seeds)), force)
         quiet_libraries()  # the CLI's own output only; the library never touches global logging
         with progress_bars() as bars:  # a bar on a terminal, plain lines in a log
             task = bars.add("rendering", None, unit="steps")

@@ -87,40 +87,40 @@ def select_cases(evalset: EvalSet, only: Sequence[str] | None, limit: int | None
     return cases[:limit] if limit is not None else cases
 
 
-def run_request(options: RunOptions, loaded: "LoadedModel", seed: int | None = None) -> "RenderRequest":
-    """The render request of a run: the loaded model's weights, the run's setting, the case's seed."""
+def run_request(options: RunOptions, seed: int | None = None) -> "RenderRequest":
+    """The render request of a run: the run's setting and the case's seed (the weights are the loaded model's)."""
     from ..rendering.request import RenderRequest
 
-    plan = loaded.plan
-    return RenderRequest(base=None if plan.demo else str(plan.base),
-                         loras=[] if plan.demo else [f"{lo.path}:{lo.weight!r}" for lo in plan.loras],
-                         transformer=str(plan.transformer) if plan.transformer else None,
-                         method=options.render_method, mode=options.mode, steps=options.steps,
+    return RenderRequest(method=options.render_method, mode=options.mode, steps=options.steps,
                          guidance=options.guidance, seed=seed, cache_conditions=options.cache_conditions,
-                         prompt_mode=options.prompt_mode, device=plan.device, dtype=plan.dtype, offload=plan.offload,
-                         vae_tiling=plan.vae_tiling)
+                         prompt_mode=options.prompt_mode)
 
 
 def render_case(loaded: "LoadedModel", evalset: EvalSet, case: Case, options: RunOptions,
-                on_step: Callable[[int, int], None] | None = None) -> tuple[Any, dict]:
-    """Compile and render one case through the library render call; returns (PIL image, sidecar dict): the
-    sidecar `sigmascene render` writes, plus the case, the method and its setting."""
+                on_step: Callable[[int, int], None] | None = None) -> tuple[Any, dict, dict[str, Any]]:
+    """Compile and render one case through the library render call; returns (PIL image, sidecar dict, method
+    files): the sidecar `sigmascene render` writes, plus the case, the row and its setting; the files a method
+    writes beside its render (collage: its layout image)."""
     from ..rendering.render import render_scene
 
     scene = evalset.load_scene(case)
     t0 = time.perf_counter()
-    result = render_scene(scene, run_request(options, loaded, case.seed), loaded=loaded, progress=on_step,
+    result = render_scene(scene, run_request(options, case.seed), loaded=loaded, progress=on_step,
                           source=case.scene)
     seconds = time.perf_counter() - t0
-    sidecar = dict(result.sidecars[0], case=case.id, method=options.method, setting=options.setting(),
+    sidecar = dict(result.sidecars[0], case=case.id, row=options.method, setting=options.setting(),
                    seconds=seconds)
-    return result.images[0], sidecar
+    return result.images[0], sidecar, (result.files[0] if result.files else {})
 
 
-def write_render(folder: Path, case_id: str, image: Any, sidecar: dict) -> None:
-    """Image first, sidecar last, each via a temporary name: a sidecar present means the image is whole."""
+def write_render(folder: Path, case_id: str, image: Any, sidecar: dict, files: dict[str, Any] | None = None) -> None:
+    """Image and method files first, sidecar last, each via a temporary name: a sidecar present means the image
+    is whole. A method file `key` is `<case>.<key>.png` (collage's layout image: `<case>.layout.png`)."""
     folder.mkdir(parents=True, exist_ok=True)
     sidecar = dict(sidecar, image=f"{case_id}.png")
+    for key, picture in (files or {}).items():
+        save_image_atomic(picture, folder / f"{case_id}.{key}.png")
+        sidecar.setdefault("files", {})[key] = f"{case_id}.{key}.png"
     save_image_atomic(image, folder / f"{case_id}.png")
     write_text_atomic(folder / f"{case_id}.json", json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
 
@@ -141,8 +141,8 @@ def run_set(loaded: "LoadedModel", evalset: EvalSet, options: RunOptions, *, cas
             summary.skipped.append(case.id)
         else:
             try:
-                image, sidecar = render_case(loaded, evalset, case, options, on_step)
-                write_render(folder, case.id, image, sidecar)
+                image, sidecar, files = render_case(loaded, evalset, case, options, on_step)
+                write_render(folder, case.id, image, sidecar, files)
                 summary.rendered.append(case.id)
             except (ConfigError, ModelError):
                 raise  # the model or the options are wrong: every further case would fail the same way

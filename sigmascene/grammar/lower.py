@@ -172,6 +172,9 @@ class _Lowerer(Lowering):
     def seed(self, st: ValueStmt, pf: ParsedFile) -> None:
         if self.once("seed", st, "seed"):
             v = self.integer(st.value, "plain", "seed")
+            text = st.value.text.strip()
+            if v is not None and text.isdigit():
+                v = int(text)  # numbers are read as floats: 2**53 + 1 would come out as 2**53, inside the rule
             if v is not None and v < 0:
                 self.error("seed must be zero or positive", st.value.loc)
             elif v is not None and v > MAX_TEXT_SEED:

@@ -10,11 +10,12 @@ guidance and the size. Callers turn their options into a request, call `resolve_
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, ModelError
+from ..model.lora import check_lora_file
 from ..scene import seed_problem
 from .lora_kinds import kind_label, read_header, recognise
 from .cutout_models import check_cutout_models
@@ -103,21 +104,6 @@ def parse_lora(spec: str | Path) -> tuple[Path, float]:
     return Path(text).expanduser(), 1.0
 
 
-def check_lora_file(p: Path) -> None:
-    """The one place a missing LoRA is reported (ConfigError), with the likely slip named."""
-    if p.is_file():
-        return
-    head, sep, tail = str(p).rpartition(":")
-    if sep and Path(head).is_file():  # `file:weight` whose weight is not a number
-        raise ConfigError(f"--lora {p}: the weight after ':' must be a number, got {tail!r}",
-                          hint=f"e.g. --lora {head}:0.8")
-    if p.is_dir():
-        found = sorted(x.name for x in p.glob("*.safetensors"))[:3]
-        raise ConfigError(f"--lora {p} is a folder; pass the LoRA file in it",
-                          hint=f"e.g. --lora {p / found[0]}" if found else "it holds no .safetensors file")
-    raise ConfigError(f"LoRA file {p} does not exist", hint="pass the .safetensors `sigmascene train` wrote")
-
-
 def check_request(req: RenderRequest) -> None:
     """Every choice-valued and numeric option, before any file is looked at."""
     from ..model.loading import DTYPES, OFFLOADS
@@ -140,8 +126,8 @@ def check_request(req: RenderRequest) -> None:
         raise ConfigError(f"--guidance must be a finite number, got {req.guidance!r}")
     for s in ([req.seed] if req.seed is not None else []) + list(req.seeds):
         why = seed_problem(s)
-        if why:
-            raise ConfigError(f"--{why}", hint="any seed from 0 to 2**53 is as random as another")
+        if why:  # the language's own words for its own rule (scene/ir.py), whichever front the seed came from
+            raise ConfigError(why, hint="any seed from 0 to 2**53 is as random as another")
     if req.seeds and (req.seed is not None or req.batch != 1):
         raise ConfigError("give either a list of seeds or a seed with a batch, not both")
 
@@ -218,12 +204,31 @@ def check_cache_allowed(loras: list[LoraChoice]) -> None:
 
 
 # -- the resolver -----------------------------------------------------------------------------------------------
-def resolve_model(req: RenderRequest) -> tuple[ModelPlan, MethodSpec, tuple[str, ...]]:
+def resolve_model(req: RenderRequest, loaded: ModelPlan | None = None) -> tuple[ModelPlan, MethodSpec, tuple[str, ...]]:
     """Where the weights come from and which method renders: flags, then env / config file, then the embedded demo
-    model; every file checked for existence and every LoRA's kind read from its header, nothing loaded."""
+    model; every file checked for existence and every LoRA's kind read from its header, nothing loaded.
+
+    `loaded`: the model a caller already holds (the editor, eval): a request that names no weights renders with
+    it, and the method and flags are checked against its LoRAs."""
+    check_request(req)
+    if loaded is not None and not (req.base or req.loras or req.transformer):
+        model = loaded
+    else:
+        model = _model_plan(req)
+    spec, said = resolve_method(req, [lo.kind for lo in model.loras], model.demo)
+    if model.demo and spec.own_lora is None and model is not loaded:
+        # a method on the stock demo base: the demo's own SIGMA LoRA stays out
+        model = replace(model, loras=tuple(lo for lo in model.loras if lo.kind != "sigma"))
+    check_fit(spec, list(model.loras))
+    check_flags(spec, req)
+    if req.cache_conditions:
+        check_cache_allowed(list(model.loras))
+    return model, spec, (said,) if said else ()
+
+
+def _model_plan(req: RenderRequest) -> ModelPlan:
     from ..model.config import require_base, resolve_model_paths
 
-    check_request(req)
     pairs = [parse_lora(s) for s in req.loras]
     paths = resolve_model_paths(req.base, pairs[0][0] if pairs else None)
     if not pairs and paths.lora is not None:
@@ -240,14 +245,7 @@ def resolve_model(req: RenderRequest) -> tuple[ModelPlan, MethodSpec, tuple[str,
     base = require_base(paths)
     for path, _ in pairs:
         check_lora_file(path)
-    loras = [LoraChoice(path, weight, recognise(read_header(path))) for path, weight in pairs]
-    spec, said = resolve_method(req, [lo.kind for lo in loras], demo)
-    if demo and spec.own_lora is None:  # a method on the stock demo base: its SIGMA LoRA stays out
-        loras = [lo for lo in loras if lo.kind != "sigma"]
-    check_fit(spec, loras)
-    check_flags(spec, req)
-    if req.cache_conditions:
-        check_cache_allowed(loras)
+    loras = tuple(LoraChoice(path, weight, recognise(read_header(path))) for path, weight in pairs)
     transformer = Path(req.transformer).expanduser() if req.transformer else None
     if transformer is not None and transformer.is_dir():
         raise ConfigError(f"--transformer {transformer} is a folder; pass the single transformer file",
@@ -255,26 +253,21 @@ def resolve_model(req: RenderRequest) -> tuple[ModelPlan, MethodSpec, tuple[str,
     if transformer is not None and not transformer.is_file():
         raise ConfigError(f"transformer file {transformer} does not exist",
                           hint="pass a single-file Flux Kontext transformer (.safetensors) or a .gguf file")
-    model = ModelPlan(base=base, base_source=paths.base_source, loras=tuple(loras), lora_source=paths.lora_source,
-                      transformer=transformer, demo=demo, device=req.device, dtype=req.dtype, offload=req.offload,
-                      vae_tiling=req.vae_tiling)
-    return model, spec, (said,) if said else ()
+    return ModelPlan(base=base, base_source=paths.base_source, loras=loras, lora_source=paths.lora_source,
+                     transformer=transformer, demo=demo, device=req.device, dtype=req.dtype, offload=req.offload,
+                     vae_tiling=req.vae_tiling)
 
 
-def resolve_plan(req: RenderRequest, scene: "Scene | None" = None) -> RenderPlan:
+def resolve_plan(req: RenderRequest, scene: "Scene | None" = None, loaded: ModelPlan | None = None) -> RenderPlan:
     """The whole plan. Without a scene (loading a model ahead of renders) the seeds are empty and the size None;
     with one, the seeds are the request's (else the scene's `seed`) and the batch after it, and the size is the
-    scene's canvas (the demo model's own canvas for the demo)."""
-    model, spec, notes = resolve_model(req)
+    scene's canvas (the demo model's own canvas for the demo). `loaded`: see `resolve_model`."""
+    model, spec, notes = resolve_model(req, loaded)
     seeds: tuple[int, ...] = ()
     size = None
     insertion = False
     if scene is not None:
-        first = scene.seed if req.seed is None else req.seed
-        seeds = tuple(req.seeds) or tuple(first + k for k in range(req.batch))
-        if seed_problem(seeds[-1]):
-            raise ConfigError(f"--batch {req.batch} from seed {first} runs past the largest seed",
-                              hint="start from a smaller seed")
+        seeds = resolve_seeds(req, scene)
         size = (scene.canvas.width, scene.canvas.height)
         if model.demo:
             from ..demo import DEMO_CANVAS
@@ -303,6 +296,18 @@ def grid_size(size: tuple[int, int], spec: MethodSpec) -> tuple[tuple[int, int],
         return size, None
     return (nw, nh), (f"the {spec.name} method renders on a {g}-px grid: canvas {w}x{h} rounded to {nw}x{nh} "
                       "(layout scaled with it)")
+
+
+def resolve_seeds(req: RenderRequest, scene: "Scene") -> tuple[int, ...]:
+    """One image per seed: the request's list, else its seed (the scene's `seed` when none) and the batch after it.
+    The one place a missing seed falls back to the scene's."""
+    check_request(req)
+    first = scene.seed if req.seed is None else req.seed
+    seeds = tuple(req.seeds) or tuple(first + k for k in range(req.batch))
+    if seed_problem(seeds[-1]):
+        raise ConfigError(f"--batch {req.batch} from seed {first} runs past the largest seed",
+                          hint="start from a smaller seed")
+    return seeds
 
 
 def demo_size(size: tuple[int, int], demo_canvas: tuple[int, int]) -> tuple[int, int]:

@@ -96,8 +96,9 @@ def render_scene(scene: "Scene", request: RenderRequest, *, note: Callable[[str]
                  progress: Callable[[int, int], None] | None = None, cancel: threading.Event | None = None,
                  loaded: LoadedModel | None = None, source: str | Path | None = None,
                  sets: dict[str, str] | None = None) -> RenderResult:
-    """Resolve the request against the scene, then `render_plan`."""
-    return render_plan(scene, resolve_plan(request, scene), note=note, progress=progress, cancel=cancel,
+    """Resolve the request against the scene (and the `loaded` model, when given), then `render_plan`."""
+    plan = resolve_plan(request, scene, loaded.plan if loaded is not None else None)
+    return render_plan(scene, plan, note=note, progress=progress, cancel=cancel,
                        loaded=loaded, source=source, sets=sets)
 
 

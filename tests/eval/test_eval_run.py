@@ -27,10 +27,18 @@ def base(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pipe(base):
-    from sigmascene.model.loading import load_pipeline
+def lora(tmp_path_factory):
+    from sigmascene.testing.tiny_pipeline import save_tiny_sigma_lora
 
-    return load_pipeline(base, None, device="cpu")
+    return save_tiny_sigma_lora(tmp_path_factory.mktemp("loras") / "tiny_sigma.safetensors")
+
+
+@pytest.fixture(scope="module")
+def pipe(base, lora):
+    """The tiny base with its SIGMA LoRA, loaded once through the resolver (a LoadedModel)."""
+    from sigmascene.rendering.render import RenderRequest, load_model
+
+    return load_model(RenderRequest(base=str(base), loras=[str(lora)], device="cpu"))
 
 
 @pytest.fixture()
@@ -113,12 +121,12 @@ def test_select_cases_by_id_and_limit(evalset):
         select_cases(evalset, ["d"], None)
 
 
-def test_cli_run_then_score_puts_the_method_in_the_table(evalset, base, tmp_path):
+def test_cli_run_then_score_puts_the_method_in_the_table(evalset, base, lora, tmp_path):
     runner = CliRunner()
-    res = runner.invoke(app, ["eval", "run", str(evalset.root), "--model", str(base), "--steps", str(STEPS),
-                              "--device", "cpu", "--limit", "2"])
+    res = runner.invoke(app, ["eval", "run", str(evalset.root), "--model", str(base), "--lora", str(lora),
+                              "--steps", str(STEPS), "--device", "cpu", "--limit", "2"])
     assert res.exit_code == 0, res.output
-    method = f"{base.name}-single"
+    method = f"{lora.stem}-single"
     assert sorted(p.name for p in evalset.render_dir(method).glob("*.png")) == ["a.png", "b.png"]
     res = runner.invoke(app, ["eval", "score", str(evalset.root), "--metric", "dino_i", "--no-paper"])
     assert res.exit_code == 0, res.output
@@ -126,10 +134,10 @@ def test_cli_run_then_score_puts_the_method_in_the_table(evalset, base, tmp_path
     assert "missing: DINO-I skipped" in res.output
 
 
-def test_cli_run_reports_failed_cases_and_exits_1(evalset, base):
+def test_cli_run_reports_failed_cases_and_exits_1(evalset, base, lora):
     (evalset.root / "cases" / "c" / "cat.png").unlink()
-    res = CliRunner().invoke(app, ["eval", "run", str(evalset.root), "--model", str(base), "--steps", str(STEPS),
-                                   "--device", "cpu", "--method", "m"])
+    res = CliRunner().invoke(app, ["eval", "run", str(evalset.root), "--model", str(base), "--lora", str(lora),
+                                   "--steps", str(STEPS), "--device", "cpu", "--method", "m"])
     assert res.exit_code == 1
     assert "failed c:" in res.output and "Traceback" not in res.output
     assert (evalset.render_dir("m") / "a.png").is_file()

@@ -51,6 +51,7 @@ def _square(canvas: Any) -> int:
 def choose_model(model: str, base: Optional[str], lora: Optional[str], size: Optional[int],
                  steps: Optional[int], need_model: bool = True) -> ModelChoice:
     """Resolve `--model demo` / `--base DIR [--lora FILE]` into a ModelChoice (nothing is loaded yet)."""
+    from ...model.lora import check_lora_file
     from ...rendering.render import model_identity
 
     if base:
@@ -58,8 +59,8 @@ def choose_model(model: str, base: Optional[str], lora: Optional[str], size: Opt
 
         paths = resolve_model_paths(base, lora)
         base_dir = require_base(paths)
-        if paths.lora is not None and not paths.lora.is_file():
-            raise ModelError(f"LoRA file {paths.lora} does not exist")
+        if paths.lora is not None:
+            check_lora_file(paths.lora)
         name = (paths.lora.stem if paths.lora is not None else base_dir.name).replace(" ", "_")
         loras = [(paths.lora, 1.0)] if paths.lora is not None else []
         return ModelChoice(name, size or DEFAULT_SIZE, steps or DEFAULT_STEPS, None, base_dir, paths.lora,

@@ -26,7 +26,7 @@ class ToyworldRequest:
     model: str = "demo"
     base: Optional[str] = None
     lora: Optional[str] = None
-    modes: str = "single,iterative"
+    modes: Optional[str | list[str]] = None  # methods compared (None: sigma + iterative with a SIGMA LoRA, else collage)
     steps: Optional[int] = None
     size: Optional[int] = None
     structure: str = "mask_depth"
@@ -61,18 +61,34 @@ def run_toyworld(req: ToyworldRequest, start: tw_run.Start,
     from contextlib import nullcontext
 
     counts = parse_subjects(req.subjects)
-    modes = [] if req.validate else tw_run.parse_modes(req.modes)
+    if req.modes is not None and not req.validate:
+        tw_run.parse_modes(req.modes)  # a misspelt method before any model is looked for
     choice = tw_model.choose_model(req.model, req.base, req.lora, req.size, req.steps, need_model=not req.validate)
+    default = "single,iterative" if choice.base is None or choice.lora is not None else "collage"
+    modes = [] if req.validate else tw_run.parse_modes(req.modes if req.modes is not None else default)
     cfg = tw_run.ToyworldConfig(out=req.out, counts=counts, count=req.count, size=choice.size, modes=modes,
                                 steps=choice.steps, seed_base=req.seed_base, structure=req.structure,
                                 model_name=choice.name, workers=req.workers, insert=req.insert)
     evalset = tw_run.prepare(cfg, choice.train_seeds, start, choice.train_world_seed)
     pipe, summaries = None, {}
     if not req.validate:
-        with (loading() if loading is not None else nullcontext()):
-            loaded = tw_model.load_model(choice, req.device, req.dtype)
-        pipe = loaded.pipe
-        summaries = tw_run.render_all(loaded, evalset, cfg, start)
+        from ...rendering.plan import resolve_model
+        from ...rendering.render import LoadedModel, load_model
+
+        plans = {m: resolve_model(tw_model.model_request(choice, req.device, req.dtype, tw_run.render_method(m)))[0]
+                 for m in cfg.rendered()}  # every method's weights checked before the first loads
+        held: dict[Any, LoadedModel] = {}
+
+        def load(method: str) -> LoadedModel:
+            plan = plans[next(m for m in cfg.rendered() if tw_run.render_method(m) == method)]
+            if plan not in held:
+                held.clear()  # one model in memory at a time: the methods run one after the other
+                with (loading() if loading is not None else nullcontext()):
+                    held[plan] = load_model(plan)
+            return held[plan]
+
+        summaries = tw_run.render_all(load, evalset, cfg, start)
+        pipe = next(iter(held.values())).pipe if held else None
     results = tw_run.score_all(evalset, cfg, start=start, pipe=pipe)
     title = (f"toy-world metric validation · {cfg.structure} · {cfg.size}px" if req.validate else
              f"toy-world eval · {choice.name} · {cfg.structure} · {cfg.size}px" + (" · insert" if req.insert else ""))
