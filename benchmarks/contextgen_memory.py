@@ -71,7 +71,8 @@ def markdown(rows: list[dict], ns: range) -> str:
     lines = ["| weights | offload | " + " | ".join(f"N={n}" for n in ns) + " |",
              "| --- | --- | " + " | ".join("---:" for _ in ns) + " |"]
     for r in rows:
-        lines.append(f"| {r['weights']} | {r['offload']} | " + " | ".join("refused" if r[n] is None else f"{r[n]:.1f}" for n in ns) + " |")
+        cells = ["refused" if r[n] is None else f"{r[n]:.1f}" for n in ns]
+        lines.append(f"| {r['weights']} | {r['offload']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

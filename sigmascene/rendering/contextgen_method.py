@@ -89,7 +89,11 @@ def _make_inputs(call: MethodCall) -> dict[str, Any]:
             call.note(line)
     width, height = scene.canvas.width, scene.canvas.height
     base = reference_base_size(height, width)
-    refs, names, locs, files, facts = [], [], [], {}, []
+    refs: list[Any] = []
+    names: list[str] = []
+    locs: list[Any] = []
+    files: dict[str, Any] = {}
+    facts: list[dict[str, Any]] = []
     for subject in scene.subjects:
         box = layout.regions.get(subject.name)
         if box is None:
@@ -141,7 +145,7 @@ def _adapter_state(call: MethodCall) -> str:
 
     from ..model.contextgen.memory import fuse_adapter, fuse_decision
 
-    pipe = call.pipe
+    pipe: Any = call.pipe
     done = getattr(pipe, "contextgen_adapter_state", None)
     if done is not None:
         return done

@@ -27,7 +27,8 @@ def save_tiny_contextgen(directory: str | Path, seed: int = 0) -> Path:
     from diffusers import FluxKontextPipeline
 
     directory = Path(directory)
-    FluxKontextPipeline(**make_tiny_contextgen_components(seed)).save_pretrained(directory)
+    pipe: Any = FluxKontextPipeline(**make_tiny_contextgen_components(seed))
+    pipe.save_pretrained(directory)
     return directory
 
 

@@ -224,14 +224,16 @@ def reference_latents(pipe, caption, refs, layout, height, width, steps, guidanc
     ids1 = pipe.tokenizer([prompt], padding="max_length", max_length=pipe.tokenizer.model_max_length,
                           truncation=True, return_tensors="pt").input_ids
     pooled = pipe.text_encoder(ids1, output_hidden_states=False).pooler_output
-    ids2 = pipe.tokenizer_2([prompt], padding="max_length", max_length=T, truncation=True, return_tensors="pt").input_ids
+    ids2 = pipe.tokenizer_2([prompt], padding="max_length", max_length=T, truncation=True,
+                            return_tensors="pt").input_ids
     txt = pipe.text_encoder_2(ids2, output_hidden_states=False)[0]
 
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn((1, tr.config.in_channels // 4, 2 * Ht, 2 * Wt), generator=gen, dtype=txt.dtype)
     x = pack(z)
     sched = pipe.scheduler
-    m = (sched.config.max_shift - sched.config.base_shift) / (sched.config.max_image_seq_len - sched.config.base_image_seq_len)
+    cfg = sched.config
+    m = (cfg.max_shift - cfg.base_shift) / (cfg.max_image_seq_len - cfg.base_image_seq_len)
     mu = M * m + sched.config.base_shift - m * sched.config.base_image_seq_len
     sched.set_timesteps(sigmas=np.linspace(1.0, 1 / steps, steps), mu=mu)
     sched.set_begin_index(0)

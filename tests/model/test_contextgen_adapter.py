@@ -30,7 +30,7 @@ def test_the_adapter_file_has_contextgens_layout(adapter):
     sd, meta = _file(adapter)
     assert not any("alpha" in k for k in sd) and set(meta) <= {"format"}  # no alphas, no adapter metadata
     mods = {k.removeprefix("transformer.").split(".lora_")[0] for k in sd}
-    assert "x_embedder" in mods and "transformer_blocks.0.norm1.linear" in mods and "transformer_blocks.0.ff.net.2" in mods
+    assert {"x_embedder", "transformer_blocks.0.norm1.linear", "transformer_blocks.0.ff.net.2"} <= mods
     assert "single_transformer_blocks.1.norm.linear" in mods and "single_transformer_blocks.1.proj_out" in mods
     assert not any("context" in m or "add_" in m or "ff.net.0" in m for m in mods)
     assert len(mods) == 1 + 6 * 1 + 6 * 2  # x_embedder + 6 per double block + 6 per single block

@@ -11,7 +11,7 @@ working because only the module's own Linear layers are called.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, cast
 
 if TYPE_CHECKING:
     import torch
@@ -57,8 +57,8 @@ class ContextGenAttnProcessor:
             ev = split(attn.add_v_proj(encoder_hidden_states))
             q, k, v = torch.cat([eq, q], dim=2), torch.cat([ek, k], dim=2), torch.cat([ev, v], dim=2)
         if image_rotary_emb is not None:
-            q = apply_rotary_emb(q, image_rotary_emb, sequence_dim=2)
-            k = apply_rotary_emb(k, image_rotary_emb, sequence_dim=2)
+            q = cast("torch.Tensor", apply_rotary_emb(q, image_rotary_emb, sequence_dim=2))
+            k = cast("torch.Tensor", apply_rotary_emb(k, image_rotary_emb, sequence_dim=2))
         mask = attention_mask
         if contextgen_masks is not None:
             mask = getattr(contextgen_masks, self.which)

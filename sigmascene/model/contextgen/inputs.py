@@ -141,5 +141,5 @@ def layout_planes(layout: Any, width: int, height: int) -> tuple[Any, Any]:
     if img.mode != "RGBA":
         raise SigmaError(f"the ContextGen layout image must be RGBA (alpha marks subject pixels), got {img.mode}")
     alpha = img.split()[-1]
-    rgb = img.convert("RGB").resize((width, height), resample=Image.LANCZOS)
-    return rgb, alpha.resize((width, height), resample=Image.NEAREST)
+    rgb = img.convert("RGB").resize((width, height), resample=Image.Resampling.LANCZOS)
+    return rgb, alpha.resize((width, height), resample=Image.Resampling.NEAREST)

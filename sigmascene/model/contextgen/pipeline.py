@@ -17,7 +17,7 @@ latent packing, the scheduler, `load_lora_weights` are stock); what differs is C
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import numpy as np
 import torch
@@ -38,7 +38,10 @@ DEFAULT_GUIDANCE = 3.5
 SAMPLING_MODES = ("sample", "argmax")
 
 
-class ContextGenPipeline(FluxKontextPipeline):
+_KontextBase: Any = FluxKontextPipeline  # diffusers' pipelines are untyped: their attributes are set at run time
+
+
+class ContextGenPipeline(_KontextBase):
     """Flux.1 Kontext [dev] + ContextGen's LoRA; `__call__` is ContextGen's `generate` for one image set."""
 
     def __init__(self, scheduler: Any, vae: Any, text_encoder: Any, tokenizer: Any, text_encoder_2: Any,
@@ -150,12 +153,12 @@ class ContextGenPipeline(FluxKontextPipeline):
         n_main = latents.shape[1]
 
         # 5. Timesteps: shift from the main tokens only.
-        sigmas = np.linspace(1.0, 1 / num_inference_steps, num_inference_steps) if sigmas is None else sigmas
+        schedule = np.linspace(1.0, 1 / num_inference_steps, num_inference_steps) if sigmas is None else sigmas
         mu = calculate_shift(n_main, self.scheduler.config.get("base_image_seq_len", 256),
                              self.scheduler.config.get("max_image_seq_len", 4096),
                              self.scheduler.config.get("base_shift", 0.5), self.scheduler.config.get("max_shift", 1.15))
-        timesteps, num_inference_steps = retrieve_timesteps(self.scheduler, num_inference_steps, device, sigmas=sigmas,
-                                                            mu=mu)
+        timesteps, num_inference_steps = retrieve_timesteps(self.scheduler, num_inference_steps, device,
+                                                            sigmas=cast(Any, schedule), mu=mu)
         self._num_timesteps = len(timesteps)
         guidance = None
         if self.transformer.config.guidance_embeds:
@@ -197,4 +200,4 @@ class ContextGenPipeline(FluxKontextPipeline):
         self.maybe_free_model_hooks()
         if not return_dict:
             return (image,)
-        return FluxPipelineOutput(images=image)
+        return FluxPipelineOutput(images=cast(Any, image))

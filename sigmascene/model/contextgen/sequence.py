@@ -72,7 +72,8 @@ def sequence_layout(grid: tuple[int, int], ref_sizes: Sequence[tuple[int, int]])
     return SequenceLayout(grid=(int(grid[0]), int(grid[1])), ref_sizes=tuple((int(w), int(h)) for w, h in ref_sizes))
 
 
-def check_fits(layout: SequenceLayout, names: Sequence[str] | None = None, locs: Sequence[Any] | None = None) -> None:
+def check_fits(layout: SequenceLayout, names: Sequence[str] | None = None,
+               locs: Sequence[Any] | None = None) -> None:
     """Refuse more references than the sequence holds with exact positions (see the module docstring); the error
     is located at the first subject that does not fit when `locs` (SourceLocs, per reference) are given."""
     r = layout.first_overflow()
@@ -83,8 +84,8 @@ def check_fits(layout: SequenceLayout, names: Sequence[str] | None = None, locs:
     raise SigmaError(f"{who} does not fit ContextGen's sequence: references are placed diagonally in RoPE space and "
                      f"the {r + 1}th passes position {EXACT_BF16_POSITIONS}, where bf16 position ids (as ContextGen "
                      f"computes them) make neighbouring tokens collide; {r} of {len(layout.ref_sizes)} fit at this "
-                     "canvas", loc=loc, hint="use fewer subjects, or a smaller canvas (references shrink with it: a short "
-                     "side of 512 px or less gives 384-px references)")
+                     "canvas", loc=loc, hint="use fewer subjects, or a smaller canvas (references shrink with it: a "
+                     "short side of 512 px or less gives 384-px references)")
 
 
 def _grid_ids(rows: int, cols: int, x0: int, y0: int, dtype: Any) -> "torch.Tensor":
@@ -96,7 +97,8 @@ def _grid_ids(rows: int, cols: int, x0: int, y0: int, dtype: Any) -> "torch.Tens
     return ids.reshape(rows * cols, 3).to(dtype)
 
 
-def position_ids(layout: SequenceLayout, *, dtype: Any = None, device: Any = None) -> tuple["torch.Tensor", "torch.Tensor"]:
+def position_ids(layout: SequenceLayout, *, dtype: Any = None,
+                 device: Any = None) -> tuple["torch.Tensor", "torch.Tensor"]:
     """(text ids (512, 3), image ids (K, 3)) in `dtype` (default bf16); built in fp32, then cast, then axis 0 set
     — the order that decides the rounding."""
     import torch
