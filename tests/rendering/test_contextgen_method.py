@@ -207,3 +207,47 @@ def test_single_file_and_gguf_transformers_render_contextgen(model, tmp_path, ki
     assert res.plan.method == "contextgen"
     rel = float((res.images - ref).norm() / ref.norm())
     assert rel < (1e-5 if kind == "safetensors" else 0.05)
+
+
+def test_fp8_weights_and_offload_options_render_contextgen(model, tmp_path):
+    base, adapter, _, _ = model
+    notes: list[str] = []
+    res = sigmascene.render(write_scene(tmp_path), base=base, loras=[adapter], device="cpu", dtype="fp8",
+                            offload="model", output_type="latent", steps=1, seed=2, note=notes.append)
+    assert res.plan.method == "contextgen" and res.sidecars[0]["fp8_storage"]
+    assert torch.isfinite(res.images).all()
+    assert any("--offload model has no effect on cpu" in n for n in notes)  # a GPU-only saving, said on CPU
+    assert res.sidecars[0]["contextgen"]["lora"].startswith("kept as PEFT layers")
+
+
+def test_cli_render_writes_the_inputs_beside_the_image_and_says_the_method(model, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from sigmascene.cli import app
+
+    base, adapter, _, _ = model
+    out = tmp_path / "out" / "beach.png"
+    res = CliRunner().invoke(app, ["render", str(write_scene(tmp_path)), "--base", str(base), "--lora", str(adapter),
+                                   "--steps", "1", "--device", "cpu", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "method: contextgen" in res.output
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["method"] == "contextgen" and side["guidance"] == 3.5
+    assert set(side["files"]) == {"layout", "ref_0", "ref_1"}
+    for name in side["files"].values():
+        assert Image.open(out.parent / name).mode == "RGBA"
+    assert "--method contextgen" in side["command"]
+
+
+def test_the_method_table_lists_contextgen_for_every_front():
+    from sigmascene.rendering.contextgen_method import contextgen_insertion, contextgen_plain
+    from sigmascene.rendering.lora_kinds import lora_kinds
+    from sigmascene.rendering.methods import TABLE, method_names, method_spec
+
+    assert "contextgen" in method_names()  # the editor's picker, eval run / toyworld --method read this
+    assert TABLE[("contextgen", False)] is contextgen_plain and TABLE[("contextgen", True)] is contextgen_insertion
+    spec = method_spec("contextgen")
+    assert spec.own_lora == "contextgen" and spec.default_guidance == 3.5 and spec.grid == 16
+    assert lora_kinds()[0] == "contextgen"  # recognised before the generic kinds
