@@ -54,7 +54,7 @@ def test_render_segmenter_option_cuts_out_references_in_the_layout(folders, tmp_
     side = got.sidecars[0]
     assert side["method"] == "collage" and side["layout"]["cutouts"] == {"mug": "segmentation"}
     assert "--segmenter" in side["command"] and not any("no transparency" in n for n in notes)
-    with pytest.raises(ConfigError, match="--segmenter is an option of the collage method"):
+    with pytest.raises(ConfigError, match="--segmenter is an option of the collage"):
         sigmascene.render(scene, method="sigma", steps=1, segmenter=str(folders[0]))
 
 
