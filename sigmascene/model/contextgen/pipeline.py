@@ -124,7 +124,8 @@ class ContextGenPipeline(_KontextBase):
             raise SigmaError(f"condition_sampling must be one of {SAMPLING_MODES}, got {condition_sampling!r}")
         if max_sequence_length != TEXT_TOKENS:
             raise SigmaError(f"ContextGen's masks are built for {TEXT_TOKENS} text tokens")
-        self.check_inputs(prompt, None, height, width, callback_on_step_end_tensor_inputs=tensor_inputs,
+        templated = edit_prompt(prompt or "")
+        self.check_inputs(templated, None, height, width, callback_on_step_end_tensor_inputs=tensor_inputs,
                           max_sequence_length=max_sequence_length)
         self._guidance_scale = guidance_scale
         self._joint_attention_kwargs = dict(joint_attention_kwargs or {})
@@ -134,7 +135,7 @@ class ContextGenPipeline(_KontextBase):
 
         # 2. Encode the templated prompt (stock: CLIP pooled + T5 padded to 512).
         prompt_embeds, pooled_prompt_embeds, text_ids = self.encode_prompt(
-            prompt=edit_prompt(prompt or ""), prompt_2=None, device=device,
+            prompt=templated, prompt_2=None, device=device,
             num_images_per_prompt=num_images_per_prompt, max_sequence_length=max_sequence_length,
             lora_scale=self._joint_attention_kwargs.get("scale"))
         batch = prompt_embeds.shape[0]
