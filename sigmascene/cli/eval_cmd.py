@@ -97,10 +97,9 @@ def run(
     lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors (or env SIGMASCENE_LORA)."),
     mode: str = typer.Option("single", "--mode", help="Old spelling: --mode iterative is --method iterative."),
     method: Optional[list[str]] = typer.Option(None, "--method", "-m", help="Render method(s) to compare, each into "
-                                               "its own renders/ folder (sigma | iterative | collage | contextgen; repeated "
-                                               "or "
-                                               "comma list; default: chosen from the model, as `render` does). One "
-                                               "value that is no method is the old spelling of --name."),
+                                               "its own renders/ folder (sigma | iterative | collage | contextgen; "
+                                               "repeated or comma list; default: chosen from the model, as `render` "
+                                               "does). One value that is no method is the old spelling of --name."),
     name: Optional[str] = typer.Option(None, "--name", help="Name of the renders/ folder and table row (default: "
                                        "<lora or base name>-<method>, `single` for sigma)."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Denoising steps (default 28; 20 "
