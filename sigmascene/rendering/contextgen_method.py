@@ -125,6 +125,9 @@ def _sidecar(call: MethodCall, got: dict[str, Any]) -> dict[str, Any]:
         "height": scene.canvas.height, "width": scene.canvas.width, "seed": call.seed, "global_seed": call.seed,
         "num_inference_steps": call.plan.steps, "guidance_scale": call.plan.guidance,
         "condition_sampling": "sample", "files_note": "file values name keys of the sidecar's `files`",
+        "replay": "torch.manual_seed(global_seed) right before ContextGen's generate(): it samples the reference "
+                  "and layout latents from torch's global RNG (references in order, then the layout); "
+                  "seed=[seed] seeds the noise; see docs/methods.md",
         "adapter": ADAPTER_URL, "code": CODE_URL, "lora": got["adapter_state"],
     }}
 
