@@ -151,3 +151,36 @@ def test_a_matte_of_another_size_fails_the_render_with_one_located_error(env, ba
     assert res.exit_code == 1, res.output
     assert "matte is 32x32 px but its reference is 30x40 px" in res.output and "scene.sigma:9" in res.output
     assert "Traceback" not in res.output and not (env / "m.png").exists()
+
+
+def test_collage_runs_with_single_file_and_gguf_transformers_and_a_stacked_style_lora(env, base):
+    """`--transformer` (single-file / GGUF) and extra LoRAs apply to collage: the stock Kontext call runs on the
+    same loaded transformer."""
+    import sys
+    from pathlib import Path
+
+    from safetensors.torch import load_file, save_file
+
+    from sigmascene.testing.tiny_pipeline import make_tiny_components, save_tiny_sigma_lora
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "model"))
+    from test_model_single_file import write_gguf
+
+    scene = sigmascene.load(_write(env))
+    sd = make_tiny_components(0)["transformer"].state_dict()
+    save_file({k: v.contiguous() for k, v in sd.items()}, str(env / "t.safetensors"))
+    write_gguf(env / "t.gguf", sd)
+    plain = sigmascene.render(scene, base=str(base), steps=2, output_type="latent").images
+    single = sigmascene.render(scene, base=str(base), steps=2, output_type="latent",
+                               transformer=str(env / "t.safetensors"))
+    assert single.sidecars[0]["method"] == "collage" and single.sidecars[0]["model"]["transformer"]
+    assert float((single.images - plain).norm() / plain.norm()) < 1e-5
+    gguf = sigmascene.render(scene, base=str(base), steps=2, output_type="latent", transformer=str(env / "t.gguf"))
+    assert torch.isfinite(gguf.images).all() and not torch.equal(gguf.images, plain)
+    # a LoRA without SIGMA metadata (a style LoRA) stacks on collage and changes the picture
+    lora = save_tiny_sigma_lora(env / "sigma.safetensors", zero=False)
+    save_file(load_file(str(lora)), str(env / "style.safetensors"))  # the same tensors, no metadata
+    styled = sigmascene.render(scene, base=str(base), steps=2, output_type="latent",
+                               loras=[str(env / "style.safetensors")])
+    assert styled.sidecars[0]["method"] == "collage" and len(styled.sidecars[0]["model"]["loras"]) == 1
+    assert float((styled.images - plain).norm() / plain.norm()) > 1e-4
