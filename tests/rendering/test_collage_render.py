@@ -184,3 +184,17 @@ def test_collage_runs_with_single_file_and_gguf_transformers_and_a_stacked_style
                                loras=[str(env / "style.safetensors")])
     assert styled.sidecars[0]["method"] == "collage" and len(styled.sidecars[0]["model"]["loras"]) == 1
     assert float((styled.images - plain).norm() / plain.norm()) > 1e-4
+
+
+def test_collage_runs_with_fp8_weights(env, base):
+    got = sigmascene.render(sigmascene.load(_write(env)), base=str(base), steps=1, dtype="fp8")
+    side = got.sidecars[0]
+    assert side["method"] == "collage" and side["fp8_storage"] is True and got.images[0].size == (96, 64)
+
+
+def test_safe_mode_refuses_a_matte_outside_the_scene_folder(env, base, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("elsewhere") / "m.png"
+    Image.new("L", (30, 40), 255).save(outside)
+    scene = _write(env, SCENE.replace('ref "refs/box.png"', f'ref "refs/box.png"\n    matte "{outside}"'))
+    res = runner.invoke(app, ["render", str(scene), "--base", str(base), "--safe", "-o", str(env / "s.png")])
+    assert res.exit_code == 1 and "is outside the allowed folder" in res.output and "Traceback" not in res.output
