@@ -67,17 +67,25 @@ def make_set_cmd(
           f"to {out}")
 
 
-def split_method(method: Optional[str], name: Optional[str]) -> tuple[Optional[str], Optional[str]]:
-    """`--method` is a render method when it names one; otherwise it is the old spelling of `--name`."""
-    from ..rendering.methods import method_names
+def split_methods(method: Optional[list[str]], name: Optional[str]) -> tuple[list[Optional[str]], Optional[str]]:
+    """`--method` values (repeated or comma lists) are render methods; one value that names no method is the old
+    spelling of `--name` (a misspelt method among several gets did-you-mean)."""
+    from ..errors import did_you_mean
+    from ..rendering.methods import method_names, method_spec
 
-    if method is None or method in method_names():
-        return method, name
-    if name is not None:
-        from ..rendering.methods import method_spec
-
-        method_spec(method)  # both given: --method must be a method (did-you-mean)
-    return None, method
+    values = [v.strip() for m in (method or []) for v in m.split(",") if v.strip()]
+    if len(values) == 1 and values[0] not in method_names() and name is None:
+        close = did_you_mean(values[0], method_names())
+        if close:  # `colage` is a slip, not a folder name
+            raise ConfigError(f"--method {values[0]!r} is not a method", hint=f"{close} (a renders/ folder name "
+                              "goes to --name)")
+        return [None], values[0]
+    for v in values:
+        method_spec(v)
+    if len(values) > 1 and name is not None:
+        raise ConfigError("--name names one renders/ folder, but several methods were given",
+                          hint="drop --name: each method renders into <lora or base name>-<method>")
+    return list(dict.fromkeys(values)) or [None], name
 
 
 @eval_app.command("run")
@@ -87,12 +95,13 @@ def run(
                                        "[env SIGMASCENE_BASE] (or the config file; none: the embedded demo "
                                        "model)."),
     lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors (or env SIGMASCENE_LORA)."),
-    mode: str = typer.Option("single", "--mode", help="single (all subjects in one pass) | iterative (baseline)."),
-    method: Optional[str] = typer.Option(None, "--method", "-m", help="The render method (sigma | iterative | "
-                                         "collage; default: chosen from the model, as `render` does), or the name "
-                                         "of the renders/ folder and table row (old spelling; --name)."),
+    mode: str = typer.Option("single", "--mode", help="Old spelling: --mode iterative is --method iterative."),
+    method: Optional[list[str]] = typer.Option(None, "--method", "-m", help="Render method(s) to compare, each into "
+                                               "its own renders/ folder (sigma | iterative | collage; repeated or "
+                                               "comma list; default: chosen from the model, as `render` does). One "
+                                               "value that is no method is the old spelling of --name."),
     name: Optional[str] = typer.Option(None, "--name", help="Name of the renders/ folder and table row (default: "
-                                       "<lora or base name>-<method>)."),
+                                       "<lora or base name>-<method>, `single` for sigma)."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Denoising steps (default 28; 20 "
                                         "with the demo model)."),
     guidance: float = typer.Option(2.5, "--guidance", help="Distilled guidance strength."),
@@ -105,7 +114,8 @@ def run(
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N (default: cuda if present)."),
     dtype: str = typer.Option("auto", "--dtype", help=DTYPE_HELP),
 ) -> None:
-    """Render every case of a set (resumable: finished cases are skipped), into SET/renders/METHOD/."""
+    """Render every case of a set (resumable: finished cases are skipped), into SET/renders/NAME/ per method;
+    `eval score` then compares every folder in one table."""
     from ..eval.weights import force_offline
 
     force_offline()
@@ -114,47 +124,64 @@ def run(
     from ..model.loading import quiet_libraries
     from ..rendering.plan import resolve_model
     from ..rendering.provenance import plan_identity
-    from ..rendering.render import RenderRequest, load_model
+    from ..rendering.render import LoadedModel, RenderRequest, load_model
 
     with user_errors():
         check_finite("--guidance", guidance)  # nan rendered every case blank and exited 0
-        render_method, name = split_method(method, name)
-        request = RenderRequest(base=base, loras=[lora] if lora else [], method=render_method, mode=mode,
-                                steps=steps, guidance=guidance, prompt_mode=prompt_mode,
-                                cache_conditions=cache_conditions, device=device or "auto", dtype=dtype)
-        model, spec, said = resolve_model(request)  # every rule, once, before the set is read
+        methods, name = split_methods(method, name)
+        runs = []
+        for render_method in methods:  # every method's rules and weights checked before the set is read
+            request = RenderRequest(base=base, loras=[lora] if lora else [], method=render_method, mode=mode,
+                                    steps=steps, guidance=guidance, prompt_mode=prompt_mode,
+                                    cache_conditions=cache_conditions, device=device or "auto", dtype=dtype)
+            model, spec, said = resolve_model(request)
+            runs.append((model, spec, said, render_method))
         evalset = EvalSet.load(set_dir)
         cases = select_cases(evalset, case, limit)
-        if model.demo:
+        if any(model.demo for model, *_ in runs):
             from ..demo import DEMO_STEPS
             from ..demo.select import demo_banner
 
             console.print(demo_banner(), markup=False, soft_wrap=True, highlight=False)
             steps = steps or DEMO_STEPS
-        for line in said:
-            console.print(line, style="yellow", markup=False, soft_wrap=True, highlight=False)
-        name = name or default_method(model.base, model.loras[0].path if model.loras else None,
-                                      "single" if spec.name == "sigma" else spec.name, demo=model.demo)
-        options = RunOptions(name, mode, steps or 28, guidance, prompt_mode, cache_conditions, plan_identity(model),
-                             render_method=render_method)
-        if not force and evalset.render_dir(name).is_dir():
-            check_setting(evalset.render_dir(name), options)  # before minutes of model loading
+        planned = []
+        for model, spec, said, render_method in runs:
+            for line in said:
+                console.print(line, style="yellow", markup=False, soft_wrap=True, highlight=False)
+            row = name or default_method(model.base, model.loras[0].path if model.loras else None,
+                                         "single" if spec.name == "sigma" else spec.name, demo=model.demo)
+            options = RunOptions(row, "iterative" if spec.name == "iterative" else "single", steps or 28, guidance,
+                                 prompt_mode, cache_conditions, plan_identity(model), render_method=render_method)
+            if not force and evalset.render_dir(row).is_dir():
+                check_setting(evalset.render_dir(row), options)  # before minutes of model loading
+            planned.append((model, options))
         quiet_libraries()
-        with console.status("loading the model..."):
-            pipe = load_model(model)
-        try:
-            with progress_bar(f"rendering {name}") as start:
-                summary = run_set(pipe, evalset, options, cases=cases, force=force, advance=start(len(cases)))
-        except KeyboardInterrupt:
-            console.print("interrupted; finished cases are kept (resumable). continue with: "
-                          + " ".join(shlex.quote(a) for a in command_line()), style="yellow", markup=False,
-                          soft_wrap=True)
-            raise typer.Exit(130) from None
-    for cid, reason in summary.failed:
-        print(f"failed {cid}: {reason}")
-    console.print(f"{len(summary.rendered)} rendered, {len(summary.skipped)} already finished, "
-                  f"{len(summary.failed)} failed in {summary.seconds:.1f} s → {evalset.render_dir(name)}")
-    if summary.failed:
+        held: dict = {}
+        failed = False
+        for model, options in planned:
+            if model not in held:
+                held.clear()  # one model in memory at a time
+                with console.status("loading the model..."):
+                    held[model] = load_model(model)
+            loaded: LoadedModel = held[model]
+            try:
+                with progress_bar(f"rendering {options.method}") as start:
+                    summary = run_set(loaded, evalset, options, cases=cases, force=force, advance=start(len(cases)))
+            except KeyboardInterrupt:
+                console.print("interrupted; finished cases are kept (resumable). continue with: "
+                              + " ".join(shlex.quote(a) for a in command_line()), style="yellow", markup=False,
+                              soft_wrap=True)
+                raise typer.Exit(130) from None
+            for cid, reason in summary.failed:
+                print(f"failed {cid}: {reason}")
+            console.print(f"{len(summary.rendered)} rendered, {len(summary.skipped)} already finished, "
+                          f"{len(summary.failed)} failed in {summary.seconds:.1f} s → "
+                          f"{evalset.render_dir(options.method)}")
+            failed = failed or bool(summary.failed)
+    if len(planned) > 1:
+        console.print(f"compare them in one table: sigmascene eval score {shlex.quote(str(set_dir))}",
+                      markup=False, soft_wrap=True)
+    if failed:
         raise typer.Exit(1)
 
 

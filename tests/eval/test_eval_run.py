@@ -179,3 +179,23 @@ def test_cli_run_without_a_model_falls_back_to_the_demo_model(evalset, tmp_path,
     assert "embedded demo model" in res.output
     side = json.loads((evalset.render_dir("demo-single") / "a.json").read_text())
     assert side["model"]["base_source"] == "demo" and side["model"]["loras"][0]["metadata"]["sigma"]
+
+
+def test_cli_run_compares_several_methods_each_in_its_own_row(evalset, base, lora):
+    runner = CliRunner()
+    res = runner.invoke(app, ["eval", "run", str(evalset.root), "--model", str(base), "--lora", str(lora),
+                              "--steps", "1", "--device", "cpu", "--limit", "1", "--method", "sigma,iterative"])
+    assert res.exit_code == 0, res.output
+    rows = [f"{lora.stem}-single", f"{lora.stem}-iterative"]
+    for row, method in zip(rows, ("sigma", "iterative")):
+        side = json.loads((evalset.render_dir(row) / "a.json").read_text())
+        assert side["method"] == method and side["row"] == row and side["setting"]["render_method"] == method
+    res = runner.invoke(app, ["eval", "score", str(evalset.root), "--metric", "dino_i", "--no-paper"])
+    assert res.exit_code == 0 and all(f"| {row} |" in res.output for row in rows), res.output
+
+
+def test_cli_run_method_misspelt_or_unfit_is_one_clear_error(evalset, base):
+    res = CliRunner().invoke(app, ["eval", "run", str(evalset.root), "--model", str(base), "--method", "colage"])
+    assert res.exit_code == 1 and "did you mean 'collage'?" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(app, ["eval", "run", str(evalset.root), "--model", str(base), "--method", "sigma"])
+    assert res.exit_code == 1 and "--method sigma needs a SIGMA LoRA" in res.output

@@ -26,7 +26,7 @@ class ToyworldRequest:
     model: str = "demo"
     base: Optional[str] = None
     lora: Optional[str] = None
-    modes: Optional[str | list[str]] = None  # methods compared (None: sigma + iterative with a SIGMA LoRA, else collage)
+    modes: Optional[str | list[str]] = None  # methods compared (None: sigma, iterative with a SIGMA LoRA; else collage)
     steps: Optional[int] = None
     size: Optional[int] = None
     structure: str = "mask_depth"
@@ -109,5 +109,6 @@ def run_toyworld(req: ToyworldRequest, start: tw_run.Start,
         for src, dest in ((req.out / "report" / "toyworld.png", "toyworld.png"), (examples, "toyworld-examples.png")):
             if src is not None and src.is_file():
                 files.append(Path(shutil.copyfile(src, req.docs / dest)))
-    return ToyworldOutcome(cfg=cfg, title=title, rows=rows, validation_rows=tw_report.validation_rows(results.validation),
-                           results=results, summaries=summaries, files=files)
+    return ToyworldOutcome(cfg=cfg, title=title, rows=rows,
+                           validation_rows=tw_report.validation_rows(results.validation), results=results,
+                           summaries=summaries, files=files)
