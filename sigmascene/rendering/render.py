@@ -239,6 +239,24 @@ def output_paths(out: str | Path, seeds: Sequence[int]) -> list[Path]:
     return [out.with_name(f"{out.stem}_{s}{out.suffix}") for s in seeds]
 
 
+def sidecar_bytes(sidecar: dict, path: Path) -> bytes:
+    """The JSON sidecar written beside the image at `path` (it names the image and the `-o` that made it)."""
+    side = dict(sidecar, image=path.name)
+    side["command"] = _with_output(side.get("command", ""), path)
+    return (json.dumps(side, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def image_bytes(image, path: Path) -> bytes:
+    """The image encoded as `path`'s suffix says (for writers that create the file themselves)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    image.save(buf, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"))
+    return buf.getvalue()
+
+
 def save_render(result: RenderResult, out: Path) -> list[Path]:
     """Each image at its path with its sidecar JSON beside it (same stem); returns the image paths. Plain writes,
     so the files get the user's umask."""
@@ -250,13 +268,12 @@ def save_render(result: RenderResult, out: Path) -> list[Path]:
     for path, image, sidecar, extra in zip(paths, result.images, result.sidecars, files):
         path.parent.mkdir(parents=True, exist_ok=True)
         image.save(path)
-        side = dict(sidecar, image=path.name)
+        side = dict(sidecar)
         for key, picture in extra.items():  # a method's own files (collage's layout image), beside the render
             extra_path = path.with_name(f"{path.stem}.{key}.png")
             picture.save(extra_path, pnginfo=png_mark(key))  # marked: a later render or preview may replace it
             side.setdefault("files", {})[key] = extra_path.name
-        side["command"] = _with_output(side.get("command", ""), path)
-        path.with_suffix(".json").write_text(json.dumps(side, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        path.with_suffix(".json").write_bytes(sidecar_bytes(side, path))
     return paths
 
 
@@ -267,5 +284,5 @@ def _with_output(command: str, path: Path) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-__all__ = ["LoadedModel", "RenderCancelled", "RenderOptions", "RenderRequest", "RenderResult", "load_model",
-           "model_identity", "parse_lora", "render_plan", "render_scene", "save_render"]
+__all__ = ["LoadedModel", "RenderCancelled", "RenderOptions", "RenderRequest", "RenderResult", "image_bytes",
+           "load_model", "model_identity", "parse_lora", "render_plan", "render_scene", "save_render", "sidecar_bytes"]
