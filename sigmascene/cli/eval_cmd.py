@@ -122,7 +122,7 @@ def run(
     from ..eval.evalset import EvalSet
     from ..eval.runner import RunOptions, check_setting, default_method, run_set, select_cases
     from ..model.loading import quiet_libraries
-    from ..rendering.plan import resolve_model
+    from ..rendering.plan import loras_for, resolve_model
     from ..rendering.provenance import plan_identity
     from ..rendering.render import LoadedModel, RenderRequest, load_model
 
@@ -131,7 +131,10 @@ def run(
         methods, name = split_methods(method, name)
         runs = []
         for render_method in methods:  # every method's rules and weights checked before the set is read
-            request = RenderRequest(base=base, loras=[lora] if lora else [], method=render_method, mode=mode,
+            loras = [lora] if lora else []
+            if len(methods) > 1 and render_method is not None and loras:
+                loras = loras_for(render_method, loras)  # compared side by side: collage leaves the SIGMA LoRA out
+            request = RenderRequest(base=base, loras=loras, method=render_method, mode=mode,
                                     steps=steps, guidance=guidance, prompt_mode=prompt_mode,
                                     cache_conditions=cache_conditions, device=device or "auto", dtype=dtype)
             model, spec, said = resolve_model(request)

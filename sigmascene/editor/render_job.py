@@ -1,5 +1,5 @@
-"""The Render button: the resolver's plan rendered (`rendering.render.render_plan`) in a background thread, its
-progress streamed as JSON lines.
+"""The Render button: the resolver's plan (`rendering.plan.resolve_plan`, the rules `render` checks) rendered by
+`rendering.render.render_plan` in a background thread, its progress streamed as JSON lines.
 
 POST /api/render answers a stream: {"event": "started", "job": id}, then {"event": "progress", "step", "total"},
 {"event": "note"}, and finally {"event": "done", "image": url, "sidecar": {...}} or {"event": "error"} /
@@ -72,27 +72,24 @@ async def start_render(st: EditorState, request: Request) -> Response:
 
     def work() -> None:
         try:
-            loaded = st.pipe_cache.get(plan.model)
+            def say(message: str) -> None:
+                emit({"event": "note", "message": message})
+
+            loaded = st.pipe_cache.get(plan.model)  # one model kept across renders, keyed by the weights' plan
             if loaded is None:
-                loaded = st.pipe_cache[plan.model] = load_model(plan.model, note=lambda m: emit({"event": "note",
-                                                                                                 "message": m}))
-            result = render_plan(scene, plan, note=lambda m: emit({"event": "note", "message": m}),
-                                 progress=lambda i, n: emit({"event": "progress", "step": i, "total": n}),
-                                 cancel=job.cancel, loaded=loaded)
+                loaded = st.pipe_cache[plan.model] = load_model(plan.model, note=say)
+            result = render_plan(scene, plan, note=say, cancel=job.cancel, loaded=loaded,
+                                 progress=lambda i, n: emit({"event": "progress", "step": i, "total": n}))
             out_dir = folder_inside(st, st.path.parent / "renders")
             image, sidecar = result.images[0], result.sidecars[0]
             extra = result.files[0] if result.files else {}  # a method's own files (collage's layout image)
 
             def files(base: Path) -> dict[str, bytes]:
                 png = base.with_name(base.name + ".png")
-                out = {".png": image_bytes(image, png)}
-                side = dict(sidecar)
-                for key, picture in extra.items():
-                    name = f"{base.name}.{key}.png"
-                    out[f".{key}.png"] = image_bytes(picture, base.with_name(name))
-                    side.setdefault("files", {})[key] = name
-                out[".json"] = sidecar_bytes(side, png)
-                return out
+                side = dict(sidecar, files={k: f"{base.name}.{k}.png" for k in extra}) if extra else sidecar
+                out = {".png": image_bytes(image, png)}  # first: write_free returns the first file
+                out.update({f".{k}.png": image_bytes(pic, png) for k, pic in extra.items()})
+                return {**out, ".json": sidecar_bytes(side, png)}
 
             written = write_free(out_dir, st.path.stem, files)
             job.image = written

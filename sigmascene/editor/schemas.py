@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StrictInt, ValidationError
 from starlette.requests import Request
 
 from ..errors import SigmaError
@@ -118,16 +118,9 @@ class SaveBody(Strict):
 
 class RenderBody(Strict):
     steps: Annotated[int, Field(ge=1, le=1000)] | None = None
-    method: Annotated[str, Field(max_length=64)] | None = None  # checked by the resolver (did-you-mean)
-    seed: int | None = None  # its range is the resolver's rule, refused there in the words every front uses
+    seed: StrictInt | None = None  # a JSON whole number; its range is the language's rule, checked by the resolver
+    method: Annotated[str, Field(max_length=64)] | None = None  # sigma | iterative | collage (None: the default)
     device: Annotated[str, Field(max_length=64)] = "auto"
-
-    @field_validator("seed", mode="before")
-    @classmethod
-    def _whole_number(cls, v: Any) -> Any:
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-            raise ValueError("seed must be a whole number")
-        return v
 
 
 M = TypeVar("M", bound=BaseModel)

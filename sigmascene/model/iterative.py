@@ -107,7 +107,7 @@ def render_iterative(pipe: "SigmaPipeline", compiled: CompiledScene, *, prompt_m
                      generator: "torch.Generator | None" = None,
                      callback: Callable[[int, int], None] | None = None, output_type: str = "pil",
                      num_inference_steps: int = 28, background: Any = None,
-                     grow: Callable[[np.ndarray], np.ndarray] | None = None, **kwargs: Any) -> Any:
+                     grow: Callable[[np.ndarray], np.ndarray] | None = None, **kwargs: Any) -> SigmaPipelineOutput:
     """N passes of `pipe` for N subjects; returns the pipeline output of the last pass with summed timings.
     A `callback_on_step_end` of the caller runs after the blend, in every pass; an interrupt ends the passes.
     With a `background` image (insertion), the first pass is blended into it too, and `grow` widens each

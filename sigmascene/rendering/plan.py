@@ -172,6 +172,21 @@ def _fitting(kind: str) -> str | None:
     return f"{kind_label(kind)} is for --method {' / '.join(fit)}" if fit else None
 
 
+def loras_for(method: str, loras: list[str]) -> list[str]:
+    """The LoRAs (`path[:weight]`) a method can use, for fronts that compare several methods on one model (`eval
+    run --method a,b`, `eval toyworld`): collage beside sigma renders the same base without the SIGMA LoRA. A
+    single `render` keeps the strict rule (a LoRA that does not fit is an error)."""
+    spec = method_spec(method)
+    kept = []
+    for text in loras:
+        path, _ = parse_lora(text)
+        check_lora_file(path)
+        kind = recognise(read_header(path))
+        if kind == spec.own_lora or kind in spec.extra_loras:
+            kept.append(text)
+    return kept
+
+
 def check_flags(spec: MethodSpec, req: RenderRequest) -> None:
     asked = {"cache_conditions": req.cache_conditions, "segmenter": req.segmenter is not None,
              "detector": req.detector is not None}

@@ -85,13 +85,17 @@ def choose_model(model: str, base: Optional[str], lora: Optional[str], size: Opt
 
 def model_request(choice: ModelChoice, device: Optional[str] = None, dtype: str = "auto",
                   method: Optional[str] = None) -> "RenderRequest":
-    """The render request of a choice: the demo model when no base is named."""
+    """The render request of a choice for one compared method: the demo model when no base is named; a LoRA the
+    method cannot use (the SIGMA LoRA beside collage) stays out of that method's request."""
+    from ...rendering.plan import loras_for
     from ...rendering.request import RenderRequest
 
     if choice.base is None and demo_module() is None:
         raise ModelError("the embedded demo model is not available in this installation")
-    return RenderRequest(base=str(choice.base) if choice.base is not None else None,
-                         loras=[str(choice.lora)] if choice.lora is not None else [], method=method,
+    loras = [str(choice.lora)] if choice.lora is not None else []
+    if method is not None and loras:
+        loras = loras_for(method, loras)
+    return RenderRequest(base=str(choice.base) if choice.base is not None else None, loras=loras, method=method,
                          device=device or "auto", dtype=dtype)
 
 
