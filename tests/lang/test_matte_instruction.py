@@ -90,3 +90,30 @@ def test_the_compiled_layout_uses_the_statements_matte(folder):
 
     layout = layout_image(sigmascene.compile(parse_file(folder / "scene.sigma")))
     assert layout.sources == {"cup": "matte"} and layout.warnings == []
+
+
+def test_editor_edits_keep_the_matte_and_rename_reaches_the_instruction(folder):
+    from sigmascene.editor.edits import TextEdit, rename, set_depth
+
+    text = (folder / "scene.sigma").read_text()
+    scene = parse_file(folder / "scene.sigma")
+    ed = TextEdit(text, scene)
+    set_depth(ed, scene.subjects[0], 2.5)
+    rename(ed, scene.subjects[0], "mug")
+    new = ed.result()
+    again = parse_text(new, file=str(folder / "scene.sigma"), base_dir=folder)
+    assert again.subjects[0].name == "mug" and again.subjects[0].matte == "mattes/cup.png"
+    assert again.subjects[0].depth == 2.5 and again.instruction == "Make @mug shine on the table"
+    assert 'matte "mattes/cup.png"  # white = the cup' in new
+
+
+def test_preview_maps_shows_what_the_model_sees(folder):
+    from sigmascene.compiler.layout_image import layout_image
+    from sigmascene.compiler.preview import contact_sheet, model_view_panel
+
+    compiled = sigmascene.compile(parse_file(folder / "scene.sigma"))
+    panel, notes = model_view_panel(compiled, (128, 128))
+    want = layout_image(compiled).pil.resize((128, 128), Image.NEAREST)
+    assert np.array_equal(np.asarray(panel), np.asarray(want)) and notes == ["cup: matte"]
+    sheet = np.asarray(contact_sheet(compiled))
+    assert sheet.shape[0] > sheet.shape[1] * 0.6  # a third row holds the model's view

@@ -151,3 +151,50 @@ def test_a_matte_of_another_size_fails_the_render_with_one_located_error(env, ba
     assert res.exit_code == 1, res.output
     assert "matte is 32x32 px but its reference is 30x40 px" in res.output and "scene.sigma:9" in res.output
     assert "Traceback" not in res.output and not (env / "m.png").exists()
+
+
+def test_collage_runs_with_single_file_and_gguf_transformers_and_a_stacked_style_lora(env, base):
+    """`--transformer` (single-file / GGUF) and extra LoRAs apply to collage: the stock Kontext call runs on the
+    same loaded transformer."""
+    import sys
+    from pathlib import Path
+
+    from safetensors.torch import load_file, save_file
+
+    from sigmascene.testing.tiny_pipeline import make_tiny_components, save_tiny_sigma_lora
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "model"))
+    from test_model_single_file import write_gguf
+
+    scene = sigmascene.load(_write(env))
+    sd = make_tiny_components(0)["transformer"].state_dict()
+    save_file({k: v.contiguous() for k, v in sd.items()}, str(env / "t.safetensors"))
+    write_gguf(env / "t.gguf", sd)
+    plain = sigmascene.render(scene, base=str(base), steps=2, output_type="latent").images
+    single = sigmascene.render(scene, base=str(base), steps=2, output_type="latent",
+                               transformer=str(env / "t.safetensors"))
+    assert single.sidecars[0]["method"] == "collage" and single.sidecars[0]["model"]["transformer"]
+    assert float((single.images - plain).norm() / plain.norm()) < 1e-5
+    gguf = sigmascene.render(scene, base=str(base), steps=2, output_type="latent", transformer=str(env / "t.gguf"))
+    assert torch.isfinite(gguf.images).all() and not torch.equal(gguf.images, plain)
+    # a LoRA without SIGMA metadata (a style LoRA) stacks on collage and changes the picture
+    lora = save_tiny_sigma_lora(env / "sigma.safetensors", zero=False)
+    save_file(load_file(str(lora)), str(env / "style.safetensors"))  # the same tensors, no metadata
+    styled = sigmascene.render(scene, base=str(base), steps=2, output_type="latent",
+                               loras=[str(env / "style.safetensors")])
+    assert styled.sidecars[0]["method"] == "collage" and len(styled.sidecars[0]["model"]["loras"]) == 1
+    assert float((styled.images - plain).norm() / plain.norm()) > 1e-4
+
+
+def test_collage_runs_with_fp8_weights(env, base):
+    got = sigmascene.render(sigmascene.load(_write(env)), base=str(base), steps=1, dtype="fp8")
+    side = got.sidecars[0]
+    assert side["method"] == "collage" and side["fp8_storage"] is True and got.images[0].size == (96, 64)
+
+
+def test_safe_mode_refuses_a_matte_outside_the_scene_folder(env, base, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("elsewhere") / "m.png"
+    Image.new("L", (30, 40), 255).save(outside)
+    scene = _write(env, SCENE.replace('ref "refs/box.png"', f'ref "refs/box.png"\n    matte "{outside}"'))
+    res = runner.invoke(app, ["render", str(scene), "--base", str(base), "--safe", "-o", str(env / "s.png")])
+    assert res.exit_code == 1 and "is outside the allowed folder" in res.output and "Traceback" not in res.output
