@@ -5,11 +5,11 @@ them — a module of its own so both depend on it and neither on the other's int
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lark import Token
 
-from ..errors import SourceLoc
+from ..errors import Diagnostic, SourceLoc
 
 # Every piece carries its `span`: (start, end) character offsets in the file's text, end exclusive, so the editor
 # replaces exactly a value's characters (a number with its unit, a whole statement) without tokenizing again.
@@ -113,6 +113,7 @@ class SubjectStmt(Stmt):
     name_loc: SourceLoc
     name_span: Span
     items: list[Stmt]
+    broken: bool = False  # a syntax error inside it was skipped: what is left of it is checked, not built
 
 
 @dataclass
@@ -120,3 +121,11 @@ class ParsedFile:
     path: str
     stmts: list[Stmt]
     comments: list[Token]
+    errors: list[Diagnostic] = field(default_factory=list)  # syntax errors recovered from, in file order
+    broken: dict[str, SourceLoc] = field(default_factory=dict)  # subjects a syntax error removed or cut
+    cut: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)  # blanked (line, col) spans
+
+    def touched(self, st: Stmt) -> bool:
+        """True when recovery blanked part of `st` (its value would be a consequence of the syntax error)."""
+        a, b = (st.loc.line, st.loc.column), st.end
+        return any(s < b and a < e for s, e in self.cut)
