@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Callable, cast
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from ..errors import Diagnostic, SigmaError, SigmaSyntaxError, SourceLoc, did_you_mean, remember_source
@@ -23,8 +22,8 @@ from ..scene.kinds import KINDS
 from .statements import (BlockStmt, CanvasStmt, ParamStmt, ParsedFile, PlacementStmt,  # noqa: F401 - re-exported
                          RelationStmt, Scalar, Span, Stmt, SubjectStmt, Text, Value, ValueStmt, Vec)
 from . import recovery
+from .keywords import GRAMMAR, _keyword, _lark, grammar_units, grammar_words  # noqa: F401 - re-exported
 
-GRAMMAR = Path(__file__).with_name("sigma.lark")
 # Bounds that keep a hostile file an error rather than a slow or huge parse (docs/language.md, "Limits"); a
 # placement kind bounds its own statement in its lowering (scene/kinds/).
 MAX_VEC_ITEMS = 16
@@ -37,46 +36,6 @@ _TOKEN_WORDS = {"LBRACE": "'{'", "RBRACE": "'}'", "LPAR": "'('", "RPAR": "')'", 
 # Comments are lifted out before Lark sees the text (a string may hold '#', so strings are matched too) and
 # blanked with spaces: columns stay, and a file of 100,000 comment lines is one whitespace token, not 200,000.
 _STRING_OR_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*')
-
-
-@lru_cache(maxsize=1)
-def _lark() -> Lark:
-    return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", propagate_positions=True,
-                start=["start", "value"], maybe_placeholders=False)
-
-
-def _keyword(term: str) -> str | None:
-    pattern = _lark().get_terminal(term).pattern
-    return pattern.value if pattern.type == "str" and pattern.value.isidentifier() else None
-
-
-def _first_keyword(rule_name: str) -> str:
-    """The keyword a rule starts with (`version` -> "sigma")."""
-    for r in _lark().rules:
-        if (r.alias or r.origin.name) == rule_name and r.expansion and r.expansion[0].is_term:
-            kw = _keyword(r.expansion[0].name)
-            if kw is not None:
-                return kw
-    raise KeyError(rule_name)
-
-
-@lru_cache(maxsize=1)
-def grammar_units() -> tuple[str, ...]:
-    """The units the grammar's UNIT terminal accepts (deg, rad, px, cm, m)."""
-    return tuple(re.findall(r"[A-Za-z]+", _lark().get_terminal("UNIT").pattern.value))
-
-
-@lru_cache(maxsize=1)
-def grammar_words() -> tuple[dict[str, str], dict[str, str], tuple[str, ...]]:
-    """What sigma.lark defines, read from the grammar itself so no list is typed twice: ({statement keyword:
-    rule}, {subject item keyword: rule}, every keyword). The rules are in the grammar's order."""
-    rules = _lark().rules
-    stmts = [r.expansion[0].name for r in rules if r.origin.name == "stmt"]
-    statements = {_first_keyword(name): name for name in stmts}
-    items = {_first_keyword(r.alias): r.alias for r in rules if r.origin.name == "subject_item" and r.alias}
-    words = [kw for t in _lark().terminals if (kw := _keyword(t.name)) is not None]
-    ordered = list(statements) + [w for w in items if w not in statements]
-    return statements, items, tuple(ordered + [w for w in words if w not in ordered])
 
 
 def _lift_comments(text: str) -> tuple[str, list[Token]]:
