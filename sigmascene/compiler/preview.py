@@ -144,13 +144,14 @@ def _label_size(text: str, size: int) -> tuple[int, int]:
     return x1 - x0 + 8, y1 - y0 + 6
 
 
-def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool = True) -> Image.Image:
+def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool = True,
+                  colours: list[tuple[int, int, int]] | None = None) -> Image.Image:
     """Subjects over a neutral background (or the scene's `background` photo), far first, so nearer fills cover farther ones as on camera.
 
     Thumbnails and name tags are placed after every fill, tags last, each where it covers no earlier tag or
     thumbnail: inside a subject's region when the region is large, beside it when the thumbnail would hide
     it, so a small subject keeps its outline and its full `30 lemon` tag visible."""
-    cols = palette(len(compiled.order))
+    cols = palette(len(compiled.order)) if colours is None else colours  # far -> near; the editor's follow names
     rgb = np.empty((size[1], size[0], 3), np.float32)
     rgb[:] = LAYOUT_BG
     photo = getattr(compiled, "background", None)

@@ -1,7 +1,7 @@
 """The ASGI app: the scene API (the page uses nothing else, so scripts can drive it), static files, the guard.
 
 Routes (docs/editor.md has the full list): GET/PUT/PATCH /api/scene, PATCH /api/subjects/{name},
-POST /api/subjects/{name}/reorder, POST /api/undo|redo|save|reload, GET /api/maps and /api/maps/{name}.png,
+POST /api/subjects/{name}/reorder, POST /api/undo|redo|save|reload, GET /api/maps, /api/maps/{name}.png and /api/frame,
 GET/POST /api/files, POST /api/render (a stream of JSON lines) and its cancel.
 """
 
@@ -24,7 +24,7 @@ from .render_job import cancel_render, render_image, start_render
 from .document import ExternalChange
 from .security import Guard, PathRefused, allowed_hosts
 from .state import EditorState, diag_json
-from .views import MAP_NAMES, map_png, maps_json
+from .views import MAP_NAMES, frame_json, map_png, maps_json
 
 STATIC = Path(__file__).with_name("static")
 MAX_SOURCE = 2_000_000
@@ -74,21 +74,25 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
         if len(data["source"]) > MAX_SOURCE:
             raise SigmaError(f"a scene file over {MAX_SOURCE // 1000} kB is not something to edit here")
         st.doc.set_text(data["source"], data.get("coalesce"))
+        st.precompile()
         return await state_response()
 
     async def patch_scene(request: Request) -> Response:
         data = await _body(request)
         await run_in_threadpool(scene_ops.patch_scene, st, data)
+        st.precompile()
         return await state_response()
 
     async def patch_subject(request: Request) -> Response:
         data = await _body(request)
         await run_in_threadpool(scene_ops.patch_subject, st, request.path_params["name"], data)
+        st.precompile()
         return await state_response()
 
     async def reorder(request: Request) -> Response:
         data = await _body(request)
         await run_in_threadpool(scene_ops.reorder, st, request.path_params["name"], data)
+        st.precompile()
         return await state_response()
 
     async def undo(request: Request) -> Response:
@@ -105,7 +109,7 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
 
     async def save(request: Request) -> Response:
         data = await _body(request) if await request.body() else {}
-        await run_in_threadpool(st.doc.save, bool(data.get("force")))
+        await run_in_threadpool(st.save, bool(data.get("force")))
         return await state_response()
 
     async def reload(request: Request) -> Response:
@@ -135,6 +139,20 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
         data = await run_in_threadpool(map_png, compiled, name, size)
         return Response(data, media_type="image/png", headers={"X-Revision": str(rev), "Cache-Control": "no-store"})
 
+    async def frame(request: Request) -> Response:
+        """GET /api/frame?layout=PX&maps=PX: maps_json plus the layout and map pictures as data URLs, the page's
+        one request per redraw (a drag's frames)."""
+        compiled, diags, rev = await run_in_threadpool(st.compiled)
+        if compiled is None:
+            return JSONResponse({"revision": rev, "error": True, "diagnostics": diags})
+        try:
+            lay, small = (int(request.query_params.get(k, d)) for k, d in (("layout", 680), ("maps", 256)))
+        except ValueError:
+            raise SigmaError("layout and maps must be whole numbers of pixels") from None
+        sizes = {"layout": lay, "ir_asc": small, "ir_desc": small, "i_t": small, "i_s": small}
+        return JSONResponse(await run_in_threadpool(frame_json, compiled, rev, sizes),
+                            headers={"Cache-Control": "no-store"})
+
     routes = [
         Route("/", index),
         Route("/api/scene", guarded(get_scene), methods=["GET"]),
@@ -150,6 +168,7 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
         Route("/api/status", guarded(status), methods=["GET"]),
         Route("/api/maps", guarded(maps), methods=["GET"]),
         Route("/api/maps/{name}.png", guarded(map_image), methods=["GET"]),
+        Route("/api/frame", guarded(frame), methods=["GET"]),
         Route("/api/files/{path:path}", guarded(lambda r: get_file(st, r)), methods=["GET"]),
         Route("/api/files", guarded(lambda r: upload_file(st, r)), methods=["POST"]),
         Route("/api/render", guarded(lambda r: start_render(st, r)), methods=["POST"]),

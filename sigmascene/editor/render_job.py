@@ -1,8 +1,11 @@
 """The Render button: `sigmascene.rendering.render.render_scene` in a background thread, its progress streamed as JSON lines.
 
 POST /api/render answers a stream: {"event": "started", "job": id}, then {"event": "progress", "step", "total"},
-{"event": "note"}, and finally {"event": "done", "image": url, "sidecar": {...}} or {"event": "error"} /
-{"event": "cancelled"}. The image and its sidecar are written into renders/ beside the scene, never over a file.
+{"event": "note"}, {"event": "log"} (library output: progress bars, warnings; `redraw` when it replaces the
+previous line), and finally {"event": "done", "image": url, "sidecar": {...}} or {"event": "error"} /
+{"event": "cancelled"}. The image and its sidecar are written into renders/ beside the scene, never over a file. The scene is saved
+first when the text differs from the file, so the sidecar's command (`sigmascene render FILE -o ...`) renders
+the same picture again from the saved file.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from ..errors import SigmaError
 from .files import free_name
+from .quiet import to_page
 from .state import EditorState
 
 
@@ -39,7 +44,11 @@ async def start_render(st: EditorState, request: Request) -> Response:
     p = st.doc.parsed()
     if p.scene is None:
         raise SigmaError("the scene has errors; fix them before rendering")
+    if st.doc.dirty or st.doc.created:  # the sidecar's command re-renders from the file: the file must be this text
+        await run_in_threadpool(st.save, False)
+        p = st.doc.parsed()
     scene = p.scene
+    assert scene is not None
     steps, seed = data.get("steps"), data.get("seed")
     if steps is not None and not (isinstance(steps, int) and 1 <= steps <= 1000):
         raise SigmaError("steps must be a whole number from 1 to 1000")
@@ -57,16 +66,18 @@ async def start_render(st: EditorState, request: Request) -> Response:
     def work() -> None:
         try:
             key = (opts.base, tuple(opts.loras), opts.device, opts.dtype)
-            result = render_scene(scene, opts, note=lambda m: emit({"event": "note", "message": m}),
-                                  progress=lambda i, n: emit({"event": "progress", "step": i, "total": n}),
-                                  cancel=job.cancel, pipe=st.pipe_cache.get(key))
+            with to_page(lambda text, redraw: emit({"event": "log", "message": text, "redraw": redraw})):
+                result = render_scene(scene, opts, note=lambda m: emit({"event": "note", "message": m}),
+                                      progress=lambda i, n: emit({"event": "progress", "step": i, "total": n}),
+                                      cancel=job.cancel, pipe=st.pipe_cache.get(key), source=st.path)
             out_dir = st.path.parent / "renders"
             out_dir.mkdir(exist_ok=True)
             target = free_name(out_dir, f"{st.path.stem}.png")
             written = save_render(result, target)
             job.image = written[0]
+            sidecar = json.loads(written[0].with_suffix(".json").read_text(encoding="utf-8"))
             emit({"event": "done", "image": f"/api/render/{job.id}/image.png",
-                  "file": str(written[0].relative_to(st.path.parent)), "sidecar": result.sidecars[0]})
+                  "file": str(written[0].relative_to(st.path.parent)), "sidecar": sidecar})
         except RenderCancelled:
             emit({"event": "cancelled"})
         except SigmaError as err:

@@ -11,7 +11,9 @@ from typing import Any
 from ..compiler.compiled import CompiledScene
 from ..errors import Diagnostic, SigmaError
 from ..grammar import parse_text
+from ..compiler.reuse import CompileReuse
 from .document import Document, Parsed
+from .new_scene import copy_placeholder, with_placeholder
 from .security import editor_hints
 from .views import scene_json
 
@@ -29,6 +31,7 @@ class EditorState:
         self.doc = Document(self.path, self._parse)
         self._compiled: OrderedDict[str, tuple[CompiledScene | None, list[dict]]] = OrderedDict()
         self.compile_lock = threading.Lock()
+        self.reuse = CompileReuse()  # a drag moves one subject: the others' rasters and 3D pass carry over
         self.jobs: dict[str, Any] = {}
         self.pipe_cache: dict[Any, Any] = {}
 
@@ -48,6 +51,19 @@ class EditorState:
                 "diagnostics": [diag_json(d, self.file) for d in p.diagnostics],
                 "scene": None if p.scene is None else scene_json(p.scene)}
 
+    def precompile(self) -> None:
+        """Start compiling the current text now, without waiting: the answer to an edit is written while the
+        compile runs, and the page's next GET /api/maps finds it done or under way."""
+        _COMPILER.submit(self._compile_now)
+
+    def save(self, force: bool = False) -> None:
+        """Save the text; a new scene's placeholder reference is copied beside it first, so `check` accepts it."""
+        with self.doc.lock:
+            p = self.doc.parsed()
+            if self.doc.created:
+                copy_placeholder(p.scene, self.root)
+            self.doc.save(force)
+
     def compiled(self) -> tuple[CompiledScene | None, list[dict], int]:
         """Compile the current text (cached by text) on the compile thread. Each call compiles the text current
         when it runs, so a burst of edits costs one compile of the latest text, never one per stale text."""
@@ -63,8 +79,9 @@ class EditorState:
                 if p.scene is None:
                     hit = (None, [diag_json(d, self.file) for d in p.diagnostics])
                 else:
+                    scene = with_placeholder(p.scene) if self.doc.created else p.scene
                     try:
-                        hit = (compile_scene(p.scene), [])
+                        hit = (compile_scene(scene, reuse=self.reuse), [])
                     except SigmaError as err:
                         hit = (None, [diag_json(d, self.file) for d in err.diagnostics])
                 self._compiled[p.text] = hit

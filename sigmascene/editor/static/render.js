@@ -11,6 +11,7 @@ export async function startRender() {
   bar.hidden = false; bar.value = 0;
   out.innerHTML = "";
   const log = document.createElement("pre");
+  log.id = "render-log";
   out.appendChild(log);
   status("rendering...");
   try {
@@ -44,6 +45,11 @@ function handle(ev, out, log, bar) {
   if (ev.event === "started") job = ev.job;
   else if (ev.event === "progress") { bar.max = ev.total; bar.value = ev.step; status(`rendering: step ${ev.step}/${ev.total}`); }
   else if (ev.event === "note") log.textContent += ev.message + "\n";
+  else if (ev.event === "log") {  // the libraries' own output (progress bars, warnings), kept off the terminal
+    if (ev.redraw && log.dataset.redraw === "1") log.textContent = log.textContent.replace(/[^\n]*\n$/, "");
+    log.textContent += ev.message + "\n";
+    log.dataset.redraw = ev.redraw ? "1" : "0";
+  }
   else if (ev.event === "cancelled") status("render cancelled");
   else if (ev.event === "error") { status("render failed", true); log.textContent += ev.message + "\n"; }
   else if (ev.event === "done") {
