@@ -56,8 +56,20 @@ def _panel_size(compiled: CompiledScene, long_side: int = PANEL) -> tuple[int, i
     return max(1, round(w * s)), max(1, round(h * s))
 
 
+@lru_cache(maxsize=32)
+def _nearest(shape: tuple[int, int], size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The source row and column Pillow's NEAREST resize picks for each output pixel (it maps each axis on its
+    own), found by resizing index images once: indexing with them gives Pillow's result, pixel for pixel."""
+    h, w = shape
+    cols = np.asarray(Image.fromarray(np.arange(w, dtype=np.int32)[None, :]).resize((size[0], 1), Image.NEAREST))[0]
+    rows = np.asarray(Image.fromarray(np.arange(h, dtype=np.int32)[:, None]).resize((1, size[1]), Image.NEAREST))[:, 0]
+    return rows, cols
+
+
 def _small(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.NEAREST)) > 0
+    """A mask at `size` as Image.resize(NEAREST) gives it; the editor draws ten of these per frame."""
+    rows, cols = _nearest(tuple(mask.shape[:2]), tuple(size))  # type: ignore[arg-type]
+    return np.asarray(mask).take(rows, axis=0).take(cols, axis=1).astype(np.uint8) != 0
 
 
 def _outline(mask: np.ndarray, width: int = 2) -> np.ndarray:
@@ -169,11 +181,13 @@ def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool =
     tsize = max(28, min(72, size[1] // 7))
     taken: list[tuple[int, int, int, int]] = []
     tags = []
-    visible = _small(compiled.ir_asc > 0, size)
+    rows, cols_at = _nearest(tuple(compiled.ir_asc.shape[:2]), tuple(size))  # type: ignore[arg-type]
+    ir_small = compiled.ir_asc.take(rows, axis=0).take(cols_at, axis=1)  # == _small(ir_asc == v) for every v
+    visible = ir_small > 0
     # Nearest first: the subjects in front get the best spots (and are most often the small ones).
     for k in reversed(range(len(compiled.order))):
         name, m, c = compiled.order[k], masks[k], cols[k]
-        seen = _small(compiled.ir_asc == routing_intensity(k + 1), size)  # tag the part a viewer sees, when there is one
+        seen = ir_small == routing_intensity(k + 1)  # tag the part a viewer sees, when there is one
         anchor = seen if seen.any() else m
         rows, cols_ = np.flatnonzero(anchor.any(axis=1)), np.flatnonzero(anchor.any(axis=0))
         if rows.size == 0:

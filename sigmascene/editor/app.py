@@ -140,8 +140,8 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
         return Response(data, media_type="image/png", headers={"X-Revision": str(rev), "Cache-Control": "no-store"})
 
     async def frame(request: Request) -> Response:
-        """GET /api/frame?layout=PX&maps=PX: maps_json plus the layout and map pictures as data URLs, the page's
-        one request per redraw (a drag's frames)."""
+        """GET /api/frame?layout=PX&maps=PX[&identity=0]: maps_json plus the layout and map pictures as data URLs,
+        the page's one request per redraw (a drag's frames; identity=0 leaves I_S out)."""
         compiled, diags, rev = await run_in_threadpool(st.compiled)
         if compiled is None:
             return JSONResponse({"revision": rev, "error": True, "diagnostics": diags})
@@ -150,6 +150,8 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
         except ValueError:
             raise SigmaError("layout and maps must be whole numbers of pixels") from None
         sizes = {"layout": lay, "ir_asc": small, "ir_desc": small, "i_t": small, "i_s": small}
+        if request.query_params.get("identity") == "0":  # mid-drag: I_S changes only with the order
+            del sizes["i_s"]
         return JSONResponse(await run_in_threadpool(frame_json, compiled, rev, sizes),
                             headers={"Cache-Control": "no-store"})
 

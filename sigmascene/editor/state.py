@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,8 @@ class EditorState:
         self.doc = Document(self.path, self._parse)
         self._compiled: OrderedDict[str, tuple[CompiledScene | None, list[dict]]] = OrderedDict()
         self.compile_lock = threading.Lock()
+        self._schedule_lock = threading.Lock()
+        self._waiting: Future | None = None
         self.reuse = CompileReuse()  # a drag moves one subject: the others' rasters and 3D pass carry over
         self.jobs: dict[str, Any] = {}
         self.pipe_cache: dict[Any, Any] = {}
@@ -54,7 +56,17 @@ class EditorState:
     def precompile(self) -> None:
         """Start compiling the current text now, without waiting: the answer to an edit is written while the
         compile runs, and the page's next GET /api/maps finds it done or under way."""
-        _COMPILER.submit(self._compile_now)
+        self._schedule()
+
+    def _schedule(self) -> Future:
+        """At most one compile waits behind the running one, and it compiles the text current when it starts:
+        a drag's stream of edits never builds a queue of compiles of texts already replaced."""
+        with self._schedule_lock:
+            waiting = self._waiting
+            if waiting is not None and not waiting.running() and not waiting.done():
+                return waiting
+            self._waiting = _COMPILER.submit(self._compile_now)
+            return self._waiting
 
     def save(self, force: bool = False) -> None:
         """Save the text; a new scene's placeholder reference is copied beside it first, so `check` accepts it."""
@@ -67,7 +79,7 @@ class EditorState:
     def compiled(self) -> tuple[CompiledScene | None, list[dict], int]:
         """Compile the current text (cached by text) on the compile thread. Each call compiles the text current
         when it runs, so a burst of edits costs one compile of the latest text, never one per stale text."""
-        return _COMPILER.submit(self._compile_now).result()
+        return self._schedule().result()
 
     def _compile_now(self) -> tuple[CompiledScene | None, list[dict], int]:
         from ..compiler import compile_scene

@@ -97,7 +97,10 @@ function showWarnings(items) {
 
 async function loadFrame() {
   let info;
-  const q = `layout=${px($("view"), 680)}&maps=${px($("map-ir_asc"), 170)}`;
+  // mid-drag the layout comes at half resolution (a quarter of the pixels to draw); release brings it sharp
+  const lay = px($("view"), 680);
+  const q = `layout=${store.dragging ? Math.max(64, Math.round(lay / 2)) : lay}&maps=${px($("map-ir_asc"), 170)}` +
+    (store.dragging ? "&identity=0" : "");
   try { info = await call("GET", `/api/frame?${q}`, undefined, { quiet: true }); } catch { return; }
   if (info.error) {
     // valid text whose files fail (a missing reference, a bad mesh): the compiler's located errors
