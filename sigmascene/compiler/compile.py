@@ -94,7 +94,18 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None,
     layers_in: dict[str, dict] = {}
     info: dict[str, DepthInfo] = {}
     for s in subjects:
-        layers_in[s.name], info[s.name] = _subject_layer(s, flat, items, ids3d, r3, depth_maps, scene, warnings)
+        def layer(s: Subject = s) -> tuple[dict, DepthInfo, list[str]]:
+            said: list[str] = []
+            spec, depth_info = _subject_layer(s, flat, items, ids3d, r3, depth_maps, scene, said)
+            return spec, depth_info, said
+
+        if reuse is not None and s.name in items and s.name not in depth_maps:
+            key = (s.model_dump_json(), str(s.field_loc("depth")), ids3d[s.name], scene.camera.model_dump_json(),
+                   width, height)  # the location too: a warning it gives names the line
+            layers_in[s.name], info[s.name], said = reuse.layer(key, r3, layer)
+        else:
+            layers_in[s.name], info[s.name], said = layer()
+        warnings += said
 
     ordering = order_subjects(scene, info)
     warnings += ordering.warnings

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -44,6 +44,7 @@ class CompileReuse:
         self._flat: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._pass: _Pass3D | None = None
         self._lock = threading.Lock()
+        self._layers: OrderedDict[tuple, tuple[object, Any]] = OrderedDict()
         self.last_3d = "none"  # what the latest compile did for 3D: none | reused | window | full (benchmarks)
 
     # -- flat placements -------------------------------------------------------------------------------------
@@ -68,6 +69,22 @@ class CompileReuse:
             self._flat[key] = value
             while len(self._flat) > FLAT_ENTRIES:
                 self._flat.popitem(last=False)
+        return value
+
+    # -- a 3D subject's layer: its masks and depth ranges cut from a 3D pass this object returned -------------
+    def layer(self, key: tuple, r3: Render3D, compute: Callable[[], Any]) -> Any:
+        """compute()'s value while `key` (the subject, its id in the pass, the camera) and the very same 3D pass
+        object are unchanged: a 2D drag leaves every 3D subject's layer as it was."""
+        with self._lock:
+            hit = self._layers.get(key)
+            if hit is not None and hit[0] is r3:
+                self._layers.move_to_end(key)
+                return hit[1]
+        value = compute()
+        with self._lock:
+            self._layers[key] = (r3, value)  # holding the pass keeps its id from being reused
+            while len(self._layers) > FLAT_ENTRIES:
+                self._layers.popitem(last=False)
         return value
 
     # -- the 3D pass -----------------------------------------------------------------------------------------
