@@ -74,6 +74,7 @@ def compile_rows(path: Path, repeats: int) -> list[str]:
     compile_scene(scene, reuse=reuse)
     for k in range(repeats):
         s = scene.subject("crate" if k % 2 == 0 else "rug")
+        assert s is not None
         p = s.placement
         d = 0.002 * (k + 1)
         s.placement = p.model_copy(update={"center": (0.3 + d, 0.25, 1.0)} if k % 2 == 0 else
@@ -144,6 +145,7 @@ def in_browser(srv: Served, repeats: int, drag_seconds: float) -> tuple[list[flo
             out.append(ms / 1000)
         page.locator("[data-subject=crate] .body").click()
         hb = page.locator("[data-subject=crate] [data-handle=move3d]").bounding_box()
+        assert hb is not None
         x, y = hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2
         page.mouse.move(x, y)
         page.mouse.down()

@@ -3,9 +3,9 @@
 POST /api/render answers a stream: {"event": "started", "job": id}, then {"event": "progress", "step", "total"},
 {"event": "note"}, {"event": "log"} (library output: progress bars, warnings; `redraw` when it replaces the
 previous line), and finally {"event": "done", "image": url, "sidecar": {...}} or {"event": "error"} /
-{"event": "cancelled"}. The image and its sidecar are written into renders/ beside the scene, never over a file. The scene is saved
-first when the text differs from the file, so the sidecar's command (`sigmascene render FILE -o ...`) renders
-the same picture again from the saved file.
+{"event": "cancelled"}. The image and its sidecar are written into renders/ beside the scene, never over a file.
+The scene is saved first when the text differs from the file, so the sidecar's command
+(`sigmascene render FILE -o ...`) renders the same picture again from the saved file.
 """
 
 from __future__ import annotations

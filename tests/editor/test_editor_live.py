@@ -149,7 +149,8 @@ def test_subject_colours_stay_with_their_subjects_across_a_reorder(browser, room
     before = stroke_colours(page)
     legend = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#legend li')]
         .map(li => [li.dataset.name, li.querySelector('.sw').style.background]))""")
-    assert set(legend) >= {"corgi", "armchair", "vase", "plant"} and legend["corgi"] == before["corgi"].replace(",", ", ")
+    assert set(legend) >= {"corgi", "armchair", "vase", "plant"}
+    assert legend["corgi"] == before["corgi"].replace(",", ", ")
     order0 = room.api.get("/api/maps").json()["order"]
     rev = page.evaluate("""() => import('/static/api.js')
         .then(m => m.call('POST', '/api/subjects/corgi/reorder', {index: 0})).then(st => st.revision)""")
@@ -157,8 +158,8 @@ def test_subject_colours_stay_with_their_subjects_across_a_reorder(browser, room
     assert order1 != order0 and order1[0] == "corgi"  # the corgi is now the farthest: its intensity changed
     page.wait_for_function(f"Number(document.body.dataset.mapsRevision) >= {rev}", timeout=60_000)
     assert stroke_colours(page) == before
-    assert page.evaluate("getComputedStyle(document.querySelector(\"#subjects li[data-name=corgi] .sw\")).backgroundColor") \
-        == legend["corgi"]
+    swatch = "getComputedStyle(document.querySelector('#subjects li[data-name=corgi] .sw')).backgroundColor"
+    assert page.evaluate(swatch) == legend["corgi"]
     assert not errors, errors
 
 

@@ -135,7 +135,7 @@ def test_library_output_during_a_render_goes_to_the_page_not_the_terminal(capfd)
     def render_thread() -> None:
         with to_page(lambda text, redraw: got.append((text, redraw))):
             lora_log.warning("No LoRA keys associated to CLIPTextModel found")
-            warnings.warn("a library warning", UserWarning)
+            warnings.warn("a library warning", UserWarning, stacklevel=1)
             sys.stderr.write("\r 50%|#####     | 1/2\r100%|##########| 2/2\n")
 
     t = threading.Thread(target=render_thread)
