@@ -100,7 +100,7 @@ async function loadFrame() {
   // mid-drag the layout comes at half resolution (a quarter of the pixels to draw); release brings it sharp
   const lay = px($("view"), 680);
   const q = `layout=${store.dragging ? Math.max(64, Math.round(lay / 2)) : lay}&maps=${px($("map-ir_asc"), 170)}` +
-    (store.dragging ? "&identity=0" : "");
+    (store.dragging ? "&identity=0" : `&method=${encodeURIComponent($("method").value)}`);
   try { info = await call("GET", `/api/frame?${q}`, undefined, { quiet: true }); } catch { return; }
   if (info.error) {
     // valid text whose files fail (a missing reference, a bad mesh): the compiler's located errors
@@ -117,6 +117,7 @@ async function loadFrame() {
   const wasError = store.mapsError;
   store.mapsError = null;
   for (const [n, url] of Object.entries(info.images)) (n === "layout" ? $("layout") : $(`map-${n}`)).src = url;
+  if (!store.dragging) showModelSees(info);
   store.maps = info;
   $("mapsrev").textContent = `revision ${info.revision}`;
   showWarnings(info.warnings.concat(info.subjects.filter((e) => e.visible_fraction < 0.1)
@@ -128,6 +129,30 @@ async function loadFrame() {
   if (!store.dragging) { draw(); status(`maps updated (revision ${info.revision})`); }
   renderSubjects();
 }
+
+// -- what the model sees: the render method's own input picture (the collage method's layout image) beside the
+// maps; for a method without one (sigma) the model sees exactly the maps and I_S above.
+function showModelSees(info) {
+  const img = $("map-method"), note = $("method-note");
+  img.hidden = !info.images.method;
+  if (info.images.method) img.src = info.images.method;
+  note.textContent = info.method_note || `the ${$("method").value} method: the model is given the maps and I_S shown`;
+}
+
+async function loadMethods() {
+  let got;
+  try { got = await call("GET", "/api/methods", undefined, { quiet: true }); } catch { return; }  // sigma only
+  const sel = $("method");
+  sel.innerHTML = "";
+  for (const m of got.methods) {
+    const o = document.createElement("option");
+    o.value = m.name; o.textContent = m.name; o.title = m.summary || "";
+    sel.appendChild(o);
+  }
+  sel.value = got.default;
+}
+$("method").onchange = () => refreshMaps();
+loadMethods();
 
 function renderLegend(info) {
   // name -> overlay colour (stable), with the routing intensity it has now (follows depth order)

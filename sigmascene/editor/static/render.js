@@ -16,7 +16,7 @@ export async function startRender() {
   status("rendering...");
   try {
     const resp = await fetch("/api/render", { method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json" }, body: "{}" });
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify({ method: $("method").value }) });
     if (!resp.ok) { const d = await resp.json(); throw new Error(d.error || resp.statusText); }
     const reader = resp.body.getReader();
     const dec = new TextDecoder();
