@@ -174,3 +174,14 @@ def test_save_feedback_stays_until_the_next_edit(browser, room):
     page.evaluate("import('/static/api.js').then(m => m.call('GET', '/api/scene'))")
     page.locator("#saved").wait_for(state="hidden", timeout=30_000)
     assert not errors, errors
+
+
+def test_the_header_never_says_ok_while_the_maps_cannot_be_compiled(browser, room):
+    page, errors = open_page(browser, room)
+    assert page.locator("#diagcount").inner_text() == "ok"
+    source = room.api.get("/api/scene").json()["source"].replace("refs/corgi.png", "refs/no_such_corgi.png")
+    page.evaluate("(src) => import('/static/api.js').then(m => m.call('PUT', '/api/scene', {source: src}))", source)
+    page.wait_for_function("document.getElementById('diagcount').textContent === 'does not compile'", timeout=60_000)
+    assert "ok" not in page.locator("#bar").inner_text().split()
+    assert "no_such_corgi" in page.locator("#warnings").inner_text()
+    assert not errors, errors

@@ -21,6 +21,7 @@ onState((st) => {
     if (document.activeElement === source) source.setSelectionRange(a, b);
   }
   showDiagnostics(st.diagnostics);
+  if (!st.scene) status(`the source has ${st.diagnostics.length} error${st.diagnostics.length === 1 ? "" : "s"}`, true);
   $("verror").hidden = !!st.scene;
   $("verror").textContent = st.scene ? "" : `The source has errors (the picture shows the last valid scene): ` +
     (st.diagnostics[0] ? `line ${st.diagnostics[0].line}: ${st.diagnostics[0].message}` : "");
