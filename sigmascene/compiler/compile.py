@@ -102,7 +102,7 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None,
         if reuse is not None and s.name in items and s.name not in depth_maps:
             key = (s.model_dump_json(), str(s.field_loc("depth")), ids3d[s.name], scene.camera.model_dump_json(),
                    width, height)  # the location too: a warning it gives names the line
-            layers_in[s.name], info[s.name], said = reuse.layer(key, r3, layer)
+            layers_in[s.name], info[s.name], said = reuse.layer(key, ids3d[s.name], r3, layer)
         else:
             layers_in[s.name], info[s.name], said = layer()
         warnings += said
@@ -121,7 +121,7 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None,
                                                                          spec["metric"]),
                         far_mask=spec["far_mask"] & ~photo_hides(background.depth, spec["far_depth"], spec["metric"]))
         layers.append(Layer(intensity=routing_intensity(k + 1), **spec))
-    ir_asc, ir_desc, visible = composite(layers, height, width)
+    ir_asc, ir_desc, visible = (composite if reuse is None else reuse.composite)(layers, height, width)
     has_depth = visible > 0
     structure = encode_depth(visible, has_depth)
     control = np.ascontiguousarray(np.stack([ir_asc, ir_desc, structure], axis=2))

@@ -24,6 +24,7 @@ import numpy as np
 from ..renderers.camera import camera_to_world
 from ..renderers.pyrender3d import Z_NEAR, Item3D, Render3D, far_plane, render_3d, world_bounds
 from ..scene import Camera, Mask, Scene, Subject
+from .routing import Layer, composite
 
 FLAT_ENTRIES = 64
 MARGIN = 3  # pixels around a projected bounding box: rasterisation never reaches further than one
@@ -45,6 +46,8 @@ class CompileReuse:
         self._pass: _Pass3D | None = None
         self._lock = threading.Lock()
         self._layers: OrderedDict[tuple, tuple[object, Any]] = OrderedDict()
+        self._lineage: tuple[Render3D, Render3D, set[int]] | None = None  # previous pass, its windowed successor, ids
+        self._composite: tuple[list[tuple], list, tuple[int, int], tuple[np.ndarray, ...]] | None = None
         self.last_3d = "none"  # what the latest compile did for 3D: none | reused | window | full (benchmarks)
 
     # -- flat placements -------------------------------------------------------------------------------------
@@ -72,12 +75,15 @@ class CompileReuse:
         return value
 
     # -- a 3D subject's layer: its masks and depth ranges cut from a 3D pass this object returned -------------
-    def layer(self, key: tuple, r3: Render3D, compute: Callable[[], Any]) -> Any:
-        """compute()'s value while `key` (the subject, its id in the pass, the camera) and the very same 3D pass
-        object are unchanged: a 2D drag leaves every 3D subject's layer as it was."""
+    def layer(self, key: tuple, ident: int, r3: Render3D, compute: Callable[[], Any]) -> Any:
+        """compute()'s value while `key` (the subject, its id in the pass, the camera) is unchanged and the 3D pass
+        is the same object (a 2D drag), or is the previous pass redrawn in a window where id `ident` was not and is
+        not (a 3D drag elsewhere: its masks and depths are the same numbers, outside the window)."""
         with self._lock:
             hit = self._layers.get(key)
-            if hit is not None and hit[0] is r3:
+            if hit is not None and (hit[0] is r3 or (self._lineage is not None and hit[0] is self._lineage[0]
+                                                     and r3 is self._lineage[1] and ident not in self._lineage[2])):
+                self._layers[key] = (r3, hit[1])
                 self._layers.move_to_end(key)
                 return hit[1]
         value = compute()
@@ -103,17 +109,84 @@ class CompileReuse:
                 self.last_3d = "reused"
                 return prev.result
             region = _window([prev.bounds[k] for k in changed] + [bounds[k] for k in changed], cam, width, height)
+        self._lineage = None
         if region is None:
             result = render_3d(items, cam, width, height)
             self.last_3d = "full"
         else:
+            assert prev is not None
             part = render_3d(items, cam, width, height, region=region)
-            result = _paste(prev.result, part, region)  # type: ignore[union-attr]
+            result = _paste(prev.result, part, region)
+            x0, y0, x1, y1 = region
+            touched: set[int] = set()
+            for arr in (prev.result.near_id[y0:y1, x0:x1], prev.result.far_id[y0:y1, x0:x1], part.near_id,
+                        part.far_id):
+                touched |= {int(v) for v in np.unique(arr)}
+            self._lineage = (prev.result, result, touched)
             self.last_3d = "window"
         for arr in (result.near_id, result.near_depth, result.far_id, result.far_depth):
             arr.setflags(write=False)
         self._pass = _Pass3D(key, ids, bounds, result)
         return result
+
+
+    # -- compositing -----------------------------------------------------------------------------------------
+    def composite(self, layers: list[Layer], height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """routing.composite's maps, recomposited only where a layer changed. Layers are compared by identity
+        (the arrays this object handed out, or plain numbers); with the same intensities in the same order and
+        some layers changed, only the union of their old and new boxes can differ — each pixel depends on the
+        layers at that pixel alone — so that window is composited from every layer cropped to it."""
+        keys = [_layer_key(lay) for lay in layers]
+        boxes = [lay.bbox() for lay in layers]
+        prev = self._composite
+        window = None
+        if prev is not None and prev[2] == (height, width) and len(prev[0]) == len(keys) and \
+                all(a[0] == b[0] for a, b in zip(prev[0], keys)):
+            changed = [k for k, (a, b) in enumerate(zip(prev[0], keys)) if not _same_key(a, b)]
+            if not changed:
+                self._composite = (keys, boxes, (height, width), prev[3])
+                return prev[3]  # type: ignore[return-value]
+            window = _union([prev[1][k] for k in changed] + [boxes[k] for k in changed])
+        if window is None or window[0].stop - window[0].start > 0.7 * height and \
+                window[1].stop - window[1].start > 0.7 * width:
+            out = composite(layers, height, width)
+        else:
+            assert prev is not None
+            part = composite([_crop_layer(lay, window) for lay in layers],
+                             window[0].stop - window[0].start, window[1].stop - window[1].start)
+            out = tuple(full.copy() for full in prev[3])  # type: ignore[assignment]
+            for full, win in zip(out, part):
+                full[window] = win
+        for arr in out:
+            arr.setflags(write=False)
+        self._composite = (keys, boxes, (height, width), out)  # type: ignore[assignment]
+        return out
+
+
+def _layer_key(lay: Layer) -> tuple:
+    return (lay.intensity,) + tuple(v if isinstance(v, np.ndarray) else ("value", v if not isinstance(v, np.generic)
+                                                                           else v.item())
+                                    for v in (lay.near_mask, lay.far_mask, lay.near_depth, lay.far_depth, lay.metric))
+
+
+def _same_key(a: tuple, b: tuple) -> bool:
+    return all(x is y if isinstance(x, np.ndarray) or isinstance(y, np.ndarray) else x == y for x, y in zip(a, b))
+
+
+def _union(boxes: list[tuple[slice, slice] | None]) -> tuple[slice, slice] | None:
+    real = [b for b in boxes if b is not None]
+    if not real:
+        return (slice(0, 0), slice(0, 0))
+    return (slice(min(b[0].start for b in real), max(b[0].stop for b in real)),
+            slice(min(b[1].start for b in real), max(b[1].stop for b in real)))
+
+
+def _crop_layer(lay: Layer, window: tuple[slice, slice]) -> Layer:
+    def crop(v):
+        return v[window] if isinstance(v, np.ndarray) else v
+
+    return Layer(intensity=lay.intensity, near_mask=crop(lay.near_mask), far_mask=crop(lay.far_mask),
+                 near_depth=crop(lay.near_depth), far_depth=crop(lay.far_depth), metric=crop(lay.metric))
 
 
 def _window(corner_sets: list[np.ndarray], cam: Camera, width: int, height: int) -> tuple[int, int, int, int] | None:
