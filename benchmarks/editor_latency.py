@@ -4,8 +4,9 @@ Rows (edits alternate a 3D box and a 2D box, a few centimetres / pixels each, ev
 - warm compile: `compile_scene` of the scene from scratch, and with the editor's CompileReuse after one edit;
 - server over HTTP (uvicorn on 127.0.0.1, one keep-alive connection): PATCH /api/subjects/NAME, GET /api/maps,
   GET /api/maps/ir_asc.png — the round trip a script makes;
-- browser (headless Debian chromium through Playwright): the page's own PATCH until the new maps (layout,
-  IR_asc, IR_desc, I_T, I_S) are on screen;
+- browser (headless Debian chromium through Playwright): the page's own PATCH until the new maps (IR_asc,
+  IR_desc, I_T, I_S) are on screen, and until the big layout picture under the shapes (asked for side by side,
+  drawn larger) is too;
 - drag: the mouse holds the crate's floor handle and moves every 16 ms for a few seconds; maps frames that reached
   the screen before release, per second.
 
@@ -130,10 +131,11 @@ def over_http(srv: Served, repeats: int) -> tuple[list[float], list[float]]:
     return out, cpu
 
 
-def in_browser(srv: Served, repeats: int, drag_seconds: float) -> tuple[list[float], float, int]:
+def in_browser(srv: Served, repeats: int, drag_seconds: float) -> tuple[list[float], list[float], float, int]:
     from playwright.sync_api import sync_playwright
 
-    out = []
+    out: list[float] = []
+    layout: list[float] = []
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=["--no-sandbox"])
         page = b.new_page(viewport={"width": 1440, "height": 1000})
@@ -141,15 +143,19 @@ def in_browser(srv: Served, repeats: int, drag_seconds: float) -> tuple[list[flo
         page.wait_for_selector("body[data-maps-revision]", timeout=120_000)
         for k in range(repeats):
             name, body = edits(k + repeats)
-            ms = page.evaluate("""async ([name, body]) => {
+            ms, lay_ms = page.evaluate("""async ([name, body]) => {
                 const { call } = await import("/static/api.js");
                 const t = performance.now();
-                // the page's own path: the answer's state reaches the listeners, which fetch one frame
+                // the page's own path: the answer's state reaches the listeners, which fetch the frame
                 const rev = (await call("PATCH", `/api/subjects/${name}`, body)).revision;
-                while (Number(document.body.dataset.mapsRevision) < rev) await new Promise(ok => setTimeout(ok, 2));
-                return performance.now() - t;
+                const seen = (key) => Number(document.body.dataset[key] || -1) >= rev;
+                while (!seen("mapsRevision")) await new Promise(ok => setTimeout(ok, 2));
+                const maps = performance.now() - t;
+                while (!seen("layoutRevision")) await new Promise(ok => setTimeout(ok, 2));
+                return [maps, performance.now() - t];
             }""", [name, body])
             out.append(ms / 1000)
+            layout.append(lay_ms / 1000)
         page.locator("[data-subject=crate] .body").click()
         hb = page.locator("[data-subject=crate] [data-handle=move3d]").bounding_box()
         assert hb is not None
@@ -167,7 +173,7 @@ def in_browser(srv: Served, repeats: int, drag_seconds: float) -> tuple[list[flo
         frames = int(page.evaluate("Number(document.body.dataset.mapsFrames || 0)")) - start
         page.mouse.up()
         b.close()
-    return out, frames / held, k
+    return out, layout, frames / held, k
 
 
 def main() -> None:
@@ -185,8 +191,9 @@ def main() -> None:
             rows.append(row("server over HTTP: PATCH + maps JSON + IR_asc PNG", *over_http(srv, args.repeats)))
             drag = ""
             if not args.no_browser and shutil.which("chromium"):
-                ms, rate, moves = in_browser(srv, args.repeats, args.drag_seconds)
+                ms, lay, rate, moves = in_browser(srv, args.repeats, args.drag_seconds)
                 rows.append(row("browser: PATCH -> new maps on screen", ms))
+                rows.append(row("browser: PATCH -> new layout picture on screen", lay))
                 drag = f"\nDuring a {args.drag_seconds:.0f} s drag ({moves} mouse moves): {rate:.1f} maps/s on screen."
         finally:
             srv.stop()

@@ -140,8 +140,8 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
         return Response(data, media_type="image/png", headers={"X-Revision": str(rev), "Cache-Control": "no-store"})
 
     async def frame(request: Request) -> Response:
-        """GET /api/frame?layout=PX&maps=PX[&identity=0]: maps_json plus the layout and map pictures as data URLs,
-        the page's one request per redraw (a drag's frames; identity=0 leaves I_S out)."""
+        """GET /api/frame?layout=PX&maps=PX[&identity=0]: maps_json plus the layout and map pictures as data URLs
+        (a size of 0 leaves those pictures out; identity=0 leaves I_S out): one compile, drawn at the sizes shown."""
         compiled, diags, rev = await run_in_threadpool(st.compiled)
         if compiled is None:
             return JSONResponse({"revision": rev, "error": True, "diagnostics": diags})
@@ -152,6 +152,7 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
         sizes = {"layout": lay, "ir_asc": small, "ir_desc": small, "i_t": small, "i_s": small}
         if request.query_params.get("identity") == "0":  # mid-drag: I_S changes only with the order
             del sizes["i_s"]
+        sizes = {name: px for name, px in sizes.items() if px > 0}  # 0: not this picture
         return JSONResponse(await run_in_threadpool(frame_json, compiled, rev, sizes),
                             headers={"Cache-Control": "no-store"})
 

@@ -118,6 +118,7 @@ def test_a_drag_brings_several_map_updates_before_the_mouse_is_released(browser,
     assert page.locator("#layout").get_attribute("src") != layout0
     rev = room.api.get("/api/status").json()["revision"]
     page.wait_for_function(f"Number(document.body.dataset.mapsRevision) >= {rev}", timeout=60_000)
+    page.wait_for_function(f"Number(document.body.dataset.layoutRevision) >= {rev}", timeout=60_000)
     assert room.api.get("/api/status").json()["can_undo"]
     shot(page, "editor-live-drag")
     assert not errors, errors
@@ -131,6 +132,8 @@ def test_a_brand_new_scene_compiles_and_saves_a_file_check_accepts(browser, tmp_
         assert page.locator("#diagcount").inner_text() == "ok"
         assert page.locator("#verror").is_hidden()
         assert "cannot" not in page.locator("#warnings").inner_text()
+        page.wait_for_selector("body[data-layout-revision]", timeout=60_000)
+        page.wait_for_function("document.getElementById('layout').complete")
         assert page.evaluate("document.getElementById('layout').naturalWidth") > 0  # a picture, not a broken image
         assert not (tmp_path / "refs").exists()  # nothing written before Save
         page.locator("#save").click()

@@ -96,13 +96,25 @@ function showWarnings(items) {
   for (const text of items) { const li = document.createElement("li"); li.textContent = text; warn.appendChild(li); }
 }
 
+// Two requests side by side, one compile: the maps (small, quick to draw) land first; the big layout picture under
+// the shapes follows (mid-drag at half resolution: a quarter of the pixels to draw; release brings it sharp).
 async function loadFrame() {
-  let info;
-  // mid-drag the layout comes at half resolution (a quarter of the pixels to draw); release brings it sharp
   const lay = px($("view"), 680);
-  const q = `layout=${store.dragging ? Math.max(64, Math.round(lay / 2)) : lay}&maps=${px($("map-ir_asc"), 170)}` +
+  const mapsQ = `layout=0&maps=${px($("map-ir_asc"), 170)}` +
     (store.dragging ? "&identity=0" : `&method=${encodeURIComponent($("method").value)}`);
-  try { info = await call("GET", `/api/frame?${q}`, undefined, { quiet: true }); } catch { return; }
+  const layoutQ = `maps=0&layout=${store.dragging ? Math.max(64, Math.round(lay / 2)) : lay}`;
+  const layout = call("GET", `/api/frame?${layoutQ}`, undefined, { quiet: true }).then((f) => {
+    if (f.error || Number(document.body.dataset.layoutRevision || -1) > f.revision) return;
+    $("layout").src = f.images.layout;
+    document.body.dataset.layoutRevision = f.revision;
+  }).catch(() => {});
+  let info;
+  try { info = await call("GET", `/api/frame?${mapsQ}`, undefined, { quiet: true }); } catch { await layout; return; }
+  await showFrame(info);
+  await layout;
+}
+
+async function showFrame(info) {
   if (info.error) {
     // valid text whose files fail (a missing reference, a bad mesh): the compiler's located errors
     store.mapsError = info.diagnostics.length ? info.diagnostics[0].message : "the scene does not compile";
