@@ -22,6 +22,9 @@ def edit(
     port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port to serve on (0: any free port)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but 127.0.0.1 is reachable by others."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Print the URL without opening a browser."),
+    allow_host: list[str] = typer.Option([], "--allow-host", metavar="NAME",
+                                         help="Also accept this name in the Host header (a DNS name other machines "
+                                              "use for this one with --host 0.0.0.0); repeatable."),
 ) -> None:
     """Edit a scene in the browser: drag 2D and 3D placements, see the maps live, save the same file."""
     with user_errors():
@@ -29,7 +32,7 @@ def edit(
             import uvicorn
 
             from ..editor import create_app
-            from ..editor.security import new_token
+            from ..editor.security import browser_file, new_token
         except ImportError as err:
             raise SigmaError(f"the editor needs its extra packages ({err.name} is missing)",
                              hint='pip install "sigmascene[editor]"') from None
@@ -49,7 +52,7 @@ def edit(
         sock = _listen(host, port)
         port = sock.getsockname()[1]
         token = new_token()
-        asgi = create_app(file, token, host=host, port=port)
+        asgi = create_app(file, token, host=host, port=port, extra_hosts=set(allow_host))
         shown = f"[{host}]" if ":" in host else host
         url = f"http://{shown}:{port}/?token={token}"
         if not file.exists():
@@ -58,7 +61,8 @@ def edit(
         # kernel and answered as soon as uvicorn's loop runs, never refused.
         print(f"sigmascene edit: {url}", flush=True)
         if not no_browser:
-            threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+            page = browser_file(url)  # the token stays off the browser's command line (/proc is world-readable)
+            threading.Thread(target=webbrowser.open, args=(page.as_uri(),), daemon=True).start()
         server = uvicorn.Server(uvicorn.Config(asgi, log_level="warning"))
         asyncio.run(server.serve(sockets=[sock]))
 

@@ -66,11 +66,24 @@ def _root(root: Root, base: Path) -> Path | None:
 def loads(text: str, *, file: str = "<string>", base_dir: str | Path | None = None,
           overrides: Mapping[str, str] | None = None, root: Root = None) -> "Scene":
     """Parse and validate `.sigma` text. `overrides` are `--set NAME=VALUE` pairs for `param`s."""
+    if not isinstance(text, str):
+        from ..errors import SigmaError
+
+        hint = ("decode it first: sigmascene.loads(data.decode('utf-8'))" if isinstance(text, (bytes, bytearray))
+                else "for a file, use sigmascene.load(path)")
+        raise SigmaError(f"loads takes the scene's text as a str, got {type(text).__name__}", hint=hint)
     return parse_text(text, file=file, base_dir=base_dir, overrides=overrides, root=root)
 
 
 def load(path: str | Path, *, overrides: Mapping[str, str] | None = None, root: Root = None) -> "Scene":
     """Parse and validate a `.sigma` file; relative paths inside it resolve against its folder."""
+    import os
+
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        from ..errors import SigmaError
+
+        raise SigmaError(f"load takes a file path (str or pathlib.Path), got {type(path).__name__}",
+                         hint="for scene text, use sigmascene.loads(text)")
     return parse_file(path, overrides=overrides, root=root)
 
 

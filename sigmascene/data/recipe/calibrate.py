@@ -15,7 +15,7 @@ import numpy as np
 
 from ..io import load_dataset, load_depth, load_mask, resolve, write_bytes_atomic
 from .config import BuildConfig
-from .plan import Plan, make_stage
+from .plan import Plan, load_stage, make_stage
 from .stages.segment import match
 
 
@@ -48,8 +48,8 @@ def calibrate(cfg: BuildConfig, out: str | Path, n: int) -> dict:
                                      max_subjects=min(10, len(b.subjects))), workers=1)
     samples = load_dataset(world)
     seg, depth = make_stage("segment", plan), make_stage("depth", plan)
-    seg.load()
-    depth.load()
+    load_stage(seg)
+    load_stage(depth)
     from PIL import Image
 
     ious, found, errs, errs_scaled = [], 0, [], []
