@@ -15,11 +15,12 @@ import typer
 
 from ..errors import ConfigError
 from ._app import app
-from .common import DTYPE_HELP, command_line, console, progress_bars, user_errors
+from .common import DTYPE_HELP, announce_estimate, command_line, console, progress_bars, user_errors
 from .outputs import MAX_COUNT, check_finite
 
-eval_app = typer.Typer(help="Evaluate renders with the paper's metrics (DINO-I, SigLIP-I/T, depth MSE, CLIP-IQA, "
-                            "MUSIQ), from local weights only.", no_args_is_help=True, rich_markup_mode=None)
+eval_app = typer.Typer(help="Evaluate renders with the paper's metrics.\n\nDINO-I, SigLIP-I/T, depth MSE, CLIP-IQA, "
+                            "MUSIQ, from local weights only. Commands: make-set, run, score, tiny-weights, toyworld.",
+                       no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(eval_app, name="eval")
 
 WEIGHT_HELP = "Local folder of the {} (overrides eval.toml). Never downloaded."
@@ -39,9 +40,11 @@ def progress_bar(label: str) -> Iterator[Callable[[int], Callable[[str], None]]]
 @eval_app.command("make-set")
 def make_set_cmd(
     dataset: Path = typer.Argument(..., help="Dataset folder (holds index.jsonl)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder to write the eval set into."),
-    single: int = typer.Option(200, "--single", min=0, help="Single-subject samples to take (paper: 200)."),
-    multi: int = typer.Option(510, "--multi", min=0, help="Multi-subject samples to take (paper: 510)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder to write the eval set into (default: "
+                                       "beside DATASET, as <name>.evalset)."),
+    single: int = typer.Option(20, "--single", min=0, help="Single-subject samples to take (default 20, minutes "
+                               "to render on a CPU; the paper's set: --single 200 --multi 510)."),
+    multi: int = typer.Option(40, "--multi", min=0, help="Multi-subject samples to take (default 40; paper: 510)."),
     structure: Optional[list[str]] = typer.Option(None, "--structure", help="Structure mode of the cases "
                                                   "(repeatable; one case per sample and mode) (default: mask_depth)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the random choice of samples."),
@@ -50,9 +53,12 @@ def make_set_cmd(
                                       "the method `ground-truth`."),
     force: bool = typer.Option(False, "--force", help="Rebuild a set that already exists in --out."),
 ) -> None:
-    """Build an eval set from a dataset: seeded single/multi-subject split, self-contained `.sigma` cases."""
+    """Build an eval set from a dataset.
+
+    A seeded single/multi-subject split, as self-contained `.sigma` cases."""
     from ..eval.make_set import make_set
 
+    out = out or dataset.with_name(dataset.name + ".evalset")
     with user_errors():
         if single == 0 and multi == 0:  # was "the dataset has no sample with the annotations of mask_depth"
             raise ConfigError("--single 0 --multi 0 asks for no samples", hint="take at least one, e.g. --single 10")
@@ -67,19 +73,46 @@ def make_set_cmd(
           f"to {out}")
 
 
+def split_methods(method: Optional[list[str]], name: Optional[str]) -> tuple[list[Optional[str]], Optional[str]]:
+    """`--method` values (repeated or comma lists) are render methods; one value that names no method is the old
+    spelling of `--name` (a misspelt method among several gets did-you-mean)."""
+    from ..errors import did_you_mean
+    from ..rendering.methods import method_names, method_spec
+
+    values = [v.strip() for m in (method or []) for v in m.split(",") if v.strip()]
+    if len(values) == 1 and values[0] not in method_names() and name is None:
+        close = did_you_mean(values[0], method_names())
+        if close:  # `colage` is a slip, not a folder name
+            raise ConfigError(f"--method {values[0]!r} is not a method", hint=f"{close} (a renders/ folder name "
+                              "goes to --name)")
+        return [None], values[0]
+    for v in values:
+        method_spec(v)
+    if len(values) > 1 and name is not None:
+        raise ConfigError("--name names one renders/ folder, but several methods were given",
+                          hint="drop --name: each method renders into <lora or base name>-<method>")
+    return list(dict.fromkeys(values)) or [None], name
+
+
 @eval_app.command("run")
 def run(
     set_dir: Path = typer.Argument(..., metavar="SET", help="Eval set folder (holds evalset.json)."),
-    base: Optional[str] = typer.Option(None, "--base", "--model", help="Flux Kontext diffusers folder "
+    base: Optional[str] = typer.Option(None, "--base", help="Flux Kontext diffusers folder "
                                        "[env SIGMASCENE_BASE] (or the config file; none: the embedded demo "
                                        "model)."),
+    old_base: Optional[str] = typer.Option(None, "--model", hidden=True),  # old spelling of --base
     lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors (or env SIGMASCENE_LORA)."),
-    mode: str = typer.Option("single", "--mode", help="single (all subjects in one pass) | iterative (baseline)."),
-    method: Optional[str] = typer.Option(None, "--method", "-m", help="Name of the renders/ folder and table row "
-                                         "(default: <lora or base name>-<mode>)."),
+    mode: str = typer.Option("single", "--mode", help="Old spelling: --mode iterative is --method iterative."),
+    method: Optional[list[str]] = typer.Option(None, "--method", "-m", help="Render method(s) to compare, each into "
+                                               "its own renders/ folder (sigma | iterative | collage | contextgen; "
+                                               "repeated or comma list; default: chosen from the model, as `render` "
+                                               "does). One value that is no method is the old spelling of --name."),
+    name: Optional[str] = typer.Option(None, "--name", help="Name of the renders/ folder and table row (default: "
+                                       "<lora or base name>-<method>, `single` for sigma)."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Denoising steps (default 28; 20 "
                                         "with the demo model)."),
-    guidance: float = typer.Option(2.5, "--guidance", help="Distilled guidance strength."),
+    guidance: Optional[float] = typer.Option(None, "--guidance", help="Distilled guidance strength (default: the "
+                                             "method's, 2.5; contextgen 3.5)."),
     prompt_mode: str = typer.Option("auto", "--prompt-mode", help="auto | background | full."),
     cache_conditions: bool = typer.Option(False, "--cache-conditions", help="Condition K/V computed once (LoRA "
                                           "trained with the mask)."),
@@ -89,53 +122,90 @@ def run(
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N (default: cuda if present)."),
     dtype: str = typer.Option("auto", "--dtype", help=DTYPE_HELP),
 ) -> None:
-    """Render every case of a set (resumable: finished cases are skipped), into SET/renders/METHOD/."""
+    """Render every case of an eval set, per method.
+
+    Resumable: finished cases are skipped. Writes into SET/renders/NAME/ per method; `eval score` then compares every
+    folder in one table."""
     from ..eval.weights import force_offline
 
     force_offline()
+    base = base or old_base
     from ..eval.evalset import EvalSet
     from ..eval.runner import RunOptions, check_setting, default_method, run_set, select_cases
     from ..model.loading import quiet_libraries
-    from ..rendering.render import RenderOptions, check_cache_allowed, check_options, choose_model, load_model, model_identity
+    from ..rendering.plan import loras_for, resolve_model
+    from ..rendering.provenance import plan_identity
+    from ..rendering.render import LoadedModel, RenderRequest, load_model
 
     with user_errors():
-        check_finite("--guidance", guidance)  # nan rendered every case blank and exited 0
-        check_options(RenderOptions(mode=mode, prompt_mode=prompt_mode, dtype=dtype))
+        if guidance is not None:
+            check_finite("--guidance", guidance)  # nan rendered every case blank and exited 0
+        methods, name = split_methods(method, name)
+        runs = []
+        for render_method in methods:  # every method's rules and weights checked before the set is read
+            loras = [lora] if lora else []
+            if len(methods) > 1 and render_method is not None and loras:
+                loras = loras_for(render_method, loras)  # compared side by side: collage leaves the SIGMA LoRA out
+            request = RenderRequest(base=base, loras=loras, method=render_method, mode=mode,
+                                    steps=steps, guidance=guidance, prompt_mode=prompt_mode,
+                                    cache_conditions=cache_conditions, device=device or "auto", dtype=dtype)
+            model, spec, said = resolve_model(request)
+            runs.append((model, spec, said, render_method))
         evalset = EvalSet.load(set_dir)
         cases = select_cases(evalset, case, limit)
-        choice = choose_model(RenderOptions(base=base, loras=[lora] if lora else []))
-        if choice.demo:
+        if any(model.demo for model, *_ in runs):
             from ..demo import DEMO_STEPS
             from ..demo.select import demo_banner
 
             console.print(demo_banner(), markup=False, soft_wrap=True, highlight=False)
             steps = steps or DEMO_STEPS
-        if cache_conditions:
-            check_cache_allowed(choice.loras)
-        name = method or default_method(choice.base, choice.loras[0][0] if choice.loras else None, mode,
-                                        demo=choice.demo)
-        options = RunOptions(name, mode, steps or 28, guidance, prompt_mode, cache_conditions,
-                             model_identity(choice.base, choice.loras, base_source=choice.base_source,
-                                            lora_source=choice.lora_source))
-        if not force and evalset.render_dir(name).is_dir():
-            check_setting(evalset.render_dir(name), options)  # before minutes of model loading
+        planned = []
+        for model, spec, said, render_method in runs:
+            for line in said:
+                console.print(line, style="yellow", markup=False, soft_wrap=True, highlight=False)
+            row = name or default_method(model.base, model.loras[0].path if model.loras else None,
+                                         "single" if spec.name == "sigma" else spec.name, demo=model.demo)
+            g = spec.default_guidance if guidance is None else guidance
+            options = RunOptions(row, "iterative" if spec.name == "iterative" else "single", steps or 28, g,
+                                 prompt_mode, cache_conditions, plan_identity(model), render_method=render_method)
+            if not force and evalset.render_dir(row).is_dir():
+                check_setting(evalset.render_dir(row), options)  # before minutes of model loading
+            planned.append((model, options))
+        if all(model.demo for model, _ in planned):  # another model's speed is unknown before it loads
+            from ..eval.toyworld.session import DEMO_ITERATIVE_S_PER_SUBJECT, DEMO_SINGLE_S
+
+            announce_estimate(sum(DEMO_SINGLE_S if options.mode == "single" else
+                                  DEMO_ITERATIVE_S_PER_SUBJECT * max(1, len(c.references))
+                                  for _, options in planned for c in cases),
+                              f"eval run ({len(cases)} cases)", "--limit N renders the first N; a later run "
+                              "resumes where this one stops")
         quiet_libraries()
-        with console.status("loading the model..."):
-            pipe = load_model(RenderOptions(base=base, loras=[lora] if lora else [], device=device or "auto",
-                                            dtype=dtype))
-        try:
-            with progress_bar(f"rendering {name}") as start:
-                summary = run_set(pipe, evalset, options, cases=cases, force=force, advance=start(len(cases)))
-        except KeyboardInterrupt:
-            console.print("interrupted; finished cases are kept (resumable). continue with: "
-                          + " ".join(shlex.quote(a) for a in command_line()), style="yellow", markup=False,
-                          soft_wrap=True)
-            raise typer.Exit(130) from None
-    for cid, reason in summary.failed:
-        print(f"failed {cid}: {reason}")
-    console.print(f"{len(summary.rendered)} rendered, {len(summary.skipped)} already finished, "
-                  f"{len(summary.failed)} failed in {summary.seconds:.1f} s → {evalset.render_dir(name)}")
-    if summary.failed:
+        held: dict = {}
+        failed = False
+        for model, options in planned:
+            if model not in held:
+                held.clear()  # one model in memory at a time
+                with console.status("loading the model..."):
+                    held[model] = load_model(model)
+            loaded: LoadedModel = held[model]
+            try:
+                with progress_bar(f"rendering {options.method}") as start:
+                    summary = run_set(loaded, evalset, options, cases=cases, force=force, advance=start(len(cases)))
+            except KeyboardInterrupt:
+                console.print("interrupted; finished cases are kept (resumable). continue with: "
+                              + " ".join(shlex.quote(a) for a in command_line()), style="yellow", markup=False,
+                              soft_wrap=True)
+                raise typer.Exit(130) from None
+            for cid, reason in summary.failed:
+                print(f"failed {cid}: {reason}")
+            console.print(f"{len(summary.rendered)} rendered, {len(summary.skipped)} already finished, "
+                          f"{len(summary.failed)} failed in {summary.seconds:.1f} s → "
+                          f"{evalset.render_dir(options.method)}")
+            failed = failed or bool(summary.failed)
+    if len(planned) > 1:
+        console.print(f"compare them in one table: sigmascene eval score {shlex.quote(str(set_dir))}",
+                      markup=False, soft_wrap=True)
+    if failed:
         raise typer.Exit(1)
 
 
@@ -161,7 +231,9 @@ def score(
     force: bool = typer.Option(False, "--force", help="Rescore cases even when cached scores are current."),
     device: Optional[str] = typer.Option(None, "--device", help="torch device (default: cuda when available)."),
 ) -> None:
-    """Score every render of a set: per-case CSV, the paper-layout summary table, the worst cases as a PNG."""
+    """Score every render of an eval set.
+
+    A per-case CSV, the paper-layout summary table, the worst cases as a PNG."""
     from ..eval.weights import force_offline
 
     force_offline()  # before transformers is imported: huggingface_hub reads it once, at import
@@ -169,13 +241,16 @@ def score(
 
     from ..errors import SigmaError
     from ..eval.evalset import EvalSet
-    from ..eval.report import paper_rows, print_table, to_markdown
+    from ..eval.report import heading, paper_rows, print_table, to_markdown
     from ..eval.score_run import resolve_weights, run_scoring
     from ..eval.weights import Weights
 
     if by not in ("group", "count"):
         with user_errors():
             raise SigmaError(f"--by must be `group` or `count`, got {by!r}")
+    from ..model.loading import quiet_libraries
+
+    quiet_libraries()
     with user_errors():
         evalset = EvalSet.load(set_dir)
         flags = Weights.from_mapping({k: v for k, v in dict(dino=dino, siglip=siglip, depth=depth, clip=clip,
@@ -188,12 +263,16 @@ def score(
     if not report.scores:
         console.print(f"[yellow]no renders found under {evalset.root / 'renders'}; render with "
                       f"`sigmascene eval run {set_dir} ...` or copy images there as renders/METHOD/CASE.png[/yellow]")
-    rows = report.rows + (paper_rows() if paper else [])
+    # the paper's rows stand only beside scores from the paper's backbones (report.caveat says when they are not)
+    rows = report.rows + (paper_rows() if paper and report.caveat is None else [])
     out_console = Console(highlight=False)
     if out_console.is_terminal:
-        print_table(rows, report.metrics, out_console, title=f"sigmascene eval · {evalset.name}")
+        print_table(rows, report.metrics, out_console, title=f"sigmascene eval · {evalset.name}", note=report.caveat)
     else:  # piped or logged: a markdown table, never squeezed to 80 columns, pastes into a paper or an issue
-        print(to_markdown(rows, report.metrics), end="")
+        print(heading(report.caveat) + to_markdown(rows, report.metrics), end="")
+    if paper and report.caveat is not None:
+        console.print("the paper's rows are left out: they were scored with other backbones (docs/eval.md)",
+                      style="dim", markup=False, highlight=False)
     for line in dict.fromkeys(report.skipped.values()):  # SigLIP-I and SigLIP-T share one backbone: one line
         console.print(f"missing: {line}", style="yellow", markup=False, soft_wrap=True, highlight=False)
     for f in report.files:
@@ -208,7 +287,9 @@ def score(
 def tiny_weights(
     out: Path = typer.Argument(..., help="Folder to write dino/, siglip/, depth/, clip/ and eval.toml into."),
 ) -> None:
-    """Write tiny random-weight backbones (a smoke test of a set's plumbing; their scores mean nothing)."""
+    """Write tiny random-weight metric backbones.
+
+    A smoke test of a set's plumbing: their scores mean nothing."""
     from ..testing.tiny_eval import save_tiny_weights
 
     with user_errors():
@@ -219,13 +300,21 @@ def tiny_weights(
 
 @eval_app.command("toyworld")
 def toyworld(
-    count: int = typer.Option(200, "--count", min=1, max=MAX_COUNT, help="Held-out scenes per subject count N."),
+    count: int = typer.Option(5, "--count", min=1, max=MAX_COUNT, help="Held-out scenes per subject count N "
+                              "(default 5: minutes on a laptop CPU; the table in README used 20, --count 200 is "
+                              "the full-size run)."),
     subjects: str = typer.Option("1-10", "--subjects", help="Subject counts: LOW-HIGH, N, or N,M,..."),
-    model: str = typer.Option("demo", "--model", help="demo (the embedded model) unless --base is given."),
-    base: Optional[str] = typer.Option(None, "--base", help="Flux Kontext diffusers folder to evaluate instead."),
+    # `--model` names a folder nowhere else; the embedded demo model is what runs when no --base is given
+    model: str = typer.Option("demo", "--model", hidden=True),
+    base: Optional[str] = typer.Option(None, "--base", help="Flux Kontext diffusers folder to evaluate (default: "
+                                       "the embedded demo model)."),
     lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors for --base."),
     out: Path = typer.Option(Path("toyworld-eval"), "--out", "-o", help="Folder for scenes, renders and report."),
-    modes: str = typer.Option("single,iterative", "--modes", help="Comma list of single, iterative."),
+    method: Optional[list[str]] = typer.Option(None, "--method", "-m", help="Methods to compare in one report: "
+                                               "comma list or repeated, of sigma, iterative, collage (collage adds "
+                                               "a `layout` row: its layout image scored as a render). Default: "
+                                               "sigma,iterative with a SIGMA LoRA (the demo), else collage."),
+    modes: Optional[str] = typer.Option(None, "--modes", help="Old spelling of --method (single = sigma)."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Denoising steps (default: the "
                                         "demo's, else 28)."),
     size: Optional[int] = typer.Option(None, "--size", help="Canvas side in px (default: the demo's canvas)."),
@@ -245,7 +334,9 @@ def toyworld(
                                 "them (its `background` photo); also reports the share of pixels outside the "
                                 "blend region left unchanged."),
 ) -> None:
-    """Toy-world eval: held-out synthetic scenes, single pass vs iterative, identity/occlusion/placement per N."""
+    """Evaluate on held-out toy-world scenes.
+
+    Single pass vs iterative: identity, occlusion and placement per subject count N."""
     from ..eval.weights import force_offline
 
     with user_errors():
@@ -254,14 +345,17 @@ def toyworld(
     from rich.console import Console
 
     from ..eval.toyworld import report as tw_report
-    from ..eval.toyworld.session import ToyworldRequest, run_toyworld
+    from ..eval.toyworld.session import ToyworldRequest, estimate_seconds, run_toyworld
     from ..model.loading import quiet_libraries
 
-    req = ToyworldRequest(out=out, count=count, subjects=subjects, model=model, base=base, lora=lora, modes=modes,
+    req = ToyworldRequest(out=out, count=count, subjects=subjects, model=model, base=base, lora=lora,
+                          modes=list(method) if method else modes,
                           steps=steps, size=size, structure=structure, seed_base=seed_base, validate=validate,
                           docs=docs, workers=workers, device=device, dtype=dtype,
                           insert=insert)
     with user_errors():
+        announce_estimate(estimate_seconds(req), f"eval toyworld (--count {count} x N {subjects})",
+                          "--count 5 finishes in minutes; it resumes where it stops (Ctrl-C keeps what is done)")
         quiet_libraries()
         try:
             with _bars() as start:

@@ -35,7 +35,7 @@ class EditorState:
         self._waiting: Future | None = None
         self.reuse = CompileReuse()  # a drag moves one subject: the others' rasters and 3D pass carry over
         self.jobs: dict[str, Any] = {}
-        self.pipe_cache: dict[Any, Any] = {}
+        self.pipe_cache: dict[Any, Any] = {}  # ModelPlan -> rendering.render.LoadedModel, kept across renders
 
     def _parse(self, text: str) -> Parsed:
         """Always confined: the grammar's own `root=` refuses every include, ref, mask, depth map and mesh that

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Collection, Literal
 
 from pydantic import Field, FiniteFloat, PrivateAttr, ValidationError, field_validator, model_validator
 
@@ -70,6 +70,7 @@ class Subject(Node):
     depth_map: str | None = None
     relations: list[Relation] = Field(default_factory=list)
     caption: str | None = None  # what `@name` becomes in prompts
+    matte: str | None = None  # an image the size of `ref` marking the subject (white) for the collage cut-out
 
     @field_validator("name")
     @classmethod
@@ -111,15 +112,30 @@ def photo_canvas(width: int, height: int) -> tuple[int, int]:
                  for v in (width, height))
 
 
-MIN_SEED, MAX_SEED = -(2**63), 2**63 - 1  # `seed 99999999999999999999` passed check, then crashed render
+# The one seed rule, the language's: a whole number from 0 to 2**53 (the largest a float, how the parser reads
+# numbers, holds exactly; torch's generator takes up to 2**64). The scene statement, `render --seed`, the editor
+# and `sigmascene.render(seed=)` all check it through `seed_problem`.
+MIN_SEED, MAX_SEED = 0, 2**53
+
+
+def seed_problem(seed: object) -> str | None:
+    """Why `seed` breaks the seed rule, or None when it keeps it."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        return f"seed must be a whole number, got {seed!r}"
+    if seed < MIN_SEED:
+        return f"seed must be zero or positive, got {seed}"
+    if seed > MAX_SEED:
+        return f"seed {seed} is too large: the largest is {MAX_SEED}"
+    return None
 
 
 class Scene(Node):
     version: int = 1
     canvas: Canvas = Field(default_factory=Canvas)
-    seed: Annotated[int, Field(ge=MIN_SEED, le=MAX_SEED)] = 0  # a signed 64-bit int: torch's generator takes no more
+    seed: Annotated[int, Field(ge=MIN_SEED, le=MAX_SEED)] = 0  # the seed rule above
     prompt: str = ""
     compose: str | None = None
+    instruction: str | None = None  # collage: replaces the Kontext edit instruction built from prompt/compose
     camera: Camera = Field(default_factory=Camera)
     params: list[Param] = Field(default_factory=list)
     includes: list[Include] = Field(default_factory=list)
@@ -188,14 +204,15 @@ class Scene(Node):
     def add_subject(self, name: str, ref: str | Path, placement: Box2D | Box3D | Mask | Polygon | Mesh, *,
                     depth: float | None = None, depth_map: str | Path | None = None,
                     behind: str | list[str] | None = None, in_front_of: str | list[str] | None = None,
-                    caption: str | None = None) -> Subject:
+                    caption: str | None = None, matte: str | Path | None = None) -> Subject:
         """Append a subject, as a `subject NAME { ... }` block would; names must be unique."""
         if self.subject(name) is not None:
             raise SigmaError(f"subject '{name}' is already defined")
         rels = [Relation(kind="behind", target=t) for t in _as_list(behind)]
         rels += [Relation(kind="in_front_of", target=t) for t in _as_list(in_front_of)]
         subj = build(Subject, name=name, ref=str(ref), placement=placement, depth=depth,
-                     depth_map=None if depth_map is None else str(depth_map), relations=rels, caption=caption)
+                     depth_map=None if depth_map is None else str(depth_map), relations=rels, caption=caption,
+                     matte=None if matte is None else str(matte))
         self.subjects.append(subj)
         return subj
 
@@ -249,12 +266,15 @@ class Scene(Node):
                                           f"{kind.__name__}", None, f"append {how}"))
         return out
 
-    def problems(self) -> list[Diagnostic]:
-        """Every cross-node problem (counts, names, references, depth cycles), each located when possible."""
+    def problems(self, failed: Collection[str] = (), partial: bool = False) -> list[Diagnostic]:
+        """Every cross-node problem (counts, names, references, depth cycles), each located when possible.
+        `failed`: subjects the file names but that could not be built (their own errors are reported): naming
+        them is no mistake, so they are not "unknown" here. `partial`: syntax errors removed part of the text,
+        so a missing subject may be one of them."""
         out: list[Diagnostic] = self._wrong_types()
         if out:  # a list holding something that is not a node: nothing below can be checked
             return out
-        if not self.subjects:
+        if not self.subjects and not failed and not partial:
             out.append(Diagnostic("a scene needs at least one subject", self._locs.get("version", self.loc),
                                   "add a `subject NAME { ref \"...\" box2d (...) }` block"))
         if len(self.subjects) > MAX_SUBJECTS:
@@ -268,18 +288,18 @@ class Scene(Node):
                                       related=[("first defined here", seen[s.name].loc)]))
             else:
                 seen[s.name] = s
-        names = list(seen)
+        names = [*seen, *failed]  # a name that failed to build is still a fine suggestion
         for s in self.subjects:
             for r in s.relations:
                 if r.target == s.name:
                     out.append(Diagnostic(f"subject '{s.name}' cannot be {r.kind.replace('_', ' ')} itself", r.loc))
-                elif r.target not in seen:
+                elif r.target not in seen and r.target not in failed:
                     out.append(Diagnostic(f"unknown subject '{r.target}' in `{r.kind}`", r.field_loc("target"),
                                           did_you_mean(r.target, names)))
-        for field in ("prompt", "compose"):
+        for field in ("prompt", "compose", "instruction"):
             text = getattr(self, field) or ""
             for m in MENTION_RE.finditer(text):
-                if m.group(1) not in seen:
+                if m.group(1) not in seen and m.group(1) not in failed:
                     out.append(Diagnostic(f"`@{m.group(1)}` in {field} names no subject",
                                           self._mention_loc(field, m.start()), did_you_mean(m.group(1), names)))
         out += self._cycles(seen)

@@ -47,8 +47,9 @@ def _char_tokenizer(max_length: int, *, add_bos: bool, pad_token: str) -> Any:
                                    pad_token=pad_token, model_max_length=max_length)
 
 
-def make_tiny_components(seed: int = 0) -> dict[str, Any]:
-    """The seven pipeline components with deterministic random weights (same seed -> same weights)."""
+def make_tiny_components(seed: int = 0, *, num_layers: int = 1, num_single_layers: int = 1) -> dict[str, Any]:
+    """The seven pipeline components with deterministic random weights (same seed -> same weights). More blocks
+    for methods whose behaviour differs by block (ContextGen switches masks at num_single_layers // 2)."""
     import torch
     from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel
     from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
@@ -56,7 +57,7 @@ def make_tiny_components(seed: int = 0) -> dict[str, Any]:
     t = TINY
     torch.manual_seed(seed)
     transformer = FluxTransformer2DModel(
-        patch_size=1, in_channels=4 * t["latent_channels"], num_layers=1, num_single_layers=1,
+        patch_size=1, in_channels=4 * t["latent_channels"], num_layers=num_layers, num_single_layers=num_single_layers,
         attention_head_dim=t["head_dim"], num_attention_heads=t["heads"], joint_attention_dim=t["t5_d_model"],
         pooled_projection_dim=t["clip_hidden"], guidance_embeds=True, axes_dims_rope=t["axes_dims_rope"])
     torch.manual_seed(seed + 1)
@@ -101,3 +102,24 @@ def save_tiny_pipeline(directory: str | Path, seed: int = 0) -> Path:
     directory = Path(directory)
     make_tiny_pipeline(seed).save_pretrained(directory)
     return directory
+
+
+def save_tiny_sigma_lora(path: str | Path, seed: int = 0, *, rank: int = 2, condition_mask: bool = False,
+                         zero: bool = True) -> Path:
+    """A SIGMA LoRA file (sigmascene metadata) for the tiny transformer of `make_tiny_pipeline(seed)`: what makes
+    a tiny base render with `--method sigma`. `zero` keeps peft's default init (B = 0), so the LoRA changes
+    nothing and a render equals the bare base's; else B is random too."""
+    import torch
+
+    from ..model.lora import add_sigma_lora, save_sigma_lora
+
+    transformer = make_tiny_components(seed)["transformer"]
+    add_sigma_lora(transformer, rank=rank, alpha=rank)
+    if not zero:
+        gen = torch.Generator().manual_seed(seed + 1)
+        with torch.no_grad():
+            for name, p in transformer.named_parameters():
+                if "lora_B" in name:
+                    p.copy_(torch.randn(p.shape, generator=gen) * 0.02)
+    return save_sigma_lora(path, transformer, rank=rank, alpha=rank, condition_mask=condition_mask,
+                           config_hash=f"tiny-{seed}")
