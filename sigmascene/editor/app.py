@@ -25,7 +25,7 @@ from .schemas import (MAX_JSON_BODY, BodyTooLarge, ReorderBody, SaveBody, SceneC
                       SubjectChange, read_model)
 from .security import MAX_UPLOAD, Guard, PathRefused, allowed_hosts
 from .state import EditorState, diag_json
-from .views import MAP_NAMES, frame_json, map_png, maps_json
+from .views import MAP_NAMES, METHOD_PICTURES, frame_json, map_png, maps_json
 
 STATIC = Path(__file__).with_name("static")
 
@@ -154,9 +154,21 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
         sizes = {"layout": lay, "ir_asc": small, "ir_desc": small, "i_t": small, "i_s": small}
         if request.query_params.get("identity") == "0":  # mid-drag: I_S changes only with the order
             del sizes["i_s"]
+        picture = METHOD_PICTURES.get(request.query_params.get("method", ""))
+        if picture is not None and "i_s" in sizes:  # "what the model sees" for the chosen render method
+            sizes[picture] = small
         sizes = {name: px for name, px in sizes.items() if px > 0}  # 0: not this picture
         return JSONResponse(await run_in_threadpool(frame_json, compiled, rev, sizes),
                             headers={"Cache-Control": "no-store"})
+
+    async def methods(request: Request) -> Response:
+        """The render methods the Render button may use (the page's picker)."""
+        from ..rendering.methods import method_names, method_spec
+
+        names = method_names()
+        return JSONResponse({"methods": [{"name": n, "summary": method_spec(n).summary,
+                                          "picture": n in METHOD_PICTURES} for n in names],
+                             "default": "sigma" if "sigma" in names else names[0]})
 
     routes = [
         Route("/", index),
@@ -174,6 +186,7 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
         Route("/api/maps", guarded(maps), methods=["GET"]),
         Route("/api/maps/{name}.png", guarded(map_image), methods=["GET"]),
         Route("/api/frame", guarded(frame), methods=["GET"]),
+        Route("/api/methods", guarded(methods), methods=["GET"]),
         Route("/api/files/{path:path}", guarded(lambda r: get_file(st, r)), methods=["GET"]),
         Route("/api/files", guarded(lambda r: upload_file(st, r)), methods=["POST"]),
         Route("/api/render", guarded(lambda r: start_render(st, r)), methods=["POST"]),

@@ -150,6 +150,10 @@ def _draw_png(compiled: CompiledScene, name: str, long_side: int) -> bytes:
         return _png(img)
     if name == "control":
         return _png(compiled.control_pil)
+    if name == "layout_image":  # what the collage-style methods give the model: the subjects pasted in place
+        from ..compiler.layout_image import layout_image
+
+        return _png(layout_image(compiled).pil.resize(size, Image.LANCZOS))
     raise KeyError(name)
 
 
@@ -160,10 +164,16 @@ def _depth_lut() -> np.ndarray:
     return preview._depth_lut()
 
 
+METHOD_PICTURES = {"collage": "layout_image", "contextgen": "layout_image"}  # method -> the picture it is given
+
+
 def frame_json(compiled: CompiledScene, revision: int, sizes: dict[str, int]) -> dict[str, Any]:
     """maps_json and the asked-for pictures in one answer (data URLs): during a drag the page makes one request
     per frame instead of one per picture."""
     out = maps_json(compiled, revision)
-    out["images"] = {n: "data:image/png;base64," + base64.b64encode(map_png(compiled, n, px)).decode("ascii")
+    out["images"] = {("method" if n == "layout_image" else n):
+                     "data:image/png;base64," + base64.b64encode(map_png(compiled, n, px)).decode("ascii")
                      for n, px in sizes.items()}
+    if "method" in out["images"]:
+        out["method_note"] = "the layout image the method gives the model (the subjects pasted where they go)"
     return out

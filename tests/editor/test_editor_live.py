@@ -188,3 +188,14 @@ def test_the_header_never_says_ok_while_the_maps_cannot_be_compiled(browser, roo
     assert "ok" not in page.locator("#bar").inner_text().split()
     assert "no_such_corgi" in page.locator("#warnings").inner_text()
     assert not errors, errors
+
+
+def test_the_method_picker_shows_what_the_collage_method_gives_the_model(browser, room):
+    page, errors = open_page(browser, room)
+    page.wait_for_function("document.querySelectorAll('#method option').length > 1", timeout=30_000)
+    assert page.locator("#map-method").is_hidden()  # sigma: the model sees the maps and I_S shown
+    page.select_option("#method", "collage")
+    page.locator("#map-method").wait_for(state="visible", timeout=60_000)
+    assert page.evaluate("document.getElementById('map-method').src").startswith("data:image/png")
+    assert "layout image" in page.locator("#method-note").inner_text()
+    assert not errors, errors
