@@ -16,13 +16,11 @@ import numpy as np
 from ..errors import SigmaError
 from ..scene.compiled import CompiledScene
 from .iterative import BlendCallback, _chain, initial_noise
-from .output import SigmaPipelineOutput
+from .output import SigmaPipelineLike, SigmaPipelineOutput
 from .seeds import seed_generator
 
 if TYPE_CHECKING:
     import torch
-
-    from .pipeline import SigmaPipeline
 
 
 def feather_alpha(region: np.ndarray, feather: int) -> np.ndarray:
@@ -62,7 +60,7 @@ def _grow(region: np.ndarray, margin: int) -> np.ndarray:
     return F.max_pool2d(m, 2 * margin + 1, stride=1, padding=margin)[0, 0].numpy() > 0
 
 
-def render_insert(pipe: "SigmaPipeline", compiled: CompiledScene, *, feather: int | None = None,
+def render_insert(pipe: SigmaPipelineLike, compiled: CompiledScene, *, feather: int | None = None,
                   iterative: bool = False, prompt_mode: str = "auto", generator: "torch.Generator | None" = None,
                   output_type: str = "pil", callback: Callable[[int, int], None] | None = None,
                   **kwargs: Any) -> SigmaPipelineOutput:

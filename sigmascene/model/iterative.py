@@ -21,13 +21,11 @@ from ..core.vocab import ROUTING_STEP
 from ..errors import SigmaError
 from ..scene.compiled import CompiledScene
 from .layout import encode_image_latents, pack_latents, prepare_condition_image, to_uint8_rgb
-from .output import SigmaPipelineOutput
+from .output import SigmaPipelineLike, SigmaPipelineOutput
 from .seeds import seed_generator
 
 if TYPE_CHECKING:
     import torch
-
-    from .pipeline import SigmaPipeline
 
 
 def subject_maps(control: Any, identity: Any, n_subjects: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -103,7 +101,7 @@ def initial_noise(pipe: Any, canvas: tuple[int, int], generator: Any, batch: int
                                      dtype=pipe.transformer.dtype))
 
 
-def render_iterative(pipe: "SigmaPipeline", compiled: CompiledScene, *, prompt_mode: str = "auto",
+def render_iterative(pipe: SigmaPipelineLike, compiled: CompiledScene, *, prompt_mode: str = "auto",
                      generator: "torch.Generator | None" = None,
                      callback: Callable[[int, int], None] | None = None, output_type: str = "pil",
                      num_inference_steps: int = 28, background: Any = None,

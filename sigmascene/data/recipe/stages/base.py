@@ -7,12 +7,19 @@ built from the store, which is why the two produce the same dataset.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from ..config import BuildConfig
+from ..models import ModelRef
 from ..store import Outcome, Stored
 
-if TYPE_CHECKING:
-    from ..plan import Plan
+
+class StagePlan(Protocol):
+    """What a stage reads of the build plan: its config and the resolved model folders. A protocol rather than
+    plan.Plan itself, since the plan builds the stages and a stage must not import its builder back."""
+
+    cfg: BuildConfig
+    refs: dict[str, list[ModelRef]]
 
 
 @dataclass
@@ -30,7 +37,7 @@ class Work:
 class Stage:
     name = ""
 
-    def __init__(self, plan: "Plan"):
+    def __init__(self, plan: StagePlan):
         self.plan = plan
         self.cfg = plan.cfg
         self.section = plan.cfg.stage(self.name)
