@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from ..model.pipeline import SigmaPipeline
     from ..scene.compiled import CompiledScene
-    from .plan import RenderPlan
+    from .plan_record import RenderPlan
 
 #: Request fields only some methods honour, with the spelling a user typed them in.
 METHOD_FLAGS = {"cache_conditions": "--cache-conditions", "segmenter": "--segmenter", "detector": "--detector"}

@@ -10,7 +10,7 @@ guidance and the size. Callers turn their options into a request, call `resolve_
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,8 +19,9 @@ from ..model.lora import check_lora_file
 from ..scene import seed_problem
 from .lora_kinds import kind_label, read_header, recognise
 from .cutout_models import check_cutout_models
-from .method import METHOD_FLAGS, MethodEntry, MethodSpec
-from .methods import SPECS, method_entry, method_spec
+from .method import METHOD_FLAGS, MethodSpec
+from .methods import SPECS, method_spec
+from .plan_record import LoraChoice, ModelPlan, RenderPlan  # noqa: F401 - RenderPlan re-exported: the plan's home
 from .request import OUTPUT_TYPES, RenderRequest
 
 if TYPE_CHECKING:
@@ -28,62 +29,6 @@ if TYPE_CHECKING:
 
 MODES = ("single", "iterative")   # the old --mode: `iterative` is the method of that name
 DEFAULT_STEPS = 28
-
-
-@dataclass(frozen=True)
-class LoraChoice:
-    path: Path
-    weight: float
-    kind: str           # lora_kinds: sigma | style | unknown | a kind a method registered
-
-
-@dataclass(frozen=True)
-class ModelPlan:
-    """Which weights to load and how; equal plans load the same pipeline (the editor keys its cache on it)."""
-
-    base: Path
-    base_source: str    # flag | env | config | demo
-    loras: tuple[LoraChoice, ...]
-    lora_source: str
-    transformer: Path | None
-    demo: bool
-    device: str = "auto"
-    dtype: str = "auto"
-    offload: str | None = None
-    vae_tiling: bool = False
-
-    @property
-    def lora_pairs(self) -> list[tuple[Path, float]]:
-        return [(lo.path, lo.weight) for lo in self.loras]
-
-
-@dataclass(frozen=True)
-class RenderPlan:
-    model: ModelPlan
-    method: str
-    insertion: bool                  # the scene has a `background` photo
-    seeds: tuple[int, ...]           # one image per seed (empty when resolved without a scene)
-    steps: int
-    guidance: float
-    size: tuple[int, int] | None     # (width, height) rendered: the demo model renders at its own canvas
-    prompt_mode: str = "auto"
-    cache_conditions: bool = False
-    identity_size: tuple[int, int] | None = None
-    blend_margin: int | None = None
-    feather: int | None = None
-    output_type: str = "pil"
-    segmenter: Path | None = None    # cut-outs by a segmentation model (collage): checked folders
-    detector: Path | None = None
-    mode: str = "single"             # the old spelling the request used (recorded in the sidecar)
-    notes: tuple[str, ...] = ()      # what the resolver decided that the user should hear, one line each
-
-    @property
-    def spec(self) -> MethodSpec:
-        return SPECS[self.method]
-
-    @property
-    def entry(self) -> MethodEntry:
-        return method_entry(self.method, self.insertion)
 
 
 # -- the rules ---------------------------------------------------------------------------------------------------

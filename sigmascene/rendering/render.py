@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 from ..core.files import png_mark
 from ..errors import ConfigError, ModelError, SigmaError
 from .method import MethodCall, MethodOutput
+from .methods import method_entry
 from .options import RenderOptions  # noqa: F401 - the old name of RenderRequest, re-exported
 from .plan import (DEFAULT_STEPS, MODES, ModelPlan, RenderPlan, check_cache_allowed, check_request,  # noqa: F401
                    parse_lora, resolve_model, resolve_plan)
@@ -223,7 +224,7 @@ def _render_one(pipe: "SigmaPipeline", compiled: "CompiledScene", plan: RenderPl
     call = MethodCall(plan=plan, pipe=pipe, compiled=compiled, seed=seed, generator=seed_generator(seed),
                       progress=progress, step_end=on_step_end, note=note, feather=feather)
     try:
-        out = plan.entry(call)
+        out = method_entry(plan.method, plan.insertion)(call)
     except torch.OutOfMemoryError:
         raise ModelError("out of GPU memory while rendering", hint="try --offload model (or sequential), "
                          "--dtype fp8, --vae-tiling, or fewer/smaller identity blocks") from None
