@@ -94,8 +94,8 @@ def main() -> None:
 
         (root / "bench.sigma").write_text(sigmascene.dumps(scene))
         cli = [sys.executable, "-c", "from sigmascene.cli import main; main()"]
-        compile_cold = timed(lambda: subprocess.run(cli + ["compile", str(root / "bench.sigma"), "-o", str(root / "out"),
-                                                           "--force"], check=True, capture_output=True), 3)
+        compile_args = ["compile", str(root / "bench.sigma"), "-o", str(root / "out"), "--force"]
+        compile_cold = timed(lambda: subprocess.run(cli + compile_args, check=True, capture_output=True), 3)
         check_cold = timed(lambda: subprocess.run(cli + ["check", str(root / "bench.sigma")], check=True,
                                                   capture_output=True), 3)
 

@@ -12,7 +12,7 @@ from .scene import Box2D, Box3D, Camera, Canvas, Mask, Mesh, Param, Polygon, Rel
 if TYPE_CHECKING:
     from .compiler import CompiledScene
 
-from .version import __version__  # noqa: E402
+from .version import __version__
 
 
 def compile(scene: Scene, **options: Any) -> "CompiledScene":  # noqa: A001 - mirrors `sigmascene compile`

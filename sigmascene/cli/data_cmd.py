@@ -154,7 +154,8 @@ def fit_boxes(
                                   help="Change nothing; fit every box and compare it with the existing one."),
     min_visible: float = typer.Option(0.5, "--min-visible",
                                       help="With --evaluate: only subjects at least this visible."),
-    erode: int = typer.Option(0, "--erode", min=0, help="Pixels to trim off mask edges first (for blurry estimated depth)."),
+    erode: int = typer.Option(0, "--erode", min=0,
+                              help="Pixels to trim off mask edges first (for blurry estimated depth)."),
 ) -> None:
     """Fill in missing 2D boxes and 3D boxes from masks + depth + intrinsics (open3d)."""
     from ..data.fitboxes import evaluate_fit, fit_dataset

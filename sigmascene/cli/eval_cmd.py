@@ -96,7 +96,8 @@ def run(
     from ..eval.evalset import EvalSet
     from ..eval.runner import RunOptions, check_setting, default_method, run_set, select_cases
     from ..model.loading import quiet_libraries
-    from ..rendering.render import RenderOptions, check_cache_allowed, check_options, choose_model, load_model, model_identity
+    from ..rendering.render import (RenderOptions, check_cache_allowed, check_options, choose_model, load_model,
+                                    model_identity)
 
     with user_errors():
         check_finite("--guidance", guidance)  # nan rendered every case blank and exited 0

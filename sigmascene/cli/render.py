@@ -1,4 +1,5 @@
-"""`sigmascene render`: parse the options, call `sigmascene.rendering.render.render_scene`, show its notes and progress, save.
+"""`sigmascene render`: parse the options, call `sigmascene.rendering.render.render_scene`, show its notes and
+progress, save.
 
 What is rendered and what the sidecar says is decided in the library (sigmascene/render.py), so the editor and
 `eval run` write the same sidecar as this command.

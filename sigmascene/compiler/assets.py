@@ -233,7 +233,7 @@ def load_mesh(path: Path, loc: SourceLoc | None):
             raise AssetError(f"mesh must be one of {', '.join(MESH_SUFFIXES)}, got {path.name}", loc)
         try:
             obj = trimesh.load(str(path), force="mesh", process=True)
-        except Exception as exc:  # trimesh raises many types for malformed files
+        except Exception as exc:  # noqa: BLE001 - trimesh raises many types for malformed files
             raise AssetError(f"mesh file cannot be read: {path} ({type(exc).__name__}: {exc})", loc) from None
         if not isinstance(obj, trimesh.Trimesh) or len(obj.faces) == 0:
             raise AssetError(f"mesh file holds no triangles: {path}", loc)

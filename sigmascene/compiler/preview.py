@@ -145,7 +145,8 @@ def _label_size(text: str, size: int) -> tuple[int, int]:
 
 
 def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool = True) -> Image.Image:
-    """Subjects over a neutral background (or the scene's `background` photo), far first, so nearer fills cover farther ones as on camera.
+    """Subjects over a neutral background (or the scene's `background` photo), far first, so nearer fills cover farther
+    ones as on camera.
 
     Thumbnails and name tags are placed after every fill, tags last, each where it covers no earlier tag or
     thumbnail: inside a subject's region when the region is large, beside it when the thumbnail would hide
@@ -172,7 +173,8 @@ def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool =
     # Nearest first: the subjects in front get the best spots (and are most often the small ones).
     for k in reversed(range(len(compiled.order))):
         name, m, c = compiled.order[k], masks[k], cols[k]
-        seen = _small(compiled.ir_asc == routing_intensity(k + 1), size)  # tag the part a viewer sees, when there is one
+        # tag the part a viewer sees, when there is one
+        seen = _small(compiled.ir_asc == routing_intensity(k + 1), size)
         anchor = seen if seen.any() else m
         rows, cols_ = np.flatnonzero(anchor.any(axis=1)), np.flatnonzero(anchor.any(axis=0))
         if rows.size == 0:
@@ -237,7 +239,8 @@ def _depth_panel(compiled: CompiledScene, size: tuple[int, int]) -> Image.Image:
     draw = ImageDraw.Draw(img)
     st = compiled.manifest["structure"]
     if st["near_m"] is None:
-        draw.text((10, size[1] // 2 - 20), "no geometry given:\nI_T is 0 everywhere", font=font(15), fill=(235, 235, 235))
+        draw.text((10, size[1] // 2 - 20), "no geometry given:\nI_T is 0 everywhere", font=font(15),
+                  fill=(235, 235, 235))
         return img
     x0, y0, y1 = size[0] + 8, 8, size[1] - 8
     codes = np.linspace(255, 1, y1 - y0).round().astype(np.uint8)
@@ -272,8 +275,8 @@ def _identity_panel(compiled: CompiledScene, box: tuple[int, int]) -> Image.Imag
         block = Image.fromarray(compiled.identity[k * bh:(k + 1) * bh]).resize((tw, th), Image.LANCZOS)
         img.paste(block, (x, y))
         draw.rectangle((x - 1, y - 1, x + tw, y + th), outline=cols[k], width=2)
-        _label(draw, (x + 2, y + 2), elide(f"#{k + 1} {routing_intensity(k + 1)} {name}", tw - 12, 12, bold=True), cols[k], 12,
-               (x + tw, y + th))
+        _label(draw, (x + 2, y + 2), elide(f"#{k + 1} {routing_intensity(k + 1)} {name}", tw - 12, 12, bold=True),
+               cols[k], 12, (x + tw, y + th))
     return img
 
 

@@ -55,7 +55,8 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
             try:
                 return await fn(request)
             except SigmaError as err:
-                return error(err, 409 if isinstance(err, ExternalChange) else 403 if isinstance(err, PathRefused) else 400)
+                status = 409 if isinstance(err, ExternalChange) else 403 if isinstance(err, PathRefused) else 400
+                return error(err, status)
         return handler
 
     async def state_response() -> JSONResponse:

@@ -1,4 +1,5 @@
-"""The Render button: `sigmascene.rendering.render.render_scene` in a background thread, its progress streamed as JSON lines.
+"""The Render button: `sigmascene.rendering.render.render_scene` in a background thread, its progress streamed as JSON
+lines.
 
 POST /api/render answers a stream: {"event": "started", "job": id}, then {"event": "progress", "step", "total"},
 {"event": "note"}, and finally {"event": "done", "image": url, "sidecar": {...}} or {"event": "error"} /

@@ -30,7 +30,8 @@ class RunOptions:
     guidance: float = 2.5
     prompt_mode: str = "auto"
     cache_conditions: bool = False
-    model: dict[str, Any] = field(default_factory=dict)  # sigmascene.rendering.render.model_identity: resuming checks it
+    # sigmascene.rendering.render.model_identity: resuming checks it
+    model: dict[str, Any] = field(default_factory=dict)
 
     def setting(self) -> dict[str, Any]:
         from ..rendering.provenance import identity_key

@@ -39,7 +39,8 @@ def finish_background(lw: Lowering, st: "ValueStmt | None", pf: "ParsedFile | No
     if st is not None and pf is not None and lw.once("background_depth", st, "background_depth"):
         if bg is None:
             if "background" not in lw.first:
-                lw.error("`background_depth` needs a `background` photo", st.loc, 'add `background "photo.jpg"` above it')
+                lw.error("`background_depth` needs a `background` photo", st.loc,
+                         'add `background "photo.jpg"` above it')
         else:
             depth = lw.path(st.value, pf, "background depth")
             if depth is not None:
@@ -64,7 +65,8 @@ def finish_background(lw: Lowering, st: "ValueStmt | None", pf: "ParsedFile | No
         return
     except Image.DecompressionBombError:
         if not lw.fragment:
-            lw.absorb(AssetError(f"background photo is too large to decode safely: {bg.path}", loc, "downscale it first"))
+            lw.absorb(AssetError(f"background photo is too large to decode safely: {bg.path}", loc,
+                                 "downscale it first"))
         return
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
         if not lw.fragment:

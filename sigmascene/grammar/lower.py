@@ -43,7 +43,7 @@ class _Lowerer(Lowering):
     def run(self) -> Scene:
         flat = self.expand(self.root, [])
         self.check_versions(flat)
-        for pf, st in flat:
+        for _pf, st in flat:
             if isinstance(st, ParamStmt):
                 self.params.declare(st)
         self.params.apply_overrides(self.overrides)
@@ -108,7 +108,8 @@ class _Lowerer(Lowering):
             chain = [p for p, _ in stack] + [Path(pf.path).resolve() if not pf.path.startswith("<") else None]
             if target in chain:
                 names = [p.name for p in chain if p is not None] + [target.name]
-                self.error(f"include cycle: {' -> '.join(names)}", t.loc, "a file cannot include itself, even indirectly",
+                self.error(f"include cycle: {' -> '.join(names)}", t.loc,
+                           "a file cannot include itself, even indirectly",
                            related=[("included from here", loc) for _, loc in stack if loc is not None])
                 continue
             out += self.expand(sub, stack + [(Path(pf.path).resolve() if not pf.path.startswith("<") else None, t.loc)])
@@ -137,7 +138,8 @@ class _Lowerer(Lowering):
                     newer = v > max(SUPPORTED_VERSIONS)
                     self.error(f"sigma {v} is {'newer than' if newer else 'not'} what this build of sigmascene "
                                f"understands ({known})", st.value.loc,
-                               "upgrade sigmascene to read this file" if newer else f"write `sigma {SUPPORTED_VERSIONS[-1]}`")
+                               "upgrade sigmascene to read this file" if newer
+                               else f"write `sigma {SUPPORTED_VERSIONS[-1]}`")
                 elif path == self.root.path:
                     self.scene.version = v
                     self.set_loc(self.scene, "version", st)
@@ -235,7 +237,8 @@ class _Lowerer(Lowering):
                 first = seen[key]
                 what = "a placement" if key == "placement" else f"`{key}`"
                 self.error(f"subject '{name}' has {what} twice", it.loc,
-                           "a subject takes exactly one of box2d, box3d, mask, polygon, mesh" if key == "placement" else None,
+                           "a subject takes exactly one of box2d, box3d, mask, polygon, mesh"
+                           if key == "placement" else None,
                            related=[("first given here", first.loc)])
                 ok = False
                 continue

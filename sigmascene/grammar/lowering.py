@@ -73,8 +73,8 @@ class Lowering:
                 return None
             value, unit = resolved[0], s.unit or resolved[1]
         if unit is not None and unit not in _UNITS[dim]:
-            want = {"length": "a length (m or cm)", "angle": "an angle (deg or rad)", "coord": "a canvas fraction or px",
-                    "pixels": "whole pixels", "plain": "a plain number"}[dim]
+            want = {"length": "a length (m or cm)", "angle": "an angle (deg or rad)",
+                    "coord": "a canvas fraction or px", "pixels": "whole pixels", "plain": "a plain number"}[dim]
             self.error(f"unit '{unit}' does not fit here: expected {want}", s.unit_loc or s.loc)
             return None
         if not math.isfinite(value):

@@ -119,7 +119,8 @@ class ConditionCache:
         self.filling = False
         return self
 
-    def keys_values(self, layer: int, k_main: "torch.Tensor", v_main: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
+    def keys_values(self, layer: int, k_main: "torch.Tensor",
+                    v_main: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
         """Keys/values [main, cond] for one layer, with this step's main part written in place."""
         import torch
 
@@ -141,7 +142,8 @@ class ConditionCache:
         return sum(t.numel() * t.element_size() for t in (*self._k, *self._v))
 
 
-def _sdpa(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor", mask: "torch.Tensor | None" = None) -> "torch.Tensor":
+def _sdpa(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor",
+          mask: "torch.Tensor | None" = None) -> "torch.Tensor":
     import torch.nn.functional as F
 
     if mask is not None and mask.is_floating_point() and mask.dtype != q.dtype:

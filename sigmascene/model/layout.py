@@ -105,7 +105,8 @@ def unpack_latents(tokens: "torch.Tensor", grid: tuple[int, int]) -> "torch.Tens
 
 # -- RoPE ids ------------------------------------------------------------------------------------------------
 
-def grid_ids(rows: int, cols: int, axis0: int = CANVAS_AXIS, *, device: Any = None, dtype: Any = None) -> "torch.Tensor":
+def grid_ids(rows: int, cols: int, axis0: int = CANVAS_AXIS, *, device: Any = None,
+             dtype: Any = None) -> "torch.Tensor":
     """(rows*cols, 3) RoPE ids (axis0, i, j), row-major like `pack_latents`."""
     import torch
 
@@ -157,7 +158,8 @@ def to_uint8_rgb(image: Any) -> np.ndarray:
     return np.ascontiguousarray(arr[..., :3])
 
 
-def prepare_condition_image(image: Any, size: tuple[int, int] | None = None, *, nearest: bool = False) -> "torch.Tensor":
+def prepare_condition_image(image: Any, size: tuple[int, int] | None = None, *,
+                            nearest: bool = False) -> "torch.Tensor":
     """An image as a (1, 3, H, W) float tensor in [-1, 1], resized to `size` (H, W) when given.
 
     `nearest=True` for the control map I_C: its routing intensities (10, 20, ...) are labels, and a bilinear

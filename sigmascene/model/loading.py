@@ -129,7 +129,7 @@ def load_pipeline(base: str | Path, lora: Any = None, *, transformer: str | Path
 def _load_loras(pipe: Any, loras: list[tuple[Path, float]], note: Optional[Callable[[str], None]]) -> None:
     """Each LoRA as its own adapter (named after its file stem, made unique), all active with their weights."""
     names = []
-    for path, weight in loras:
+    for path, _weight in loras:
         name, k = Path(path).stem, 1
         while name in names:
             k += 1

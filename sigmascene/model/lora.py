@@ -60,7 +60,8 @@ class LoraInfo:
         return d
 
 
-def add_sigma_lora(transformer: Any, *, rank: int, alpha: float, target_modules: tuple[str, ...] | list[str] = DEFAULT_TARGET_MODULES,
+def add_sigma_lora(transformer: Any, *, rank: int, alpha: float,
+                   target_modules: tuple[str, ...] | list[str] = DEFAULT_TARGET_MODULES,
                    adapter_name: str = "default", init_lora_weights: bool | str = True) -> None:
     """Inject a fresh LoRA into a FluxTransformer2DModel (the trainer's starting point)."""
     from peft import LoraConfig

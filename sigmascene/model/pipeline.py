@@ -332,7 +332,8 @@ class SigmaPipeline(DiffusionPipeline, SigmaLoraLoaderMixin):
         return SigmaPipelineOutput(images=image, timings=timings)
 
     # -- conveniences over CompiledScene ------------------------------------------------------------------------
-    def render(self, compiled: Any, *, prompt_mode: str = "auto", seed: int | None = None, **kwargs: Any) -> SigmaPipelineOutput:
+    def render(self, compiled: Any, *, prompt_mode: str = "auto", seed: int | None = None,
+               **kwargs: Any) -> SigmaPipelineOutput:
         """Render a CompiledScene (its I_C, I_S and scene) in one pass per step; the seed defaults to the scene's.
         A scene with a `background` photo is inserted into it (`feather=` px seam; see model/insert.py)."""
         from ..scene.prompts import build_prompt

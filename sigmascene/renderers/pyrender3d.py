@@ -192,7 +192,7 @@ def render_3d(items: list[Item3D], cam: Camera, width: int, height: int) -> Rend
             r = _renderer(width, height)
         except (SigmaError, ForkedAfterRenderError):
             raise
-        except Exception as exc:  # no EGL / no GL driver: say what to install instead of a GL traceback
+        except Exception as exc:  # noqa: BLE001 - no EGL / no GL driver: say what to install, not a GL traceback
             raise _no_gl(exc, items) from None
         try:
             scene = pyrender.Scene(bg_color=(0.0, 0.0, 0.0, 0.0), ambient_light=(0.0, 0.0, 0.0))
@@ -210,7 +210,7 @@ def render_3d(items: list[Item3D], cam: Camera, width: int, height: int) -> Rend
             far_col, far_d = r.render(scene, flags=RenderFlags.SEG, seg_node_map=seg)
         except (SigmaError, ForkedAfterRenderError):
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a GL failure mid-render: the same "what to install" message
             raise _no_gl(exc, items) from None
         finally:
             _release(r)

@@ -146,7 +146,7 @@ def render_sidecar(*, scene: "Scene", compiled: Any, options: "RenderOptions", m
     dev = resolve_device(options.device)
     compute = getattr(getattr(pipe, "vae", None), "dtype", None) or compute_dtype(options.dtype, dev)
     dtype = str(compute).replace("torch.", "")  # what the math ran in: the pipeline's, when one is given
-    storage = {str(p.dtype) for p in getattr(getattr(pipe, "transformer", None), "parameters", lambda: [])()}
+    storage = {str(p.dtype) for p in getattr(getattr(pipe, "transformer", None), "parameters", list)()}
     side = {
         "scene": {"file": str(source) if source is not None else None, "hash": scene_hash(scene),
                   "maps_hash": maps_hash(compiled), "sets": dict(sets or {})},

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from ..errors import ConfigError, ModelError, SigmaError
 from .provenance import model_identity, pipeline_identity, render_sidecar
-from .options import RenderOptions  # noqa: F401 - the options of `render_scene`, re-exported
+from .options import RenderOptions
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -204,9 +204,10 @@ def render_scene(scene: "Scene", options: RenderOptions, *, note: Callable[[str]
     """Compile and render a scene `options.batch` times (seeds seed..seed+batch-1).
 
     `pipe` reuses a loaded SigmaPipeline (from `load_model`; the editor and eval keep one); without it the model
-    is chosen from the options (flag, env, config, demo) and loaded. `progress(step, total)` is called after every denoising step;
-    setting `cancel` stops at the next step with RenderCancelled. `source` and `sets` are only recorded; `model` is
-    the model_identity of a given `pipe` when the caller computed it before loading (eval run does).
+    is chosen from the options (flag, env, config, demo) and loaded. `progress(step, total)` is called after every
+    denoising step; setting `cancel` stops at the next step with RenderCancelled. `source` and `sets` are only
+    recorded; `model` is the model_identity of a given `pipe` when the caller computed it before loading (eval run
+    does).
     """
     import sigmascene
 
@@ -307,7 +308,8 @@ def _render_one(pipe: Any, compiled: Any, options: RenderOptions, seed: int, ste
         from ..compiler.background import default_blend
 
         canvas = compiled.scene.canvas
-        kwargs["feather"] = default_blend(canvas.width, canvas.height)[1] if options.feather is None else options.feather
+        feather = options.feather
+        kwargs["feather"] = default_blend(canvas.width, canvas.height)[1] if feather is None else feather
     try:
         if options.mode == "iterative":
             out = pipe.render_iterative(compiled, **kwargs)

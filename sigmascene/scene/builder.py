@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 
-from .ir import Box2D, Box3D, Camera, Mask, Mesh, ParamRef, Polygon, Scene, build
+from .ir import Box2D, Box3D, Camera, Mask, Mesh, ParamRef, Polygon, build
 
 
 def box2d(x0: float, y0: float, x1: float, y1: float) -> Box2D:

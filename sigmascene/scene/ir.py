@@ -36,7 +36,8 @@ class Canvas(Node):
     @classmethod
     def _multiple_of_16(cls, v: int) -> int:
         if v < TOKEN_PIXELS or v > MAX_CANVAS or v % TOKEN_PIXELS:
-            raise ValueError(f"canvas sides must be multiples of {TOKEN_PIXELS} between {TOKEN_PIXELS} and {MAX_CANVAS} "
+            raise ValueError(f"canvas sides must be multiples of {TOKEN_PIXELS} between {TOKEN_PIXELS} and "
+                             f"{MAX_CANVAS} "
                              f"pixels, got {v}")
         return v
 
@@ -75,7 +76,8 @@ class Subject(Node):
     @classmethod
     def _identifier(cls, v: str) -> str:
         if not NAME_RE.match(v):
-            raise ValueError(f"subject name {v!r} must be an identifier (letters, digits, _; not starting with a digit)")
+            raise ValueError(f"subject name {v!r} must be an identifier "
+                             "(letters, digits, _; not starting with a digit)")
         return v
 
 
@@ -151,7 +153,8 @@ class Scene(Node):
     @classmethod
     def _known_version(cls, v: int) -> int:
         if v not in SUPPORTED_VERSIONS:
-            raise ValueError(f"sigma {v} is not understood by this build (it reads sigma {', '.join(map(str, SUPPORTED_VERSIONS))})")
+            known = ", ".join(map(str, SUPPORTED_VERSIONS))
+            raise ValueError(f"sigma {v} is not understood by this build (it reads sigma {known})")
         return v
 
     # -- building -------------------------------------------------------------------------------------------
@@ -241,7 +244,8 @@ class Scene(Node):
                                   "add a `subject NAME { ref \"...\" box2d (...) }` block"))
         if len(self.subjects) > MAX_SUBJECTS:
             extra = self.subjects[MAX_SUBJECTS]
-            out.append(Diagnostic(f"a scene holds at most {MAX_SUBJECTS} subjects (routing intensities {ROUTING_STEP}..{ROUTING_STEP * MAX_SUBJECTS}), "
+            out.append(Diagnostic(f"a scene holds at most {MAX_SUBJECTS} subjects "
+                                  f"(routing intensities {ROUTING_STEP}..{ROUTING_STEP * MAX_SUBJECTS}), "
                                   f"this one has {len(self.subjects)}", extra.loc))
         seen: dict[str, Subject] = {}
         for s in self.subjects:

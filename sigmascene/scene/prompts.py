@@ -37,7 +37,8 @@ def subject_phrase(name: str, caption: str | None) -> str:
     return caption.strip() if caption and caption.strip() else name.replace("_", " ")
 
 
-def rewrite_mentions(text: str, phrases: Mapping[str, str], *, field: str = "prompt", scene: "Scene | None" = None) -> str:
+def rewrite_mentions(text: str, phrases: Mapping[str, str], *, field: str = "prompt",
+                     scene: "Scene | None" = None) -> str:
     """Replace every ``@name`` by `phrases[name]`; an unknown name is a located SigmaError."""
 
     def sub(m) -> str:

@@ -10,10 +10,10 @@ import pytest
 
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from sigmascene.editor import create_app  # noqa: E402
-from sigmascene.grammar import load  # noqa: E402
+from sigmascene.editor import create_app
+from sigmascene.grammar import load
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TOKEN = "test-token"

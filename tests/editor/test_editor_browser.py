@@ -16,11 +16,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-import playwright.sync_api as playwright_api  # noqa: E402 - part of the [editor] extra: missing means a broken install
+import playwright.sync_api as playwright_api
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (scripts/setup.sh installs it)")]
+              pytest.mark.skipif(CHROMIUM is None,
+                                 reason="Debian's chromium is not installed (scripts/setup.sh installs it)")]
 
 import uvicorn  # noqa: E402
 
@@ -205,7 +206,8 @@ def test_a_dropped_reference_is_copied_into_the_folder(page, server):
         document.getElementById("dropzone").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true}));
     }""", data)
     wait_for(lambda: 'ref "refs/new_chair.png"' in server.api.get("/api/scene").json()["source"])
-    assert (server.scene.parent / "refs" / "new_chair.png").read_bytes() == (EXAMPLES / "refs" / "vase.png").read_bytes()
+    new_chair = server.scene.parent / "refs" / "new_chair.png"
+    assert new_chair.read_bytes() == (EXAMPLES / "refs" / "vase.png").read_bytes()
     settled(server, page)
     shot(page, "editor-inspector")
 

@@ -11,10 +11,10 @@ import pytest
 
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from sigmascene.editor import create_app  # noqa: E402
-from sigmascene.editor.security import MAX_UPLOAD, allowed_hosts  # noqa: E402
+from sigmascene.editor import create_app
+from sigmascene.editor.security import MAX_UPLOAD, allowed_hosts
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TOKEN = "secret-token"

@@ -169,7 +169,8 @@ def _identity_image(rng: np.random.Generator, p: Placed, mesh, cam: CameraPose, 
     tone = str(rng.choice(list(LIGHT_TONES)))
     scene = pyrender.Scene(ambient_light=np.full(3, float(rng.uniform(0.25, 0.4))), bg_color=[1.0, 1.0, 1.0, 1.0])
     scene.add(mesh)  # the target's pyrender mesh: already on the GPU
-    scene.add(pyrender.PerspectiveCamera(yfov=math.radians(fov), znear=0.02, zfar=dist * 4), pose=look_at_pose(eye, centre))
+    scene.add(pyrender.PerspectiveCamera(yfov=math.radians(fov), znear=0.02, zfar=dist * 4),
+              pose=look_at_pose(eye, centre))
     light_az = azimuth + float(rng.uniform(-100, 100))
     scene.add(pyrender.DirectionalLight(color=np.asarray(LIGHT_TONES[tone]), intensity=float(rng.uniform(2.5, 4.5))),
               pose=_light_pose(light_az, float(rng.uniform(25, 70))))

@@ -92,5 +92,6 @@ def run_toyworld(req: ToyworldRequest, start: tw_run.Start,
         for src, dest in ((req.out / "report" / "toyworld.png", "toyworld.png"), (examples, "toyworld-examples.png")):
             if src is not None and src.is_file():
                 files.append(Path(shutil.copyfile(src, req.docs / dest)))
-    return ToyworldOutcome(cfg=cfg, title=title, rows=rows, validation_rows=tw_report.validation_rows(results.validation),
+    return ToyworldOutcome(cfg=cfg, title=title, rows=rows,
+                           validation_rows=tw_report.validation_rows(results.validation),
                            results=results, summaries=summaries, files=files)
