@@ -212,7 +212,8 @@ def load_mask(path: Path, loc: SourceLoc | None, width: int, height: int) -> np.
         else:
             m = arr != 0
         if m.shape != (height, width):
-            m = np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((width, height), Image.NEAREST)) > 0
+            m = np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((width, height),
+                                                                             Image.Resampling.NEAREST)) > 0
         m = np.ascontiguousarray(m)
         m.setflags(write=False)
         return m

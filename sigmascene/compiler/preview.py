@@ -57,7 +57,7 @@ def _panel_size(compiled: CompiledScene, long_side: int = PANEL) -> tuple[int, i
 
 
 def _small(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.NEAREST)) > 0
+    return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.Resampling.NEAREST)) > 0
 
 
 def _outline(mask: np.ndarray, width: int = 2) -> np.ndarray:
@@ -76,7 +76,7 @@ def _outline(mask: np.ndarray, width: int = 2) -> np.ndarray:
 def _thumb(compiled: CompiledScene, k: int, size: int) -> Image.Image:
     bh, _ = compiled.block_size
     block = Image.fromarray(compiled.identity[k * bh:(k + 1) * bh])
-    block.thumbnail((size, size), Image.LANCZOS)
+    block.thumbnail((size, size), Image.Resampling.LANCZOS)
     return block
 
 
@@ -156,7 +156,7 @@ def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool =
     rgb[:] = LAYOUT_BG
     photo = getattr(compiled, "background", None)
     if photo is not None:  # insertion: the layout over the user's photo, the blend region outlined in white
-        rgb[:] = np.asarray(Image.fromarray(photo).resize(size, Image.BILINEAR), np.float32)
+        rgb[:] = np.asarray(Image.fromarray(photo).resize(size, Image.Resampling.BILINEAR), np.float32)
         rgb[_outline(_small(compiled.blend_region, size), 1)] = 255.0
     masks = [_small(compiled.coverage[n], size) for n in compiled.order]
     for m, c in zip(masks, cols):
@@ -211,7 +211,7 @@ def _routing_panel(ir: np.ndarray, n: int, size: tuple[int, int]) -> Image.Image
     lut = np.zeros((256, 3), np.uint8)
     lut[:] = MAP_BG
     lut[[routing_intensity(k + 1) for k in range(n)]] = palette(n)
-    small = np.asarray(Image.fromarray(ir).resize(size, Image.NEAREST))
+    small = np.asarray(Image.fromarray(ir).resize(size, Image.Resampling.NEAREST))
     return Image.fromarray(lut[small])
 
 
@@ -234,7 +234,7 @@ def _depth_panel(compiled: CompiledScene, size: tuple[int, int]) -> Image.Image:
     bar_w = 74
     img = Image.new("RGB", (size[0] + bar_w, size[1]), SHEET_BG)
     lut = _depth_lut()
-    small = np.asarray(Image.fromarray(compiled.structure).resize(size, Image.NEAREST))
+    small = np.asarray(Image.fromarray(compiled.structure).resize(size, Image.Resampling.NEAREST))
     img.paste(Image.fromarray(lut[small]), (0, 0))
     draw = ImageDraw.Draw(img)
     st = compiled.manifest["structure"]
@@ -272,7 +272,7 @@ def _identity_panel(compiled: CompiledScene, box: tuple[int, int]) -> Image.Imag
     cols = palette(len(compiled.order))
     for k, name in enumerate(compiled.order):
         x, y = (k % ncol) * (tw + 4), (k // ncol) * (th + 4)
-        block = Image.fromarray(compiled.identity[k * bh:(k + 1) * bh]).resize((tw, th), Image.LANCZOS)
+        block = Image.fromarray(compiled.identity[k * bh:(k + 1) * bh]).resize((tw, th), Image.Resampling.LANCZOS)
         img.paste(block, (x, y))
         draw.rectangle((x - 1, y - 1, x + tw, y + th), outline=cols[k], width=2)
         _label(draw, (x + 2, y + 2), elide(f"#{k + 1} {routing_intensity(k + 1)} {name}", tw - 12, 12, bold=True),

@@ -105,7 +105,7 @@ def _load_json(path: Path) -> dict:
 def _fit_size(mask: np.ndarray, w: int, h: int) -> np.ndarray:
     from PIL import Image
 
-    return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((w, h), Image.NEAREST)) > 0
+    return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((w, h), Image.Resampling.NEAREST)) > 0
 
 
 class _Importer:
@@ -168,7 +168,7 @@ class _Importer:
             from PIL import Image
 
             self.note(stem, f"depth is {d.shape[1]}x{d.shape[0]}, resized to the image's {w}x{h}")
-            d = np.asarray(Image.fromarray(d).resize((w, h), Image.NEAREST), dtype=np.float32)
+            d = np.asarray(Image.fromarray(d).resize((w, h), Image.Resampling.NEAREST), dtype=np.float32)
         return np.nan_to_num(np.maximum(d, 0.0), nan=0.0, posinf=0.0)
 
     def camera(self, stem: str, w: int, h: int) -> CameraRecord:

@@ -214,7 +214,8 @@ def moved_mask(st: EditorState, scene: Scene, subj, t: dict[str, Any]) -> str:
     dx, dy = _num(t.get("dx", 0), "dx") * w, _num(t.get("dy", 0), "dy") * h
     # output pixel (x, y) takes input pixel ((x - dx - ox) / k + ox, (y - dy - oy) / k + oy)
     img = Image.fromarray(m.astype(np.uint8) * 255).transform(
-        (w, h), Image.AFFINE, (1 / k, 0, ox - (dx + ox) / k, 0, 1 / k, oy - (dy + oy) / k), Image.NEAREST)
+        (w, h), Image.Transform.AFFINE, (1 / k, 0, ox - (dx + ox) / k, 0, 1 / k, oy - (dy + oy) / k),
+        Image.Resampling.NEAREST)
     if not np.asarray(img).any():
         raise SigmaError("the mask would leave the canvas")
     target = free_name(src.parent, f"{src.stem.split('-edit')[0]}-edit.png")

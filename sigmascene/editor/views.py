@@ -92,7 +92,7 @@ def map_png(compiled: CompiledScene, name: str, long_side: int = 1024) -> bytes:
         return _png(preview._routing_panel(compiled.ir_asc if name == "ir_asc" else compiled.ir_desc, n, size))
     if name == "i_t":
         lut = preview._depth_lut()
-        return _png(Image.fromarray(lut[compiled.structure]).resize(size, Image.NEAREST))
+        return _png(Image.fromarray(lut[compiled.structure]).resize(size, Image.Resampling.NEAREST))
     if name == "i_s":
         img = compiled.identity_pil
         img.thumbnail((max(16, long_side), max(16, long_side) * 8))

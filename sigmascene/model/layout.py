@@ -170,7 +170,8 @@ def prepare_condition_image(image: Any, size: tuple[int, int] | None = None, *,
 
     arr = to_uint8_rgb(image)
     if size is not None and arr.shape[:2] != tuple(size):
-        pil = Image.fromarray(arr).resize((size[1], size[0]), Image.NEAREST if nearest else Image.BICUBIC)
+        resample = Image.Resampling.NEAREST if nearest else Image.Resampling.BICUBIC
+        pil = Image.fromarray(arr).resize((size[1], size[0]), resample)
         arr = np.asarray(pil, dtype=np.uint8)
     t = torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
     return t.unsqueeze(0)

@@ -225,7 +225,7 @@ class SampleBuilder:
         if target.shape[:2] != (h, w):
             from PIL import Image
 
-            target = np.asarray(Image.fromarray(target).resize((w, h), Image.LANCZOS))
+            target = np.asarray(Image.fromarray(target).resize((w, h), Image.Resampling.LANCZOS))
         return Example(index=index, sample_id=sample.id, structure=structure, prompt_mode=prompt_mode, prompt=prompt,
                        target=target, control=compiled.control, identity=compiled.identity,
                        n_subjects=len(scene.subjects), compiled=compiled, dilation=dilation, jitter=jitter)

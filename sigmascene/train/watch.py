@@ -44,7 +44,7 @@ def _fit(im: Image.Image, w: int = TILE, h: int = TILE) -> Image.Image:
     im = im.convert("RGB")
     s = min(w / im.width, h / im.height)
     im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))),
-                   Image.NEAREST if s > 1 else Image.LANCZOS)
+                   Image.Resampling.NEAREST if s > 1 else Image.Resampling.LANCZOS)
     tile = Image.new("RGB", (w, h), BG)
     tile.paste(im, ((w - im.width) // 2, (h - im.height) // 2))
     return tile

@@ -77,7 +77,8 @@ def vae_round_trip(pipe: Any, image: np.ndarray, size: int) -> Any:
     side = pipe.vae_scale_factor * 2
     if size % side:
         raise ValueError(f"canvas {size} px is not a multiple of {side} px")
-    small = Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB").resize((size, size), Image.LANCZOS)
+    small = Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB").resize((size, size),
+                                                                                     Image.Resampling.LANCZOS)
     with torch.no_grad():
         latents = pack_latents(encode_image_latents(pipe.vae, prepare_condition_image(small)))
         return pipe.decode_latents(latents, (size // side, size // side), "pil")[0]
