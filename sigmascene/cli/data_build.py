@@ -87,11 +87,11 @@ def build(
             raise ConfigError("--out is required", hint="sigmascene data build --config build.toml --out DATASET")
         if out.exists() and not out.is_dir():  # found before the models load, not after
             raise ConfigError(f"--out {out} is a file, not a dataset folder", hint="choose a new folder for --out")
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
         with Progress(TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       TextColumn("{task.fields[shard]}"), console=console) as bar:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
             total = count or cfg.build.count
 
             def on_stage(stage: str, k: int, n: int) -> None:

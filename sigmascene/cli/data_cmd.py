@@ -27,7 +27,7 @@ def _progress(label: str) -> Iterator[Callable[[int, Optional[int]], None]]:
     """`tick(done, total)` for a library's on_progress: a bar on a terminal, plain lines in a log."""
     with progress_bars() as bars:
         task = bars.add(label, None, unit="samples")
-        yield lambda done, total=None: task.update(done, total)
+        yield task.update
 
 
 @data_app.command()
