@@ -201,8 +201,8 @@ def encode_conditions(vae: Any, control: Any, identity: Any, *, canvas_hw: tuple
 
     ctrl = to_uint8_rgb(control)
     ident = to_uint8_rgb(identity)
-    canvas = canvas_hw or condition_image_size(*ctrl.shape[:2], vae_scale_factor)
-    ident_hw = condition_image_size(*ident.shape[:2], vae_scale_factor)
+    canvas = canvas_hw or condition_image_size(ctrl.shape[0], ctrl.shape[1], vae_scale_factor)
+    ident_hw = condition_image_size(ident.shape[0], ident.shape[1], vae_scale_factor)
     s = encode_image_latents(vae, prepare_condition_image(ident, ident_hw))
     c = encode_image_latents(vae, prepare_condition_image(ctrl, canvas, nearest=True))
-    return torch.cat([pack_latents(s), pack_latents(c)], dim=1), tuple(canvas), tuple(ident_hw)
+    return torch.cat([pack_latents(s), pack_latents(c)], dim=1), (canvas[0], canvas[1]), ident_hw

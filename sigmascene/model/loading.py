@@ -135,8 +135,9 @@ def _load_loras(pipe: Any, loras: list[tuple[Path, float]], note: Optional[Calla
             k += 1
             name = f"{Path(path).stem}_{k}"
         info = pipe.load_lora_weights(str(path), adapter_name=name)
-        for line in info.warnings if note is not None else ():
-            note(f"warning: LoRA {path}: {line}")
+        if note is not None:
+            for line in info.warnings:
+                note(f"warning: LoRA {path}: {line}")
         names.append(name)
     if names and (len(names) > 1 or loras[0][1] != 1.0):
         pipe.set_adapters(names, [w for _, w in loras])

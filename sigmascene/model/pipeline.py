@@ -227,11 +227,13 @@ class SigmaPipeline(DiffusionPipeline, SigmaLoraLoaderMixin):
 
         # 2. Encode the prompt: P tokens from T5, the pooled CLIP vector for the timestep embedding.
         if prompt_embeds is None:
+            assert prompt is not None  # exactly one of the two was checked above
             with _lora_scale(self.text_encoder, lora_scale):
                 prompt_embeds, pooled_prompt_embeds = self.encode_prompt(
                     prompt, device=device, num_images_per_prompt=num_images_per_prompt,
                     max_sequence_length=max_sequence_length)
         else:
+            assert pooled_prompt_embeds is not None  # checked above with prompt_embeds
             prompt_embeds = prompt_embeds.to(device=device, dtype=dtype)
             pooled_prompt_embeds = pooled_prompt_embeds.to(device=device, dtype=dtype)
         batch = prompt_embeds.shape[0]
@@ -267,11 +269,11 @@ class SigmaPipeline(DiffusionPipeline, SigmaLoraLoaderMixin):
         latents = latents.to(device=device, dtype=dtype)
 
         # 5. Timesteps: Flux's shifted schedule from 1 (noise) to 0 (image), shift set by X's token count.
-        sigmas = np.linspace(1.0, 1.0 / num_inference_steps, num_inference_steps) if sigmas is None else sigmas
+        schedule = np.linspace(1.0, 1.0 / num_inference_steps, num_inference_steps) if sigmas is None else sigmas
         cfg = self.scheduler.config
         mu = calculate_shift(layout.n_x, cfg.get("base_image_seq_len", 256), cfg.get("max_image_seq_len", 4096),
                              cfg.get("base_shift", 0.5), cfg.get("max_shift", 1.15))
-        self.scheduler.set_timesteps(sigmas=sigmas, device=device, mu=mu)
+        self.scheduler.set_timesteps(sigmas=schedule, device=device, mu=mu)
         self.scheduler.set_begin_index(0)
         timesteps = self.scheduler.timesteps
         self._num_timesteps = len(timesteps)
@@ -333,9 +335,10 @@ class SigmaPipeline(DiffusionPipeline, SigmaLoraLoaderMixin):
 
     # -- conveniences over CompiledScene ------------------------------------------------------------------------
     def render(self, compiled: Any, *, prompt_mode: str = "auto", seed: int | None = None,
-               **kwargs: Any) -> SigmaPipelineOutput:
+               **kwargs: Any) -> SigmaPipelineOutput | tuple:
         """Render a CompiledScene (its I_C, I_S and scene) in one pass per step; the seed defaults to the scene's.
-        A scene with a `background` photo is inserted into it (`feather=` px seam; see model/insert.py)."""
+        A scene with a `background` photo is inserted into it (`feather=` px seam; see model/insert.py). As with
+        `__call__`, `return_dict=False` gives a tuple."""
         from ..scene.prompts import build_prompt
 
         if getattr(compiled, "background", None) is not None:

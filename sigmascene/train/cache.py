@@ -195,7 +195,7 @@ def encode_example(example: Any, latents: LatentEncoder, prompts: PromptEncoder,
     from .objective import Batch
 
     h, w = example.target.shape[:2]
-    ident_hw = condition_image_size(*example.identity.shape[:2], latents.vae_scale_factor)
+    ident_hw = condition_image_size(example.identity.shape[0], example.identity.shape[1], latents.vae_scale_factor)
     x0 = latents.encode(example.target, (h, w))
     s = latents.encode(example.identity, ident_hw)
     c = latents.encode(example.control, (h, w), nearest=True)
