@@ -240,7 +240,10 @@ class _Importer:
 
 def _cutout(rgb: np.ndarray, mask: np.ndarray, margin: float = 0.08, bg: int = 255) -> np.ndarray:
     """The masked subject on a plain `bg`, cropped square around its box with a margin."""
-    x0, y0, x1, y1 = mask_box(mask)
+    box = mask_box(mask)
+    if box is None:  # empty masks were dropped when read
+        raise ValueError("cutout of an empty mask")
+    x0, y0, x1, y1 = box
     side = int(max(x1 - x0, y1 - y0) * (1 + 2 * margin)) + 1
     cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
     canvas = np.full((side, side, rgb.shape[2]), bg, dtype=np.uint8)

@@ -71,7 +71,7 @@ def _order_by_relations(scene: Scene, sample: Sample, root: Path) -> None:
         scene.subjects[far].relations.append(Relation(kind="behind", target=scene.subjects[near].name))
 
 
-def sample_to_scene(sample: Sample, root: str | Path, structure: Structure) -> Scene:
+def sample_to_scene(sample: Sample, root: str | Path, structure: Structure | str) -> Scene:
     """The Scene for one sample in one structure mode; refs are the identity images, paths resolve under `root`."""
     if structure not in STRUCTURES:
         raise ConfigError(f"unknown structure mode {structure!r}", hint=f"use one of: {', '.join(STRUCTURES)}")
@@ -82,6 +82,7 @@ def sample_to_scene(sample: Sample, root: str | Path, structure: Structure) -> S
     scene.base_dir = root
     use_depth = structure == "mask_depth" and sample.depth is not None
     for s in sample.subjects:
+        placement: Mask | Box3D | Box2D
         if structure == "mask_depth":
             if not s.mask:
                 raise AssetError(f"sample '{sample.id}': subject '{s.name}' has no mask for structure mask_depth")

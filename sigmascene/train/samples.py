@@ -121,7 +121,7 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     return binary_dilation(mask, structure=(x * x + y * y) <= radius * radius)
 
 
-def scene_builder() -> Callable[..., Scene]:
+def scene_builder() -> Callable[[Any, Path, str], Scene]:
     """The data package's `sample_to_scene`: training sees exactly the Scene that `data show` and evals build."""
     from ..data import sample_to_scene
 
