@@ -97,13 +97,13 @@ def validation_rows(v: Validation) -> list[dict]:
     rows = []
     keys = sorted(v.truth) + ["all"]
     for n in keys:
-        truth = v.truth[n] if n != "all" else v.overall("truth")
-        shuf = v.shuffled[n] if n != "all" else v.overall("shuffled")
-        trip = v.round_trip.get(n) if n != "all" else (v.overall("round_trip") if v.round_trip else None)
+        truth = v.truth[n] if not isinstance(n, str) else v.overall("truth")  # n: a subject count, or "all"
+        shuf = v.shuffled[n] if not isinstance(n, str) else v.overall("shuffled")
+        trip = v.round_trip.get(n) if not isinstance(n, str) else (v.overall("round_trip") if v.round_trip else None)
         row: dict = {"N": n}
         for m in METRICS:
             t, s = getattr(truth, m), getattr(shuf, m)
-            if n == "all":
+            if isinstance(n, str):  # the "all" row
                 chance = float(np.mean([c for cs in v.chance.values() for c in cs])) if m == "identity" and any(
                     v.chance.values()) else 0.5
             else:
