@@ -176,8 +176,8 @@ def set_placement_fields(ed: TextEdit, subj: Subject, fields: dict[str, Any]) ->
         if missing:  # a field the file does not write yet: print the placement again with the new values
             data = p.model_dump()
             data.update({k: fields[k] for k in fields if k in data})
-            new = type(p)(**data)
-            ed.replace_item(subj, p, placement_text(new, old=p))
+            rebuilt = type(p)(**data)
+            ed.replace_item(subj, p, placement_text(rebuilt, old=p))
     elif isinstance(p, Mask) and "path" in fields:
         ed.string(p, "path", str(fields["path"]))
 

@@ -45,7 +45,8 @@ def patch_subject(st: EditorState, name: str, data: dict[str, Any]) -> None:
             bbox = data.get("bbox")
             if not (isinstance(bbox, list) and len(bbox) == 4):
                 raise SigmaError("switching the placement kind needs the region's bbox [x0, y0, x1, y1]")
-            new = edits.convert_placement(data["kind"], subj, scene, tuple(map(float, bbox)), subj.depth)
+            x0, y0, x1, y1 = map(float, bbox)
+            new = edits.convert_placement(data["kind"], subj, scene, (x0, y0, x1, y1), subj.depth)
             ed.replace_item(subj, subj.placement, edits.placement_text(new))
         elif isinstance(data.get("mask_transform"), dict) and isinstance(subj.placement, Mask):
             ed.string(subj.placement, "path", moved_mask(st, scene, subj, data["mask_transform"]))

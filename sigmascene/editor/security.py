@@ -162,7 +162,7 @@ def allowed_hosts(host: str, port: int) -> set[str]:
         names = {"127.0.0.1", "localhost", "[::1]", "0.0.0.0", socket.gethostname(), socket.getfqdn()}
         try:
             for info in socket.getaddrinfo(socket.gethostname(), None):
-                addr = info[4][0]
+                addr = str(info[4][0])
                 names.add(f"[{addr}]" if ":" in addr else addr)
         except OSError:
             pass

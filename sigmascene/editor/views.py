@@ -42,6 +42,7 @@ def scene_json(scene: Scene) -> dict[str, Any]:
     subjects = []
     for s in scene.subjects:
         p = s.placement
+        entry: dict[str, Any]
         entry = {"name": s.name, "ref": s.ref, "caption": s.caption, "depth": s.depth, "depth_map": s.depth_map,
                  "relations": [{"kind": r.kind, "target": r.target} for r in s.relations],
                  "placement": p.model_dump(mode="json"), "loc": _loc(s),
