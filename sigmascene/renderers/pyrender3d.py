@@ -14,12 +14,16 @@ import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import SigmaError, SourceLoc
 from ..scene import Camera
 from .camera import camera_to_world
+
+if TYPE_CHECKING:
+    import trimesh
 
 Z_NEAR = 0.01
 
@@ -37,7 +41,7 @@ class ForkedAfterRenderError(RuntimeError):
 class Item3D:
     """One 3D subject: a trimesh in its own frame and its object-to-world matrix (T @ R @ S)."""
 
-    mesh: object
+    mesh: trimesh.Trimesh
     matrix: np.ndarray
     loc: SourceLoc | None = None
 
@@ -64,7 +68,7 @@ def unit_box():
 
 def world_bounds(item: Item3D) -> np.ndarray:
     """The 8 world-space corners of the item's own bounding box (cheap extent and ordering queries)."""
-    lo, hi = np.asarray(item.mesh.bounds, float)
+    lo, hi = np.asarray(item.mesh.bounds, dtype=np.float64)
     corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
     return corners @ item.matrix[:3, :3].T + item.matrix[:3, 3]
 
@@ -75,7 +79,7 @@ def camera_inside(item: Item3D, cam: Camera) -> bool:
         local = np.linalg.solve(item.matrix, np.append(np.asarray(cam.position, float), 1.0))[:3]
     except np.linalg.LinAlgError:
         return False
-    lo, hi = np.asarray(item.mesh.bounds, float)
+    lo, hi = np.asarray(item.mesh.bounds, dtype=np.float64)
     return bool(np.all(local >= lo) and np.all(local <= hi))
 
 

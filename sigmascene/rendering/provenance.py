@@ -160,7 +160,7 @@ def render_sidecar(*, scene: "Scene", compiled: Any, options: "RenderOptions", m
         "seed": seed, "seeds": seeds, "batch_index": batch_index, "timings": timings,
         "command": render_command(source, seed, sets or {}, model, options, steps),
     }
-    if getattr(scene, "background", None) is not None:  # insertion: the photo and how it was blended
+    if scene.background is not None:  # insertion: the photo and how it was blended
         from ..compiler.background import default_blend
 
         entry = compiled.manifest.get("background") or {}

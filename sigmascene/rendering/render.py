@@ -113,6 +113,7 @@ def choose_model(options: RenderOptions) -> ModelChoice:
             raise ConfigError("--transformer replaces the transformer of a base model, but no base is given",
                               hint="pass --base DIR for the other components (VAE, text encoders, scheduler)")
         paths = demo_model_paths(paths)
+        assert paths.lora is not None  # the demo model always comes with its LoRA
         loras = [(paths.lora, 1.0)]
     base = require_base(paths)
     for p, _ in loras:
@@ -247,6 +248,7 @@ def render_scene(scene: "Scene", options: RenderOptions, *, note: Callable[[str]
 
     t0 = time.perf_counter()
     if pipe is None:
+        assert choice is not None  # chosen above whenever no pipe was given
         pipe = _load(choice, options, say)
     model = model or getattr(pipe, "sigmascene_identity", None) or pipeline_identity(pipe)
     t_load = time.perf_counter() - t0

@@ -294,7 +294,9 @@ class Scene(Node):
         for far, near, rel in self.depth_edges():
             if far in graph and near in graph and far != near:
                 graph[far].append((near, rel))
-        out, state, stack = [], {n: 0 for n in graph}, []  # 0 new, 1 on the path, 2 done; stack: path edges
+        out: list[Diagnostic] = []
+        stack: list[tuple[str, str, Relation]] = []  # the path's edges
+        state = {n: 0 for n in graph}  # 0 new, 1 on the path, 2 done
         pos: dict[str, int] = {}  # node on the path -> index in `stack` of the edge leaving it
         for root in graph:
             if state[root]:
