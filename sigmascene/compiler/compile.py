@@ -15,7 +15,7 @@ from ..errors import ConfigError, SourceLoc
 from ..renderers.camera import object_matrix, view_depth
 from ..renderers.pyrender3d import Item3D, Render3D, camera_inside, render_3d, unit_box, world_bounds
 from ..renderers.raster import flat_coverage
-from ..scene import Box3D, Mask, Mesh, Scene, Subject
+from ..scene import Box2D, Box3D, Mask, Mesh, Polygon, Scene, Subject
 from ..core.vocab import TOKEN_PIXELS, routing_intensity
 from .assets import asset_notes, load_mask, load_mesh
 from .background import blend_region, default_blend, load_background, photo_hides
@@ -30,7 +30,8 @@ FORMAT = 1
 
 def default_identity_size(width: int, height: int) -> tuple[int, int]:
     """Half the canvas, rounded to a multiple of 16 (the VAE's 8x downsampling times the 2x2 token patch)."""
-    return tuple(max(16, int(v / 2 / 16 + 0.5) * 16) for v in (height, width))  # type: ignore[return-value]
+    h, w = (max(16, int(v / 2 / 16 + 0.5) * 16) for v in (height, width))
+    return h, w
 
 
 def _at(loc: SourceLoc | None, message: str) -> str:
@@ -41,6 +42,8 @@ def _item(subject: Subject, scene: Scene) -> Item3D:
     p = subject.placement
     if isinstance(p, Box3D):
         return Item3D(unit_box(), object_matrix(p.center, p.yaw, p.pitch, p.roll, scale=p.size), p.loc)
+    if not isinstance(p, Mesh):  # called for the 3D placements only
+        raise TypeError(f"subject '{subject.name}' has no 3D placement")
     mesh = load_mesh(scene.resolve(p.path), p.field_loc("path"))
     return Item3D(mesh, object_matrix(p.position, p.yaw, p.pitch, p.roll, scale=p.scale), p.loc)
 
@@ -51,6 +54,8 @@ def _flat(subject: Subject, scene: Scene) -> np.ndarray:
     p = subject.placement
     if isinstance(p, Mask):
         return load_mask(scene.resolve(p.path), p.field_loc("path"), scene.canvas.width, scene.canvas.height)
+    if not isinstance(p, (Box2D, Polygon)):  # called for the flat placements only
+        raise TypeError(f"subject '{subject.name}' has no flat placement")
     return flat_coverage(p, scene)
 
 
@@ -158,6 +163,7 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None,
 def _background_entry(scene: Scene, background, region: np.ndarray, margin: int) -> dict:
     rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
     bbox = None if rows.size == 0 else [int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1]
+    assert scene.background is not None  # called for scenes with a background only
     return {"path": scene.background.path, "depth": scene.background.depth,
             "photo_size": list(background.photo_size), "fit": "cover, centre crop",
             "blend_margin_px": margin, "blend_bbox_px": bbox, "blend_pixels": int(region.sum())}
@@ -167,6 +173,11 @@ def _subject_layer(s: Subject, flat: dict, items: dict, ids3d: dict, r3: Render3
                    scene: Scene, warnings: list[str]) -> tuple[dict, DepthInfo]:
     """Per-pixel masks and depths of one subject, and what is known of its depth for ordering."""
     dmap = depth_maps.get(s.name)
+    near_depth: np.ndarray | float | None
+    far_depth: np.ndarray | float | None
+    own: float | None
+    lo: float | None
+    hi: float | None
     if s.name in items:
         k = ids3d[s.name]
         near_mask, far_mask = r3.near_id == k, r3.far_id == k
@@ -179,13 +190,13 @@ def _subject_layer(s: Subject, flat: dict, items: dict, ids3d: dict, r3: Render3
         if s.depth is not None:
             warnings.append(_at(s.field_loc("depth"), f"'{s.name}' has a 3D placement; its `depth` only "
                                                       f"orders it, its pixels keep the rendered depth"))
-        rng = (depth_range(near_depth, near_mask), depth_range(far_depth, far_mask))
-        lo = min((r[0] for r in rng if r), default=None)
-        hi = max((r[1] for r in rng if r), default=None)
+        ranges = (depth_range(near_depth, near_mask), depth_range(far_depth, far_mask))
+        lo = min((r[0] for r in ranges if r), default=None)
+        hi = max((r[1] for r in ranges if r), default=None)
     else:
         near_mask = far_mask = flat[s.name]
         own, source, lo, hi = None, "none", None, None
-        near_depth: np.ndarray | float | None = None
+        near_depth = None
         metric = False
         if s.depth is not None:
             near_depth, metric, own, source, lo, hi = float(s.depth), True, float(s.depth), "explicit", \

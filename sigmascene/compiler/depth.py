@@ -45,6 +45,8 @@ def encode_depth(depth_m: np.ndarray, valid: np.ndarray, near: float | None = No
     if not ok.any():
         return out
     rng = depth_range(depth_m, ok)
+    if rng is None:  # not reached: ok.any() above
+        return out
     lo_d = rng[0] if near is None else float(near)
     hi_d = rng[1] if far is None else float(far)
     if not (lo_d > 0 and hi_d >= lo_d):
