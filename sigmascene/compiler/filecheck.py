@@ -113,7 +113,7 @@ def parsed_files(path: Path, root: Path | None) -> list[tuple[str, Path, SourceL
     # a subject's own statements, and the header's background photo and its depth
     stmts = [it for st in parsed.stmts if isinstance(st, SubjectStmt) for it in st.items]
     stmts += [st for st in parsed.stmts if isinstance(st, ValueStmt) and st.kind in _HEADER_WHAT]
-    out = []
+    out: list[tuple[str, Path, SourceLoc | None]] = []
     for it in stmts:
         if isinstance(it, MeshStmt):
             what, text = "mesh", it.path

@@ -30,7 +30,7 @@ INK = (30, 30, 34)
 
 
 @lru_cache(maxsize=16)
-def font(size: int, bold: bool = False) -> ImageFont.ImageFont:
+def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     """DejaVu from matplotlib's data (a declared dependency) without importing matplotlib itself."""
     spec = importlib.util.find_spec("matplotlib")
     if spec and spec.submodule_search_locations:
@@ -80,11 +80,19 @@ def _thumb(compiled: CompiledScene, k: int, size: int) -> Image.Image:
     return block
 
 
+def _text_box(draw: ImageDraw.ImageDraw, text: str, f: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+              ) -> tuple[int, int, int, int]:
+    """`draw.textbbox` at the origin, in whole pixels (Pillow types it as floats; at an integer origin they are
+    whole numbers)."""
+    x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=f)
+    return int(x0), int(y0), int(x1), int(y1)
+
+
 def _label(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, colour, size: int = 14,
            bounds: tuple[int, int] | None = None) -> tuple[int, int, int, int]:
     """Text on a filled tag in the subject's colour, kept inside `bounds` (w, h) of the panel."""
     f = font(size, bold=True)
-    x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=f)
+    x0, y0, x1, y1 = _text_box(draw, text, f)
     tw, th = x1 - x0 + 8, y1 - y0 + 6
     x, y = xy
     if bounds:
@@ -104,7 +112,8 @@ def _place(size: tuple[int, int], w: int, h: int, candidates: list[tuple[int, in
     """The candidate top-left corner (clamped into the panel) that overlaps the fewest boxes already placed,
     then hides the fewest pixels of `cover` (the subjects a viewer should still see); earlier candidates win
     ties."""
-    best, best_cost = None, None
+    best: tuple[int, int] | None = None
+    best_cost: int | None = None
     for x, y in candidates:
         x, y = min(max(0, x), size[0] - w), min(max(0, y), size[1] - h)
         box = (x, y, x + w, y + h)
@@ -113,6 +122,8 @@ def _place(size: tuple[int, int], w: int, h: int, candidates: list[tuple[int, in
             cost += int(cover[y:y + h, x:x + w].sum())
         if best_cost is None or cost < best_cost:
             best, best_cost = (x, y), cost
+    if best is None:
+        raise ValueError("no candidate position for a label")
     return best
 
 
@@ -123,7 +134,7 @@ def elide(text: str, max_width: int, size: int, bold: bool = False) -> str:
     draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
 
     def width(t: str) -> int:
-        x0, _, x1, _ = draw.textbbox((0, 0), t, font=f)
+        x0, _, x1, _ = _text_box(draw, t, f)
         return x1 - x0
 
     if width(text) <= max_width:
@@ -140,7 +151,7 @@ def elide(text: str, max_width: int, size: int, bold: bool = False) -> str:
 
 def _label_size(text: str, size: int) -> tuple[int, int]:
     f = font(size, bold=True)
-    x0, y0, x1, y1 = ImageDraw.Draw(Image.new("RGB", (1, 1))).textbbox((0, 0), text, font=f)
+    x0, y0, x1, y1 = _text_box(ImageDraw.Draw(Image.new("RGB", (1, 1))), text, f)
     return x1 - x0 + 8, y1 - y0 + 6
 
 
@@ -157,7 +168,8 @@ def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool =
     photo = getattr(compiled, "background", None)
     if photo is not None:  # insertion: the layout over the user's photo, the blend region outlined in white
         rgb[:] = np.asarray(Image.fromarray(photo).resize(size, Image.Resampling.BILINEAR), np.float32)
-        rgb[_outline(_small(compiled.blend_region, size), 1)] = 255.0
+        if compiled.blend_region is not None:  # set with the photo
+            rgb[_outline(_small(compiled.blend_region, size), 1)] = 255.0
     masks = [_small(compiled.coverage[n], size) for n in compiled.order]
     for m, c in zip(masks, cols):
         rgb[m] = 0.45 * rgb[m] + 0.55 * np.asarray(c, np.float32)
@@ -259,11 +271,11 @@ def _identity_panel(compiled: CompiledScene, box: tuple[int, int]) -> Image.Imag
     """I_S blocks in a grid that fits `box`, each tagged with its index, intensity and subject."""
     n = max(1, len(compiled.order))
     bh, bw = compiled.block_size
-    best = None
+    best = (-1.0, 1, n)  # the first layout (s >= 0) always replaces it
     for ncol in range(1, n + 1):
         nrow = -(-n // ncol)
         s = min(box[0] / (ncol * bw), box[1] / (nrow * bh))
-        if best is None or s > best[0]:
+        if s > best[0]:
             best = (s, ncol, nrow)
     s, ncol, nrow = best
     tw, th = max(1, int(bw * s) - 4), max(1, int(bh * s) - 4)
@@ -301,7 +313,7 @@ def _legend_panel(compiled: CompiledScene, box: tuple[int, int]) -> Image.Image:
     room = box[0] - (2 * row + 8) - 4
 
     def width(text: str, size: int) -> int:
-        x0, _, x1, _ = draw.textbbox((0, 0), text, font=font(size))
+        x0, _, x1, _ = _text_box(draw, text, font(size))
         return x1 - x0
 
     fs = max(10, min(14, row - 6))
