@@ -17,7 +17,7 @@ from .background import finish_background, lower_background
 from .comments import attach_comments
 from .lowering import Lowering
 from .placements import lower_placement
-from .parser import (BlockStmt, CanvasStmt, ParamStmt, ParsedFile, RelationStmt, Stmt, SubjectStmt, Text,
+from .parser import (BlockStmt, CanvasStmt, ParamStmt, ParsedFile, RelationStmt, Scalar, Stmt, SubjectStmt, Text,
                      ValueStmt, parse_source)
 from .sources import read_scene_file
 
@@ -59,7 +59,7 @@ class _Lowerer(Lowering):
         self.photo_canvas()
         subjects = 0
         for pf, st in flat:
-            if st.kind == "subject":
+            if isinstance(st, SubjectStmt):
                 subjects += 1
                 if subjects > MAX_SUBJECTS:  # the rest are not lowered: a huge file is one error, not a slow one
                     total = sum(s.kind == "subject" for _, s in flat)
@@ -67,7 +67,8 @@ class _Lowerer(Lowering):
                                f"this one has {total}", st.loc)
                     break
                 self.subject(st, pf)
-            elif st.kind == "include" and st.value.param is None:
+            elif isinstance(st, ValueStmt) and isinstance(st.value, Text) and st.kind == "include" \
+                    and st.value.param is None:
                 inc = Include(path=st.value.value, position=len(self.scene.subjects))
                 self.place(inc, st, {"path": st.value})
                 self.scene.includes.append(inc)
@@ -82,7 +83,8 @@ class _Lowerer(Lowering):
         attach_comments(self.comments, self.anchors, self.root.path, self.scene)
         return self.scene
 
-    def expand(self, pf: ParsedFile, stack: list[tuple[Path, SourceLoc | None]]) -> list[tuple[ParsedFile, Stmt]]:
+    def expand(self, pf: ParsedFile,
+               stack: list[tuple[Path | None, SourceLoc | None]]) -> list[tuple[ParsedFile, Stmt]]:
         """Statements of a file with its includes spliced in where they stand; include cycles are errors."""
         self.comments[pf.path] = pf.comments
         out = []
@@ -90,8 +92,9 @@ class _Lowerer(Lowering):
             out.append((pf, st))
             if st.kind != "include":
                 continue
-            t: Text = st.value
-            if t.param is not None:
+            assert isinstance(st, ValueStmt) and isinstance(st.value, Text)  # the grammar: include "path"
+            t = st.value
+            if t.param is not None or t.value is None:  # value is None exactly when a $param stands there
                 self.error("include needs a literal file name, not a $param", t.loc)
                 continue
             try:
@@ -130,6 +133,7 @@ class _Lowerer(Lowering):
                     continue
                 if i:
                     self.error("`sigma` (the language version) must be the first statement of its file", st.loc)
+                assert isinstance(st, ValueStmt) and isinstance(st.value, Scalar)  # the grammar: sigma NUMBER
                 v = self.integer(st.value, "plain", "language version")
                 if v is None:
                     continue
@@ -171,6 +175,7 @@ class _Lowerer(Lowering):
 
     def seed(self, st: ValueStmt, pf: ParsedFile) -> None:
         if self.once("seed", st, "seed"):
+            assert isinstance(st.value, Scalar)  # the grammar: seed NUMBER
             v = self.integer(st.value, "plain", "seed")
             if v is not None and v < 0:
                 self.error("seed must be zero or positive", st.value.loc)
@@ -182,14 +187,15 @@ class _Lowerer(Lowering):
                 self.scene.seed = v
                 self.set_loc(self.scene, "seed", st, (st.value.text, v))
 
-    def prompt(self, st: Stmt, pf: ParsedFile) -> None:
+    def prompt(self, st: ValueStmt, pf: ParsedFile) -> None:
         self.scene_text("prompt", st)
 
-    def compose(self, st: Stmt, pf: ParsedFile) -> None:
+    def compose(self, st: ValueStmt, pf: ParsedFile) -> None:
         self.scene_text("compose", st)
 
     def scene_text(self, key: str, st: ValueStmt) -> None:
         if self.once(key, st, key):
+            assert isinstance(st.value, Text)  # the grammar: prompt/compose "text"
             v = self.text(st.value)
             if v is not None:
                 setattr(self.scene, key, v)
@@ -207,8 +213,13 @@ class _Lowerer(Lowering):
             if name in raws:
                 self.error(f"camera {name} is given twice", it.loc)
                 continue
+            assert isinstance(it, ValueStmt)  # camera items are `KEYWORD value`
             raws[name] = it.value
-            fields[name] = self.vec(it.value, dim, 3, f"camera {name}") if name != "fov" else self.num(it.value, dim)
+            if name == "fov":
+                assert isinstance(it.value, Scalar)  # the grammar: fov NUMBER
+                fields[name] = self.num(it.value, dim)
+            else:
+                fields[name] = self.vec(it.value, dim, 3, f"camera {name}")
         node = self.make(Camera, st, fields, raws)
         if node is not None:
             self.scene.camera = node
@@ -247,11 +258,16 @@ class _Lowerer(Lowering):
             if key == "placement":
                 fields["placement"] = lower_placement(self, it, pf)
                 ok = ok and fields["placement"] is not None
-            elif key == "depth":
+                continue
+            assert isinstance(it, ValueStmt)  # the other subject items are `KEYWORD value`
+            if key == "depth":
+                assert isinstance(it.value, Scalar)  # the grammar: depth NUMBER
                 fields["depth"], raws["depth"] = self.num(it.value, "length"), it.value
             elif key == "caption":
+                assert isinstance(it.value, Text)  # the grammar: caption "text"
                 fields["caption"], raws["caption"] = self.text(it.value), it.value
             else:
+                assert isinstance(it.value, Text)  # the grammar: ref / depth_map "path"
                 fields[key], raws[key] = self.path(it.value, pf, key.replace("_", " ")), it.value
         if "ref" not in seen:
             self.error(f"subject '{name}' has no `ref` (its identity reference image)", name_loc,

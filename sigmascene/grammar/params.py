@@ -8,7 +8,7 @@ it is written.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, cast
 
 from ..errors import SigmaError, SourceLoc, did_you_mean
 from .parser import ParamStmt, Scalar, Text, parse_value
@@ -98,7 +98,7 @@ class ParamTable:
         for link in reversed(chain):
             if result is not _FAILED:
                 raw = self.raws[link]
-                value, unit = result  # type: ignore[misc]
+                value, unit = cast("tuple[Any, str | None]", result)  # a Resolved: not _FAILED
                 if isinstance(raw, Scalar) and raw.unit and unit:
                     self.error(f"${raw.param} already carries the unit {unit}", raw.loc)
                     result = _FAILED

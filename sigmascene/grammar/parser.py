@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -232,7 +232,7 @@ def _decode_string(tok: Token, file: str) -> str:
     try:
         return json.loads(str(tok))
     except ValueError:
-        raise SigmaSyntaxError(f"bad escape in string {tok}", SourceLoc(file, tok.line, tok.column),
+        raise SigmaSyntaxError(f"bad escape in string {tok}", SourceLoc(file, tok.line or 0, tok.column or 0),
                          'strings allow \\" \\\\ \\n \\t and \\uXXXX escapes') from None
 
 
@@ -284,13 +284,14 @@ def _syntax_error(err: UnexpectedInput, text: str, file: str) -> Diagnostic:
     words = [_word(e) for e in expected]
     keywords = [w.strip("'") for w in words if w.startswith("'") and w.strip("'").isidentifier()]
     if isinstance(err, UnexpectedCharacters):
-        word = _word_at(text, err.pos_in_stream)
-        found = f"'{word}'" if word else f"character {text[err.pos_in_stream]!r}"
+        pos = cast(int, err.pos_in_stream)  # lark types it None on the base class; this error sets the offset
+        word = _word_at(text, pos)
+        found = f"'{word}'" if word else f"character {text[pos]!r}"
     elif at_end:
         return Diagnostic("unexpected end of file" + (f", expected {_one_of(words)}" if words else ""), loc,
                           "a `{` may be missing its `}`" if "'}'" in words else None)
     else:
-        word = str(err.token)
+        word = str(err.token) if isinstance(err, (UnexpectedToken, UnexpectedEOF)) else ""
         found = f"'{word}'"
     hint = did_you_mean(word, keywords) if word and keywords else None
     if hint is None and word and _TOKEN_WORDS["STRING"] in words and not word.startswith("$"):

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..scene import Box2D, Box3D, Mask, Mesh, Polygon
 from .lowering import Lowering
-from .parser import BlockStmt, MeshStmt, ParsedFile, PolygonStmt, Stmt, ValueStmt
+from .parser import BlockStmt, MeshStmt, ParsedFile, PolygonStmt, Scalar, Stmt, Text, ValueStmt
 
 _BLOCK_FIELDS = {"f_center": ("center", "length"), "f_size": ("size", "length"), "f_position": ("position", "length"),
                  "f_scale": ("scale", "plain"), "f_yaw": ("yaw", "angle"), "f_pitch": ("pitch", "angle"),
@@ -22,8 +22,8 @@ def lower_placement(lw: Lowering, it: Stmt, pf: ParsedFile) -> Any:
                       axes=(canvas.width, canvas.height, canvas.width, canvas.height))
         if vals is None:
             return None
-        fields = dict(zip(("x0", "y0", "x1", "y1"), vals))
-        node = lw.make(Box2D, it, fields, {})
+        coords = dict(zip(("x0", "y0", "x1", "y1"), vals))
+        node = lw.make(Box2D, it, coords, {})
         if node is not None:
             _record_components(lw, node, ("x0", "y0", "x1", "y1"), v, vals)
         return node
@@ -41,7 +41,7 @@ def lower_placement(lw: Lowering, it: Stmt, pf: ParsedFile) -> Any:
                 lw.record(node, f"points.{i}", v, points[i])
         return node
     if it.kind == "s_mask":
-        assert isinstance(it, ValueStmt)
+        assert isinstance(it, ValueStmt) and isinstance(it.value, Text)  # the grammar: mask "path"
         path = lw.path(it.value, pf, "mask")
         return None if path is None else lw.make(Mask, it, {"path": path}, {"path": it.value})
     assert isinstance(it, (BlockStmt, MeshStmt))
@@ -78,6 +78,7 @@ def _block_fields(lw: Lowering, it: BlockStmt | MeshStmt) -> tuple[dict[str, Any
         if name in ("center", "size", "position"):
             fields[name] = lw.vec(f.value, dim, 3, name)
         else:
+            assert isinstance(f.value, Scalar)  # the grammar: a number or a $param
             fields[name] = lw.num(f.value, dim)
         ok = ok and fields[name] is not None
     return (fields if ok else None), raws
