@@ -74,7 +74,7 @@ def main() -> None:
         t0 = time.perf_counter()
         import sigmascene
         from sigmascene.compiler import assets, compile_scene
-        from sigmascene.renderers.pyrender3d import Item3D, render_3d  # noqa: F401
+        from sigmascene.renderers.pyrender3d import Item3D, render_3d  # noqa: F401 - import cost is part of the cold time
 
         scene = make_scene(root)
         first = timed(lambda: compile_scene(scene), 1)[0]

@@ -29,7 +29,7 @@ H = {"X-Sigmascene-Token": TOKEN}
 def make_file(root: Path) -> Path:
     spec = importlib.util.spec_from_file_location("compile_speed", Path(__file__).with_name("compile_speed.py"))
     mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]  # a .py file's spec always has a loader
     from sigmascene import dumps
 
     scene = mod.make_scene(root)

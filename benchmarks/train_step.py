@@ -63,7 +63,8 @@ def make_batch(tr, n_subjects: int, canvas: int, block: int, n_txt: int, device,
     layout = make_layout(n_txt, (canvas, canvas), (n_subjects * block, block))
     ch = tr.config.in_channels
     g = torch.Generator().manual_seed(0)
-    rnd = lambda *s: torch.randn(*s, generator=g).to(device, dtype)  # noqa: E731
+    def rnd(*s):
+        return torch.randn(*s, generator=g).to(device, dtype)
     return Batch(x0=rnd(1, layout.n_x, ch), cond=rnd(1, layout.n_cond, ch),
                  embeds=rnd(1, n_txt, tr.config.joint_attention_dim), pooled=rnd(1, tr.config.pooled_projection_dim),
                  ids=sequence_ids(layout, device=device, dtype=dtype), n_tokens=layout.n_x)

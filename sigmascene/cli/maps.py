@@ -61,7 +61,7 @@ def _open(path: Path) -> None:
     """Hand the picture to the desktop's viewer when there is one; say so when there is none."""
     opener = "open" if sys.platform == "darwin" else "xdg-open"
     if sys.platform.startswith("win"):
-        os.startfile(str(path))  # type: ignore[attr-defined]
+        os.startfile(str(path))  # type: ignore[attr-defined]  # Windows only; mypy checks for Linux
     elif shutil.which(opener) and (sys.platform == "darwin" or os.environ.get("DISPLAY")
                                    or os.environ.get("WAYLAND_DISPLAY")):
         subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -33,7 +33,8 @@ STRUCTURES: tuple[str, ...] = ("mask_depth", "box3d_depth", "box2d")
 
 def canvas_for(width: int, height: int) -> tuple[int, int]:
     """The sample's size rounded to the multiples of 16 a canvas needs (placements are fractions, so they stay)."""
-    return tuple(min(4096, max(16, int(round(v / 16)) * 16)) for v in (width, height))  # type: ignore[return-value]
+    w, h = (min(4096, max(16, int(round(v / 16)) * 16)) for v in (width, height))
+    return w, h
 
 
 def box2d_fraction(sample: Sample, subject: SubjectRecord, root: Path) -> Box2D:

@@ -46,7 +46,7 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = None,
-               host: str = "127.0.0.1", port: int = 8765, extra_hosts: set[str] | None = None) -> Starlette:
+               host: str = "127.0.0.1", port: int = 8765, extra_hosts: set[str] | None = None) -> Guard:
     """The editor for one scene file; `root` (default: the file's folder) bounds every file it reads or writes."""
     st = EditorState(Path(scene_path), Path(root) if root else None)
 
@@ -161,4 +161,4 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
     app = Starlette(routes=routes)
     app.state.editor = st
     hosts = allowed_hosts(host, port) | (extra_hosts or set())
-    return Guard(app, token, hosts)  # type: ignore[return-value]
+    return Guard(app, token, hosts)

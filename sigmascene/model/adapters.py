@@ -230,7 +230,7 @@ class SigmaLoraLoaderMixin(FluxLoraLoaderMixin):
         names = adapter_names or [n for n in self.get_active_adapters() if n in self.lora_infos]
         self._lora_state()["fused"].update({n: self.lora_infos[n] for n in names if n in self.lora_infos})
 
-    def unfuse_lora(self, components: list[str] = ["transformer", "text_encoder"], **kwargs: Any) -> None:  # noqa: B006
+    def unfuse_lora(self, components: list[str] = ["transformer", "text_encoder"], **kwargs: Any) -> None:  # noqa: B006 - diffusers' signature
         super().unfuse_lora(components=components, **kwargs)
         self._lora_state()["fused"].clear()
 

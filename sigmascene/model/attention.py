@@ -206,7 +206,8 @@ def joint_attention(attn: Any, hidden_states: "torch.Tensor", encoder_hidden_sta
     import torch
 
     heads_dim = attn.head_dim
-    split = lambda t: t.unflatten(-1, (-1, heads_dim)).transpose(1, 2)  # noqa: E731 (B,S,HD) -> (B,H,S,D)
+    def split(t):  # (B,S,HD) -> (B,H,S,D)
+        return t.unflatten(-1, (-1, heads_dim)).transpose(1, 2)
     # QK-norms are RMSNorms over head_dim, the last axis, so they apply in (B, H, S, D) as well.
     q = attn.norm_q(split(attn.to_q(hidden_states)))
     k = attn.norm_k(split(attn.to_k(hidden_states)))

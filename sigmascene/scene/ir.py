@@ -109,8 +109,8 @@ def photo_canvas(width: int, height: int) -> tuple[int, int]:
     """The canvas a photo gives when the scene names none: its own size, scaled down to fit MAX_CANVAS and
     rounded down to whole tokens (the photo is then scaled and centre-cropped to cover it, like any canvas)."""
     scale = min(1.0, MAX_CANVAS / max(width, height))
-    return tuple(max(TOKEN_PIXELS, int(v * scale) // TOKEN_PIXELS * TOKEN_PIXELS)  # type: ignore[return-value]
-                 for v in (width, height))
+    w, h = (max(TOKEN_PIXELS, int(v * scale) // TOKEN_PIXELS * TOKEN_PIXELS) for v in (width, height))
+    return w, h
 
 
 MIN_SEED, MAX_SEED = -(2**63), 2**63 - 1  # `seed 99999999999999999999` passed check, then crashed render

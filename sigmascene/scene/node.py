@@ -51,7 +51,7 @@ class Node(BaseModel):
             return NotImplemented
         return self.model_dump() == other.model_dump()
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # equal by value and mutable, so unhashable (as pydantic's own)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_"):

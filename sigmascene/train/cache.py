@@ -202,7 +202,8 @@ def encode_example(example: Any, latents: LatentEncoder, prompts: PromptEncoder,
     embeds, pooled = prompts(example.prompt, device=device)
     layout = make_layout(embeds.shape[1], (h, w), ident_hw, latents.vae_scale_factor)
     ids = sequence_ids(layout, device=device, dtype=dtype)
-    put = lambda t: t.to(device=device, dtype=dtype)  # noqa: E731
+    def put(t):
+        return t.to(device=device, dtype=dtype)
     return Batch(x0=put(x0), cond=put(torch_cat([s, c])), embeds=put(embeds), pooled=put(pooled),
                  ids=ids, n_tokens=layout.n_x)
 

@@ -91,7 +91,8 @@ def choose_prompt_mode(rng: np.random.Generator, full_prob: float, has_full: boo
 def canvas_size(width: int, height: int, resolution: int) -> tuple[int, int]:
     """(W, H) multiples of 16: the sample's own size, or scaled so the longer side is `resolution`."""
     s = 1.0 if resolution <= 0 else resolution / max(width, height)
-    return tuple(max(16, int(round(v * s / 16)) * 16) for v in (width, height))  # type: ignore[return-value]
+    w, h = (max(16, int(round(v * s / 16)) * 16) for v in (width, height))
+    return w, h
 
 
 def jitter_box2d(box: Box2D, factor: float) -> Box2D:

@@ -15,18 +15,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 
 import playwright.sync_api as playwright_api
+from sigmascene.editor import create_app
+from sigmascene.grammar import load
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None,
                                  reason="Debian's chromium is not installed (scripts/setup.sh installs it)")]
-
-import uvicorn  # noqa: E402
-
-from sigmascene.editor import create_app  # noqa: E402
-from sigmascene.grammar import load  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TOKEN = "browser-test-token"

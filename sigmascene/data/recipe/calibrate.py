@@ -97,7 +97,8 @@ def calibrate(cfg: BuildConfig, out: str | Path, n: int) -> dict:
 
 def render_calibration(result: dict) -> str:
     seg, dep = result["segment"], result["depth"]
-    names = lambda refs: " + ".join(Path(r["path"]).name for r in refs)  # noqa: E731
+    def names(refs):
+        return " + ".join(Path(r["path"]).name for r in refs)
     return "\n".join([
         f"calibration on {result['scenes']} synthetic scenes ({result['subjects']} subjects, exact truth)",
         f"  segmentation  {names(seg['models'])}: mean mask IoU {seg['mean_mask_iou']:.3f}, "

@@ -138,7 +138,8 @@ def _identity_azimuth(rng: np.random.Generator, seen_from: float, extent: np.nda
     The visible width of the object's box from azimuth a is |w cos a| + |d sin a|; a view is accepted when it
     shows at least 75% of the widest one.
     """
-    width = lambda a: abs(extent[0] * math.cos(math.radians(a))) + abs(extent[2] * math.sin(math.radians(a)))  # noqa: E731
+    def width(a):
+        return abs(extent[0] * math.cos(math.radians(a))) + abs(extent[2] * math.sin(math.radians(a)))
     widest = max(width(a) for a in range(0, 180, 5))
     best, best_width = seen_from, -1.0  # the first try always replaces this
     for _ in range(12):
