@@ -1,7 +1,9 @@
-"""The fuzz sweep at scale: N grammar-aware mutations of real scenes (default 100,000), checked in parallel.
+"""The fuzz sweep at scale: N grammar-aware mutations of real scenes (default 100,000), checked in parallel;
+with --editor, N hypothesis-made requests to every route of the browser editor instead (default 20,000).
 
     python3 benchmarks/fuzz.py                 # 100,000 inputs on every core
     python3 benchmarks/fuzz.py -n 20000 --workers 2 --maps
+    python3 benchmarks/fuzz.py --editor -n 20000 --workers 2   # the editor's routes: no 5xx, ever
 
 Each input goes through `sigmascene.testing.fuzz.check_text` (parse + validate, and for accepted inputs fmt
 twice and re-parse; with --maps also compile small scenes before and after fmt). Prints the table that
@@ -55,6 +57,82 @@ def _run_chunk(args: tuple[int, int, bool]) -> dict:
     return {"counts": counts, "failures": failures, "slow": slow, "worst": worst}
 
 
+def _run_editor_chunk(args: tuple[int, int]) -> dict:
+    """`stop - start` route-fuzz cases (sigmascene.testing.editor_fuzz) against a fresh editor on a copy of the
+    living-room example, in-process over ASGI; hypothesis seeded with `start`, so a chunk is reproducible."""
+    import shutil
+    import tempfile
+
+    from hypothesis import HealthCheck, given, seed, settings
+    from starlette.testclient import TestClient
+
+    from sigmascene.editor import create_app, render_job
+    from sigmascene.testing.editor_fuzz import cases, run_case
+
+    start, stop = args
+    folder = Path(tempfile.mkdtemp(prefix="editor-fuzz-")) / "scene"
+    folder.mkdir()
+    examples = ROOT / "examples"
+    for name in ("living_room.sigma", "furniture.sigma"):
+        shutil.copy(examples / name, folder / name)
+    for sub in ("refs", "masks", "meshes"):
+        shutil.copytree(examples / sub, folder / sub)
+    app = create_app(folder / "living_room.sigma", "fuzz", extra_hosts={"testserver"})
+    state = app.app.state.editor
+    original = state.doc.text
+
+    def reset() -> None:
+        if state.doc.text != original:
+            state.doc.set_text(original)
+
+    client = TestClient(app, headers={"X-Sigmascene-Token": "fuzz"}, raise_server_exceptions=False)
+    counts: Counter = Counter()
+    failures: dict[str, tuple[int, str]] = {}
+    render_job.RENDER_LOCK.acquire()  # a valid render body answers 409 after its checks instead of rendering
+
+    @seed(start)
+    @settings(max_examples=stop - start, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(case=cases())
+    def sweep(case) -> None:
+        out = run_case(client, case, reset)
+        counts["tried"] += 1
+        counts[f"{out.status // 100}xx"] += 1
+        if out.status >= 500:
+            failures.setdefault(f"{case.method} {case.path.split('?')[0][:60]} -> {out.status}",
+                                (counts["tried"], str(case)[:400]))
+
+    try:
+        sweep()
+    finally:
+        render_job.RENDER_LOCK.release()
+        shutil.rmtree(folder.parent, ignore_errors=True)
+    return {"counts": counts, "failures": failures}
+
+
+def editor_main(args: argparse.Namespace) -> None:
+    n = args.n if args.n_given else 20_000
+    chunks = [(s, min(s + args.chunk, args.start + n)) for s in range(args.start, args.start + n, args.chunk)]
+    total: Counter = Counter()
+    failures: dict[str, tuple[int, str]] = {}
+    t0 = time.perf_counter()
+    with mp.get_context("spawn").Pool(args.workers) as pool:
+        for res in pool.imap_unordered(_run_editor_chunk, chunks):
+            total.update(res["counts"])
+            for k, v in res["failures"].items():
+                failures.setdefault(k, v)
+            print(f"{total['tried']}/{n}", file=sys.stderr, flush=True)
+    wall = time.perf_counter() - t0
+    print(f"\neditor route fuzz: {total['tried']:,} requests over {len(chunks)} seeded chunks, {args.workers} workers, "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {wall:.0f} s wall "
+          f"({total['tried'] / max(wall, 1e-9):.0f} requests/s)\n")
+    print("| requests | 2xx | 3xx | 4xx | 5xx |")
+    print("|---:|---:|---:|---:|---:|")
+    print(f"| {total['tried']:,} | {total['2xx']:,} | {total['3xx']:,} | {total['4xx']:,} | {total['5xx']:,} |")
+    for msg, (i, text) in list(failures.items())[:20]:
+        print(f"\nFAIL case {i}: {msg}\n  {text}")
+    sys.exit(1 if total["5xx"] else 0)
+
+
 def _retime(slow: list[tuple[int, float]]) -> dict[int, float]:
     """Each slow input again, alone in this process, best of three: separates slow inputs from a busy machine."""
     from sigmascene.testing.fuzz import check_text, generate, seed_texts
@@ -67,7 +145,8 @@ def _retime(slow: list[tuple[int, float]]) -> dict[int, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("-n", type=int, default=100_000, help="inputs to try (default 100,000)")
+    ap.add_argument("-n", type=int, default=None, help="inputs to try (default 100,000; --editor: 20,000)")
+    ap.add_argument("--editor", action="store_true", help="fuzz the editor's HTTP routes instead of the grammar")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--start", type=int, default=0, help="first input number (inputs are numbered seeds)")
     ap.add_argument("--maps", action="store_true", help="also compile small accepted scenes before/after fmt")
@@ -75,6 +154,13 @@ def main() -> None:
     ap.add_argument("--no-retime", action="store_true",
                     help="do not re-time slow inputs alone (on a shared machine, most 'slow' inputs are waits)")
     args = ap.parse_args()
+    args.n_given = args.n is not None
+    if args.editor:
+        if args.chunk == 500:
+            args.chunk = 1000
+        editor_main(args)
+        return
+    args.n = args.n if args.n_given else 100_000
 
     chunks = [(s, min(s + args.chunk, args.start + args.n), args.maps)
               for s in range(args.start, args.start + args.n, args.chunk)]

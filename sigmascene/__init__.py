@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 from .scene.builder import ParamRef, box2d, box3d, camera, mask, mesh, polygon
@@ -15,10 +16,16 @@ if TYPE_CHECKING:
 from .version import __version__
 
 
-def compile(scene: Scene, **options: Any) -> "CompiledScene":  # noqa: A001 - mirrors `sigmascene compile`
-    """Compile a Scene into the SIGMA control image I_C, identity dictionary I_S and manifest."""
+def compile(scene: Scene | str | PathLike, **options: Any) -> "CompiledScene":  # noqa: A001 - mirrors the CLI
+    """Compile a Scene — or the `.sigma` file at a path, loaded first — into the SIGMA control image I_C,
+    identity dictionary I_S and manifest."""
     from .compiler import compile_scene
 
+    if isinstance(scene, str) and ("\n" in scene or scene.lstrip().startswith("sigma ")):
+        raise SigmaError("compile takes a Scene or a file path; this is scene text",
+                         hint="load it first: sigmascene.compile(sigmascene.loads(text))")
+    if isinstance(scene, (str, PathLike)):
+        scene = load(scene)
     return compile_scene(scene, **options)
 
 

@@ -21,6 +21,9 @@ def edit(
     host: str = typer.Option("127.0.0.1", "--host",
                              help="Address to bind; anything but 127.0.0.1 is reachable by others."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Print the URL without opening a browser."),
+    allow_host: list[str] = typer.Option([], "--allow-host", metavar="NAME",
+                                         help="Also accept this name in the Host header (a DNS name other machines "
+                                              "use for this one with --host 0.0.0.0); repeatable."),
 ) -> None:
     """Edit a scene in the browser: drag 2D and 3D placements, see the maps live, save the same file."""
     with user_errors():
@@ -28,7 +31,7 @@ def edit(
             import uvicorn
 
             from ..editor import create_app
-            from ..editor.security import new_token
+            from ..editor.security import browser_file, new_token
         except ImportError as err:
             raise SigmaError(f"the editor needs its extra packages ({err.name} is missing)",
                              hint='pip install "sigmascene[editor]"') from None
@@ -55,12 +58,13 @@ def edit(
                                  hint="pass another --port, or --port 0 for any free one") from None
             port = s.getsockname()[1]
         token = new_token()
-        asgi = create_app(file, token, host=host, port=port)
+        asgi = create_app(file, token, host=host, port=port, extra_hosts=set(allow_host))
         shown = f"[{host}]" if ":" in host else host
         url = f"http://{shown}:{port}/?token={token}"
         if not file.exists():
             console.print(f"{file} does not exist yet: starting from a template (saving creates it)")
         print(f"sigmascene edit: {url}", flush=True)
         if not no_browser:
-            threading.Timer(0.8, lambda: webbrowser.open(url)).start()
+            page = browser_file(url)  # the token stays off the browser's command line (/proc is world-readable)
+            threading.Timer(0.8, lambda: webbrowser.open(page.as_uri())).start()
         uvicorn.run(asgi, host=host, port=port, log_level="warning")

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from ..errors import SigmaError
-from ..core.files import write_text_atomic
+from ..core.files import write_bytes_atomic
 from ._app import app
 from .common import ROOT_HELP, SAFE_HELP, SET_HELP, console, parse_sets, scene_root
 
@@ -60,6 +60,7 @@ def fmt(
 ) -> None:
     """Rewrite scene files in the canonical layout (comments kept). Idempotent."""
     from ..grammar import format_file
+    from ..grammar.sources import LineEnds
 
     changed, failed = [], False
     for f in files:
@@ -70,15 +71,15 @@ def fmt(
             failed = True
             continue
         raw = f.read_bytes()
-        bom, crlf = raw.startswith(b"\xef\xbb\xbf"), b"\r\n" in raw
-        old = raw.decode("utf-8-sig").replace("\r\n", "\n")
+        ends = LineEnds.of(raw)
+        old = LineEnds.text(raw)
         if new == old:
             continue
         changed.append(f)
         if check_only:
             print(f"would reformat {f}")
         else:  # the file keeps its own line ends and BOM (a Windows file came back LF-only, its BOM gone)
-            _write_atomic(f, ("\ufeff" if bom else "") + (new.replace("\n", "\r\n") if crlf else new))
+            _write_atomic(f, ends.encode(new))
             print(f"reformatted {f}")
     if failed or (check_only and changed):
         raise typer.Exit(1)
@@ -86,7 +87,7 @@ def fmt(
         print(f"{len(files)} file{'s' if len(files) != 1 else ''} already formatted")
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, data: bytes) -> None:
     """Never leave a half-written scene behind: write beside it, then rename over it. A symlinked scene is written
     through the link (renaming over the link replaced it with a copy and left the real file unformatted)."""
-    write_text_atomic(path.resolve(), text)
+    write_bytes_atomic(path.resolve(), data)

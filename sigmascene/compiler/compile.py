@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..version import __version__
-from ..errors import ConfigError, SourceLoc
+from ..errors import ConfigError, SceneValidationError, SourceLoc
 from ..renderers.camera import object_matrix, view_depth
 from ..renderers.pyrender3d import Item3D, Render3D, camera_inside, render_3d, unit_box, world_bounds
 from ..renderers.raster import flat_coverage
@@ -65,6 +65,10 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None,
     `background`, the photo fitted to the canvas and the blend region (`blend_margin` px around the subjects)
     come along, and the photo's depth hides subject pixels it is nearer than (docs/insertion.md). `blend_margin`
     None: `default_blend` of the canvas."""
+    if not isinstance(scene, Scene):
+        raise SceneValidationError(f"compile takes a Scene, got {type(scene).__name__} {scene!r:.60}",
+                                   hint="load it first: sigmascene.load(path) for a file, sigmascene.loads(text) "
+                                        "for text, or build sigmascene.Scene(...)")
     if blend_margin is None:
         blend_margin = default_blend(scene.canvas.width, scene.canvas.height)[0]
     if blend_margin < 0:

@@ -116,3 +116,33 @@ def refuse_unmarked_png(path: str | Path, force: bool, what: str, flag: str) -> 
     if Path(path).exists() and not force and not has_png_mark(path):
         raise ConfigError(f"{path} already exists and is not a sigmascene {what}; refusing to overwrite it",
                           hint=f"choose another {flag}, or pass --force to replace it")
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+
+
+def write_new(path: str | Path, data: bytes) -> None:
+    """Create `path` holding `data`, or raise FileExistsError if anything at all is there — a file, a folder, a
+    symbolic link, even a dangling one (`exists()` is False for that, and a plain open would write through it).
+
+    `O_CREAT | O_EXCL` refuses a link at the last component by definition; the folder is opened without
+    following a link (`O_NOFOLLOW`) and the file created relative to it, so a folder swapped for a link after the
+    caller checked it is refused too. A failed write removes the partial file."""
+    path = Path(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    dir_fd = None
+    if os.open in os.supports_dir_fd and _DIRECTORY:
+        dir_fd = os.open(path.parent, os.O_RDONLY | _DIRECTORY | _NOFOLLOW)
+    try:
+        name = path.name if dir_fd is not None else str(path)
+        fd = os.open(name, flags, 0o666, dir_fd=dir_fd)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+        except BaseException:
+            os.unlink(name, dir_fd=dir_fd)
+            raise
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)

@@ -216,6 +216,24 @@ class _Checker:
                     self.warn(f"masks of '{a}' and '{b}' overlap on {both} px (masks should be visible parts)")
 
 
+SAMPLE_FOLDERS = "samples"  # where synth, import and build put one folder per sample
+
+
+def _unlisted(root: Path, listed: set[Path]) -> list[Problem]:
+    """Sample folders no index line names: a build resumed with a smaller --count, a sample deleted from the
+    index by hand. Training never sees them, which is rarely what the folder's owner thinks."""
+    folder = root / SAMPLE_FOLDERS
+    if not folder.is_dir():
+        return []
+    stray = sorted(p.name for p in folder.iterdir()
+                   if p.is_dir() and not p.name.startswith(".") and p.resolve() not in listed)
+    if not stray:
+        return []
+    shown = ", ".join(stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
+    return [Problem(0, f"{len(stray)} folder{'s' if len(stray) != 1 else ''} in {SAMPLE_FOLDERS}/ that index.jsonl "
+                       f"does not list: {shown} (left by an earlier run with a larger count?)", "warning")]
+
+
 def validate(root: str | Path, on_progress: Optional[Callable[[int, int], None]] = None) -> Report:
     """Check every line of `root/index.jsonl`; never raises for a bad sample, only records problems."""
     root = Path(root)
@@ -229,6 +247,7 @@ def validate(root: str | Path, on_progress: Optional[Callable[[int, int], None]]
     entries = list(iter_index(root))
     first_line: dict[str, int] = {}
     counts: Counter[int] = Counter()
+    listed: set[Path] = set()
     for k, (line, text, complete) in enumerate(entries):
         if on_progress:
             on_progress(k, len(entries))
@@ -246,8 +265,10 @@ def validate(root: str | Path, on_progress: Optional[Callable[[int, int], None]]
         else:
             first_line[sample.id] = line
         report.problems += _Checker(root, sample, line).run()
+        listed |= {resolve(root, p).parent.resolve() for p in (sample.image, sample.depth) if p}
     if on_progress:
         on_progress(len(entries), len(entries))
+    report.problems += _unlisted(root, listed)
     if report.samples == 0 and not report.errors:
         report.problems.append(Problem(0, "index.jsonl holds no samples"))
     return report

@@ -8,7 +8,6 @@ GET/POST /api/files, POST /api/render (a stream of JSON lines) and its cancel.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -19,15 +18,16 @@ from starlette.staticfiles import StaticFiles
 
 from ..errors import SigmaError
 from . import scene_ops
+from .document import ExternalChange, disk_error
 from .files import get_file, upload_file
 from .render_job import cancel_render, render_image, start_render
-from .document import ExternalChange
-from .security import Guard, PathRefused, allowed_hosts
+from .schemas import (MAX_JSON_BODY, BodyTooLarge, ReorderBody, SaveBody, SceneChange, SourceBody,
+                      SubjectChange, read_model)
+from .security import MAX_UPLOAD, Guard, PathRefused, allowed_hosts
 from .state import EditorState, diag_json
 from .views import MAP_NAMES, map_png, maps_json
 
 STATIC = Path(__file__).with_name("static")
-MAX_SOURCE = 2_000_000
 
 
 def error(err: SigmaError, status: int = 400) -> JSONResponse:
@@ -35,19 +35,22 @@ def error(err: SigmaError, status: int = 400) -> JSONResponse:
                          "diagnostics": [diag_json(d, "") for d in err.diagnostics]}, status_code=status)
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except ValueError:
-        raise SigmaError("the request body must be JSON") from None
-    if not isinstance(data, dict):
-        raise SigmaError("the request body must be a JSON object")
-    return data
+def status_of(err: SigmaError) -> int:
+    """The HTTP answer for a refusal: 403 a path out of the folder, 409 a conflict (the file changed on disk, a
+    render running), 413 a body over the limit, 507 a full disk; every other bad request 400."""
+    if isinstance(err, PathRefused):
+        return 403
+    if isinstance(err, ExternalChange):
+        return 409
+    if isinstance(err, BodyTooLarge):
+        return 413
+    return int(getattr(err, "http_status", 400))
 
 
 def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = None,
                host: str = "127.0.0.1", port: int = 8765, extra_hosts: set[str] | None = None) -> Guard:
-    """The editor for one scene file; `root` (default: the file's folder) bounds every file it reads or writes."""
+    """The editor for one scene file; `root` (default: the file's folder) bounds every file it reads or writes.
+    `extra_hosts`: more Host header values to accept (`--allow-host`), as `name` or `name:port`."""
     st = EditorState(Path(scene_path), Path(root) if root else None)
 
     def guarded(fn):
@@ -55,8 +58,10 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
             try:
                 return await fn(request)
             except SigmaError as err:
-                status = 409 if isinstance(err, ExternalChange) else 403 if isinstance(err, PathRefused) else 400
-                return error(err, status)
+                return error(err, status_of(err))
+            except OSError as err:  # a path the OS refuses (too long, under a file), a disk that is full
+                err2 = disk_error(err, f"use the path this request names ({err.filename or request.url.path})")
+                return error(err2, status_of(err2))
         return handler
 
     async def state_response() -> JSONResponse:
@@ -69,27 +74,23 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
         return await state_response()
 
     async def put_scene(request: Request) -> Response:
-        data = await _body(request)
-        if not isinstance(data.get("source"), str):
-            raise SigmaError("PUT /api/scene needs {\"source\": \"...\"}")
-        if len(data["source"]) > MAX_SOURCE:
-            raise SigmaError(f"a scene file over {MAX_SOURCE // 1000} kB is not something to edit here")
-        st.doc.set_text(data["source"], data.get("coalesce"))
+        body = await read_model(request, SourceBody)
+        st.doc.set_text(body.source, body.coalesce)
         return await state_response()
 
     async def patch_scene(request: Request) -> Response:
-        data = await _body(request)
-        await run_in_threadpool(scene_ops.patch_scene, st, data)
+        body = await read_model(request, SceneChange)
+        await run_in_threadpool(scene_ops.patch_scene, st, body)
         return await state_response()
 
     async def patch_subject(request: Request) -> Response:
-        data = await _body(request)
-        await run_in_threadpool(scene_ops.patch_subject, st, request.path_params["name"], data)
+        body = await read_model(request, SubjectChange)
+        await run_in_threadpool(scene_ops.patch_subject, st, request.path_params["name"], body)
         return await state_response()
 
     async def reorder(request: Request) -> Response:
-        data = await _body(request)
-        await run_in_threadpool(scene_ops.reorder, st, request.path_params["name"], data)
+        body = await read_model(request, ReorderBody)
+        await run_in_threadpool(scene_ops.reorder, st, request.path_params["name"], body)
         return await state_response()
 
     async def undo(request: Request) -> Response:
@@ -105,8 +106,8 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
         return JSONResponse(st.doc.status())
 
     async def save(request: Request) -> Response:
-        data = await _body(request) if await request.body() else {}
-        await run_in_threadpool(st.doc.save, bool(data.get("force")))
+        body = await read_model(request, SaveBody, optional=True)
+        await run_in_threadpool(st.doc.save, body.force)
         return await state_response()
 
     async def reload(request: Request) -> Response:
@@ -129,10 +130,10 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
         compiled, diags, rev = await run_in_threadpool(st.compiled)
         if compiled is None:
             return JSONResponse({"error": "the scene does not compile", "diagnostics": diags}, status_code=409)
-        try:
-            size = int(request.query_params.get("size", 1024))
-        except ValueError:
-            raise SigmaError("size must be a whole number of pixels") from None
+        raw_size = request.query_params.get("size", "1024")
+        if not (raw_size.isascii() and raw_size.isdigit() and len(raw_size) <= 6):
+            raise SigmaError("size must be a whole number of pixels")
+        size = int(raw_size)
         data = await run_in_threadpool(map_png, compiled, name, size)
         return Response(data, media_type="image/png", headers={"X-Revision": str(rev), "Cache-Control": "no-store"})
 
@@ -160,5 +161,8 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
     ]
     app = Starlette(routes=routes)
     app.state.editor = st
-    hosts = allowed_hosts(host, port) | (extra_hosts or set())
-    return Guard(app, token, hosts)
+    hosts = allowed_hosts(host, port)
+    for h in extra_hosts or set():  # `--allow-host NAME`: the name with this port (and bare, as some clients send)
+        hosts |= {h, f"{h}:{port}"}
+    return Guard(app, token, hosts, port=port, max_body=max(MAX_UPLOAD, MAX_JSON_BODY),
+                 wildcard=host in ("0.0.0.0", "::", ""))

@@ -1,15 +1,20 @@
-"""The Render button: `sigmascene.rendering.render.render_scene` in a background thread, its progress streamed as JSON
-lines.
+"""The Render button: `sigmascene.rendering.render.render_scene` in a background thread, its progress streamed
+as JSON lines.
 
 POST /api/render answers a stream: {"event": "started", "job": id}, then {"event": "progress", "step", "total"},
 {"event": "note"}, and finally {"event": "done", "image": url, "sidecar": {...}} or {"event": "error"} /
-{"event": "cancelled"}. The image and its sidecar are written into renders/ beside the scene, never over a file.
+{"event": "cancelled"}. The image and its sidecar are written into renders/ beside the scene, under a name free
+for both (editor/files.write_free), never over a file and never through a link out of the folder.
+
+One render at a time, process-wide: two at once raced each other loading the model (meta tensors) and left the
+server unable to render until restart. A second request while one runs is refused with 409 (`RENDER_LOCK`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import threading
 from pathlib import Path
@@ -19,8 +24,19 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from ..errors import SigmaError
-from .files import free_name
+from .files import folder_inside, write_free
+from .schemas import RenderBody, read_model
 from .state import EditorState
+
+#: Held from a render's start to its end (model loading included); a small lock of its own, apart from the
+#: render plumbing, so that whatever loads the model is never run twice at once.
+RENDER_LOCK = threading.Lock()
+
+
+class RenderBusy(SigmaError):
+    """Another render is running (answered 409)."""
+
+    http_status = 409
 
 
 class Job:
@@ -31,22 +47,19 @@ class Job:
 
 
 async def start_render(st: EditorState, request: Request) -> Response:
-    from ..rendering.render import RenderCancelled, RenderOptions, render_scene, save_render
+    from ..rendering.render import (RenderCancelled, RenderOptions, image_bytes, render_scene,
+                                    sidecar_bytes)
 
-    try:
-        data = await request.json() if await request.body() else {}
-    except ValueError:
-        data = {}
+    body = await read_model(request, RenderBody, optional=True)
     p = st.doc.parsed()
     if p.scene is None:
         raise SigmaError("the scene has errors; fix them before rendering")
     scene = p.scene
-    steps, seed = data.get("steps"), data.get("seed")
-    if steps is not None and not (isinstance(steps, int) and 1 <= steps <= 1000):
-        raise SigmaError("steps must be a whole number from 1 to 1000")
-    if seed is not None and not (isinstance(seed, int) and seed >= 0):
-        raise SigmaError("seed must be a whole number, zero or more")
-    opts = RenderOptions(steps=steps, seed=seed, device=str(data.get("device", "auto")))
+    opts = RenderOptions(steps=body.steps, seed=body.seed, device=body.device)
+    # refused now, not after minutes of rendering: a `renders` that leads out of the folder (checked again on write)
+    await asyncio.to_thread(folder_inside, st, st.path.parent / "renders")
+    if not RENDER_LOCK.acquire(blocking=False):
+        raise RenderBusy("a render is already running; wait for it to finish or cancel it")
     job = Job(secrets.token_hex(6))
     st.jobs[job.id] = job
     loop = asyncio.get_running_loop()
@@ -61,23 +74,33 @@ async def start_render(st: EditorState, request: Request) -> Response:
             result = render_scene(scene, opts, note=lambda m: emit({"event": "note", "message": m}),
                                   progress=lambda i, n: emit({"event": "progress", "step": i, "total": n}),
                                   cancel=job.cancel, pipe=st.pipe_cache.get(key))
-            out_dir = st.path.parent / "renders"
-            out_dir.mkdir(exist_ok=True)
-            target = free_name(out_dir, f"{st.path.stem}.png")
-            written = save_render(result, target)
-            job.image = written[0]
+            out_dir = folder_inside(st, st.path.parent / "renders")
+            image, sidecar = result.images[0], result.sidecars[0]
+
+            def files(base: Path) -> dict[str, bytes]:
+                png = base.with_name(base.name + ".png")
+                return {".png": image_bytes(image, png), ".json": sidecar_bytes(sidecar, png)}
+
+            written = write_free(out_dir, st.path.stem, files)
+            job.image = written
             emit({"event": "done", "image": f"/api/render/{job.id}/image.png",
-                  "file": str(written[0].relative_to(st.path.parent)), "sidecar": result.sidecars[0]})
+                  "file": os.path.relpath(written, st.path.parent).replace(os.sep, "/"), "sidecar": sidecar})
         except RenderCancelled:
             emit({"event": "cancelled"})
         except SigmaError as err:
             emit({"event": "error", "message": err.format()})
         except Exception as err:  # noqa: BLE001 - the page must hear why, the server must keep running
+            st.pipe_cache.clear()  # a half-loaded model is not kept for the next render
             emit({"event": "error", "message": f"{type(err).__name__}: {err}"})
         finally:
+            RENDER_LOCK.release()
             emit({"event": "end"})
 
-    threading.Thread(target=work, name=f"render-{job.id}", daemon=True).start()
+    try:
+        threading.Thread(target=work, name=f"render-{job.id}", daemon=True).start()
+    except BaseException:
+        RENDER_LOCK.release()
+        raise
 
     async def stream():
         yield json.dumps({"event": "started", "job": job.id}) + "\n"
@@ -104,6 +127,6 @@ async def cancel_render(st: EditorState, request: Request) -> Response:
 
 async def render_image(st: EditorState, request: Request) -> Response:
     job = st.jobs.get(request.path_params["job"])
-    if job is None or job.image is None:
+    if job is None or job.image is None or not job.image.is_file():  # gone meanwhile: 404, not a 500
         return JSONResponse({"error": "no image for this render"}, status_code=404)
     return FileResponse(job.image, headers={"Cache-Control": "no-store"})

@@ -17,6 +17,7 @@ from ..scene import Box3D, Mask, Mesh, Scene
 from . import edits
 from .camera import along_ray_to_depth
 from .edits import TextEdit
+from .schemas import MaskTransform, ReorderBody, SceneChange, SubjectChange
 from .spans import param_value_start, token_span
 from .state import EditorState
 
@@ -35,37 +36,35 @@ def _num(v: Any, what: str) -> float:
         raise SigmaError(f"{what} must be a number, got {v!r}") from None
 
 
-def patch_subject(st: EditorState, name: str, data: dict[str, Any]) -> None:
-    coalesce = data.get("coalesce")
+def patch_subject(st: EditorState, name: str, data: SubjectChange) -> None:
+    """One subject's change, checked by `schemas.SubjectChange` (every value has the type used here)."""
 
     def change(text: str, scene: Scene) -> str:
         subj = _subject(scene, name)
         ed = TextEdit(text, scene)
-        if "kind" in data and data["kind"] != subj.placement.kind:
-            bbox = data.get("bbox")
-            if not (isinstance(bbox, list) and len(bbox) == 4):
+        if data.kind is not None and data.kind != subj.placement.kind:
+            if data.bbox is None:
                 raise SigmaError("switching the placement kind needs the region's bbox [x0, y0, x1, y1]")
-            x0, y0, x1, y1 = map(float, bbox)
-            new = edits.convert_placement(data["kind"], subj, scene, (x0, y0, x1, y1), subj.depth)
+            new = edits.convert_placement(data.kind, subj, scene, data.bbox, subj.depth)
             ed.replace_item(subj, subj.placement, edits.placement_text(new))
-        elif isinstance(data.get("mask_transform"), dict) and isinstance(subj.placement, Mask):
-            ed.string(subj.placement, "path", moved_mask(st, scene, subj, data["mask_transform"]))
-        elif isinstance(data.get("placement"), dict):
-            edits.set_placement_fields(ed, subj, data["placement"])
-        if "depth" in data:
-            edits.set_depth(ed, subj, None if data["depth"] is None else _num(data["depth"], "depth"))
-        if "caption" in data:
-            edits.set_caption(ed, subj, str(data["caption"]))
-        if "ref" in data:
+        elif data.mask_transform is not None and isinstance(subj.placement, Mask):
+            ed.string(subj.placement, "path", moved_mask(st, scene, subj, data.mask_transform))
+        elif data.placement is not None:
+            edits.set_placement_fields(ed, subj, data.placement.fields())
+        if data.named("depth"):
+            edits.set_depth(ed, subj, data.depth)
+        if data.caption is not None:
+            edits.set_caption(ed, subj, data.caption)
+        if data.ref is not None:
             from .security import confine
 
-            confine(st.root, str(data["ref"]))
-            ed.string(subj, "ref", str(data["ref"]))
-        if "name" in data and data["name"] != name:
-            edits.rename(ed, subj, str(data["name"]))
+            confine(st.root, data.ref)
+            ed.string(subj, "ref", data.ref)
+        if data.name is not None and data.name != name:
+            edits.rename(ed, subj, data.name)
         return ed.result()
 
-    _apply(st, change, coalesce)
+    _apply(st, change, data.coalesce)
 
 
 def _apply(st: EditorState, change, coalesce: str | None) -> None:
@@ -74,7 +73,10 @@ def _apply(st: EditorState, change, coalesce: str | None) -> None:
         p = st.doc.parsed()
         if p.scene is None:
             raise SigmaError("fix the errors in the source first; the picture edits a valid scene")
-        new = change(st.doc.text, p.scene)
+        try:
+            new = change(st.doc.text, p.scene)
+        except ValueError as err:  # a node the change would build is not valid (pydantic's ValidationError too)
+            raise SigmaError(f"that change makes an invalid placement: {_first_line(err)}") from None
         parsed = st._parse(new)
         if parsed.scene is None:
             raise SigmaError(parsed.diagnostics)
@@ -82,36 +84,49 @@ def _apply(st: EditorState, change, coalesce: str | None) -> None:
         st.doc._parsed = parsed
 
 
-def patch_scene(st: EditorState, data: dict[str, Any]) -> None:
+def _first_line(err: Exception) -> str:
+    errors = getattr(err, "errors", None)
+    if callable(errors):
+        e = errors()[0]
+        return f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}".lstrip(": ")
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def patch_scene(st: EditorState, data: SceneChange) -> None:
+    """Scene-wide changes, checked by `schemas.SceneChange`."""
+
     def change(text: str, scene: Scene) -> str:
         ed = TextEdit(text, scene)
-        cam = data.get("camera")
-        if isinstance(cam, dict):
+        cam = data.camera
+        if cam is not None:
             c = scene.camera
             for key in ("position", "look_at"):
-                if key in cam and cam[key] is not None:
-                    for i, v in enumerate(cam[key]):
-                        if f"{key}.{i}" in c._locs and _num(v, key) != (getattr(c, key) or (None,) * 3)[i]:
-                            ed.number(c, f"{key}.{i}", _num(v, key), "length")
+                vec = getattr(cam, key)
+                if vec is not None:
+                    for i, v in enumerate(vec):
+                        if f"{key}.{i}" in c._locs and v != (getattr(c, key) or (None,) * 3)[i]:
+                            ed.number(c, f"{key}.{i}", v, "length")
                         elif f"{key}.{i}" not in c._locs:
                             raise SigmaError(f"the file's camera has no `{key}` to change; add it in the source")
-            if "fov" in cam and _num(cam["fov"], "fov") != c.fov:
+            if cam.fov is not None and cam.fov != c.fov:
                 if "fov" not in c._locs:
                     raise SigmaError("the file's camera has no `fov` to change; add it in the source")
-                ed.number(c, "fov", _num(cam["fov"], "fov"), "angle")
-        canvas = data.get("canvas")
-        if isinstance(canvas, dict):
+                ed.number(c, "fov", cam.fov, "angle")
+        canvas = data.canvas
+        if canvas is not None:
             for key in ("width", "height"):
-                if key in canvas and int(_num(canvas[key], key)) != getattr(scene.canvas, key):
+                value = getattr(canvas, key)
+                if value is not None and value != getattr(scene.canvas, key):
                     if key not in scene.canvas._locs:
                         raise SigmaError("the file has no `canvas` statement to change; add it in the source")
-                    ed.number(scene.canvas, key, int(_num(canvas[key], key)), "plain")
+                    ed.number(scene.canvas, key, value, "plain")
         for key in ("prompt", "compose"):
-            if key in data and data[key] != getattr(scene, key):
+            value = getattr(data, key)
+            if value is not None and value != getattr(scene, key):
                 if key not in scene._locs:
                     raise SigmaError(f"the file has no `{key}` statement to change; add it in the source")
-                ed.string(scene, key, str(data[key]))
-        for pname, value in (data.get("params") or {}).items():
+                ed.string(scene, key, value)
+        for pname, value in (data.params or {}).items():
             p = scene.param(pname)
             if p is None:
                 raise SigmaError(f"no param named '{pname}'")
@@ -122,10 +137,10 @@ def patch_scene(st: EditorState, data: dict[str, Any]) -> None:
                 ed._param_number(pname, _num(value, pname), "plain", None, None)
         return ed.result()
 
-    _apply(st, change, data.get("coalesce"))
+    _apply(st, change, data.coalesce)
 
 
-def reorder(st: EditorState, name: str, data: dict[str, Any]) -> None:
+def reorder(st: EditorState, name: str, data: ReorderBody) -> None:
     """Move `name` to position `index` of the far -> near list (see the module docstring for the rule)."""
     compiled, diags, _ = st.compiled()
     if compiled is None:
@@ -133,7 +148,7 @@ def reorder(st: EditorState, name: str, data: dict[str, Any]) -> None:
     order = list(compiled.order)
     if name not in order:
         raise SigmaError(f"no subject named '{name}'")
-    index = int(_num(data.get("index"), "index"))
+    index = data.index
     rest = [n for n in order if n != name]
     index = max(0, min(len(rest), index))
     depths = {e["name"]: e["depth"] for e in compiled.manifest["subjects"]}
@@ -193,32 +208,39 @@ def _drop_contradictions(ed: TextEdit, scene: Scene, name: str, farther: set[str
     return holders
 
 
-def moved_mask(st: EditorState, scene: Scene, subj, t: dict[str, Any]) -> str:
-    """Move/scale a mask by writing a new mask image beside the old one (the old file is left as it was)."""
+def moved_mask(st: EditorState, scene: Scene, subj, t: MaskTransform) -> str:
+    """Move/scale a mask by writing a new mask image beside the old one (the old file is left as it was).
+
+    The new file's folder is the old mask's resolved folder, checked inside the root, and the file is created
+    exclusively under a free name (files.write_free): never through a link, dangling or not."""
+    import io
     import os
 
     import numpy as np
     from PIL import Image
 
     from ..compiler.assets import load_mask
-    from .files import free_name
+    from .files import write_free
     from .security import confine
 
     w, h = scene.canvas.width, scene.canvas.height
     src = confine(st.root, os.path.relpath(scene.resolve(subj.placement.path), st.root))
     m = load_mask(src, subj.placement.loc, w, h)
-    k = _num(t.get("scale", 1.0), "scale")
+    k = t.scale
     if not 0.05 <= k <= 20:
         raise SigmaError("mask scale must be between 0.05 and 20")
-    ox, oy = (t.get("origin") or (0.0, 0.0))
-    ox, oy = _num(ox, "origin") * w, _num(oy, "origin") * h
-    dx, dy = _num(t.get("dx", 0), "dx") * w, _num(t.get("dy", 0), "dy") * h
+    if not all(abs(v) <= 100 for v in (t.dx, t.dy, *(t.origin or (0.0, 0.0)))):
+        raise SigmaError("mask_transform dx, dy and origin are canvas fractions; keep them within ±100")
+    ox, oy = t.origin or (0.0, 0.0)
+    ox, oy = ox * w, oy * h
+    dx, dy = t.dx * w, t.dy * h
     # output pixel (x, y) takes input pixel ((x - dx - ox) / k + ox, (y - dy - oy) / k + oy)
     img = Image.fromarray(m.astype(np.uint8) * 255).transform(
         (w, h), Image.Transform.AFFINE, (1 / k, 0, ox - (dx + ox) / k, 0, 1 / k, oy - (dy + oy) / k),
         Image.Resampling.NEAREST)
     if not np.asarray(img).any():
         raise SigmaError("the mask would leave the canvas")
-    target = free_name(src.parent, f"{src.stem.split('-edit')[0]}-edit.png")
-    img.save(target)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    target = write_free(src.parent, f"{src.stem.split('-edit')[0]}-edit", lambda base: {".png": buf.getvalue()})
     return os.path.relpath(target, scene.base_dir).replace(os.sep, "/")

@@ -7,6 +7,7 @@ package's import graph has no circle.
 
 from __future__ import annotations
 
+from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -38,7 +39,7 @@ def parse_text(text: str, *, file: str = "<string>", base_dir: str | Path | None
     return scene
 
 
-def parse_file(path: str | Path, *, overrides: Mapping[str, str] | None = None, fragment: bool = False,
+def parse_file(path: str | PathLike[str], *, overrides: Mapping[str, str] | None = None, fragment: bool = False,
                root: Root = None) -> "Scene":
     """Parse and validate a scene file; relative paths inside it resolve against its folder. With `root`
     (a folder, or True for the file's own folder) the file itself must lie inside it too."""
@@ -66,11 +67,24 @@ def _root(root: Root, base: Path) -> Path | None:
 def loads(text: str, *, file: str = "<string>", base_dir: str | Path | None = None,
           overrides: Mapping[str, str] | None = None, root: Root = None) -> "Scene":
     """Parse and validate `.sigma` text. `overrides` are `--set NAME=VALUE` pairs for `param`s."""
+    if not isinstance(text, str):
+        from ..errors import SigmaError
+
+        hint = ("decode it first: sigmascene.loads(data.decode('utf-8'))" if isinstance(text, (bytes, bytearray))
+                else "for a file, use sigmascene.load(path)")
+        raise SigmaError(f"loads takes the scene's text as a str, got {type(text).__name__}", hint=hint)
     return parse_text(text, file=file, base_dir=base_dir, overrides=overrides, root=root)
 
 
-def load(path: str | Path, *, overrides: Mapping[str, str] | None = None, root: Root = None) -> "Scene":
+def load(path: str | PathLike[str], *, overrides: Mapping[str, str] | None = None, root: Root = None) -> "Scene":
     """Parse and validate a `.sigma` file; relative paths inside it resolve against its folder."""
+    import os
+
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        from ..errors import SigmaError
+
+        raise SigmaError(f"load takes a file path (str or pathlib.Path), got {type(path).__name__}",
+                         hint="for scene text, use sigmascene.loads(text)")
     return parse_file(path, overrides=overrides, root=root)
 
 

@@ -7,6 +7,7 @@ ever quoted in a diagnostic.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import AssetError, SigmaSyntaxError, SourceLoc, remember_source
@@ -52,3 +53,39 @@ def _not_utf8(data: bytes, err: UnicodeDecodeError, file: str, quote: bool) -> S
     return SigmaSyntaxError(f"the file is not UTF-8 text: byte{'s' if err.end - err.start > 1 else ''} {bad} "
                             f"({err.reason})", SourceLoc(file, line, column),
                             "save the file as UTF-8 (most editors offer it under 'Save with encoding')")
+
+
+@dataclass(frozen=True)
+class LineEnds:
+    """How a scene file spells its line ends and whether it starts with a BOM, so a tool that rewrites the
+    file (`fmt`, the editor's Save) gives a Windows file back as it came. The text in between uses `\n`; a lone
+    `\r` is left as it is (the grammar reads it as part of the line, e.g. of a comment, not as a line end)."""
+
+    bom: bool = False
+    crlf: bool = False
+
+    @classmethod
+    def of(cls, raw: bytes) -> "LineEnds":
+        return cls(bom=raw.startswith(b"\xef\xbb\xbf"), crlf=b"\r\n" in raw)
+
+    @staticmethod
+    def text(raw: bytes) -> str:
+        """The file's text with `\n` line ends (UnicodeDecodeError when it is not UTF-8)."""
+        return raw.decode("utf-8-sig").replace("\r\n", "\n")
+
+    def encode(self, text: str) -> bytes:
+        text = text.replace("\r\n", "\n")
+        return (("\ufeff" if self.bom else "") + (text.replace("\n", "\r\n") if self.crlf else text)).encode("utf-8")
+
+
+def read_scene_bytes(path: Path, *, file: str | None = None) -> tuple[bytes, str]:
+    """A scene file's exact bytes and its text (`LineEnds.text`), with `read_scene_file`'s checks and errors."""
+    read_scene_file(path, file=file)  # regular file, size limit, UTF-8 — the located errors
+    with open(path, "rb") as fh:
+        raw = fh.read(MAX_SCENE_BYTES + 1)
+    if len(raw) > MAX_SCENE_BYTES:
+        raise AssetError(f"scene file {path} is over the {MAX_SCENE_BYTES / 1e6:.0f} MB limit for a scene")
+    try:
+        return raw, LineEnds.text(raw)
+    except UnicodeDecodeError as err:  # it changed between the two reads
+        raise _not_utf8(raw, err, str(path) if file is None else file, True) from None

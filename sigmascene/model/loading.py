@@ -19,15 +19,38 @@ DTYPE_HELP = " | ".join(DTYPES) + " (auto: bf16 on a GPU, fp32 on CPU; fp8: fp8 
 OFFLOADS = ("model", "sequential")
 
 
+DEVICE_TYPES = ("cpu", "cuda", "mps")  # what sigmascene renders, trains and builds on
+DEVICE_HELP = "auto (cuda when available), cpu, cuda, cuda:N, mps"
+_DEVICE_RE = r"(cpu|cuda|mps)(:\d{1,3})?"
+
+
+def check_device_name(device: str) -> str:
+    """The device string, or ConfigError: shared by `--device` and `[build] device`, so `tpu:9` is refused
+    with one message wherever it is typed (torch's own RuntimeError lists backends this build never uses)."""
+    import re
+
+    if device != "auto" and not re.fullmatch(_DEVICE_RE, device):
+        raise ConfigError(f"device {device!r} is not one sigmascene can use",
+                          hint=f"use one of: {DEVICE_HELP}")
+    return device
+
+
 def resolve_device(device: Optional[str] = None) -> Any:
-    """`auto`/None picks cuda when torch sees one; asking for a GPU torch cannot see is a user error."""
+    """`auto`/None picks cuda when torch sees one; asking for a device torch cannot see is a user error."""
     import torch
 
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    check_device_name(str(device))
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"--device {device} asked for a GPU, but torch sees none", hint="use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(f"--device {device}: torch sees {torch.cuda.device_count()} GPU(s)",
+                          hint="count from cuda:0, or use --device cuda")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"--device {device} asked for Apple's GPU (MPS), but torch sees none",
+                          hint="use --device cpu")
     return dev
 
 

@@ -18,7 +18,7 @@ from diffusers import AutoencoderKL, DiffusionPipeline, FlowMatchEulerDiscreteSc
 from diffusers.image_processor import VaeImageProcessor
 from diffusers.utils.torch_utils import randn_tensor
 
-from ..errors import SigmaError
+from ..errors import ModelError, SigmaError
 from .adapters import SigmaLoraLoaderMixin
 from .attention import check_attention_mask, condition_attention_mask, merge_attention_masks
 from .attention_kwargs import read_joint_attention_kwargs
@@ -48,9 +48,23 @@ def _is_our_folder(path: Path) -> bool:
     try:
         index = json.loads((path / "model_index.json").read_text(encoding="utf-8"))
         shim = (path / f"{CUSTOM_MODULE}.py").read_text(encoding="utf-8")
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return False
-    return isinstance(index.get("_class_name"), list) and index["_class_name"][0] == CUSTOM_MODULE and shim == _SHIM
+    name = index.get("_class_name") if isinstance(index, dict) else None
+    return isinstance(name, list) and bool(name) and name[0] == CUSTOM_MODULE and shim == _SHIM
+
+
+def _check_index(index_file: Path, hint: str) -> None:
+    """model_index.json must be a JSON object (diffusers indexes into it and raises AttributeError otherwise)."""
+    import json
+
+    try:
+        index = json.loads(index_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as err:
+        raise ModelError(f"{index_file} is not readable JSON: {err}", hint=hint) from None
+    if not isinstance(index, dict):
+        raise ModelError(f"{index_file} holds a JSON {type(index).__name__}, not an object naming the pipeline's "
+                         f"components", hint=hint)
 
 
 def _onload(module: Any) -> None:
@@ -94,13 +108,19 @@ class SigmaPipeline(DiffusionPipeline, SigmaLoraLoaderMixin):
             raise SigmaError(f"base model folder {str(path)!r} does not exist", hint=hint)
         if not (path / "model_index.json").is_file():
             raise SigmaError(f"{str(path)!r} is not a diffusers pipeline folder (no model_index.json)", hint=hint)
+        _check_index(path / "model_index.json", hint)
         kwargs["local_files_only"] = True
         if _is_our_folder(path):  # our own one-line module, nothing remote: no need to ask for trust
             kwargs.setdefault("trust_remote_code", True)
         try:
             return super().from_pretrained(str(path), **kwargs)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as err:
-            raise SigmaError(f"could not load the base model from {path}: {err}", hint=hint) from None
+        except (OSError, ValueError, TypeError, AttributeError, RuntimeError) as err:
+            raise ModelError(f"could not load the base model from {path}: {err}", hint=hint) from None
+        except Exception as err:  # noqa: BLE001 - SafetensorError, tokenizers' bare Exception, a KeyError, ...
+            first = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""
+            raise ModelError(f"could not load the base model from {path}: {type(err).__name__}"
+                             f"{': ' + first if first else ''} (a file in the folder is damaged or incomplete)",
+                             hint=hint) from None
 
     def save_pretrained(self, save_directory: str | Path, *args: Any, **kwargs: Any) -> None:
         """diffusers' save, plus the one-line module that lets `DiffusionPipeline.from_pretrained(folder,

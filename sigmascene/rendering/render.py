@@ -335,6 +335,24 @@ def output_paths(out: str | Path, seeds: Sequence[int]) -> list[Path]:
     return [out.with_name(f"{out.stem}_{s}{out.suffix}") for s in seeds]
 
 
+def sidecar_bytes(sidecar: dict, path: Path) -> bytes:
+    """The JSON sidecar written beside the image at `path` (it names the image and the `-o` that made it)."""
+    side = dict(sidecar, image=path.name)
+    side["command"] = _with_output(side.get("command", ""), path)
+    return (json.dumps(side, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def image_bytes(image, path: Path) -> bytes:
+    """The image encoded as `path`'s suffix says (for writers that create the file themselves)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    image.save(buf, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"))
+    return buf.getvalue()
+
+
 def save_render(result: RenderResult, out: Path) -> list[Path]:
     """Each image at its path with its sidecar JSON beside it (same stem); returns the image paths. Plain writes,
     so the files get the user's umask."""
@@ -342,9 +360,7 @@ def save_render(result: RenderResult, out: Path) -> list[Path]:
     for path, image, sidecar in zip(paths, result.images, result.sidecars):
         path.parent.mkdir(parents=True, exist_ok=True)
         image.save(path)
-        side = dict(sidecar, image=path.name)
-        side["command"] = _with_output(side.get("command", ""), path)
-        path.with_suffix(".json").write_text(json.dumps(side, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        path.with_suffix(".json").write_bytes(sidecar_bytes(sidecar, path))
     return paths
 
 
@@ -355,5 +371,5 @@ def _with_output(command: str, path: Path) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-__all__ = ["RenderCancelled", "RenderOptions", "RenderResult", "load_model", "model_identity", "render_scene",
-           "save_render"]
+__all__ = ["RenderCancelled", "RenderOptions", "RenderResult", "image_bytes", "load_model", "model_identity",
+           "render_scene", "save_render", "sidecar_bytes"]

@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, FiniteFloat, PrivateAttr, ValidationError, field_validator, model_validator
 
 from ..errors import Diagnostic, SceneValidationError, SigmaError, SourceLoc, did_you_mean
-from .node import (MAX_COORD, MAX_DEPTH, MAX_SCALE, MIN_DEPTH, MIN_SCALE, MIN_SIZE,  # noqa: F401 - re-exported
-                         Angle, Coord, Node, Vec3)
+from .node import (MAX_COORD, MAX_DEPTH, MAX_SCALE, MAX_SIZE, MIN_DEPTH, MIN_SCALE,  # noqa: F401 - re-exported
+                   MIN_SIZE, Angle, Coord, Node, Vec3)
 from .placements import (PLACEMENT_KINDS, Box2D, Box3D, Mask, Mesh, Placement,  # noqa: F401 - re-exported
                                Polygon, positive_size)
 from .values import ParamRef, _caller_loc, build, python_error, remember_params  # noqa: F401 - re-exported
@@ -140,7 +140,7 @@ class Scene(Node):
         except ValidationError as err:
             raise python_error(err, "scene") from None
         if base_dir is not None:
-            self._base_dir = Path(base_dir)
+            self._base_dir = _folder(base_dir)
 
     @field_validator("canvas", mode="before")
     @classmethod
@@ -165,7 +165,7 @@ class Scene(Node):
 
     @base_dir.setter
     def base_dir(self, value: str | Path) -> None:
-        self._base_dir = Path(value)
+        self._base_dir = _folder(value)
 
     @property
     def file(self) -> str | None:
@@ -236,9 +236,27 @@ class Scene(Node):
         return next((p for p in self.params if p.name == name), None)
 
     # -- checking -------------------------------------------------------------------------------------------
+    def _wrong_types(self) -> list[Diagnostic]:
+        """Lists changed in place (`scene.subjects.append(...)`) skip pydantic's checks: say what belongs there."""
+        out = []
+        for field, kind, how in (("subjects", Subject, "sigmascene.Subject(name=..., ref=..., placement=...)"),
+                                 ("params", Param, "sigmascene.Param(name=..., value=...)")):
+            items = getattr(self, field)
+            if not isinstance(items, list):
+                out.append(Diagnostic(f"scene.{field} must be a list of {kind.__name__}, got "
+                                      f"{type(items).__name__}", None, f"use a list of {how}"))
+                continue
+            for i, item in enumerate(items):
+                if not isinstance(item, kind):
+                    out.append(Diagnostic(f"scene.{field}[{i}] is {type(item).__name__} {item!r:.40}, not a "
+                                          f"{kind.__name__}", None, f"append {how}"))
+        return out
+
     def problems(self) -> list[Diagnostic]:
         """Every cross-node problem (counts, names, references, depth cycles), each located when possible."""
-        out: list[Diagnostic] = []
+        out: list[Diagnostic] = self._wrong_types()
+        if out:  # a list holding something that is not a node: nothing below can be checked
+            return out
         if not self.subjects:
             out.append(Diagnostic("a scene needs at least one subject", self._locs.get("version", self.loc),
                                   "add a `subject NAME { ref \"...\" box2d (...) }` block"))
@@ -342,3 +360,13 @@ class Scene(Node):
 
 def _as_list(v: str | list[str] | None) -> list[str]:
     return [] if v is None else [v] if isinstance(v, str) else list(v)
+
+
+def _folder(value: Any) -> Path:
+    """A `base_dir` given in Python: a path (str or os.PathLike), or SceneValidationError saying so."""
+    import os
+
+    if isinstance(value, (str, os.PathLike)) and not isinstance(value, bytes):
+        return Path(value)
+    raise SceneValidationError(f"base_dir must be a folder path (str or pathlib.Path), got {type(value).__name__} "
+                               f"{value!r:.40}", _caller_loc(), "Scene(..., base_dir=\"path/to/scene/folder\")")

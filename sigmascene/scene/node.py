@@ -19,10 +19,13 @@ from .values import python_error, remember_params
 MIN_DEPTH, MAX_DEPTH = 1e-3, 1e5  # metres
 MAX_COORD = 1e5  # metres from the origin, for positions and centres
 MIN_SIZE = 1e-3  # metres, the smallest box side
+MAX_SIZE = 2 * MAX_COORD  # metres, the longest box side: the one source for the limit (docs/language.md, Limits)
 MIN_SCALE, MAX_SCALE = 1e-6, 1e6  # mesh scale factor (mesh units are the file's own)
 
 Coord = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_COORD, le=MAX_COORD)]
 Vec3 = tuple[Coord, Coord, Coord]
+Side = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_SIZE, le=MAX_SIZE)]  # sign checked by positive_size
+Size3 = tuple[Side, Side, Side]
 Angle = Annotated[float, Field(allow_inf_nan=False, ge=-3600, le=3600)]
 
 

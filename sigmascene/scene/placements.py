@@ -10,7 +10,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, FiniteFloat, field_validator, model_validator
 
-from .node import MAX_COORD, MAX_SCALE, MIN_SCALE, MIN_SIZE, Angle, Node, Vec3
+from .node import MAX_SCALE, MAX_SIZE, MIN_SCALE, MIN_SIZE, Angle, Node, Size3, Vec3
 
 
 class Box2D(Node):
@@ -36,8 +36,8 @@ def positive_size(cls: type, v: tuple[float, float, float]) -> tuple[float, floa
     """Shared by the Scene and the dataset schema so both reject a flat box with the same words."""
     if min(v) <= 0:
         raise ValueError("box3d size must be positive along every axis")
-    if min(v) < MIN_SIZE or max(v) > 2 * MAX_COORD:
-        raise ValueError(f"box3d sides must lie between {MIN_SIZE:g} m and {2 * MAX_COORD:g} m, got "
+    if min(v) < MIN_SIZE or max(v) > MAX_SIZE:
+        raise ValueError(f"box3d sides must lie between {MIN_SIZE:g} m and {MAX_SIZE:,.0f} m, got "
                          f"({', '.join(f'{x:g}' for x in v)})")
     return v
 
@@ -47,7 +47,7 @@ class Box3D(Node):
 
     kind: Literal["box3d"] = "box3d"
     center: Vec3
-    size: Vec3
+    size: Size3
     yaw: Angle = 0.0
     pitch: Angle = 0.0
     roll: Angle = 0.0

@@ -114,6 +114,6 @@ def test_a_dropped_reference_is_checked_and_copied_without_overwriting(client, r
     assert r.status_code == 400
     big = io.BytesIO(b"\0" * (MAX_UPLOAD + 1))
     r = client.post("/api/files?name=refs/big.png", headers=H, content=big.getvalue())
-    assert r.status_code == 400 and "limit" in r.json()["error"]
+    assert r.status_code == 413 and "limit" in r.json()["error"]  # refused on its Content-Length, unread
     mesh = (EXAMPLES / "meshes" / "vase.obj").read_bytes()
     assert client.post("/api/files?name=meshes/v2.obj", headers=H, content=mesh).json()["kind"] == "mesh"

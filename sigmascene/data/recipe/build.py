@@ -90,6 +90,9 @@ def run_build(cfg: BuildConfig, out: str | Path, *, count: Optional[int] = None,
                          seconds=time.perf_counter() - start)
     if swept:
         report.notes.append(f"removed {swept} half-written stage outputs of an interrupted run")
+    if result.get("pruned"):
+        report.notes.append(f"removed {result['pruned']} sample folders beyond --count {n} (left by an earlier, "
+                            f"larger run; their stage outputs are kept, so a larger --count reuses them)")
     data = dict(report.to_json(), config_hash=cfg.config_hash(), models=plan.models())
     write_bytes_atomic(out / REPORT, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
     return report

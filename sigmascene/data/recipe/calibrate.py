@@ -16,7 +16,7 @@ import numpy as np
 
 from ..io import load_dataset, load_depth, load_mask, resolve, write_bytes_atomic
 from .config import BuildConfig
-from .plan import Plan, make_stage
+from .plan import Plan, load_stage, make_stage
 from .stages.depth import DepthStage
 from .stages.segment import SegmentStage, match
 
@@ -58,8 +58,8 @@ def calibrate(cfg: BuildConfig, out: str | Path, n: int) -> dict:
     samples = load_dataset(world)
     seg = cast(SegmentStage, make_stage("segment", plan))
     depth = cast(DepthStage, make_stage("depth", plan))
-    seg.load()
-    depth.load()
+    load_stage(seg)
+    load_stage(depth)
     from PIL import Image
 
     ious, found, errs, errs_scaled = [], 0, [], []

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DTYPES = ("auto", "bf16", "fp16", "fp32", "fp8")
 STAGE_ORDER = ("prompts", "image", "segment", "depth", "repose", "identity")
@@ -44,6 +44,17 @@ class BuildSection(_Section):
     device: str = Field("auto", description="auto (cuda when available), cpu, cuda, cuda:1, ...")
     threads: int = Field(0, ge=0, description="torch CPU threads per stage worker (0: torch's default). Fixing "
                                               "it makes CPU builds bit-identical across engines.")
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        from ...errors import SigmaError
+        from ...model.loading import check_device_name
+
+        try:
+            return check_device_name(v)
+        except SigmaError as err:
+            raise ValueError(f"{err.diagnostics[0].message}; use one of: auto, cpu, cuda, cuda:N, mps") from None
 
     @model_validator(mode="after")
     def _weights(self) -> "BuildSection":

@@ -55,9 +55,12 @@ def _read(path: Path, name: str) -> tuple[dict, str] | None:
         return None
     raw = f.read_bytes()
     try:
-        return json.loads(raw), hashlib.sha256(raw).hexdigest()[:16]
-    except ValueError:
+        info = json.loads(raw)
+    except (ValueError, RecursionError):
         return None
+    if not isinstance(info, dict):  # `[1, 2]` is JSON but names no class: not a folder this stage can use
+        return None
+    return info, hashlib.sha256(raw).hexdigest()[:16]
 
 
 def check_folder(stage: str, role: str, value: str, cfg: BuildConfig) -> ModelRef | Diagnostic:
@@ -72,7 +75,8 @@ def check_folder(stage: str, role: str, value: str, cfg: BuildConfig) -> ModelRe
     if role in ("text-to-image", "repose"):
         found = _read(path, "model_index.json")
         if found is None:
-            return Diagnostic(f"{where}: {path} is not a diffusers pipeline folder (no model_index.json)",
+            return Diagnostic(f"{where}: {path} is not a diffusers pipeline folder (no model_index.json holding a "
+                              f"JSON object)",
                               hint=f"the {role} stage needs a folder written by DiffusionPipeline.save_pretrained")
         info, digest = found
         cls = str(info.get("_class_name", ""))
@@ -83,7 +87,8 @@ def check_folder(stage: str, role: str, value: str, cfg: BuildConfig) -> ModelRe
         return ModelRef(stage, role, path, cls, digest)
     found = _read(path, "config.json")
     if found is None:
-        return Diagnostic(f"{where}: {path} is not a transformers model folder (no config.json)")
+        return Diagnostic(f"{where}: {path} is not a transformers model folder (no config.json holding a JSON "
+                          f"object)")
     info, digest = found
     mtype = str(info.get("model_type", ""))
     archs = info.get("architectures") or []

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..geometry import intrinsics_from_fov, mask_box
 from ..io import INDEX, write_bytes_atomic
 from ..schema import CameraRecord, Prompts, Sample, SubjectRecord
-from .plan import Plan, sample_id
+from .plan import SAMPLE_ID_RE, Plan, sample_id
 
 REJECTS = "rejects.jsonl"
 SAMPLES = "samples"
@@ -94,8 +94,31 @@ def assemble(plan: Plan, count: int) -> dict:
             missing += 1
     write_bytes_atomic(plan.out / REJECTS, "".join(r + "\n" for r in rejects).encode())
     write_bytes_atomic(plan.out / INDEX, "".join(s.to_line() + "\n" for s in kept).encode())
-    return {"kept": len(kept), "rejected": len(rejects), "unfinished": missing,
+    pruned = prune_samples(plan.out, {s.id for s in kept})
+    return {"kept": len(kept), "rejected": len(rejects), "unfinished": missing, "pruned": pruned,
             "rejections": dict(sorted(by_filter.items()))}
+
+
+def prune_samples(out: Path, kept: set[str]) -> int:
+    """Remove the build's sample folders the new index does not list — left by an earlier run of this build with
+    a larger --count (resumed smaller). Only folders named like a build sample go; their stage outputs stay in
+    the work store, so growing --count again reuses them instead of recomputing. Returns how many went."""
+    import re
+    import shutil
+
+    folder = out / SAMPLES
+    if not folder.is_dir() or folder.is_symlink():
+        return 0
+    pruned = 0
+    for p in sorted(folder.iterdir()):
+        if p.name in kept or not re.fullmatch(SAMPLE_ID_RE, p.name):
+            continue
+        if p.is_symlink() or not p.is_dir():
+            p.unlink()
+        else:
+            shutil.rmtree(p)
+        pruned += 1
+    return pruned
 
 
 def stage_seconds(plan: Plan, count: int) -> dict[str, float]:

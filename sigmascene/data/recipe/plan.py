@@ -22,6 +22,9 @@ from .store import Outcome, Store
 _SALT = {name: 0x51 + k for k, name in enumerate(STAGE_ORDER)}
 
 
+SAMPLE_ID_RE = r"\d{6,}"  # what sample_id gives
+
+
 def sample_id(index: int) -> str:
     return f"{index:06d}"
 
@@ -96,8 +99,7 @@ def run_unit(plan: Plan, stage: Stage, indices: list[int], tick: Tick = None) ->
     for k in range(0, len(todo), batch):
         chunk = todo[k:k + batch]
         if not stage.loaded:
-            stage.load()
-            stage.loaded = True
+            load_stage(stage)
         t0 = time.perf_counter()
         outcomes: list[Outcome] = stage.process(chunk)
         per = (time.perf_counter() - t0) / len(chunk)
@@ -108,3 +110,23 @@ def run_unit(plan: Plan, stage: Stage, indices: list[int], tick: Tick = None) ->
         if tick:
             tick(len(chunk))
     return counts
+
+
+def load_stage(stage: Stage) -> None:
+    """`stage.load()`, with whatever the libraries raise for a damaged model folder (safetensors' SafetensorError
+    for a truncated file, tokenizers' plain Exception for a garbage tokenizer.json, ...) as one ModelError line
+    naming the stage and its folders; a diffusers folder and a transformers folder get the same treatment."""
+    from ...errors import ModelError, SigmaError
+
+    try:
+        stage.load()
+    except SigmaError:
+        raise
+    except Exception as err:  # noqa: BLE001 - the loaders' error types are many and library-private
+        folders = ", ".join(str(r.path) for r in stage.plan.refs.get(stage.name, [])) or "its model folder"
+        message = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ModelError(f"stage {stage.name}: could not load the model from {folders}: "
+                         f"{type(err).__name__}{': ' + message[:300] if message else ''}",
+                         hint="the folder's files are damaged or incomplete (a truncated .safetensors, a broken "
+                              "tokenizer.json); copy or download the model again") from None
+    stage.loaded = True
