@@ -24,5 +24,11 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Also show the libraries' own warnings "
+                                 "(transformers, diffusers), each once; without it sigmascene's output is all."),
 ) -> None:
     """Scene language and 3D-aware compiler for SIGMA-GEN multi-subject image generation."""
+    import os
+
+    # read by model.loading.quiet_libraries (and inherited by worker processes); set, never cleared, per run
+    os.environ["SIGMASCENE_VERBOSE"] = "1" if verbose else "0"

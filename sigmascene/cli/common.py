@@ -20,6 +20,16 @@ if TYPE_CHECKING:
 console = Console(stderr=True, highlight=False)
 
 SET_HELP = "Override a `param`: NAME=VALUE (repeatable)."
+LONG_RUN_S = 600  # a command that will clearly run longer says so before it starts
+
+
+def announce_estimate(seconds: float | None, what: str, shorter: str) -> None:
+    """Print the estimate of a long run before it starts (nothing for a run of minutes, or an unknown one)."""
+    if seconds is None or seconds <= LONG_RUN_S:
+        return
+    span = f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{seconds / 60:.0f} min"
+    console.print(f"{what} will take about {span} on a laptop CPU (estimate); {shorter}", style="yellow",
+                  markup=False, soft_wrap=True, highlight=False)
 #: Every --dtype takes the loader's one table; fp8 stores the transformer's weights in float8 (bf16 math).
 
 

@@ -54,7 +54,9 @@ def build(
                                                                       "N synthetic-world scenes with exact truth; "
                                                                       "report mask IoU and depth AbsRel."),
 ) -> None:
-    """Build a training dataset with real models: prompts, image, masks, depth, reposed identities, boxes."""
+    """Build a training dataset with real models.
+
+    Prompts, image, masks, depth, reposed identities, boxes."""
     from ..data.recipe import load_config, run_build, validate_config, write_default
 
     with user_errors():
@@ -87,6 +89,9 @@ def build(
             raise ConfigError("--out is required", hint="sigmascene data build --config build.toml --out DATASET")
         if out.exists() and not out.is_dir():  # found before the models load, not after
             raise ConfigError(f"--out {out} is a file, not a dataset folder", hint="choose a new folder for --out")
+        from ..model.loading import quiet_libraries
+
+        quiet_libraries()  # "[transformers] ... requires torchvision" x3 was most of the output; -v shows it
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
         with Progress(TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),

@@ -15,9 +15,10 @@ from ..errors import SigmaError
 from ..core.vocab import parse_subject_range
 from ._app import app
 from .outputs import MAX_COUNT
-from .common import command_line, console, fail, progress_bars, user_errors
+from .common import announce_estimate, command_line, console, fail, progress_bars, user_errors
 
-data_app = typer.Typer(help="Training datasets: synth, validate, stats, show, fit-boxes, import.",
+data_app = typer.Typer(help="Make, check and inspect training datasets.\n\nCommands: synth, validate, stats, show, "
+                       "fit-boxes, import, build.",
                        no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(data_app, name="data")
 
@@ -44,7 +45,9 @@ def synth(
     ray: Optional[str] = typer.Option(None, "--ray", help="Render on Ray: auto, ADDRESS, or local."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", hidden=True),  # the old spelling of DIR
 ) -> None:
-    """Render a synthetic multi-subject dataset with exact masks, depth, boxes and identity images."""
+    """Render a synthetic multi-subject dataset.
+
+    Exact masks, depth, boxes and identity images."""
     from ..data.synth import SynthConfig, synthesize
 
     with user_errors():
@@ -59,6 +62,8 @@ def synth(
                               identities=identities)
         except ValueError as e:  # pydantic's multi-line report (with its docs URL) was printed as it came
             raise _synth_error(e) from None
+        announce_estimate(count / (7.0 * max(1, workers)) * (size / 256) ** 2, f"data synth --count {count}",
+                          "a smaller --count, more --workers, or --ray spreads it")  # 14 samples/s, 2 workers, 256²
         with progress_bars() as bars:
             task = bars.add("synth", count, unit="samples")
             try:
@@ -96,7 +101,9 @@ def validate(
     root: Path = typer.Argument(..., help="Dataset folder holding index.jsonl."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Errors only, no warnings."),
 ) -> None:
-    """Check every sample (files, sizes, masks, boxes, counts); print `index.jsonl:LINE: ...`; exit 1 on errors."""
+    """Check every sample of a dataset.
+
+    Files, sizes, masks, boxes, counts; prints `index.jsonl:LINE: ...`; exit 1 on errors."""
     from ..data.validate import validate as run
 
     with _progress("validate") as tick:
@@ -116,7 +123,9 @@ def stats(
     root: Path = typer.Argument(..., help="Dataset folder holding index.jsonl."),
     as_json: bool = typer.Option(False, "--json", help="Print the numbers as JSON."),
 ) -> None:
-    """Counts: subjects per image, placement coverage, annotations, identity reuse."""
+    """Count what a dataset holds.
+
+    Subjects per image, placement coverage, annotations, identity reuse."""
     from ..data.io import load_dataset
     from ..data.stats import dataset_stats, render_stats
 
@@ -135,7 +144,9 @@ def show(
                                        help="PNG to write (default ROOT/previews/<id>_<structure>.png)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --out PNG that sigmascene did not draw."),
 ) -> None:
-    """Write the preview contact sheet of one sample, compiled by the same compiler the trainer uses."""
+    """Draw one sample's compiled maps.
+
+    The preview contact sheet, compiled by the same compiler the trainer uses."""
     from ..data.show import show_sample
 
     with user_errors():
@@ -157,7 +168,9 @@ def fit_boxes(
     erode: int = typer.Option(0, "--erode", min=0,
                               help="Pixels to trim off mask edges first (for blurry estimated depth)."),
 ) -> None:
-    """Fill in missing 2D boxes and 3D boxes from masks + depth + intrinsics (open3d)."""
+    """Fill in missing 2D and 3D boxes.
+
+    Fitted from masks + depth + intrinsics (open3d)."""
     from ..data.fitboxes import evaluate_fit, fit_dataset
 
     with user_errors():
@@ -191,7 +204,9 @@ def import_cmd(
     repose_cmd: Optional[str] = typer.Option(None, help="Command making an identity image in a new pose."),
     fit: bool = typer.Option(True, "--fit-boxes/--no-fit-boxes", help="Fit 2D/3D boxes after importing."),
 ) -> None:
-    """Build a dataset from your own images, masks, depth maps, captions and identity images."""
+    """Build a dataset from your own files.
+
+    Images, masks, depth maps, captions and identity images."""
     from ..data.importer import ImportOptions, import_folder
 
     opts = ImportOptions(masks=masks, depth=depth, identity=identity, captions=captions, fov=fov,

@@ -25,7 +25,9 @@ def edit(
                                          help="Also accept this name in the Host header (a DNS name other machines "
                                               "use for this one with --host 0.0.0.0); repeatable."),
 ) -> None:
-    """Edit a scene in the browser: drag 2D and 3D placements, see the maps live, save the same file."""
+    """Edit a scene in the browser.
+
+    Drag 2D and 3D placements, see the maps live, save the same file."""
     with user_errors():
         try:
             import uvicorn

@@ -15,11 +15,12 @@ import typer
 
 from ..errors import ConfigError
 from ._app import app
-from .common import DTYPE_HELP, command_line, console, progress_bars, user_errors
+from .common import DTYPE_HELP, announce_estimate, command_line, console, progress_bars, user_errors
 from .outputs import MAX_COUNT, check_finite
 
-eval_app = typer.Typer(help="Evaluate renders with the paper's metrics (DINO-I, SigLIP-I/T, depth MSE, CLIP-IQA, "
-                            "MUSIQ), from local weights only.", no_args_is_help=True, rich_markup_mode=None)
+eval_app = typer.Typer(help="Evaluate renders with the paper's metrics.\n\nDINO-I, SigLIP-I/T, depth MSE, CLIP-IQA, "
+                            "MUSIQ, from local weights only. Commands: make-set, run, score, tiny-weights, toyworld.",
+                       no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(eval_app, name="eval")
 
 WEIGHT_HELP = "Local folder of the {} (overrides eval.toml). Never downloaded."
@@ -39,9 +40,11 @@ def progress_bar(label: str) -> Iterator[Callable[[int], Callable[[str], None]]]
 @eval_app.command("make-set")
 def make_set_cmd(
     dataset: Path = typer.Argument(..., help="Dataset folder (holds index.jsonl)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder to write the eval set into."),
-    single: int = typer.Option(200, "--single", min=0, help="Single-subject samples to take (paper: 200)."),
-    multi: int = typer.Option(510, "--multi", min=0, help="Multi-subject samples to take (paper: 510)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder to write the eval set into (default: "
+                                       "beside DATASET, as <name>.evalset)."),
+    single: int = typer.Option(20, "--single", min=0, help="Single-subject samples to take (default 20, minutes "
+                               "to render on a CPU; the paper's set: --single 200 --multi 510)."),
+    multi: int = typer.Option(40, "--multi", min=0, help="Multi-subject samples to take (default 40; paper: 510)."),
     structure: Optional[list[str]] = typer.Option(None, "--structure", help="Structure mode of the cases "
                                                   "(repeatable; one case per sample and mode) (default: mask_depth)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the random choice of samples."),
@@ -50,9 +53,12 @@ def make_set_cmd(
                                       "the method `ground-truth`."),
     force: bool = typer.Option(False, "--force", help="Rebuild a set that already exists in --out."),
 ) -> None:
-    """Build an eval set from a dataset: seeded single/multi-subject split, self-contained `.sigma` cases."""
+    """Build an eval set from a dataset.
+
+    A seeded single/multi-subject split, as self-contained `.sigma` cases."""
     from ..eval.make_set import make_set
 
+    out = out or dataset.with_name(dataset.name + ".evalset")
     with user_errors():
         if single == 0 and multi == 0:  # was "the dataset has no sample with the annotations of mask_depth"
             raise ConfigError("--single 0 --multi 0 asks for no samples", hint="take at least one, e.g. --single 10")
@@ -70,9 +76,10 @@ def make_set_cmd(
 @eval_app.command("run")
 def run(
     set_dir: Path = typer.Argument(..., metavar="SET", help="Eval set folder (holds evalset.json)."),
-    base: Optional[str] = typer.Option(None, "--base", "--model", help="Flux Kontext diffusers folder "
+    base: Optional[str] = typer.Option(None, "--base", help="Flux Kontext diffusers folder "
                                        "[env SIGMASCENE_BASE] (or the config file; none: the embedded demo "
                                        "model)."),
+    old_base: Optional[str] = typer.Option(None, "--model", hidden=True),  # old spelling of --base
     lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors (or env SIGMASCENE_LORA)."),
     mode: str = typer.Option("single", "--mode", help="single (all subjects in one pass) | iterative (baseline)."),
     method: Optional[str] = typer.Option(None, "--method", "-m", help="Name of the renders/ folder and table row "
@@ -89,10 +96,13 @@ def run(
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N (default: cuda if present)."),
     dtype: str = typer.Option("auto", "--dtype", help=DTYPE_HELP),
 ) -> None:
-    """Render every case of a set (resumable: finished cases are skipped), into SET/renders/METHOD/."""
+    """Render every case of an eval set.
+
+    Resumable: finished cases are skipped. Writes into SET/renders/METHOD/."""
     from ..eval.weights import force_offline
 
     force_offline()
+    base = base or old_base
     from ..eval.evalset import EvalSet
     from ..eval.runner import RunOptions, check_setting, default_method, run_set, select_cases
     from ..model.loading import quiet_libraries
@@ -120,6 +130,13 @@ def run(
                                             lora_source=choice.lora_source))
         if not force and evalset.render_dir(name).is_dir():
             check_setting(evalset.render_dir(name), options)  # before minutes of model loading
+        if choice.demo:  # another model's speed is unknown before it loads
+            from ..eval.toyworld.session import DEMO_ITERATIVE_S_PER_SUBJECT, DEMO_SINGLE_S
+
+            announce_estimate(sum(DEMO_SINGLE_S if mode == "single" else
+                                  DEMO_ITERATIVE_S_PER_SUBJECT * max(1, len(c.references)) for c in cases),
+                              f"eval run ({len(cases)} cases)", "--limit N renders the first N; a later run "
+                              "resumes where this one stops")
         quiet_libraries()
         with console.status("loading the model..."):
             pipe = load_model(RenderOptions(base=base, loras=[lora] if lora else [], device=device or "auto",
@@ -162,7 +179,9 @@ def score(
     force: bool = typer.Option(False, "--force", help="Rescore cases even when cached scores are current."),
     device: Optional[str] = typer.Option(None, "--device", help="torch device (default: cuda when available)."),
 ) -> None:
-    """Score every render of a set: per-case CSV, the paper-layout summary table, the worst cases as a PNG."""
+    """Score every render of an eval set.
+
+    A per-case CSV, the paper-layout summary table, the worst cases as a PNG."""
     from ..eval.weights import force_offline
 
     force_offline()  # before transformers is imported: huggingface_hub reads it once, at import
@@ -170,13 +189,16 @@ def score(
 
     from ..errors import SigmaError
     from ..eval.evalset import EvalSet
-    from ..eval.report import paper_rows, print_table, to_markdown
+    from ..eval.report import heading, paper_rows, print_table, to_markdown
     from ..eval.score_run import resolve_weights, run_scoring
     from ..eval.weights import Weights
 
     if by not in ("group", "count"):
         with user_errors():
             raise SigmaError(f"--by must be `group` or `count`, got {by!r}")
+    from ..model.loading import quiet_libraries
+
+    quiet_libraries()
     with user_errors():
         evalset = EvalSet.load(set_dir)
         flags = Weights.from_mapping({k: v for k, v in dict(dino=dino, siglip=siglip, depth=depth, clip=clip,
@@ -189,12 +211,16 @@ def score(
     if not report.scores:
         console.print(f"[yellow]no renders found under {evalset.root / 'renders'}; render with "
                       f"`sigmascene eval run {set_dir} ...` or copy images there as renders/METHOD/CASE.png[/yellow]")
-    rows = report.rows + (paper_rows() if paper else [])
+    # the paper's rows stand only beside scores from the paper's backbones (report.caveat says when they are not)
+    rows = report.rows + (paper_rows() if paper and report.caveat is None else [])
     out_console = Console(highlight=False)
     if out_console.is_terminal:
-        print_table(rows, report.metrics, out_console, title=f"sigmascene eval · {evalset.name}")
+        print_table(rows, report.metrics, out_console, title=f"sigmascene eval · {evalset.name}", note=report.caveat)
     else:  # piped or logged: a markdown table, never squeezed to 80 columns, pastes into a paper or an issue
-        print(to_markdown(rows, report.metrics), end="")
+        print(heading(report.caveat) + to_markdown(rows, report.metrics), end="")
+    if paper and report.caveat is not None:
+        console.print("the paper's rows are left out: they were scored with other backbones (docs/eval.md)",
+                      style="dim", markup=False, highlight=False)
     for line in dict.fromkeys(report.skipped.values()):  # SigLIP-I and SigLIP-T share one backbone: one line
         console.print(f"missing: {line}", style="yellow", markup=False, soft_wrap=True, highlight=False)
     for f in report.files:
@@ -209,7 +235,9 @@ def score(
 def tiny_weights(
     out: Path = typer.Argument(..., help="Folder to write dino/, siglip/, depth/, clip/ and eval.toml into."),
 ) -> None:
-    """Write tiny random-weight backbones (a smoke test of a set's plumbing; their scores mean nothing)."""
+    """Write tiny random-weight metric backbones.
+
+    A smoke test of a set's plumbing: their scores mean nothing."""
     from ..testing.tiny_eval import save_tiny_weights
 
     with user_errors():
@@ -220,10 +248,14 @@ def tiny_weights(
 
 @eval_app.command("toyworld")
 def toyworld(
-    count: int = typer.Option(200, "--count", min=1, max=MAX_COUNT, help="Held-out scenes per subject count N."),
+    count: int = typer.Option(5, "--count", min=1, max=MAX_COUNT, help="Held-out scenes per subject count N "
+                              "(default 5: minutes on a laptop CPU; the table in README used 20, --count 200 is "
+                              "the full-size run)."),
     subjects: str = typer.Option("1-10", "--subjects", help="Subject counts: LOW-HIGH, N, or N,M,..."),
-    model: str = typer.Option("demo", "--model", help="demo (the embedded model) unless --base is given."),
-    base: Optional[str] = typer.Option(None, "--base", help="Flux Kontext diffusers folder to evaluate instead."),
+    # `--model` names a folder nowhere else; the embedded demo model is what runs when no --base is given
+    model: str = typer.Option("demo", "--model", hidden=True),
+    base: Optional[str] = typer.Option(None, "--base", help="Flux Kontext diffusers folder to evaluate (default: "
+                                       "the embedded demo model)."),
     lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors for --base."),
     out: Path = typer.Option(Path("toyworld-eval"), "--out", "-o", help="Folder for scenes, renders and report."),
     modes: str = typer.Option("single,iterative", "--modes", help="Comma list of single, iterative."),
@@ -246,7 +278,9 @@ def toyworld(
                                 "them (its `background` photo); also reports the share of pixels outside the "
                                 "blend region left unchanged."),
 ) -> None:
-    """Toy-world eval: held-out synthetic scenes, single pass vs iterative, identity/occlusion/placement per N."""
+    """Evaluate on held-out toy-world scenes.
+
+    Single pass vs iterative: identity, occlusion and placement per subject count N."""
     from ..eval.weights import force_offline
 
     with user_errors():
@@ -255,7 +289,7 @@ def toyworld(
     from rich.console import Console
 
     from ..eval.toyworld import report as tw_report
-    from ..eval.toyworld.session import ToyworldRequest, run_toyworld
+    from ..eval.toyworld.session import ToyworldRequest, estimate_seconds, run_toyworld
     from ..model.loading import quiet_libraries
 
     req = ToyworldRequest(out=out, count=count, subjects=subjects, model=model, base=base, lora=lora, modes=modes,
@@ -263,6 +297,8 @@ def toyworld(
                           docs=docs, workers=workers, device=device, dtype=dtype,
                           insert=insert)
     with user_errors():
+        announce_estimate(estimate_seconds(req), f"eval toyworld (--count {count} x N {subjects})",
+                          "--count 5 finishes in minutes; it resumes where it stops (Ctrl-C keeps what is done)")
         quiet_libraries()
         try:
             with _bars() as start:

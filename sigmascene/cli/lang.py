@@ -27,7 +27,9 @@ def check(
     safe: bool = typer.Option(False, "--safe", help=SAFE_HELP),
     root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
 ) -> None:
-    """Parse and validate scene files and the files they name; print `ok` or every error with its location."""
+    """Check scene files and the files they name.
+
+    Prints `ok`, or every error with its location (syntax, values, names, missing files) in one run."""
     from ..compiler.filecheck import check_scene_file
 
     overrides = parse_sets(set_)

@@ -15,7 +15,7 @@ from ..errors import SigmaError
 from ..core.files import save_image_atomic
 from ..core.vocab import routing_intensity
 from ._app import app
-from .outputs import preview_pnginfo, refuse_foreign_preview
+from .outputs import BESIDE, beside, beside_help, preview_pnginfo, refuse_foreign_preview
 from .common import ROOT_HELP, SAFE_HELP, SET_HELP, console, load_scene, parse_identity_size, scene_root, user_errors
 
 
@@ -37,7 +37,8 @@ def _report_warnings(compiled) -> None:
 @app.command("compile")
 def compile_cmd(
     file: Path = typer.Argument(..., help="`.sigma` scene file."),
-    out: Path = typer.Option(..., "-o", "--out", help="Output folder for control.png, identity.png, manifest.json."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder for control.png, identity.png, "
+                                       f"manifest.json ({beside_help('compile', '/')})."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP, metavar="NAME=VALUE"),
     identity_size: Optional[str] = typer.Option(None, "--identity-size", metavar="HxW",
                                                 help="Size of one identity block (default: half the canvas)."),
@@ -46,7 +47,10 @@ def compile_cmd(
     safe: bool = typer.Option(False, "--safe", help=SAFE_HELP),
     root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
 ) -> None:
-    """Compile a scene into the SIGMA control image I_C, identity dictionary I_S and manifest.json."""
+    """Compile a scene into SIGMA's control maps.
+
+    The control image I_C, the identity dictionary I_S and manifest.json."""
+    out = out or beside(file, "compile")
     compiled = _compile(file, set_, identity_size, scene_root(safe, root))
     _report_warnings(compiled)
     with user_errors():
@@ -79,16 +83,18 @@ def preview(
     maps: bool = typer.Option(False, "--maps",
                               help="Contact sheet: layout, IR_asc, IR_desc, depth, identity dictionary."),
     out: Optional[Path] = typer.Option(None, "-o", "--out",
-                                       help="PNG to write (default: beside FILE, <name>.preview.png with --maps, "
-                                            "else <name>.layout.png)."),
+                                       help=f"PNG to write ({beside_help('layout')}; with --maps "
+                                            f"<name>{BESIDE['preview']})."),
     open_: bool = typer.Option(False, "--open", help="Open the picture in an image viewer when one exists."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP, metavar="NAME=VALUE"),
     safe: bool = typer.Option(False, "--safe", help=SAFE_HELP),
     root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing PNG that is not a sigmascene preview."),
 ) -> None:
-    """Draw the scene's layout (or, with --maps, every compiled map) into one PNG."""
-    path = out or file.with_name(f"{file.stem}.{'preview' if maps else 'layout'}.png")
+    """Draw the scene's layout into one PNG.
+
+    With --maps: every compiled map, as one contact sheet."""
+    path = out or beside(file, "preview" if maps else "layout")
     with user_errors():
         if path.suffix.lower() != ".png":
             raise SigmaError(f"preview writes PNG files; -o should end in .png, got {path}")

@@ -16,6 +16,22 @@ from typing import Iterable
 from ..errors import ConfigError
 from ..core.files import png_mark, refuse_unmarked_png
 
+#: One rule for every command's outputs without -o: beside the scene file, named after it (README, "Where outputs
+#: go"). living_room.sigma -> living_room.png, living_room.sheet.png, living_room.layout.png, living_room.maps/ ...
+BESIDE = {"render": ".png", "sheet": ".sheet.png", "layout": ".layout.png", "preview": ".preview.png",
+          "compile": ".maps"}
+
+
+def beside(scene: Path, what: str) -> Path:
+    """Where `what` (a key of BESIDE) goes for `scene` when no -o is given."""
+    return scene.with_name(scene.stem + BESIDE[what])
+
+
+def beside_help(what: str, extra: str = "") -> str:
+    """The help text of an -o option, saying the default the rule resolves to."""
+    return f"default: beside FILE, as <name>{BESIDE[what]}{extra}"
+
+
 #: The most samples/scenes a --count takes: 10**20 was an OverflowError traceback (data build) or ran for ever.
 MAX_COUNT = 10**9
 

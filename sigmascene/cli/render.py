@@ -14,7 +14,7 @@ import typer
 
 from ..errors import ConfigError
 from ._app import app
-from .outputs import check_finite, refuse_foreign_renders
+from .outputs import beside, beside_help, check_finite, refuse_foreign_renders
 from .common import (DTYPE_HELP, ROOT_HELP, SAFE_HELP, SET_HELP, console, load_scene, parse_identity_size, parse_sets,
                      progress_bars, scene_root, user_errors)
 
@@ -22,7 +22,7 @@ from .common import (DTYPE_HELP, ROOT_HELP, SAFE_HELP, SET_HELP, console, load_s
 @app.command()
 def render(
     file: Path = typer.Argument(..., help="The `.sigma` scene to render."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Image path (default: <scene>.png)."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help=f"Image path ({beside_help('render')})."),
     output: Optional[Path] = typer.Option(None, "--output", hidden=True, help="Old spelling of --out."),
     base: Optional[str] = typer.Option(None, "--base", help="Flux Kontext diffusers folder (or env SIGMASCENE_BASE, "
                                        "or the config file; none: the embedded demo model)."),
@@ -61,10 +61,16 @@ def render(
     root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing image or .json that an earlier "
                                "render did not write."),
+    sheet: bool = typer.Option(True, "--sheet/--no-sheet", help="With the demo model: also write "
+                               "<image>.sheet.png, layout | routing map | render at a readable size."),
 ) -> None:
-    """Render a scene with SIGMA: every subject placed and identity-preserved in one pass per step."""
+    """Render a scene into an image.
+
+    SIGMA: every subject placed and identity-preserved in one pass per step."""
     from ..model.loading import quiet_libraries
-    from ..rendering.render import RenderOptions, check_options, output_paths, render_scene, save_render
+    from ..core.files import refuse_unmarked_png
+    from ..rendering.render import (RenderOptions, check_options, choose_model, output_paths, render_scene,
+                                    save_render, save_sheet, sheet_path)
 
     with user_errors():
         check_finite("--guidance", guidance)
@@ -77,19 +83,26 @@ def render(
                                 blend_margin=blend_margin, feather=feather)
         check_options(options)
         sets = parse_sets(set_)
-        target = Path(out or output or Path(file).with_suffix(".png").name)
+        target = Path(out or output or beside(Path(file), "render"))
         output_paths(target, [0])  # a wrong suffix is refused before minutes of rendering
         scene = load_scene(file, set_, scene_root(safe, root))
         first = scene.seed if seed is None else seed
-        refuse_foreign_renders(output_paths(target, [first + k for k in range(batch)]), force)
+        images = output_paths(target, [first + k for k in range(batch)])
+        refuse_foreign_renders(images, force)
+        sheet = sheet and choose_model(options).demo
+        for image in images if sheet else []:
+            refuse_unmarked_png(sheet_path(image), force, "render sheet", "-o")
         quiet_libraries()  # the CLI's own output only; the library never touches global logging
         with progress_bars() as bars:  # a bar on a terminal, plain lines in a log
             task = bars.add("rendering", None, unit="steps")
             result = render_scene(scene, options, note=_note, progress=lambda step, total: task.update(step, total),
                                   source=file, sets=sets)
-        for path, side in zip(save_render(result, target), result.sidecars):
+        for k, (path, side) in enumerate(zip(save_render(result, target), result.sidecars)):
             console.print(f"wrote {path} and {path.with_suffix('.json').name} "
                           f"({side['timings'].get('denoise_s', 0.0):.1f} s denoising)")
+            if sheet:
+                console.print(f"wrote {save_sheet(result, k, path)} (asked vs got, upscaled to read)",
+                              soft_wrap=True, markup=False, highlight=False)
 
 
 def _note(message: str) -> None:

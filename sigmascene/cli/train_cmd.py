@@ -33,7 +33,9 @@ def train_cmd(
     force: bool = typer.Option(False, "--force", help="With --init: overwrite an existing file."),
     config_opt: Optional[Path] = typer.Option(None, "--config", "-c", hidden=True),
 ) -> None:
-    """Train the SIGMA LoRA on Flux Kontext with the paper's recipe (resumable; multi-GPU under accelerate)."""
+    """Train the SIGMA LoRA on Flux Kontext.
+
+    The paper's recipe; resumable; multi-GPU under accelerate."""
     from ..train.config_file import load_config, write_default
 
     if config is None:
@@ -49,7 +51,10 @@ def train_cmd(
         if config is None:
             raise SigmaError("no config given", hint="create one with `sigmascene train --init cfg.toml`")
         cfg = load_config(config, set_)
+        from ..model.loading import quiet_libraries
         from ..train.loop import train
+
+        quiet_libraries()  # the trainer's lines only; `sigmascene -v train ...` shows the libraries' warnings
 
         with progress_bars() as bars:
             tasks: dict[str, ProgressTask] = {}
@@ -67,8 +72,7 @@ def train_cmd(
     if result.interrupted:
         console.print(resume_hint(cfg.run_dir, config, set_), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(130)
-    if result.lora is not None:
-        console.print(f"LoRA: {result.lora}", highlight=False)
+    # the LoRA's path is in the trainer's own last line ("done: N steps, LoRA at ..."): said once
 
 
 def _shown(path: Path) -> str:

@@ -151,5 +151,16 @@ def check_scene_file(path: str | Path, *, overrides: dict[str, str] | None = Non
         reported = {(d.loc.file, d.loc.line, d.loc.column) for d in found if d.loc is not None}
         files = [f for f in parsed_files(path, limit)
                  if f[2] is None or (f[2].file, f[2].line, f[2].column) not in reported]
-        return found + _check_all(files)
+        return in_source_order(found + _check_all(files), str(path))
     return [] if syntax_only else check_files(scene)
+
+
+def in_source_order(diags: list[Diagnostic], root: str) -> list[Diagnostic]:
+    """Language and file errors merged as a reader meets them: command-line ones (no location) first, then the
+    scene file top to bottom, then other files (includes) by name. Stable: one place's errors keep their order."""
+    def key(d: Diagnostic) -> tuple:
+        if d.loc is None:
+            return (0, 0, "", 0, 0)
+        return (1, int(d.loc.file != root), d.loc.file, d.loc.line, d.loc.column)
+
+    return sorted(diags, key=key)

@@ -91,9 +91,12 @@ def to_markdown(rows: Sequence[SummaryRow], metrics: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_table(rows: Sequence[SummaryRow], metrics: Sequence[str], console, title: str = "sigmascene eval") -> None:
+def print_table(rows: Sequence[SummaryRow], metrics: Sequence[str], console, title: str = "sigmascene eval",
+                note: str | None = None) -> None:
     from rich.table import Table
 
+    if note:
+        console.print(note, style="bold yellow", markup=False, highlight=False)
     table = Table(title=title, show_lines=False)
     for i, h in enumerate(header(metrics)):
         table.add_column(h, justify="left" if i < 3 else "right")
@@ -130,10 +133,17 @@ def write_subject_csv(scores: Iterable[CaseScore], path: Path) -> Path:
     return path
 
 
-def write_summary(rows: Sequence[SummaryRow], metrics: Sequence[str], folder: Path) -> list[Path]:
+def heading(note: str | None) -> str:
+    """The line above a table scored with backbones other than the paper's ("" when they are the paper's)."""
+    return f"**{note}**\n\n" if note else ""
+
+
+def write_summary(rows: Sequence[SummaryRow], metrics: Sequence[str], folder: Path,
+                  note: str | None = None) -> list[Path]:
+    """summary.md (with the `note` heading when the backbones are not the paper's) and summary.csv."""
     folder.mkdir(parents=True, exist_ok=True)
     md = folder / "summary.md"
-    md.write_text(to_markdown(rows, metrics), encoding="utf-8")
+    md.write_text(heading(note) + to_markdown(rows, metrics), encoding="utf-8")
     out = folder / "summary.csv"
     with out.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .backbones import caveat
 from .evalset import EvalSet
 from .grid import worst_grid
 from .metrics import load_suite, metric_keys
@@ -26,6 +27,7 @@ class ScoreReport:
     skipped: dict[str, str]  # metric key -> the line saying what is missing
     files: list[Path] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # ("method/case", reason): not scored
+    caveat: str | None = None  # the heading line when the backbones are not the paper's (backbones.caveat)
 
 
 def resolve_weights(evalset: EvalSet, config: Path | None, flags: Weights) -> Weights:
@@ -58,9 +60,10 @@ def run_scoring(evalset: EvalSet, weights: Weights, *, methods: Sequence[str] | 
     rows = summarize(scores, by=by)
     out = out or evalset.root / "report"
     files = [write_case_csv(scores, out / "cases.csv"), write_subject_csv(scores, out / "subjects.csv")]
-    files += write_summary(rows, shown, out)
+    note = caveat(weights)
+    files += write_summary(rows, shown, out, note)
     grid = worst_grid(evalset.root, scores, out / "worst.png", k=worst, metrics=shown) if worst > 0 else None
     if grid is not None:
         files.append(grid)
     return ScoreReport(scores, rows, shown, {k: suite.skipped[k] for k in keys if k in suite.skipped}, files,
-                       failed)
+                       failed, note)

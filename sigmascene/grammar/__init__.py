@@ -11,9 +11,11 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ..scene.values import ParamRef
+from ..errors import Diagnostic, SceneValidationError, SigmaError
+from ..scene.values import ParamRef, _caller_loc
 from .lower import lower
 from .parser import parse_source
+from .params import SET_LABEL
 from .printer import print_scene
 from .sources import SCENE_SUFFIX, read_scene_file
 
@@ -27,13 +29,13 @@ Root = str | Path | bool | None
 
 def parse_text(text: str, *, file: str = "<string>", base_dir: str | Path | None = None,
                overrides: Mapping[str, str] | None = None, fragment: bool = False, root: Root = None,
-               quote: bool = True) -> "Scene":
+               quote: bool = True, override_label: str = SET_LABEL) -> "Scene":
     """Parse and validate `.sigma` text. `root` confines every file the scene names (include, ref, mask, depth
     map, mesh) to that folder after resolving symlinks; True means `base_dir`. None reads anywhere."""
     base = Path(base_dir) if base_dir is not None else (Path(file).parent if not file.startswith("<") else Path.cwd())
     limit = _root(root, base)
     scene = lower(parse_source(text, file, quote=quote), base_dir=base, overrides=overrides or {},
-                  fragment=fragment, root_dir=limit)
+                  fragment=fragment, root_dir=limit, override_label=override_label)
     if not fragment:
         scene.validate_scene()
     return scene
@@ -95,6 +97,14 @@ def dumps(scene: "Scene") -> str:
 
 def with_params(scene: "Scene", **values: Any) -> "Scene":
     """The scene with its `param`s set to `values`, every `$name` use moved with them — what `--set NAME=VALUE`
-    does to a file (the scene goes through its own text, so the language's rules apply unchanged)."""
-    return loads(dumps(scene), file=scene.file or "<python>", base_dir=scene.base_dir,
-                 overrides={k: str(float(v)) if isinstance(v, ParamRef) else str(v) for k, v in values.items()})
+    does to a file (the scene goes through its own text, so the language's rules apply unchanged).
+
+    Any mistake is a SceneValidationError located at the caller's line: the text it went through is the
+    scene's printed form, a file the caller never saw, so its lines would point nowhere useful."""
+    overrides = {k: str(float(v)) if isinstance(v, ParamRef) else str(v) for k, v in values.items()}
+    try:
+        return parse_text(dumps(scene), file=scene.file or "<python>", base_dir=scene.base_dir, overrides=overrides,
+                          override_label="with_params({name}=...)")
+    except SigmaError as err:
+        here = _caller_loc(outside=Path(__file__).resolve().parent.parent)
+        raise SceneValidationError([Diagnostic(d.message, here, d.hint) for d in err.diagnostics]) from None

@@ -10,12 +10,13 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import Diagnostic, SigmaError, SourceLoc
+from ..errors import Diagnostic, SceneValidationError, SigmaError, SigmaSyntaxError, SourceLoc, did_you_mean
 from ..core.paths import confine
 from ..scene import (MAX_SUBJECTS, SUPPORTED_VERSIONS, Camera, Canvas, Include, Node, Param, Relation, Scene, Subject)
 from .background import finish_background, lower_background
 from .comments import attach_comments
 from .lowering import Lowering
+from .params import SET_LABEL
 from .placements import lower_placement
 from .parser import (BlockStmt, CanvasStmt, ParamStmt, ParsedFile, RelationStmt, Scalar, Stmt, SubjectStmt, Text,
                      ValueStmt, parse_source)
@@ -28,9 +29,10 @@ MAX_ERRORS = 50
 
 
 def lower(root: ParsedFile, *, base_dir: Path, overrides: Mapping[str, str], fragment: bool = False,
-          root_dir: Path | None = None) -> Scene:
-    """`root_dir`, when set, confines every file the scene names to that folder (see sigmascene.core.paths)."""
-    return _Lowerer(root, base_dir, overrides, fragment, root_dir).run()
+          root_dir: Path | None = None, override_label: str = SET_LABEL) -> Scene:
+    """`root_dir`, when set, confines every file the scene names to that folder (see sigmascene.core.paths);
+    `override_label` names the overrides in their errors (`--set {name}`)."""
+    return _Lowerer(root, base_dir, overrides, fragment, root_dir, override_label).run()
 
 
 MAX_TEXT_SEED = 2**53  # the largest whole number a float (how the parser reads numbers) holds exactly
@@ -74,8 +76,13 @@ class _Lowerer(Lowering):
                 self.scene.includes.append(inc)
                 self.anchor(st, inc, "")
         if self.diags:
+            if not self.fragment:  # names, mentions, cycles: independent of the values that failed above
+                # partial: with errors above, a scene without subjects is what they left, not a new mistake
+                for d in self.scene.problems(failed=self.failed, partial=True) + self.cut_relation_problems():
+                    self.diags.append(d)
+                    self.kinds[id(d)] = SceneValidationError
             kinds = {self.kinds.get(id(d), SigmaError) for d in self.diags}
-            diags = self.diags
+            diags = self.in_source_order(self.diags)
             if len(diags) > MAX_ERRORS:  # like a compiler's -fmax-errors: a mangled file is not 10,000 messages
                 diags = diags[:MAX_ERRORS] + [Diagnostic(f"{len(diags) - MAX_ERRORS} more errors not shown", None,
                                                          "fix the ones above first", severity="note")]
@@ -83,10 +90,35 @@ class _Lowerer(Lowering):
         attach_comments(self.comments, self.anchors, self.root.path, self.scene)
         return self.scene
 
+    def cut_relation_problems(self) -> list[Diagnostic]:
+        """`behind NAME` / `in_front_of NAME` of a subject that was not built (a syntax error cut it, or a value in
+        it failed): a misspelt NAME there is a mistake of its own, reported like any other relation's."""
+        names = [s.name for s in self.scene.subjects] + list(self.failed)
+        out = []
+        for owner, rel in self.cut_relations:
+            if rel.target != owner and rel.target not in names:
+                out.append(Diagnostic(f"unknown subject '{rel.target}' in `{rel.kind}`", rel.field_loc("target"),
+                                      did_you_mean(rel.target, names)))
+        return out
+
+    def in_source_order(self, diags: list[Diagnostic]) -> list[Diagnostic]:
+        """Errors as a reader meets them: command-line ones first, then by file (as included), line, column."""
+        files = {f: i for i, f in enumerate(self.comments)}
+
+        def key(d: Diagnostic) -> tuple:
+            if d.loc is None:
+                return (0, 0, 0, 0)
+            return (1, files.get(d.loc.file, len(files)), d.loc.line, d.loc.column)
+
+        return sorted(diags, key=key)
+
     def expand(self, pf: ParsedFile,
                stack: list[tuple[Path | None, SourceLoc | None]]) -> list[tuple[ParsedFile, Stmt]]:
         """Statements of a file with its includes spliced in where they stand; include cycles are errors."""
         self.comments[pf.path] = pf.comments
+        if pf.errors:  # syntax errors the parser recovered from: reported with everything else found below
+            self.absorb(SigmaSyntaxError(pf.errors))
+            self.failed.update(pf.broken)
         out = []
         for st in pf.stmts:
             out.append((pf, st))
@@ -123,7 +155,10 @@ class _Lowerer(Lowering):
         for pf, st in flat:
             by_file.setdefault(pf.path, []).append(st)
         root_stmts = by_file.get(self.root.path, [])
-        if not self.fragment and (not root_stmts or root_stmts[0].kind != "version"):
+        first_error = next((d.loc for d in self.root.errors if d.loc is not None), None)
+        cut_first = first_error is not None and (not root_stmts or (first_error.line, first_error.column)
+                                                 <= (root_stmts[0].loc.line, root_stmts[0].loc.column))
+        if not self.fragment and not cut_first and (not root_stmts or root_stmts[0].kind != "version"):
             loc = root_stmts[0].loc if root_stmts else SourceLoc(self.root.path, 1, 1)
             self.error("a scene file must start with its language version, `sigma 1`", loc,
                        f"add `sigma {SUPPORTED_VERSIONS[-1]}` as the first line")
@@ -235,8 +270,10 @@ class _Lowerer(Lowering):
         seen: dict[str, Stmt] = {}
         relations: list[Relation] = []
         item_anchors: list[tuple[Stmt, Node | None, str]] = []
-        ok = True
+        ok = not st.broken  # a syntax error cut it: its items are checked, the subject is not built
         for it in st.items:
+            if st.broken and pf.touched(it):  # what is left of a cut item says nothing about the file
+                continue
             if isinstance(it, RelationStmt):
                 rel = Relation(kind=it.kind[2:], target=it.target)
                 rel._loc, rel._locs["target"] = it.loc, it.target_loc
@@ -269,6 +306,10 @@ class _Lowerer(Lowering):
             else:
                 assert isinstance(it.value, Text)  # the grammar: ref / depth_map "path"
                 fields[key], raws[key] = self.path(it.value, pf, key.replace("_", " ")), it.value
+        if st.broken:
+            self.failed[name] = name_loc
+            self.cut_relations += [(name, rel) for rel in relations]  # their names are still checked
+            return
         if "ref" not in seen:
             self.error(f"subject '{name}' has no `ref` (its identity reference image)", name_loc,
                        f'add `ref "refs/{name}.png"` inside the braces')
@@ -278,10 +319,14 @@ class _Lowerer(Lowering):
                        "add one of box2d (...), box3d { ... }, mask \"...\", polygon (...) (...) (...), mesh \"...\"")
             ok = False
         if not ok:
+            self.failed[name] = name_loc
+            self.cut_relations += [(name, rel) for rel in relations]
             return
         fields["relations"] = relations
         node = self.make(Subject, st, fields, raws)
         if node is None:
+            self.failed[name] = name_loc
+            self.cut_relations += [(name, rel) for rel in relations]
             return
         node._locs["name"] = name_loc
         self.scene.subjects.append(node)

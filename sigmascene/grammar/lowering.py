@@ -15,11 +15,11 @@ from typing import Any, Mapping
 
 from pydantic import ValidationError
 
-from ..errors import Diagnostic, SigmaError, SourceLoc
+from ..errors import Diagnostic, SceneValidationError, SigmaError, SourceLoc
 from ..core.paths import confine
 from ..scene import Node, Scene
 from .comments import Anchor
-from .params import ParamTable
+from .params import SET_LABEL, ParamTable
 from .parser import ParsedFile, Scalar, Stmt, Text, Value, Vec
 
 _UNITS = {"length": ("m", "cm"), "angle": ("deg", "rad"), "coord": ("px",), "pixels": ("px",), "plain": ()}
@@ -29,7 +29,7 @@ class Lowering:
     """Collects diagnostics instead of raising them, so one run reports every problem of a file."""
 
     def __init__(self, root: ParsedFile, base_dir: Path, overrides: Mapping[str, str], fragment: bool,
-                 root_dir: Path | None = None):
+                 root_dir: Path | None = None, override_label: str = SET_LABEL):
         self.root, self.base_dir, self.overrides, self.fragment = root, base_dir, overrides, fragment
         self.root_dir = root_dir
         self.diags: list[Diagnostic] = []
@@ -38,7 +38,10 @@ class Lowering:
         self.scene = Scene()
         self.scene._file, self.scene._base_dir, self.scene._root = root.path, base_dir, root_dir
         self.first: dict[str, SourceLoc] = {}
-        self.params = ParamTable(self.error)
+        # subjects written in the file but not built (a syntax or value error): not "unknown" where named
+        self.failed: dict[str, SourceLoc] = {}
+        self.cut_relations: list[tuple[str, Any]] = []  # (subject, Relation) of subjects not built
+        self.params = ParamTable(self.error, self.bad_value, override_label)
         self.anchors: list[Anchor] = []
         self.comments: dict[str, list] = {}
 
@@ -49,6 +52,11 @@ class Lowering:
 
     def error(self, msg: str, loc: SourceLoc | None, hint: str | None = None, related=None) -> None:
         self.diags.append(Diagnostic(msg, loc, hint, related=related or []))
+
+    def bad_value(self, msg: str, hint: str | None = None) -> None:
+        """A mistake in a value given from outside the file (`--set`, `with_params`): a SceneValidationError."""
+        self.error(msg, None, hint)
+        self.kinds[id(self.diags[-1])] = SceneValidationError
 
     def once(self, key: str, st: Stmt, what: str) -> bool:
         if key in self.first:

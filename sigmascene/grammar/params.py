@@ -17,9 +17,19 @@ Resolved = tuple[float | str, str | None]  # value, unit (None for strings and p
 _FAILED = object()
 
 
+#: How a value given from outside the file is named in its errors: `--set rug_x` on the command line;
+#: `with_params` passes its own label.
+SET_LABEL = "--set {name}"
+
+
 class ParamTable:
-    def __init__(self, error: Callable[..., None]):
+    def __init__(self, error: Callable[..., None], bad_value: Callable[[str, str | None], None] | None = None,
+                 label: str = SET_LABEL):
+        """`bad_value(message, hint)` reports a mistake in an override (a SceneValidationError: the value, not
+        the file, is wrong); `label` names where overrides come from."""
         self.error = error
+        self.bad_value = bad_value or (lambda msg, hint: error(msg, None, hint))
+        self.label = label
         self.stmts: dict[str, ParamStmt] = {}
         self.raws: dict[str, Scalar | Text] = {}
         self.memo: dict[str, object] = {}  # name -> Resolved, or _FAILED once its error is reported
@@ -35,17 +45,28 @@ class ParamTable:
         return self.raws[name]
 
     def apply_overrides(self, overrides: Mapping[str, str]) -> None:
+        """Each override replaces its param's value; a mistake is named after the override (`--set rug_x: ...`),
+        never located in a made-up file, and the rest of the scene is still checked."""
         for name, text in overrides.items():
+            where = self.label.format(name=name)
             if name not in self.stmts:
                 hint = did_you_mean(name, self.stmts) or (
                     f"params here: {', '.join(self.stmts)}" if self.stmts else "declare it with `param NAME = value`")
-                self.error(f"--set {name}={text}: the scene has no `param {name}`", None, hint)
+                self.bad_value(f"{where}: the scene has no `param {name}`", hint)
                 continue
             try:
-                self.raws[name] = parse_value(text)
-            except SigmaError as err:
-                for d in err.diagnostics:
-                    self.error(d.message, d.loc, d.hint)
+                value = parse_value(text)
+            except SigmaError:
+                self.bad_value(f"{where}: {text!r} is not a value: expected a number (0.4, 30 deg, 120 px) or a "
+                               f'"string"', 'text goes in double quotes, e.g. "corgi"')
+                continue
+            declared = self.raws[name]
+            if declared.param is None and isinstance(declared, Text) != isinstance(value, Text):
+                want = "a \"string\"" if isinstance(declared, Text) else "a number"
+                self.bad_value(f"{where}: expected {want} like the param's own value {declared.text}, got {text}",
+                               None)
+                continue
+            self.raws[name] = value
 
     def resolved(self) -> Iterator[tuple[ParamStmt, float | str, str | None]]:
         """Every declared param that resolves, in declaration order."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
@@ -19,6 +19,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from ..errors import Diagnostic, SigmaError, SigmaSyntaxError, SourceLoc, did_you_mean, remember_source
+from . import recovery
 
 GRAMMAR = Path(__file__).with_name("sigma.lark")
 # Bounds that keep a hostile file an error rather than a slow or huge parse (docs/language.md, "Limits").
@@ -160,6 +161,7 @@ class SubjectStmt(Stmt):
     name: str
     name_loc: SourceLoc
     items: list[Stmt]
+    broken: bool = False  # a syntax error inside it was skipped: what is left of it is checked, not built
 
 
 @dataclass
@@ -167,6 +169,14 @@ class ParsedFile:
     path: str
     stmts: list[Stmt]
     comments: list[Token]
+    errors: list[Diagnostic] = field(default_factory=list)  # syntax errors recovered from, in file order
+    broken: dict[str, SourceLoc] = field(default_factory=dict)  # subjects a syntax error removed or cut
+    cut: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)  # blanked (line, col) spans
+
+    def touched(self, st: Stmt) -> bool:
+        """True when recovery blanked part of `st` (its value would be a consequence of the syntax error)."""
+        a, b = (st.loc.line, st.loc.column), st.end
+        return any(s < b and a < e for s, e in self.cut)
 
 
 class _Build(Transformer):
@@ -238,20 +248,81 @@ def _decode_string(tok: Token, file: str) -> str:
 
 def parse_source(text: str, file: str, *, quote: bool = True) -> ParsedFile:
     """Parse one file's text into located statements (no includes followed, no meaning checked).
-    quote=False: diagnostics never print this text (it is not a `.sigma` file)."""
+    quote=False: diagnostics never print this text (it is not a `.sigma` file).
+
+    A syntax error does not stop the parse: it is kept in `errors`, the broken statement is skipped (see
+    recovery.py) and the rest is parsed, so one run reports every mistake. Callers raise `errors` (lowering does).
+    """
     text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark some editors write is not part of the scene
     remember_source(file, text, quote=quote)
     blank, comments = _lift_comments(text)
-    try:
-        tree = _lark().parse(blank, start="start")
-        stmts = _Build(file).transform(tree)
-    except UnexpectedInput as err:
-        raise SigmaSyntaxError(_syntax_error(err, text, file)) from None
-    except VisitError as err:
-        if isinstance(err.orig_exc, SigmaError):
-            raise err.orig_exc from None
-        raise
-    return ParsedFile(file, stmts, comments)
+    errors: list[Diagnostic] = []
+    broken = recovery.Broken()
+    resumed_at = -1
+    cut: list[tuple[int, int]] = []
+    tries = recovery.MAX_RECOVERIES if len(text) < recovery.BIG_TEXT else 3
+    for _ in range(tries):
+        try:
+            stmts = _Build(file).transform(_lark().parse(blank, start="start"))
+            break
+        except UnexpectedInput as err:
+            pos, at_end = _error_pos(err, blank)
+            if pos != resumed_at:  # at the point the last recovery resumed: its consequence, not a new mistake
+                errors.append(_syntax_error(err, text, file))
+        except VisitError as err:
+            if not isinstance(err.orig_exc, SigmaError):
+                raise
+            diag = err.orig_exc.diagnostics[0]
+            pos, at_end = _offset(blank, diag.loc), False
+            errors += err.orig_exc.diagnostics
+        start, resumed_at = recovery.resync(blank, pos, at_end, broken)
+        blank = recovery.blank(blank, start, resumed_at)
+        cut.append((start, resumed_at))
+    else:
+        errors.append(recovery.cap_note(len(errors)))
+        stmts = []
+    pf = ParsedFile(file, stmts, comments, errors)
+    for name, at in broken.names.items():
+        pf.broken[name] = _loc_at(text, at, file)
+    pf.cut = [(_line_col(text, s), _line_col(text, e)) for s, e in cut]
+    broken_at = {(loc.line, loc.column) for loc in pf.broken.values()}
+    for st in stmts:
+        if isinstance(st, SubjectStmt) and (st.loc.line, st.loc.column) in broken_at:
+            st.broken = True
+    return pf
+
+
+def _error_pos(err: UnexpectedInput, text: str) -> tuple[int, bool]:
+    """(offset, at end of file) of a Lark error. Lark's end-of-input token borrows the last token's position."""
+    if isinstance(err, UnexpectedToken):
+        if err.token.type == "$END":
+            return len(text), True
+        return int(err.token.start_pos or 0), False
+    if isinstance(err, UnexpectedEOF):
+        return len(text), True
+    return int(getattr(err, "pos_in_stream", 0) or 0), False
+
+
+def _offset(text: str, loc: SourceLoc | None) -> int:
+    if loc is None:
+        return 0
+    starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+    return min(len(text), starts[min(loc.line, len(starts)) - 1] + loc.column - 1)
+
+
+def _line_col(text: str, pos: int) -> tuple[int, int]:
+    return text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1
+
+
+def _loc_at(text: str, pos: int, file: str) -> SourceLoc:
+    return SourceLoc(file, *_line_col(text, pos))
+
+
+def raise_errors(pf: ParsedFile) -> ParsedFile:
+    """`pf`, or its syntax errors raised: for callers that cannot use a partly parsed file."""
+    if pf.errors:
+        raise SigmaSyntaxError(pf.errors)
+    return pf
 
 
 def parse_value(text: str) -> Scalar | Text:

@@ -5,6 +5,7 @@ everywhere and a missing file gives the same message.
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -82,18 +83,27 @@ def _lora_list(lora: Any) -> list[tuple[Path, float]]:
     return [(Path(x), 1.0) if isinstance(x, (str, Path)) else (Path(x[0]), float(x[1])) for x in lora]
 
 
-def quiet_libraries() -> None:
+#: Set by `sigmascene -v`: library warnings (transformers' "requires torchvision", diffusers' deprecations) are
+#: shown, each once; without it they are not. An environment variable, so worker processes (Ray, spawn) agree.
+VERBOSE_ENV = "SIGMASCENE_VERBOSE"
+
+
+def quiet_libraries(verbose: bool | None = None) -> None:
     """For the CLI only (a library call never changes global logging): diffusers/transformers draw their own
-    loading bars and deprecation chatter, and LoRA key warnings reach the user as notes; ours is the only output."""
+    loading bars and deprecation chatter, and LoRA key warnings reach the user as notes; ours is the only output.
+    `verbose` (default: `sigmascene -v`, i.e. $SIGMASCENE_VERBOSE) keeps the libraries' warnings, once each."""
     from diffusers.utils import logging as dlog
     from transformers.utils import logging as tlog
 
     from .adapters import LoraKeysWarning
 
+    verbose = os.environ.get(VERBOSE_ENV) == "1" if verbose is None else verbose
+    for name in ("TRANSFORMERS_VERBOSITY", "DIFFUSERS_VERBOSITY"):  # processes started later read these
+        os.environ[name] = "warning" if verbose else "error"
     for log in (dlog, tlog):
-        log.set_verbosity_error()
+        log.set_verbosity_warning() if verbose else log.set_verbosity_error()
         log.disable_progress_bar()
-    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("once" if verbose else "ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=LoraKeysWarning)
 
 

@@ -364,6 +364,26 @@ def save_render(result: RenderResult, out: Path) -> list[Path]:
     return paths
 
 
+def sheet_path(image: Path) -> Path:
+    """Where the "asked vs got" sheet of a render goes: beside it, `<image stem>.sheet.png`."""
+    return image.with_name(f"{image.stem}.sheet.png")
+
+
+def save_sheet(result: RenderResult, k: int, image_path: Path) -> Path:
+    """Write the layout | routing map | render sheet of image `k` beside it (marked as ours, so a re-run may
+    replace it and a user's own PNG is never overwritten unasked); returns its path."""
+    from ..compiler.render_sheet import render_sheet
+    from ..core.files import png_mark, save_image_atomic
+
+    side = result.sidecars[k]
+    note = f"seed {side.get('seed')}, {side.get('steps')} steps" + (
+        ", the embedded demo model (64 px, trained for a few CPU hours)"
+        if (side.get("model") or {}).get("base_source") == "demo" else "")
+    path = sheet_path(image_path)
+    save_image_atomic(render_sheet(result.compiled, result.images[k], note), path, pnginfo=png_mark("render sheet"))
+    return path
+
+
 def _with_output(command: str, path: Path) -> str:
     parts = shlex.split(command)
     if len(parts) >= 3:
@@ -372,4 +392,4 @@ def _with_output(command: str, path: Path) -> str:
 
 
 __all__ = ["RenderCancelled", "RenderOptions", "RenderResult", "image_bytes", "load_model", "model_identity",
-           "render_scene", "save_render", "sidecar_bytes"]
+           "render_scene", "save_render", "save_sheet", "sheet_path", "sidecar_bytes"]

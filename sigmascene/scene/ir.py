@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Collection, Literal
 
 from pydantic import Field, FiniteFloat, PrivateAttr, ValidationError, field_validator, model_validator
 
@@ -252,12 +252,15 @@ class Scene(Node):
                                           f"{kind.__name__}", None, f"append {how}"))
         return out
 
-    def problems(self) -> list[Diagnostic]:
-        """Every cross-node problem (counts, names, references, depth cycles), each located when possible."""
+    def problems(self, failed: Collection[str] = (), partial: bool = False) -> list[Diagnostic]:
+        """Every cross-node problem (counts, names, references, depth cycles), each located when possible.
+        `failed`: subjects the file names but that could not be built (their own errors are reported): naming
+        them is no mistake, so they are not "unknown" here. `partial`: syntax errors removed part of the text,
+        so a missing subject may be one of them."""
         out: list[Diagnostic] = self._wrong_types()
         if out:  # a list holding something that is not a node: nothing below can be checked
             return out
-        if not self.subjects:
+        if not self.subjects and not failed and not partial:
             out.append(Diagnostic("a scene needs at least one subject", self._locs.get("version", self.loc),
                                   "add a `subject NAME { ref \"...\" box2d (...) }` block"))
         if len(self.subjects) > MAX_SUBJECTS:
@@ -272,18 +275,18 @@ class Scene(Node):
                                       related=[("first defined here", seen[s.name].loc)]))
             else:
                 seen[s.name] = s
-        names = list(seen)
+        names = [*seen, *failed]  # a name that failed to build is still a fine suggestion
         for s in self.subjects:
             for r in s.relations:
                 if r.target == s.name:
                     out.append(Diagnostic(f"subject '{s.name}' cannot be {r.kind.replace('_', ' ')} itself", r.loc))
-                elif r.target not in seen:
+                elif r.target not in seen and r.target not in failed:
                     out.append(Diagnostic(f"unknown subject '{r.target}' in `{r.kind}`", r.field_loc("target"),
                                           did_you_mean(r.target, names)))
         for field in ("prompt", "compose"):
             text = getattr(self, field) or ""
             for m in MENTION_RE.finditer(text):
-                if m.group(1) not in seen:
+                if m.group(1) not in seen and m.group(1) not in failed:
                     out.append(Diagnostic(f"`@{m.group(1)}` in {field} names no subject",
                                           self._mention_loc(field, m.start()), did_you_mean(m.group(1), names)))
         out += self._cycles(seen)

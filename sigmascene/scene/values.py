@@ -15,11 +15,12 @@ from pydantic import ValidationError
 from ..errors import Diagnostic, SceneValidationError, SourceLoc
 
 
-def _caller_loc() -> SourceLoc | None:
-    """The user's line that made a bad value: the first frame outside this package."""
+def _caller_loc(outside: Path | None = None) -> SourceLoc | None:
+    """The user's line that made a bad value: the first frame outside this package (or outside `outside`,
+    for a caller one floor up such as `with_params`)."""
     import inspect
 
-    here = str(Path(__file__).resolve().parent)
+    here = str(outside or Path(__file__).resolve().parent)
     frame = inspect.currentframe()
     while frame is not None:
         file = frame.f_code.co_filename

@@ -84,6 +84,8 @@ def render_grid(pipe: Any, scenes: Sequence[ValScene], prompts: Any, *, cfg: Tra
     transformer = pipe.transformer
     was_training = transformer.training
     transformer.eval()
+    if hasattr(pipe, "set_progress_bar_config"):  # diffusers' own tqdm bar would interleave with the trainer's
+        pipe.set_progress_bar_config(disable=True)
     rows = []
     try:
         for k, sc in enumerate(scenes):

@@ -118,7 +118,8 @@ class Watch:
         self.metrics.write(json.dumps(line) + "\n")  # one write per line: a kill leaves at most a torn last line
         self.metrics.flush()
         if self._progress is not None:
-            self._progress("train", step, self.total, {"stage": stage, "loss": f"{loss:.4f}"})
+            # the field is named `stage`, so its value is `2/3 (>=3 subjects)`, not `stage 2/3 ...` again
+            self._progress("train", step, self.total, {"stage": stage.removeprefix("stage "), "loss": f"{loss:.4f}"})
         if log:
             self.scalar("train/loss", loss, step)
             self.scalar("train/steps_per_second", rate, step)

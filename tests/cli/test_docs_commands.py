@@ -23,7 +23,9 @@ def test_the_docs_show_commands_and_the_checker_catches_a_renamed_flag():
     bad = DocCommand(ROOT / "README.md", 1, "sigmascene check --jsn scene.sigma", True)
     assert check_command(CLI, bad) == ["sigmascene check has no option --jsn"]
     assert check_command(CLI, DocCommand(ROOT / "README.md", 1, "sigmascene chek x.sigma", True))
-    assert check_command(CLI, DocCommand(ROOT / "README.md", 1, "sigmascene compile x.sigma", True))  # no -o
+    compile_without_o = DocCommand(ROOT / "README.md", 1, "sigmascene compile x.sigma", True)
+    assert not check_command(CLI, compile_without_o)  # -o has a default
+    assert check_command(CLI, DocCommand(ROOT / "README.md", 1, "sigmascene data show ds", True))  # no --sample
 
 
 @pytest.mark.parametrize("doc", COMMANDS, ids=str)

@@ -115,7 +115,7 @@ def test_select_cases_by_id_and_limit(evalset):
 
 def test_cli_run_then_score_puts_the_method_in_the_table(evalset, base, tmp_path):
     runner = CliRunner()
-    res = runner.invoke(app, ["eval", "run", str(evalset.root), "--model", str(base), "--steps", str(STEPS),
+    res = runner.invoke(app, ["eval", "run", str(evalset.root), "--base", str(base), "--steps", str(STEPS),
                               "--device", "cpu", "--limit", "2"])
     assert res.exit_code == 0, res.output
     method = f"{base.name}-single"
@@ -128,7 +128,7 @@ def test_cli_run_then_score_puts_the_method_in_the_table(evalset, base, tmp_path
 
 def test_cli_run_reports_failed_cases_and_exits_1(evalset, base):
     (evalset.root / "cases" / "c" / "cat.png").unlink()
-    res = CliRunner().invoke(app, ["eval", "run", str(evalset.root), "--model", str(base), "--steps", str(STEPS),
+    res = CliRunner().invoke(app, ["eval", "run", str(evalset.root), "--base", str(base), "--steps", str(STEPS),
                                    "--device", "cpu", "--method", "m"])
     assert res.exit_code == 1
     assert "failed c:" in res.output and "Traceback" not in res.output
@@ -136,9 +136,9 @@ def test_cli_run_reports_failed_cases_and_exits_1(evalset, base):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--model", "{tmp}/no-model"], "does not exist"),
-    (["--model", "{base}", "--mode", "batch"], "--mode 'batch'"),
-    (["--model", "{base}", "--case", "zz"], "no case 'zz'"),
+    (["--base", "{tmp}/no-model"], "does not exist"),
+    (["--base", "{base}", "--mode", "batch"], "--mode 'batch'"),
+    (["--base", "{base}", "--case", "zz"], "no case 'zz'"),
 ])
 def test_cli_run_user_errors_exit_1(evalset, base, tmp_path, args, message):
     args = [a.format(tmp=tmp_path, base=base) for a in args]

@@ -133,12 +133,16 @@ def test_without_weights_the_table_keeps_its_layout_and_says_what_is_missing(eva
     assert not (evalset.root / "report" / "worst.png").exists()
 
 
-def test_cli_score_prints_the_paper_table_and_the_missing_metric(evalset, weights):
+def test_cli_score_with_tiny_weights_says_so_and_leaves_the_paper_rows_out(evalset, weights):
+    """An honest table: tiny random backbones are named in a heading line, in the output and in summary.md, and
+    the paper's rows do not stand beside numbers that mean nothing (tests/eval/test_eval_honest_table.py)."""
     toml = weights.dino.parent / "eval.toml"
     res = CliRunner().invoke(app, ["eval", "score", str(evalset.root), "--weights", str(toml), "-m", "paste"])
     assert res.exit_code == 0, res.output
     out = res.output
-    assert "DINO-I" in out and "SigLIP-T" in out and "Multi-subject" in out and "SIGMA-GEN (paper)" in out
+    assert "DINO-I" in out and "SigLIP-T" in out and "Multi-subject" in out and "SIGMA-GEN (paper)" not in out
+    assert "TINY RANDOM WEIGHTS" in out and "the paper's rows are left out" in out
+    assert (evalset.root / "report" / "summary.md").read_text().startswith("**TINY RANDOM WEIGHTS")
     assert "missing: MUSIQ skipped" in out
     assert (evalset.root / "report" / "worst.png").is_file()
 

@@ -89,13 +89,14 @@ def test_check_reports_language_errors_on_stderr_and_ok_on_stdout():
 def test_check_reports_a_typo_and_a_missing_reference_in_one_run(tmp_path):
     shutil.copytree(EXAMPLES / "refs", tmp_path / "refs")
     f = tmp_path / "typo.sigma"
-    # language errors found while building the Scene (a unit typo, an unknown subject), not syntax errors: a
-    # syntax error stops the parser, so no path was read at all
+    # language errors found while building the Scene (a unit typo, an unknown subject) and missing files, all
+    # in one run (syntax errors too: tests/lang/test_check_recovery.py)
     f.write_text(SCENE.replace("box2d (0.1, 0.1, 0.5, 0.5)", "box2d (0.1, 0.1, 0.5, 0.5)\n    depth 2 deg")
                  .replace('mask "masks/nothere.png"', 'mask "masks/nothere.png"\n    behind nobody'))
     found = check_scene_file(f)
     text = "\n".join(d.format() for d in found)
-    assert found[0].loc is not None and found[0].loc.line == 6  # the language error comes first
+    lines = [d.loc.line for d in found if d.loc is not None]
+    assert lines == sorted(lines)  # in source order, language and file errors alike
     assert "corgy.png" in text and "did you mean" in text and "nothere.png" in text and "notes.txt" in text
     assert all(d.loc is not None and d.loc.file == str(f) for d in found)
     res = runner.invoke(app, ["check", str(f)])

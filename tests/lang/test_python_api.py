@@ -72,11 +72,7 @@ def _readme_block(lang: str, contains: str) -> str:
     return next(b for b in blocks if contains in b)
 
 
-def test_readme_python_runs_as_written(monkeypatch):
-    monkeypatch.chdir(EXAMPLES.parent)
-    namespace: dict = {}
-    exec(_readme_block("python", "import sigmascene"), namespace)
-    assert namespace["compiled"].control.shape == (1024, 1024, 3)
+# README's Python example runs as a doctest: tests/lang/test_readme_python.py
 
 
 def test_readme_headline_scene_puts_the_corgi_in_front_of_the_armchair_as_its_words_say():

@@ -41,10 +41,14 @@ def test_user_mistakes_are_one_clean_error_and_exit_1(tmp_path, monkeypatch, arg
 def test_a_tiny_run_from_the_command_line_prints_its_lora(tmp_path, tmp_path_factory):
     data = synthetic_dataset(tmp_path_factory)
     cfg = write_config(tmp_path / "cfg.toml", tiny_config(tmp_path / "run", data, curriculum={
-        "stages": [{"steps": 2, "max_subjects": 4}]}))
+        "stages": [{"steps": 2, "max_subjects": 4}]}, run={"validate_every": 2}))
     res = runner.invoke(app, ["train", str(cfg), "--no-progress"])
+    assert "%|" not in res.output and "it/s]" not in res.output  # no tqdm bar from the validation renders
     assert res.exit_code == 0, res.output
-    assert "LoRA:" in res.output and (tmp_path / "run" / "lora.safetensors").is_file()
+    lora = tmp_path / "run" / "lora.safetensors"
+    assert lora.is_file()
+    # one line per event: the LoRA's path once, no label said twice
+    assert res.output.count(str(lora)) == 1 and "LoRA at" in res.output and "stage stage" not in res.output
 
 
 def test_a_missing_dataset_index_points_at_the_config_line_naming_data_root(tmp_path, monkeypatch):

@@ -54,6 +54,25 @@ class ToyworldOutcome:
         return any(s.failed for s in self.summaries.values())
 
 
+# Seconds per image of the demo model on a 2-core CPU (README's toy-world table: 0.7-1.1 s single pass at any N,
+# iterative about 0.6 s per subject), plus synthesis and scoring per scene. Only for the up-front estimate.
+DEMO_SINGLE_S, DEMO_ITERATIVE_S_PER_SUBJECT, SCENE_OVERHEAD_S = 1.0, 0.6, 0.3
+
+
+def estimate_seconds(req: ToyworldRequest) -> float | None:
+    """About how long `req` takes with the demo model on a laptop CPU; None when another model is evaluated
+    (its speed is unknown before it loads)."""
+    if req.base is not None:
+        return None
+    counts = parse_subjects(req.subjects)
+    per_scene = [SCENE_OVERHEAD_S * len(counts)]
+    if not req.validate:
+        for mode in tw_run.parse_modes(req.modes):
+            per_scene.append(sum(DEMO_SINGLE_S if mode == "single" else DEMO_ITERATIVE_S_PER_SUBJECT * n
+                                 for n in counts))
+    return req.count * sum(per_scene)
+
+
 def run_toyworld(req: ToyworldRequest, start: tw_run.Start,
                  loading: Optional[Callable[[], Any]] = None) -> ToyworldOutcome:
     """The whole toy-world evaluation; resumable (finished scenes and renders are reused). `start(label, total)`
