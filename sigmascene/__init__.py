@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from os import PathLike
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .scene.builder import ParamRef, box2d, box3d, camera, mask, mesh, polygon
 from .errors import Diagnostic, SceneValidationError, SigmaError, SourceLoc
@@ -11,7 +11,10 @@ from .grammar import dumps, load, loads, with_params
 from .scene import Box2D, Box3D, Camera, Canvas, Mask, Mesh, Param, Polygon, Relation, Scene, Subject
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .compiler import CompiledScene
+    from .rendering.render import RenderResult
 
 from .version import __version__
 
@@ -29,8 +32,28 @@ def compile(scene: Scene | str | PathLike, **options: Any) -> "CompiledScene":  
     return compile_scene(scene, **options)
 
 
+def render(scene: "Scene | str | Path", *, base: "str | Path | None" = None,
+           loras: "Sequence[str | Path | tuple[str | Path, float]]" = (), method: str | None = None,
+           seed: "int | Sequence[int] | None" = None, steps: int | None = None, guidance: float | None = None,
+           output_type: str = "pil", **options: Any) -> "RenderResult":
+    """Render a scene (a Scene, or a `.sigma` file) with the weights and method given, as `sigmascene render` does.
+
+    `base` None: env / config file / the embedded demo model. `loras`: paths, `path:weight` strings or (path,
+    weight) pairs. `method` None: chosen from the model (demo -> sigma, a SIGMA LoRA -> sigma, a base and no LoRA
+    -> collage). `seed`: one seed (None: the scene's) or a list, one image each. `output_type`: "pil" (result
+    `.images` is a list of PIL images), "np", or "latent" (the final packed latents before decoding, a tensor
+    (N, tokens, channels), as diffusers pipelines return them). `options` are the other fields of
+    `sigmascene.rendering.request.RenderRequest` (batch, dtype, device, transformer, cache_conditions, ...) plus
+    `note` / `progress` callbacks and `loaded` (a `rendering.render.LoadedModel` to reuse). Every rule is checked
+    by the one resolver (sigmascene/rendering/plan.py) before anything loads."""
+    from .rendering.python_api import render_python
+
+    return render_python(scene, base=base, loras=loras, method=method, seed=seed, steps=steps, guidance=guidance,
+                         output_type=output_type, **options)
+
+
 __all__ = [
     "Box2D", "Box3D", "Camera", "Canvas", "Diagnostic", "Mask", "Mesh", "Param", "ParamRef", "Polygon", "Relation",
     "Scene", "SceneValidationError", "SigmaError", "SourceLoc", "Subject", "box2d", "box3d", "camera", "compile",
-    "dumps", "load", "loads", "mask", "mesh", "polygon", "with_params", "__version__",
+    "dumps", "load", "loads", "mask", "mesh", "polygon", "render", "with_params", "__version__",
 ]

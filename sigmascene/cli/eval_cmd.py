@@ -73,6 +73,27 @@ def make_set_cmd(
           f"to {out}")
 
 
+def split_methods(method: Optional[list[str]], name: Optional[str]) -> tuple[list[Optional[str]], Optional[str]]:
+    """`--method` values (repeated or comma lists) are render methods; one value that names no method is the old
+    spelling of `--name` (a misspelt method among several gets did-you-mean)."""
+    from ..errors import did_you_mean
+    from ..rendering.methods import method_names, method_spec
+
+    values = [v.strip() for m in (method or []) for v in m.split(",") if v.strip()]
+    if len(values) == 1 and values[0] not in method_names() and name is None:
+        close = did_you_mean(values[0], method_names())
+        if close:  # `colage` is a slip, not a folder name
+            raise ConfigError(f"--method {values[0]!r} is not a method", hint=f"{close} (a renders/ folder name "
+                              "goes to --name)")
+        return [None], values[0]
+    for v in values:
+        method_spec(v)
+    if len(values) > 1 and name is not None:
+        raise ConfigError("--name names one renders/ folder, but several methods were given",
+                          hint="drop --name: each method renders into <lora or base name>-<method>")
+    return list(dict.fromkeys(values)) or [None], name
+
+
 @eval_app.command("run")
 def run(
     set_dir: Path = typer.Argument(..., metavar="SET", help="Eval set folder (holds evalset.json)."),
@@ -81,9 +102,13 @@ def run(
                                        "model)."),
     old_base: Optional[str] = typer.Option(None, "--model", hidden=True),  # old spelling of --base
     lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors (or env SIGMASCENE_LORA)."),
-    mode: str = typer.Option("single", "--mode", help="single (all subjects in one pass) | iterative (baseline)."),
-    method: Optional[str] = typer.Option(None, "--method", "-m", help="Name of the renders/ folder and table row "
-                                         "(default: <lora or base name>-<mode>)."),
+    mode: str = typer.Option("single", "--mode", help="Old spelling: --mode iterative is --method iterative."),
+    method: Optional[list[str]] = typer.Option(None, "--method", "-m", help="Render method(s) to compare, each into "
+                                               "its own renders/ folder (sigma | iterative | collage; repeated or "
+                                               "comma list; default: chosen from the model, as `render` does). One "
+                                               "value that is no method is the old spelling of --name."),
+    name: Optional[str] = typer.Option(None, "--name", help="Name of the renders/ folder and table row (default: "
+                                       "<lora or base name>-<method>, `single` for sigma)."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Denoising steps (default 28; 20 "
                                         "with the demo model)."),
     guidance: float = typer.Option(2.5, "--guidance", help="Distilled guidance strength."),
@@ -96,9 +121,10 @@ def run(
     device: Optional[str] = typer.Option(None, "--device", help="cpu | cuda | cuda:N (default: cuda if present)."),
     dtype: str = typer.Option("auto", "--dtype", help=DTYPE_HELP),
 ) -> None:
-    """Render every case of an eval set.
+    """Render every case of an eval set, per method.
 
-    Resumable: finished cases are skipped. Writes into SET/renders/METHOD/."""
+    Resumable: finished cases are skipped. Writes into SET/renders/NAME/ per method; `eval score` then compares every
+    folder in one table."""
     from ..eval.weights import force_offline
 
     force_offline()
@@ -106,54 +132,77 @@ def run(
     from ..eval.evalset import EvalSet
     from ..eval.runner import RunOptions, check_setting, default_method, run_set, select_cases
     from ..model.loading import quiet_libraries
-    from ..rendering.render import (RenderOptions, check_cache_allowed, check_options, choose_model, load_model,
-                                    model_identity)
+    from ..rendering.plan import loras_for, resolve_model
+    from ..rendering.provenance import plan_identity
+    from ..rendering.render import LoadedModel, RenderRequest, load_model
 
     with user_errors():
         check_finite("--guidance", guidance)  # nan rendered every case blank and exited 0
-        check_options(RenderOptions(mode=mode, prompt_mode=prompt_mode, dtype=dtype))
+        methods, name = split_methods(method, name)
+        runs = []
+        for render_method in methods:  # every method's rules and weights checked before the set is read
+            loras = [lora] if lora else []
+            if len(methods) > 1 and render_method is not None and loras:
+                loras = loras_for(render_method, loras)  # compared side by side: collage leaves the SIGMA LoRA out
+            request = RenderRequest(base=base, loras=loras, method=render_method, mode=mode,
+                                    steps=steps, guidance=guidance, prompt_mode=prompt_mode,
+                                    cache_conditions=cache_conditions, device=device or "auto", dtype=dtype)
+            model, spec, said = resolve_model(request)
+            runs.append((model, spec, said, render_method))
         evalset = EvalSet.load(set_dir)
         cases = select_cases(evalset, case, limit)
-        choice = choose_model(RenderOptions(base=base, loras=[lora] if lora else []))
-        if choice.demo:
+        if any(model.demo for model, *_ in runs):
             from ..demo import DEMO_STEPS
             from ..demo.select import demo_banner
 
             console.print(demo_banner(), markup=False, soft_wrap=True, highlight=False)
             steps = steps or DEMO_STEPS
-        if cache_conditions:
-            check_cache_allowed(choice.loras)
-        name = method or default_method(choice.base, choice.loras[0][0] if choice.loras else None, mode,
-                                        demo=choice.demo)
-        options = RunOptions(name, mode, steps or 28, guidance, prompt_mode, cache_conditions,
-                             model_identity(choice.base, choice.loras, base_source=choice.base_source,
-                                            lora_source=choice.lora_source))
-        if not force and evalset.render_dir(name).is_dir():
-            check_setting(evalset.render_dir(name), options)  # before minutes of model loading
-        if choice.demo:  # another model's speed is unknown before it loads
+        planned = []
+        for model, spec, said, render_method in runs:
+            for line in said:
+                console.print(line, style="yellow", markup=False, soft_wrap=True, highlight=False)
+            row = name or default_method(model.base, model.loras[0].path if model.loras else None,
+                                         "single" if spec.name == "sigma" else spec.name, demo=model.demo)
+            options = RunOptions(row, "iterative" if spec.name == "iterative" else "single", steps or 28, guidance,
+                                 prompt_mode, cache_conditions, plan_identity(model), render_method=render_method)
+            if not force and evalset.render_dir(row).is_dir():
+                check_setting(evalset.render_dir(row), options)  # before minutes of model loading
+            planned.append((model, options))
+        if all(model.demo for model, _ in planned):  # another model's speed is unknown before it loads
             from ..eval.toyworld.session import DEMO_ITERATIVE_S_PER_SUBJECT, DEMO_SINGLE_S
 
-            announce_estimate(sum(DEMO_SINGLE_S if mode == "single" else
-                                  DEMO_ITERATIVE_S_PER_SUBJECT * max(1, len(c.references)) for c in cases),
+            announce_estimate(sum(DEMO_SINGLE_S if options.mode == "single" else
+                                  DEMO_ITERATIVE_S_PER_SUBJECT * max(1, len(c.references))
+                                  for _, options in planned for c in cases),
                               f"eval run ({len(cases)} cases)", "--limit N renders the first N; a later run "
                               "resumes where this one stops")
         quiet_libraries()
-        with console.status("loading the model..."):
-            pipe = load_model(RenderOptions(base=base, loras=[lora] if lora else [], device=device or "auto",
-                                            dtype=dtype))
-        try:
-            with progress_bar(f"rendering {name}") as start:
-                summary = run_set(pipe, evalset, options, cases=cases, force=force, advance=start(len(cases)))
-        except KeyboardInterrupt:
-            console.print("interrupted; finished cases are kept (resumable). continue with: "
-                          + " ".join(shlex.quote(a) for a in command_line()), style="yellow", markup=False,
-                          soft_wrap=True)
-            raise typer.Exit(130) from None
-    for cid, reason in summary.failed:
-        print(f"failed {cid}: {reason}")
-    console.print(f"{len(summary.rendered)} rendered, {len(summary.skipped)} already finished, "
-                  f"{len(summary.failed)} failed in {summary.seconds:.1f} s → {evalset.render_dir(name)}")
-    if summary.failed:
+        held: dict = {}
+        failed = False
+        for model, options in planned:
+            if model not in held:
+                held.clear()  # one model in memory at a time
+                with console.status("loading the model..."):
+                    held[model] = load_model(model)
+            loaded: LoadedModel = held[model]
+            try:
+                with progress_bar(f"rendering {options.method}") as start:
+                    summary = run_set(loaded, evalset, options, cases=cases, force=force, advance=start(len(cases)))
+            except KeyboardInterrupt:
+                console.print("interrupted; finished cases are kept (resumable). continue with: "
+                              + " ".join(shlex.quote(a) for a in command_line()), style="yellow", markup=False,
+                              soft_wrap=True)
+                raise typer.Exit(130) from None
+            for cid, reason in summary.failed:
+                print(f"failed {cid}: {reason}")
+            console.print(f"{len(summary.rendered)} rendered, {len(summary.skipped)} already finished, "
+                          f"{len(summary.failed)} failed in {summary.seconds:.1f} s → "
+                          f"{evalset.render_dir(options.method)}")
+            failed = failed or bool(summary.failed)
+    if len(planned) > 1:
+        console.print(f"compare them in one table: sigmascene eval score {shlex.quote(str(set_dir))}",
+                      markup=False, soft_wrap=True)
+    if failed:
         raise typer.Exit(1)
 
 
@@ -258,7 +307,11 @@ def toyworld(
                                        "the embedded demo model)."),
     lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors for --base."),
     out: Path = typer.Option(Path("toyworld-eval"), "--out", "-o", help="Folder for scenes, renders and report."),
-    modes: str = typer.Option("single,iterative", "--modes", help="Comma list of single, iterative."),
+    method: Optional[list[str]] = typer.Option(None, "--method", "-m", help="Methods to compare in one report: "
+                                               "comma list or repeated, of sigma, iterative, collage (collage adds "
+                                               "a `layout` row: its layout image scored as a render). Default: "
+                                               "sigma,iterative with a SIGMA LoRA (the demo), else collage."),
+    modes: Optional[str] = typer.Option(None, "--modes", help="Old spelling of --method (single = sigma)."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Denoising steps (default: the "
                                         "demo's, else 28)."),
     size: Optional[int] = typer.Option(None, "--size", help="Canvas side in px (default: the demo's canvas)."),
@@ -292,7 +345,8 @@ def toyworld(
     from ..eval.toyworld.session import ToyworldRequest, estimate_seconds, run_toyworld
     from ..model.loading import quiet_libraries
 
-    req = ToyworldRequest(out=out, count=count, subjects=subjects, model=model, base=base, lora=lora, modes=modes,
+    req = ToyworldRequest(out=out, count=count, subjects=subjects, model=model, base=base, lora=lora,
+                          modes=list(method) if method else modes,
                           steps=steps, size=size, structure=structure, seed_base=seed_base, validate=validate,
                           docs=docs, workers=workers, device=device, dtype=dtype,
                           insert=insert)

@@ -1,5 +1,5 @@
-"""`sigmascene render`: parse the options, call `sigmascene.rendering.render.render_scene`, show its notes and
-progress, save.
+"""`sigmascene render`: parse the options into a RenderRequest, resolve its plan, render it (rendering/render.py),
+show its notes and progress, save.
 
 What is rendered and what the sidecar says is decided in the library (sigmascene/render.py), so the editor and
 `eval run` write the same sidecar as this command.
@@ -12,7 +12,6 @@ from typing import Optional
 
 import typer
 
-from ..errors import ConfigError
 from ._app import app
 from .outputs import beside, beside_help, check_finite, refuse_foreign_renders
 from .common import (DTYPE_HELP, ROOT_HELP, SAFE_HELP, SET_HELP, console, load_scene, parse_identity_size, parse_sets,
@@ -39,7 +38,11 @@ def render(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed (default: the scene's `seed`)."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP, metavar="NAME=VALUE"),
     batch: int = typer.Option(1, "--batch", min=1, max=1000, help="Render K images with seeds seed..seed+K-1."),
-    mode: str = typer.Option("single", "--mode", help="single (all subjects in one pass) | iterative (baseline)."),
+    method: Optional[str] = typer.Option(None, "--method", help="sigma (one pass, needs a SIGMA LoRA) | iterative "
+                                         "(the baseline: one subject per pass, SIGMA LoRA) | collage (stock Kontext "
+                                         "reads a layout image; no LoRA). Default: the demo model -> sigma; a SIGMA "
+                                         "LoRA -> sigma; a base and no LoRA -> collage (docs/methods.md)."),
+    mode: str = typer.Option("single", "--mode", help="Old spelling: --mode iterative is --method iterative."),
     blend_margin: Optional[int] = typer.Option(None, "--blend-margin", min=0, max=4096,
                                                help="With a `background` photo: pixels around the subjects the "
                                                     "model may change (default 1/64 of the canvas's long side, "
@@ -66,36 +69,35 @@ def render(
 ) -> None:
     """Render a scene into an image.
 
-    SIGMA: every subject placed and identity-preserved in one pass per step."""
-    from ..model.loading import quiet_libraries
+    Every subject placed and identity-preserved: SIGMA in one pass per step, or another --method."""
     from ..core.files import refuse_unmarked_png
-    from ..rendering.render import (RenderOptions, check_options, choose_model, output_paths, render_scene,
-                                    save_render, save_sheet, sheet_path)
+    from ..model.loading import quiet_libraries
+    from ..rendering.plan import check_request, resolve_plan, resolve_seeds
+    from ..rendering.render import RenderRequest, output_paths, render_plan, save_render, save_sheet, sheet_path
 
     with user_errors():
         check_finite("--guidance", guidance)
-        if seed is not None and not -(2**63) <= seed <= 2**63 - 1000:  # torch's generator: an overflow traceback
-            raise ConfigError(f"--seed {seed} does not fit in 64 bits", hint="any smaller seed is as random")
-        options = RenderOptions(base=base, loras=list(lora or []), transformer=transformer, steps=steps,
-                                guidance=guidance, seed=seed, mode=mode, cache_conditions=cache_conditions,
+        options = RenderRequest(base=base, loras=list(lora or []), transformer=transformer, steps=steps,
+                                guidance=guidance, seed=seed, method=method, mode=mode,
+                                cache_conditions=cache_conditions,
                                 offload=offload, dtype=dtype, vae_tiling=vae_tiling, prompt_mode=prompt_mode,
                                 device=device, identity_size=parse_identity_size(identity_size), batch=batch,
                                 blend_margin=blend_margin, feather=feather)
-        check_options(options)
+        check_request(options)
         sets = parse_sets(set_)
         target = Path(out or output or beside(Path(file), "render"))
         output_paths(target, [0])  # a wrong suffix is refused before minutes of rendering
         scene = load_scene(file, set_, scene_root(safe, root))
-        first = scene.seed if seed is None else seed
-        images = output_paths(target, [first + k for k in range(batch)])
-        refuse_foreign_renders(images, force)
-        sheet = sheet and choose_model(options).demo
+        images = output_paths(target, list(resolve_seeds(options, scene)))
+        refuse_foreign_renders(images, force)  # before any model
+        plan = resolve_plan(options, scene)  # every rule, once: weights, method, seeds
+        sheet = sheet and plan.model.demo
         for image in images if sheet else []:
             refuse_unmarked_png(sheet_path(image), force, "render sheet", "-o")
         quiet_libraries()  # the CLI's own output only; the library never touches global logging
         with progress_bars() as bars:  # a bar on a terminal, plain lines in a log
             task = bars.add("rendering", None, unit="steps")
-            result = render_scene(scene, options, note=_note, progress=lambda step, total: task.update(step, total),
+            result = render_plan(scene, plan, note=_note, progress=lambda step, total: task.update(step, total),
                                   source=file, sets=sets)
         for k, (path, side) in enumerate(zip(save_render(result, target), result.sidecars)):
             console.print(f"wrote {path} and {path.with_suffix('.json').name} "

@@ -165,7 +165,7 @@ def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool =
     cols = palette(len(compiled.order))
     rgb = np.empty((size[1], size[0], 3), np.float32)
     rgb[:] = LAYOUT_BG
-    photo = getattr(compiled, "background", None)
+    photo = compiled.background
     if photo is not None:  # insertion: the layout over the user's photo, the blend region outlined in white
         rgb[:] = np.asarray(Image.fromarray(photo).resize(size, Image.Resampling.BILINEAR), np.float32)
         if compiled.blend_region is not None:  # set with the photo

@@ -1,5 +1,5 @@
-"""The Render button: `sigmascene.rendering.render.render_scene` in a background thread, its progress streamed
-as JSON lines.
+"""The Render button: the resolver's plan (`rendering.plan.resolve_plan`, the rules `render` checks) rendered by
+`rendering.render.render_plan` in a background thread, its progress streamed as JSON lines.
 
 POST /api/render answers a stream: {"event": "started", "job": id}, then {"event": "progress", "step", "total"},
 {"event": "note"}, and finally {"event": "done", "image": url, "sidecar": {...}} or {"event": "error"} /
@@ -47,7 +47,8 @@ class Job:
 
 
 async def start_render(st: EditorState, request: Request) -> Response:
-    from ..rendering.render import (RenderCancelled, RenderOptions, image_bytes, render_scene,
+    from ..rendering.plan import resolve_plan
+    from ..rendering.render import (RenderCancelled, RenderRequest, image_bytes, load_model, render_plan,
                                     sidecar_bytes)
 
     body = await read_model(request, RenderBody, optional=True)
@@ -55,7 +56,8 @@ async def start_render(st: EditorState, request: Request) -> Response:
     if p.scene is None:
         raise SigmaError("the scene has errors; fix them before rendering")
     scene = p.scene
-    opts = RenderOptions(steps=body.steps, seed=body.seed, device=body.device)
+    render_request = RenderRequest(steps=body.steps, seed=body.seed, method=body.method, device=body.device)
+    plan = resolve_plan(render_request, scene)  # the seed rule and every other one: the resolver's, as for `render`
     # refused now, not after minutes of rendering: a `renders` that leads out of the folder (checked again on write)
     await asyncio.to_thread(folder_inside, st, st.path.parent / "renders")
     if not RENDER_LOCK.acquire(blocking=False):
@@ -70,16 +72,24 @@ async def start_render(st: EditorState, request: Request) -> Response:
 
     def work() -> None:
         try:
-            key = (opts.base, tuple(opts.loras), opts.device, opts.dtype)
-            result = render_scene(scene, opts, note=lambda m: emit({"event": "note", "message": m}),
-                                  progress=lambda i, n: emit({"event": "progress", "step": i, "total": n}),
-                                  cancel=job.cancel, pipe=st.pipe_cache.get(key))
+            def say(message: str) -> None:
+                emit({"event": "note", "message": message})
+
+            loaded = st.pipe_cache.get(plan.model)  # one model kept across renders, keyed by the weights' plan
+            if loaded is None:
+                loaded = st.pipe_cache[plan.model] = load_model(plan.model, note=say)
+            result = render_plan(scene, plan, note=say, cancel=job.cancel, loaded=loaded,
+                                 progress=lambda i, n: emit({"event": "progress", "step": i, "total": n}))
             out_dir = folder_inside(st, st.path.parent / "renders")
             image, sidecar = result.images[0], result.sidecars[0]
+            extra = result.files[0] if result.files else {}  # a method's own files (collage's layout image)
 
             def files(base: Path) -> dict[str, bytes]:
                 png = base.with_name(base.name + ".png")
-                return {".png": image_bytes(image, png), ".json": sidecar_bytes(sidecar, png)}
+                side = dict(sidecar, files={k: f"{base.name}.{k}.png" for k in extra}) if extra else sidecar
+                out = {".png": image_bytes(image, png)}  # first: write_free returns the first file
+                out.update({f".{k}.png": image_bytes(pic, png) for k, pic in extra.items()})
+                return {**out, ".json": sidecar_bytes(side, png)}
 
             written = write_free(out_dir, st.path.stem, files)
             job.image = written

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StrictInt, ValidationError
 from starlette.requests import Request
 
 from ..errors import SigmaError
@@ -118,7 +118,8 @@ class SaveBody(Strict):
 
 class RenderBody(Strict):
     steps: Annotated[int, Field(ge=1, le=1000)] | None = None
-    seed: Annotated[int, Field(ge=0, lt=2**64)] | None = None
+    seed: StrictInt | None = None  # a JSON whole number; its range is the language's rule, checked by the resolver
+    method: Annotated[str, Field(max_length=64)] | None = None  # sigma | iterative | collage (None: the default)
     device: Annotated[str, Field(max_length=64)] = "auto"
 
 

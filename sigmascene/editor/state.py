@@ -30,7 +30,7 @@ class EditorState:
         self._compiled: OrderedDict[str, tuple[CompiledScene | None, list[dict]]] = OrderedDict()
         self.compile_lock = threading.Lock()
         self.jobs: dict[str, Any] = {}
-        self.pipe_cache: dict[Any, Any] = {}
+        self.pipe_cache: dict[Any, Any] = {}  # ModelPlan -> rendering.render.LoadedModel, kept across renders
 
     def _parse(self, text: str) -> Parsed:
         """Always confined: the grammar's own `root=` refuses every include, ref, mask, depth map and mesh that

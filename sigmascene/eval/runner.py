@@ -11,15 +11,19 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..errors import ConfigError, ModelError, SigmaError
 from ..core.files import save_image_atomic, write_text_atomic
 from .evalset import Case, EvalSet
 
+if TYPE_CHECKING:
+    from ..rendering.render import LoadedModel
+    from ..rendering.request import RenderRequest
+
 MODES = ("single", "iterative")
 # The options that define a method: a resumed run must match them exactly.
-SETTING_KEYS = ("mode", "steps", "guidance", "prompt_mode", "cache_conditions", "model")
+SETTING_KEYS = ("mode", "render_method", "steps", "guidance", "prompt_mode", "cache_conditions", "model")
 
 
 @dataclass
@@ -30,8 +34,8 @@ class RunOptions:
     guidance: float = 2.5
     prompt_mode: str = "auto"
     cache_conditions: bool = False
-    # sigmascene.rendering.render.model_identity: resuming checks it
-    model: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)  # rendering.provenance.model_identity: resuming checks it
+    render_method: str | None = None  # sigma | iterative | collage | ... (None: the resolver's default)
 
     def setting(self) -> dict[str, Any]:
         from ..rendering.provenance import identity_key
@@ -70,7 +74,7 @@ def check_setting(folder: Path, options: RunOptions) -> None:
         if not isinstance(old, dict):
             continue
         new = options.setting()
-        diff = [k for k in SETTING_KEYS if old.get(k) != new.get(k)]
+        diff = [k for k in SETTING_KEYS if old.get(k) != new.get(k) and not (k == "render_method" and k not in old)]
         if diff:
             shown = ", ".join(f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in diff)
             raise ConfigError(f"renders/{options.method} was rendered with another setting ({shown})",
@@ -83,34 +87,45 @@ def select_cases(evalset: EvalSet, only: Sequence[str] | None, limit: int | None
     return cases[:limit] if limit is not None else cases
 
 
-def render_case(pipe: Any, evalset: EvalSet, case: Case, options: RunOptions,
-                on_step: Callable[[int, int], None] | None = None) -> tuple[Any, dict]:
-    """Compile and render one case through the library render call; returns (PIL image, sidecar dict): the
-    sidecar `sigmascene render` writes, plus the case, the method and its setting."""
-    from ..rendering.render import RenderOptions, render_scene
+def run_request(options: RunOptions, seed: int | None = None) -> "RenderRequest":
+    """The render request of a run: the run's setting and the case's seed (the weights are the loaded model's)."""
+    from ..rendering.request import RenderRequest
+
+    return RenderRequest(method=options.render_method, mode=options.mode, steps=options.steps,
+                         guidance=options.guidance, seed=seed, cache_conditions=options.cache_conditions,
+                         prompt_mode=options.prompt_mode)
+
+
+def render_case(loaded: "LoadedModel", evalset: EvalSet, case: Case, options: RunOptions,
+                on_step: Callable[[int, int], None] | None = None) -> tuple[Any, dict, dict[str, Any]]:
+    """Compile and render one case through the library render call; returns (PIL image, sidecar dict, method
+    files): the sidecar `sigmascene render` writes, plus the case, the row and its setting; the files a method
+    writes beside its render (collage: its layout image)."""
+    from ..rendering.render import render_scene
 
     scene = evalset.load_scene(case)
-    seed = scene.seed if case.seed is None else case.seed
-    ropts = RenderOptions(steps=options.steps, guidance=options.guidance, seed=seed, mode=options.mode,
-                          cache_conditions=options.cache_conditions, prompt_mode=options.prompt_mode)
     t0 = time.perf_counter()
-    result = render_scene(scene, ropts, pipe=pipe, progress=on_step, source=case.scene,
-                          model=options.model or None)
+    result = render_scene(scene, run_request(options, case.seed), loaded=loaded, progress=on_step,
+                          source=case.scene)
     seconds = time.perf_counter() - t0
-    sidecar = dict(result.sidecars[0], case=case.id, method=options.method, setting=options.setting(),
+    sidecar = dict(result.sidecars[0], case=case.id, row=options.method, setting=options.setting(),
                    seconds=seconds)
-    return result.images[0], sidecar
+    return result.images[0], sidecar, (result.files[0] if result.files else {})
 
 
-def write_render(folder: Path, case_id: str, image: Any, sidecar: dict) -> None:
-    """Image first, sidecar last, each via a temporary name: a sidecar present means the image is whole."""
+def write_render(folder: Path, case_id: str, image: Any, sidecar: dict, files: dict[str, Any] | None = None) -> None:
+    """Image and method files first, sidecar last, each via a temporary name: a sidecar present means the image
+    is whole. A method file `key` is `<case>.<key>.png` (collage's layout image: `<case>.layout.png`)."""
     folder.mkdir(parents=True, exist_ok=True)
     sidecar = dict(sidecar, image=f"{case_id}.png")
+    for key, picture in (files or {}).items():
+        save_image_atomic(picture, folder / f"{case_id}.{key}.png")
+        sidecar.setdefault("files", {})[key] = f"{case_id}.{key}.png"
     save_image_atomic(image, folder / f"{case_id}.png")
     write_text_atomic(folder / f"{case_id}.json", json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
 
 
-def run_set(pipe: Any, evalset: EvalSet, options: RunOptions, *, cases: Sequence[Case] | None = None,
+def run_set(loaded: "LoadedModel", evalset: EvalSet, options: RunOptions, *, cases: Sequence[Case] | None = None,
             force: bool = False, advance: Callable[[str], None] | None = None,
             on_step: Callable[[int, int], None] | None = None) -> RunSummary:
     """Render every selected case not yet finished; a failing case is recorded and the run goes on."""
@@ -126,8 +141,8 @@ def run_set(pipe: Any, evalset: EvalSet, options: RunOptions, *, cases: Sequence
             summary.skipped.append(case.id)
         else:
             try:
-                image, sidecar = render_case(pipe, evalset, case, options, on_step)
-                write_render(folder, case.id, image, sidecar)
+                image, sidecar, files = render_case(loaded, evalset, case, options, on_step)
+                write_render(folder, case.id, image, sidecar, files)
                 summary.rendered.append(case.id)
             except (ConfigError, ModelError):
                 raise  # the model or the options are wrong: every further case would fail the same way

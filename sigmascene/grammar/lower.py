@@ -12,7 +12,8 @@ from typing import Any, Mapping
 
 from ..errors import Diagnostic, SceneValidationError, SigmaError, SigmaSyntaxError, SourceLoc, did_you_mean
 from ..core.paths import confine
-from ..scene import (MAX_SUBJECTS, SUPPORTED_VERSIONS, Camera, Canvas, Include, Node, Param, Relation, Scene, Subject)
+from ..scene import (MAX_SEED, MAX_SUBJECTS, SUPPORTED_VERSIONS, Camera, Canvas, Include, Node, Param, Relation, Scene,
+                     Subject)
 from .background import finish_background, lower_background
 from .comments import attach_comments
 from .lowering import Lowering
@@ -35,7 +36,7 @@ def lower(root: ParsedFile, *, base_dir: Path, overrides: Mapping[str, str], fra
     return _Lowerer(root, base_dir, overrides, fragment, root_dir, override_label).run()
 
 
-MAX_TEXT_SEED = 2**53  # the largest whole number a float (how the parser reads numbers) holds exactly
+MAX_TEXT_SEED = MAX_SEED  # the scene's seed rule (sigmascene/scene/ir.py)
 
 
 class _Lowerer(Lowering):
@@ -212,6 +213,9 @@ class _Lowerer(Lowering):
         if self.once("seed", st, "seed"):
             assert isinstance(st.value, Scalar)  # the grammar: seed NUMBER
             v = self.integer(st.value, "plain", "seed")
+            text = st.value.text.strip()
+            if v is not None and text.isdigit():
+                v = int(text)  # numbers are read as floats: 2**53 + 1 would come out as 2**53, inside the rule
             if v is not None and v < 0:
                 self.error("seed must be zero or positive", st.value.loc)
             elif v is not None and v > MAX_TEXT_SEED:

@@ -24,7 +24,7 @@ import torch
 from diffusers.loaders import FluxLoraLoaderMixin
 
 from ..errors import ModelError
-from .lora import LoraInfo, info_from_state_dict, read_lora_info
+from .lora import LoraInfo, check_lora_file, info_from_state_dict, read_lora_info
 from .lora_fit import COMPONENT_PREFIXES, check_fits, check_values, lora_down_weights, norm_keys, unapplied
 
 
@@ -298,9 +298,7 @@ def _resolve(src: Any, weight_name: str | None, subfolder: str | None = None) ->
             many = f"{len(files)} LoRA files ({shown})"
             raise ModelError(f"{path} is a folder with {many if files else 'no LoRA file'} in it",
                              hint="pass the file itself, or weight_name=FILE")
-    if not path.is_file():
-        raise ModelError(f"LoRA file {str(path)!r} does not exist",
-                         hint="train one with `sigmascene train`, or pass the path of a .safetensors LoRA")
+    check_lora_file(path)
     return str(path)
 
 

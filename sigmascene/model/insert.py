@@ -9,14 +9,20 @@ across a `feather`-pixel seam outside it a linear mix, and beyond that exactly t
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 import numpy as np
 
 from ..errors import SigmaError
+from ..scene.compiled import CompiledScene
 from .iterative import BlendCallback, _chain, initial_noise
 from .output import SigmaPipelineOutput
+from .seeds import seed_generator
 
+if TYPE_CHECKING:
+    import torch
+
+    from .pipeline import SigmaPipeline
 
 
 def feather_alpha(region: np.ndarray, feather: int) -> np.ndarray:
@@ -56,14 +62,15 @@ def _grow(region: np.ndarray, margin: int) -> np.ndarray:
     return F.max_pool2d(m, 2 * margin + 1, stride=1, padding=margin)[0, 0].numpy() > 0
 
 
-def render_insert(pipe: Any, compiled: Any, *, feather: int | None = None, iterative: bool = False,
-                  prompt_mode: str = "auto", seed: int | None = None, output_type: str = "pil",
-                  callback: Callable[[int, int], None] | None = None, **kwargs: Any) -> SigmaPipelineOutput:
+def render_insert(pipe: "SigmaPipeline", compiled: CompiledScene, *, feather: int | None = None,
+                  iterative: bool = False, prompt_mode: str = "auto", generator: "torch.Generator | None" = None,
+                  output_type: str = "pil", callback: Callable[[int, int], None] | None = None,
+                  **kwargs: Any) -> SigmaPipelineOutput:
     """Render `compiled` (which has a `background`) into its photo; `iterative` paints one subject per pass,
     each pass blended into the previous image, starting from the photo. `feather` None: 1/128 of the canvas's
-    long side, at least 1 px (the compiler's `default_blend`)."""
-    import torch
-
+    long side, at least 1 px (the compiler's `default_blend`). `generator` None: the scene's seed.
+    `output_type="latent"` returns the final packed latents of the one-pass render, before decoding and pasting
+    (not with `iterative`, whose passes hand pixels to each other)."""
     from ..scene.prompts import build_prompt
 
     photo, region = compiled.background, compiled.blend_region
@@ -81,16 +88,21 @@ def render_insert(pipe: Any, compiled: Any, *, feather: int | None = None, itera
         from .iterative import render_iterative
 
         margin = int(compiled.manifest.get("background", {}).get("blend_margin_px", 0))
-        out = render_iterative(pipe, compiled, prompt_mode=prompt_mode, seed=seed, callback=callback,
+        if output_type == "latent":
+            raise SigmaError("the iterative baseline hands pixels from pass to pass; it has no final latents to "
+                             "return", hint="use output_type 'pil' or 'np'")
+        out = render_iterative(pipe, compiled, prompt_mode=prompt_mode, generator=generator, callback=callback,
                                output_type="pil", background=photo, grow=lambda r: _grow(r, margin), **kwargs)
     else:
         user_step_end = kwargs.pop("callback_on_step_end", None)
-        generator = torch.Generator("cpu").manual_seed(int(scene.seed if seed is None else seed))
-        noise = initial_noise(pipe, canvas, generator)
+        noise = initial_noise(pipe, canvas, generator or seed_generator(scene.seed))
         blend = BlendCallback(pipe, photo, region, noise, canvas)
-        out = pipe(prompt=build_prompt(scene, prompt_mode), control_image=compiled.control,
+        out = cast(SigmaPipelineOutput, pipe(prompt=build_prompt(scene, prompt_mode), control_image=compiled.control,
                    identity_image=compiled.identity, height=canvas[0], width=canvas[1], latents=noise,
-                   callback=callback, callback_on_step_end=_chain(blend, user_step_end), output_type="pil", **kwargs)
+                   callback=callback, callback_on_step_end=_chain(blend, user_step_end),
+                   output_type="latent" if output_type == "latent" else "pil", **kwargs))
+        if output_type == "latent":
+            return out
     pasted = paste_back(out.images[0], photo, region, feather)
     timings = dict(out.timings, feather_px=feather)
     if output_type == "np":

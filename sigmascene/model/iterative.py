@@ -13,15 +13,21 @@ subjects, painted later, cover it again.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 import numpy as np
 
-from ..errors import SigmaError
 from ..core.vocab import ROUTING_STEP
+from ..errors import SigmaError
+from ..scene.compiled import CompiledScene
 from .layout import encode_image_latents, pack_latents, prepare_condition_image, to_uint8_rgb
 from .output import SigmaPipelineOutput
+from .seeds import seed_generator
 
+if TYPE_CHECKING:
+    import torch
+
+    from .pipeline import SigmaPipeline
 
 
 def subject_maps(control: Any, identity: Any, n_subjects: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -97,16 +103,15 @@ def initial_noise(pipe: Any, canvas: tuple[int, int], generator: Any, batch: int
                                      dtype=pipe.transformer.dtype))
 
 
-def render_iterative(pipe: Any, compiled: Any, *, prompt_mode: str = "auto", seed: int | None = None,
+def render_iterative(pipe: "SigmaPipeline", compiled: CompiledScene, *, prompt_mode: str = "auto",
+                     generator: "torch.Generator | None" = None,
                      callback: Callable[[int, int], None] | None = None, output_type: str = "pil",
                      num_inference_steps: int = 28, background: Any = None,
-                     grow: Callable[[np.ndarray], np.ndarray] | None = None, **kwargs: Any) -> Any:
+                     grow: Callable[[np.ndarray], np.ndarray] | None = None, **kwargs: Any) -> SigmaPipelineOutput:
     """N passes of `pipe` for N subjects; returns the pipeline output of the last pass with summed timings.
     A `callback_on_step_end` of the caller runs after the blend, in every pass; an interrupt ends the passes.
     With a `background` image (insertion), the first pass is blended into it too, and `grow` widens each
-    subject's paint region (the blend margin)."""
-    import torch
-
+    subject's paint region (the blend margin). `generator` None: the scene's seed."""
     from ..scene.prompts import build_prompt
 
     user_step_end = kwargs.pop("callback_on_step_end", None)
@@ -118,15 +123,16 @@ def render_iterative(pipe: Any, compiled: Any, *, prompt_mode: str = "auto", see
         raise SigmaError("the scene has no subjects to insert")
     device = pipe._execution_device
     embeds, pooled = pipe.encode_prompt(build_prompt(scene, prompt_mode), device=device)
-    generator = torch.Generator("cpu").manual_seed(int(scene.seed if seed is None else seed))
+    if generator is None:
+        generator = seed_generator(scene.seed)
     timings: dict[str, float] = {"passes": n}
     previous = background
     t_start = time.perf_counter()
-    coverage = getattr(compiled, "coverage", None) or {}
+    coverage = compiled.coverage
     for k in range(n):
         ctrl, ident, region = subject_maps(compiled.control, compiled.identity, n, k)
         full = coverage.get(compiled.order[k])
-        if full is not None and background is not None and getattr(compiled, "blend_region", None) is not None:
+        if full is not None and background is not None and compiled.blend_region is not None:
             full = full & compiled.blend_region  # not where the photo's own depth hides the subject
         if full is not None and full.shape == region.shape:  # the whole silhouette, occluded parts included
             region = region | full.astype(bool)
@@ -139,10 +145,11 @@ def render_iterative(pipe: Any, compiled: Any, *, prompt_mode: str = "auto", see
         canvas = (scene.canvas.height, scene.canvas.width)
         noise = initial_noise(pipe, canvas, generator)
         blend = None if previous is None else BlendCallback(pipe, previous, region, noise, canvas)
-        out = pipe(prompt_embeds=embeds, pooled_prompt_embeds=pooled, control_image=ctrl, identity_image=ident,
-                   height=canvas[0], width=canvas[1], latents=noise, num_inference_steps=num_inference_steps,
-                   callback=step_cb, callback_on_step_end=_chain(blend, user_step_end), output_type="pil", **kwargs)
-        if getattr(pipe, "interrupt", False):
+        out = cast(SigmaPipelineOutput, pipe(
+            prompt_embeds=embeds, pooled_prompt_embeds=pooled, control_image=ctrl, identity_image=ident,
+            height=canvas[0], width=canvas[1], latents=noise, num_inference_steps=num_inference_steps,
+            callback=step_cb, callback_on_step_end=_chain(blend, user_step_end), output_type="pil", **kwargs))
+        if pipe.interrupt:
             break
         previous = out.images[0]
         for key, v in out.timings.items():

@@ -10,7 +10,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from ..errors import ConfigError, ModelError
+from ..errors import ConfigError
+from .lora import check_lora_file
 
 # The one dtype table: what each name a user may type stands for in torch. `auto` and `fp8` are decided by
 # `compute_dtype`; the trainer's weight_dtype and every `--dtype` option list derive from here.
@@ -127,8 +128,7 @@ def load_pipeline(base: str | Path, lora: Any = None, *, transformer: str | Path
     torch_dtype = compute_dtype(dtype, dev)
     loras = _lora_list(lora)
     for path, _ in loras:
-        if not Path(path).is_file():
-            raise ModelError(f"LoRA file {path} does not exist", hint="pass the .safetensors `sigmascene train` wrote")
+        check_lora_file(Path(path))
     extra = {}
     if transformer is not None:
         from .single_file import load_transformer

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SigmaError
+from ..errors import ConfigError, SigmaError
 
 if TYPE_CHECKING:
     import torch
@@ -151,10 +151,27 @@ def read_sigma_lora(path: str | Path) -> tuple[dict[str, "torch.Tensor"], LoraIn
 
 def _existing(path: str | Path) -> Path:
     p = Path(path).expanduser()
-    if not p.is_file():
-        raise SigmaError(f"LoRA file {str(p)!r} does not exist",
-                         hint="train one with `sigmascene train`, or pass --lora / set SIGMASCENE_LORA")
+    check_lora_file(p)
     return p
+
+
+def check_lora_file(p: Path) -> None:
+    """The one place a missing LoRA file is reported, always a ConfigError, with the likely slip named: the
+    resolver (rendering/plan.py), the loader, diffusers-style `load_lora_weights` and the trainer's reader all
+    call it."""
+    if p.is_file():
+        return
+    head, sep, tail = str(p).rpartition(":")
+    if sep and Path(head).is_file():  # `file:weight` whose weight is not a number
+        raise ConfigError(f"--lora {p}: the weight after ':' must be a number, got {tail!r}",
+                          hint=f"e.g. --lora {head}:0.8")
+    if p.is_dir():
+        found = sorted(x.name for x in p.glob("*.safetensors"))[:3]
+        raise ConfigError(f"--lora {p} is a folder; pass the LoRA file in it",
+                          hint=f"e.g. --lora {p / found[0]}" if found else "it holds no .safetensors file")
+    raise ConfigError(f"LoRA file {p} does not exist",
+                      hint="pass the .safetensors `sigmascene train` wrote (--lora FILE, SIGMASCENE_LORA, or the "
+                           "config file)")
 
 
 def read_lora_info(path: str | Path) -> LoraInfo:

@@ -133,7 +133,7 @@ def unapplied(pipe: Any, state_dict: dict[str, Any], name: str) -> str:
         if missing:
             parts.append(f"{len(missing)} {prefix} layers were adapted without weights in the file "
                          f"(e.g. {missing[0]})")
-    tr = getattr(pipe, "transformer", None)
+    tr = pipe.transformer
     if tr is not None:
         params = tr.state_dict()
         stray = sorted(k for k in norm_keys(pipe, state_dict) if k not in params)

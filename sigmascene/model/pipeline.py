@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ from diffusers.image_processor import VaeImageProcessor
 from diffusers.utils.torch_utils import randn_tensor
 
 from ..errors import ModelError, SigmaError
+from ..scene.compiled import CompiledScene
 from .adapters import SigmaLoraLoaderMixin
 from .attention import check_attention_mask, condition_attention_mask, merge_attention_masks
 from .attention_kwargs import read_joint_attention_kwargs
@@ -26,6 +27,7 @@ from .config import HOW_TO_GET_BASE, config_file
 from .forward import build_condition_cache, sigma_forward
 from .layout import encode_conditions, make_layout, pack_latents, sequence_ids, to_uint8_rgb, unpack_latents
 from .output import SigmaPipelineOutput
+from .seeds import seed_generator
 
 #: Written beside a saved pipeline so `DiffusionPipeline.from_pretrained(folder, trust_remote_code=True)` finds the
 #: class: diffusers' custom-pipeline convention, `_class_name = [module file, class]` in model_index.json.
@@ -86,6 +88,19 @@ class SigmaPipeline(DiffusionPipeline, SigmaLoraLoaderMixin):
     model_cpu_offload_seq = "text_encoder->text_encoder_2->transformer->vae"
     _optional_components = ["image_encoder", "feature_extractor"]
     _callback_tensor_inputs = ["latents", "prompt_embeds"]
+    transformer_file: str | None = None  # a single-file / GGUF transformer that replaced the base's (loading.py)
+    # The components diffusers' register_modules sets, named for the type checker (no value: nothing changes;
+    # Any because diffusers' and torch's module classes are not typed for it).
+    vae: Any
+    transformer: Any
+    scheduler: Any
+    text_encoder: Any
+    text_encoder_2: Any
+    tokenizer: Any
+    tokenizer_2: Any
+    if TYPE_CHECKING:  # DiffusionPipeline's own properties, which the type checker does not see through
+        _execution_device: torch.device
+        name_or_path: str | None
 
     def __init__(self, scheduler: FlowMatchEulerDiscreteScheduler, vae: AutoencoderKL, text_encoder: Any,
                  tokenizer: Any, text_encoder_2: Any, tokenizer_2: Any, transformer: FluxTransformer2DModel,
@@ -354,29 +369,29 @@ class SigmaPipeline(DiffusionPipeline, SigmaLoraLoaderMixin):
         return SigmaPipelineOutput(images=image, timings=timings)
 
     # -- conveniences over CompiledScene ------------------------------------------------------------------------
-    def render(self, compiled: Any, *, prompt_mode: str = "auto", seed: int | None = None,
-               **kwargs: Any) -> SigmaPipelineOutput | tuple:
-        """Render a CompiledScene (its I_C, I_S and scene) in one pass per step; the seed defaults to the scene's.
-        A scene with a `background` photo is inserted into it (`feather=` px seam; see model/insert.py). As with
-        `__call__`, `return_dict=False` gives a tuple."""
+    def render(self, compiled: CompiledScene, *, prompt_mode: str = "auto", generator: torch.Generator | None = None,
+               **kwargs: Any) -> SigmaPipelineOutput:
+        """Render a CompiledScene (its I_C, I_S and scene) in one pass per step; without a `generator` the noise
+        comes from the scene's seed. A scene with a `background` photo is inserted into it (`feather=` px seam;
+        see model/insert.py)."""
         from ..scene.prompts import build_prompt
 
-        if getattr(compiled, "background", None) is not None:
+        if compiled.background is not None:
             from .insert import render_insert
 
-            return render_insert(self, compiled, prompt_mode=prompt_mode, seed=seed, **kwargs)
+            return render_insert(self, compiled, prompt_mode=prompt_mode, generator=generator, **kwargs)
         scene = compiled.scene
-        generator = torch.Generator("cpu").manual_seed(int(scene.seed if seed is None else seed))
-        return self(prompt=build_prompt(scene, prompt_mode), control_image=compiled.control,
-                    identity_image=compiled.identity, height=scene.canvas.height, width=scene.canvas.width,
-                    generator=generator, **kwargs)
+        return cast(SigmaPipelineOutput, self(
+            prompt=build_prompt(scene, prompt_mode), control_image=compiled.control, identity_image=compiled.identity,
+            height=scene.canvas.height, width=scene.canvas.width, generator=generator or seed_generator(scene.seed),
+            **kwargs))
 
-    def render_iterative(self, compiled: Any, **kwargs: Any) -> SigmaPipelineOutput:
+    def render_iterative(self, compiled: CompiledScene, **kwargs: Any) -> SigmaPipelineOutput:
         """The baseline: one subject per pass, far to near, each pass painted into the previous output (into the
         `background` photo first, when the scene has one)."""
         from .iterative import render_iterative
 
-        if getattr(compiled, "background", None) is not None:
+        if compiled.background is not None:
             from .insert import render_insert
 
             return render_insert(self, compiled, iterative=True, **kwargs)

@@ -20,8 +20,10 @@ from ..core.files import file_sha256
 from ..version import __version__
 
 if TYPE_CHECKING:
-    from .options import RenderOptions
+    from ..model.pipeline import SigmaPipeline
     from ..scene import Scene
+    from ..scene.compiled import CompiledScene
+    from .plan import ModelPlan, RenderPlan
 
 
 _HASHES: dict[tuple[str, int, int], str] = {}
@@ -91,17 +93,21 @@ def identity_key(identity: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in identity.items() if not k.endswith("_source")}
 
 
-def pipeline_identity(pipe: Any) -> dict[str, Any]:
-    """model_identity of a pipeline already loaded (the editor and eval hand one in)."""
-    base = getattr(pipe, "name_or_path", None) or None
-    loras = [(info.path, info.weight) for info in getattr(pipe, "lora_infos", {}).values() if info.path]
+def plan_identity(model: "ModelPlan") -> dict[str, Any]:
+    """model_identity of the weights a plan names (before or after they are loaded)."""
+    return model_identity(model.base, model.lora_pairs, transformer=model.transformer,
+                          base_source=model.base_source, lora_source=model.lora_source)
+
+
+def pipeline_identity(pipe: "SigmaPipeline") -> dict[str, Any]:
+    """model_identity of a pipeline built in a script (no plan): its folder, loaded LoRAs and transformer file."""
+    base: str | None = pipe.name_or_path or None
+    loras = [(info.path, info.weight) for info in pipe.lora_infos.values() if info.path]
     configs = None
     if base is None or not Path(base).is_dir():
-        configs = {n: dict(getattr(getattr(pipe, n, None), "config", {}) or {}) for n in ("transformer", "vae")}
+        configs = {"transformer": dict(pipe.transformer.config), "vae": dict(pipe.vae.config)}
         base = None
-    return model_identity(base, loras, transformer=getattr(pipe, "transformer_file", None),
-                          base_source=getattr(pipe, "base_source", "flag"),
-                          lora_source=getattr(pipe, "lora_source", "flag"), configs=configs)
+    return model_identity(base, loras, transformer=pipe.transformer_file, configs=configs)
 
 
 # -- the sidecar -----------------------------------------------------------------------------------------------------
@@ -116,7 +122,7 @@ def scene_hash(scene: "Scene") -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def maps_hash(compiled: Any) -> str:
+def maps_hash(compiled: "CompiledScene") -> str:
     """sha256 of I_C and I_S bytes: changes when a reference image or mask file changes under the same scene."""
     h = hashlib.sha256()
     for arr in (compiled.control, compiled.identity):
@@ -135,37 +141,38 @@ def versions() -> dict[str, str]:
             "transformers": transformers.__version__, "python": platform.python_version()}
 
 
-def render_sidecar(*, scene: "Scene", compiled: Any, options: "RenderOptions", model: dict[str, Any], pipe: Any,
-                   seed: int, seeds: list[int], batch_index: int, steps: int, timings: dict[str, float],
-                   source: str | Path | None = None, sets: dict[str, str] | None = None) -> dict[str, Any]:
+def render_sidecar(*, scene: "Scene", compiled: "CompiledScene", plan: "RenderPlan", model: dict[str, Any],
+                   pipe: "SigmaPipeline", seed: int, batch_index: int, timings: dict[str, float],
+                   source: str | Path | None = None, sets: dict[str, str] | None = None,
+                   method_facts: dict[str, Any] | None = None) -> dict[str, Any]:
     """The one sidecar every render carries (`render`, `eval run`, toy-world, editor): enough to trace the image
-    to its scene, maps, model and options, and the command that renders it again."""
-    from ..model.loading import compute_dtype, resolve_device
+    to its scene, maps, model, method and options, and the command that renders it again. `method_facts` are
+    what the method itself reports (e.g. collage's instruction and layout file)."""
     from ..scene.prompts import build_prompt, resolve_mode
 
-    dev = resolve_device(options.device)
-    compute = getattr(getattr(pipe, "vae", None), "dtype", None) or compute_dtype(options.dtype, dev)
-    dtype = str(compute).replace("torch.", "")  # what the math ran in: the pipeline's, when one is given
-    storage = {str(p.dtype) for p in getattr(getattr(pipe, "transformer", None), "parameters", list)()}
+    dtype = str(pipe.vae.dtype).replace("torch.", "")  # what the math ran in
+    storage = {str(p.dtype) for p in pipe.transformer.parameters()}
     side = {
         "scene": {"file": str(source) if source is not None else None, "hash": scene_hash(scene),
                   "maps_hash": maps_hash(compiled), "sets": dict(sets or {})},
-        "prompt": build_prompt(scene, options.prompt_mode), "prompt_mode": resolve_mode(scene, options.prompt_mode),
-        "mode": options.mode, "steps": steps, "guidance": options.guidance,
-        "size": [scene.canvas.width, scene.canvas.height], "subjects": list(compiled.order),
-        "identity_block": list(compiled.block_size), "cache_conditions": options.cache_conditions,
-        "condition_mask": bool(getattr(pipe, "condition_mask", False)), "dtype": dtype,
-        "fp8_storage": any("float8" in d for d in storage), "device": str(getattr(pipe, "_execution_device", dev)),
-        "offload": options.offload, "vae_tiling": options.vae_tiling, "model": model, "versions": versions(),
-        "seed": seed, "seeds": seeds, "batch_index": batch_index, "timings": timings,
-        "command": render_command(source, seed, sets or {}, model, options, steps),
+        "prompt": build_prompt(scene, plan.prompt_mode), "prompt_mode": resolve_mode(scene, plan.prompt_mode),
+        "method": plan.method, "insertion": plan.insertion,
+        "mode": "iterative" if plan.method == "iterative" else "single", "steps": plan.steps,
+        "guidance": plan.guidance, "size": [scene.canvas.width, scene.canvas.height],
+        "subjects": list(compiled.order), "identity_block": list(compiled.block_size),
+        "cache_conditions": plan.cache_conditions, "condition_mask": bool(pipe.condition_mask), "dtype": dtype,
+        "fp8_storage": any("float8" in d for d in storage), "device": str(pipe._execution_device),
+        "offload": plan.model.offload, "vae_tiling": plan.model.vae_tiling, "model": model, "versions": versions(),
+        "seed": seed, "seeds": list(plan.seeds), "batch_index": batch_index, "timings": timings,
+        "command": render_command(source, seed, sets or {}, model, plan),
     }
+    side.update(method_facts or {})
     if scene.background is not None:  # insertion: the photo and how it was blended
         from ..compiler.background import default_blend
 
         entry = compiled.manifest.get("background") or {}
-        feather = default_blend(scene.canvas.width, scene.canvas.height)[1] if options.feather is None \
-            else options.feather
+        feather = default_blend(scene.canvas.width, scene.canvas.height)[1] if plan.feather is None \
+            else plan.feather
         side["background"] = {"path": scene.background.path, "depth": scene.background.depth,
                               "blend_margin_px": entry.get("blend_margin_px"), "feather_px": feather,
                               "blend_pixels": entry.get("blend_pixels")}
@@ -173,10 +180,10 @@ def render_sidecar(*, scene: "Scene", compiled: Any, options: "RenderOptions", m
 
 
 def render_command(source: str | Path | None, seed: int, sets: dict[str, str], model: dict[str, Any],
-                   options: "RenderOptions", steps: int) -> str:
-    parts = ["sigmascene", "render", str(source or "SCENE.sigma"), "--seed", str(seed), "--steps", str(steps),
-             "--guidance", repr(options.guidance), "--mode", options.mode, "--prompt-mode", options.prompt_mode,
-             "--dtype", options.dtype]
+                   plan: "RenderPlan") -> str:
+    parts = ["sigmascene", "render", str(source or "SCENE.sigma"), "--seed", str(seed), "--steps", str(plan.steps),
+             "--guidance", repr(plan.guidance), "--method", plan.method, "--prompt-mode", plan.prompt_mode,
+             "--dtype", plan.model.dtype]
     if model.get("base_source") != "demo":  # the demo model is what no --base means
         parts += ["--base", str(model.get("base"))]
         for entry in model.get("loras", []):
@@ -184,16 +191,14 @@ def render_command(source: str | Path | None, seed: int, sets: dict[str, str], m
             parts += ["--lora", entry["path"] + ("" if w == 1.0 else f":{w:g}")]
     if model.get("transformer"):
         parts += ["--transformer", model["transformer"]["path"]]
-    if options.cache_conditions:
+    if plan.cache_conditions:
         parts.append("--cache-conditions")
-    if options.identity_size:
-        parts += ["--identity-size", "{}x{}".format(*options.identity_size)]
-    if getattr(options, "blend_margin", None) is not None:
-        parts += ["--blend-margin", str(options.blend_margin)]
-    if getattr(options, "feather", None) is not None:
-        parts += ["--feather", str(options.feather)]
+    if plan.identity_size:
+        parts += ["--identity-size", "{}x{}".format(*plan.identity_size)]
+    if plan.blend_margin is not None:
+        parts += ["--blend-margin", str(plan.blend_margin)]
+    if plan.feather is not None:
+        parts += ["--feather", str(plan.feather)]
     for k, v in sets.items():
         parts += ["--set", f"{k}={v}"]
     return " ".join(shlex.quote(p) for p in parts)
-
-

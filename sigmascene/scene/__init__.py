@@ -3,15 +3,16 @@
 
 Every stage consumes a Scene; the names below are the IR's public face, re-exported from ir.py."""
 
-from .ir import (MAX_CANVAS, MAX_COORD, MAX_DEPTH, MAX_SCALE, MAX_SIZE, MAX_SUBJECTS, MENTION_RE, MIN_DEPTH, MIN_SCALE,
-                 MIN_SIZE, NAME_RE, PLACEMENT_KINDS, ROUTING_STEP, SUPPORTED_VERSIONS, TOKEN_PIXELS, Angle, Background,
-                 Box2D, Box3D, Camera, Canvas, Coord, Include, Mask, Mesh, Node, Param, ParamRef, Placement, Polygon,
-                 Relation, Scene, Subject, Vec3, build, photo_canvas, positive_size, python_error, remember_params)
+from .ir import (MAX_CANVAS, MAX_COORD, MAX_DEPTH, MAX_SCALE, MAX_SEED, MAX_SIZE, MAX_SUBJECTS, MENTION_RE, MIN_DEPTH,
+                 MIN_SCALE, MIN_SEED, MIN_SIZE, NAME_RE, PLACEMENT_KINDS, ROUTING_STEP, SUPPORTED_VERSIONS,
+                 TOKEN_PIXELS, Angle, Background, Box2D, Box3D, Camera, Canvas, Coord, Include, Mask, Mesh, Node, Param,
+                 ParamRef, Placement, Polygon, Relation, Scene, Subject, Vec3, build, photo_canvas, positive_size,
+                 python_error, remember_params, seed_problem)
 
 __all__ = [
-    "MAX_CANVAS", "MAX_COORD", "MAX_DEPTH", "MAX_SCALE", "MAX_SIZE", "MAX_SUBJECTS", "MENTION_RE", "MIN_DEPTH",
-    "MIN_SCALE", "MIN_SIZE", "NAME_RE", "PLACEMENT_KINDS", "ROUTING_STEP", "SUPPORTED_VERSIONS", "TOKEN_PIXELS",
-    "Angle", "Background", "Box2D", "Box3D", "Camera", "Canvas", "Coord", "Include", "Mask", "Mesh", "Node", "Param",
-    "ParamRef", "Placement", "Polygon", "Relation", "Scene", "Subject", "Vec3", "build", "photo_canvas",
-    "positive_size", "python_error", "remember_params",
+    "MAX_CANVAS", "MAX_COORD", "MAX_DEPTH", "MAX_SCALE", "MAX_SEED", "MAX_SIZE", "MAX_SUBJECTS", "MENTION_RE",
+    "MIN_DEPTH", "MIN_SCALE", "MIN_SEED", "MIN_SIZE", "NAME_RE", "PLACEMENT_KINDS", "ROUTING_STEP",
+    "SUPPORTED_VERSIONS", "TOKEN_PIXELS", "Angle", "Background", "Box2D", "Box3D", "Camera", "Canvas", "Coord",
+    "Include", "Mask", "Mesh", "Node", "Param", "ParamRef", "Placement", "Polygon", "Relation", "Scene", "Subject",
+    "Vec3", "build", "photo_canvas", "positive_size", "python_error", "remember_params", "seed_problem",
 ]

@@ -113,13 +113,27 @@ def photo_canvas(width: int, height: int) -> tuple[int, int]:
     return w, h
 
 
-MIN_SEED, MAX_SEED = -(2**63), 2**63 - 1  # `seed 99999999999999999999` passed check, then crashed render
+# The one seed rule, the language's: a whole number from 0 to 2**53 (the largest a float, how the parser reads
+# numbers, holds exactly; torch's generator takes up to 2**64). The scene statement, `render --seed`, the editor
+# and `sigmascene.render(seed=)` all check it through `seed_problem`.
+MIN_SEED, MAX_SEED = 0, 2**53
+
+
+def seed_problem(seed: object) -> str | None:
+    """Why `seed` breaks the seed rule, or None when it keeps it."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        return f"seed must be a whole number, got {seed!r}"
+    if seed < MIN_SEED:
+        return f"seed must be zero or positive, got {seed}"
+    if seed > MAX_SEED:
+        return f"seed {seed} is too large: the largest is {MAX_SEED}"
+    return None
 
 
 class Scene(Node):
     version: int = 1
     canvas: Canvas = Field(default_factory=Canvas)
-    seed: Annotated[int, Field(ge=MIN_SEED, le=MAX_SEED)] = 0  # a signed 64-bit int: torch's generator takes no more
+    seed: Annotated[int, Field(ge=MIN_SEED, le=MAX_SEED)] = 0  # the seed rule above
     prompt: str = ""
     compose: str | None = None
     camera: Camera = Field(default_factory=Camera)

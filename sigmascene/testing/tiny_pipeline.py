@@ -101,3 +101,24 @@ def save_tiny_pipeline(directory: str | Path, seed: int = 0) -> Path:
     directory = Path(directory)
     make_tiny_pipeline(seed).save_pretrained(directory)
     return directory
+
+
+def save_tiny_sigma_lora(path: str | Path, seed: int = 0, *, rank: int = 2, condition_mask: bool = False,
+                         zero: bool = True) -> Path:
+    """A SIGMA LoRA file (sigmascene metadata) for the tiny transformer of `make_tiny_pipeline(seed)`: what makes
+    a tiny base render with `--method sigma`. `zero` keeps peft's default init (B = 0), so the LoRA changes
+    nothing and a render equals the bare base's; else B is random too."""
+    import torch
+
+    from ..model.lora import add_sigma_lora, save_sigma_lora
+
+    transformer = make_tiny_components(seed)["transformer"]
+    add_sigma_lora(transformer, rank=rank, alpha=rank)
+    if not zero:
+        gen = torch.Generator().manual_seed(seed + 1)
+        with torch.no_grad():
+            for name, p in transformer.named_parameters():
+                if "lora_B" in name:
+                    p.copy_(torch.randn(p.shape, generator=gen) * 0.02)
+    return save_sigma_lora(path, transformer, rank=rank, alpha=rank, condition_mask=condition_mask,
+                           config_hash=f"tiny-{seed}")

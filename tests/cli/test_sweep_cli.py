@@ -133,9 +133,9 @@ def test_render_guidance_nan_or_inf_is_refused_instead_of_a_blank_image(scene, v
     assert not (scene.parent / "x.png").exists()
 
 
-def test_render_seed_beyond_64_bits_is_refused_not_an_overflow_traceback(scene):
+def test_render_seed_beyond_the_languages_range_is_refused_not_an_overflow_traceback(scene):
     out = _clean_failure(runner.invoke(app, ["render", str(scene), "--seed", "99999999999999999999999"]))
-    assert "--seed 99999999999999999999999 does not fit in 64 bits" in out
+    assert "seed 99999999999999999999999 is too large: the largest is 9007199254740992" in out
 
 
 def test_a_scene_seed_too_large_to_read_exactly_is_located(tmp_path):

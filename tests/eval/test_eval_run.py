@@ -27,10 +27,18 @@ def base(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pipe(base):
-    from sigmascene.model.loading import load_pipeline
+def lora(tmp_path_factory):
+    from sigmascene.testing.tiny_pipeline import save_tiny_sigma_lora
 
-    return load_pipeline(base, None, device="cpu")
+    return save_tiny_sigma_lora(tmp_path_factory.mktemp("loras") / "tiny_sigma.safetensors")
+
+
+@pytest.fixture(scope="module")
+def pipe(base, lora):
+    """The tiny base with its SIGMA LoRA, loaded once through the resolver (a LoadedModel)."""
+    from sigmascene.rendering.render import RenderRequest, load_model
+
+    return load_model(RenderRequest(base=str(base), loras=[str(lora)], device="cpu"))
 
 
 @pytest.fixture()
@@ -113,12 +121,12 @@ def test_select_cases_by_id_and_limit(evalset):
         select_cases(evalset, ["d"], None)
 
 
-def test_cli_run_then_score_puts_the_method_in_the_table(evalset, base, tmp_path):
+def test_cli_run_then_score_puts_the_method_in_the_table(evalset, base, lora, tmp_path):
     runner = CliRunner()
-    res = runner.invoke(app, ["eval", "run", str(evalset.root), "--base", str(base), "--steps", str(STEPS),
-                              "--device", "cpu", "--limit", "2"])
+    res = runner.invoke(app, ["eval", "run", str(evalset.root), "--base", str(base), "--lora", str(lora),
+                              "--steps", str(STEPS), "--device", "cpu", "--limit", "2"])
     assert res.exit_code == 0, res.output
-    method = f"{base.name}-single"
+    method = f"{lora.stem}-single"
     assert sorted(p.name for p in evalset.render_dir(method).glob("*.png")) == ["a.png", "b.png"]
     res = runner.invoke(app, ["eval", "score", str(evalset.root), "--metric", "dino_i", "--no-paper"])
     assert res.exit_code == 0, res.output
@@ -126,10 +134,10 @@ def test_cli_run_then_score_puts_the_method_in_the_table(evalset, base, tmp_path
     assert "missing: DINO-I skipped" in res.output
 
 
-def test_cli_run_reports_failed_cases_and_exits_1(evalset, base):
+def test_cli_run_reports_failed_cases_and_exits_1(evalset, base, lora):
     (evalset.root / "cases" / "c" / "cat.png").unlink()
-    res = CliRunner().invoke(app, ["eval", "run", str(evalset.root), "--base", str(base), "--steps", str(STEPS),
-                                   "--device", "cpu", "--method", "m"])
+    res = CliRunner().invoke(app, ["eval", "run", str(evalset.root), "--base", str(base), "--lora", str(lora),
+                                   "--steps", str(STEPS), "--device", "cpu", "--method", "m"])
     assert res.exit_code == 1
     assert "failed c:" in res.output and "Traceback" not in res.output
     assert (evalset.render_dir("m") / "a.png").is_file()
@@ -171,3 +179,23 @@ def test_cli_run_without_a_model_falls_back_to_the_demo_model(evalset, tmp_path,
     assert "embedded demo model" in res.output
     side = json.loads((evalset.render_dir("demo-single") / "a.json").read_text())
     assert side["model"]["base_source"] == "demo" and side["model"]["loras"][0]["metadata"]["sigma"]
+
+
+def test_cli_run_compares_several_methods_each_in_its_own_row(evalset, base, lora):
+    runner = CliRunner()
+    res = runner.invoke(app, ["eval", "run", str(evalset.root), "--model", str(base), "--lora", str(lora),
+                              "--steps", "1", "--device", "cpu", "--limit", "1", "--method", "sigma,iterative"])
+    assert res.exit_code == 0, res.output
+    rows = [f"{lora.stem}-single", f"{lora.stem}-iterative"]
+    for row, method in zip(rows, ("sigma", "iterative")):
+        side = json.loads((evalset.render_dir(row) / "a.json").read_text())
+        assert side["method"] == method and side["row"] == row and side["setting"]["render_method"] == method
+    res = runner.invoke(app, ["eval", "score", str(evalset.root), "--metric", "dino_i", "--no-paper"])
+    assert res.exit_code == 0 and all(f"| {row} |" in res.output for row in rows), res.output
+
+
+def test_cli_run_method_misspelt_or_unfit_is_one_clear_error(evalset, base):
+    res = CliRunner().invoke(app, ["eval", "run", str(evalset.root), "--model", str(base), "--method", "colage"])
+    assert res.exit_code == 1 and "did you mean 'collage'?" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(app, ["eval", "run", str(evalset.root), "--model", str(base), "--method", "sigma"])
+    assert res.exit_code == 1 and "--method sigma needs a SIGMA LoRA" in res.output

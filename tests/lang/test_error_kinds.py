@@ -73,10 +73,12 @@ def test_every_kind_is_still_a_sigma_error():
 # -- eval run: which failures are one case's, which are the run's ------------------------------------------------
 @pytest.fixture(scope="module")
 def pipe(tmp_path_factory):
-    from sigmascene.model.loading import load_pipeline
-    from sigmascene.testing.tiny_pipeline import save_tiny_pipeline
+    from sigmascene.rendering.render import RenderRequest, load_model
+    from sigmascene.testing.tiny_pipeline import save_tiny_pipeline, save_tiny_sigma_lora
 
-    return load_pipeline(save_tiny_pipeline(tmp_path_factory.mktemp("tiny")), None, device="cpu")
+    root = tmp_path_factory.mktemp("tiny")
+    base, lora = save_tiny_pipeline(root / "base"), save_tiny_sigma_lora(root / "sigma.safetensors")
+    return load_model(RenderRequest(base=str(base), loras=[str(lora)], device="cpu"))
 
 
 @pytest.fixture()

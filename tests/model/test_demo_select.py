@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from sigmascene.cli import app
 from sigmascene.demo import DEMO_CANVAS, demo_available
 from sigmascene.demo.select import FAR_THRESHOLD, white_border_fraction
-from sigmascene.testing.tiny_pipeline import save_tiny_pipeline
+from sigmascene.testing.tiny_pipeline import save_tiny_pipeline, save_tiny_sigma_lora
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -115,7 +115,8 @@ def test_a_1024_scene_renders_at_the_demo_canvas_keeping_its_aspect(env):
 def test_a_given_base_is_used_as_before_without_the_demo(env):
     base = save_tiny_pipeline(env / "tiny")
     scene = toy_scene(env / "s")
-    res = render(scene, "--base", base, "-o", env / "t.png", "--steps", "1")
+    lora = save_tiny_sigma_lora(env / "sigma.safetensors")
+    res = render(scene, "--base", base, "--lora", lora, "-o", env / "t.png", "--steps", "1")
     assert res.exit_code == 0, res.output
     assert "demo model" not in res.output
     side = json.loads((env / "t.json").read_text())
@@ -125,6 +126,7 @@ def test_a_given_base_is_used_as_before_without_the_demo(env):
 def test_base_from_the_environment_also_skips_the_demo(env, monkeypatch):
     base = save_tiny_pipeline(env / "tiny")
     monkeypatch.setenv("SIGMASCENE_BASE", str(base))
+    monkeypatch.setenv("SIGMASCENE_LORA", str(save_tiny_sigma_lora(env / "sigma.safetensors")))
     res = render(toy_scene(env / "s"), "-o", env / "e.png", "--steps", "1")
     assert res.exit_code == 0, res.output
     assert "demo model" not in res.output

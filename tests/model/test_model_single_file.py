@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from sigmascene.cli import app
 from sigmascene.errors import SigmaError
 from sigmascene.model.loading import load_pipeline
-from sigmascene.testing.tiny_pipeline import make_tiny_pipeline
+from sigmascene.testing.tiny_pipeline import make_tiny_pipeline, save_tiny_sigma_lora
 
 from test_model_pipeline import call, write_scene
 
@@ -74,8 +74,10 @@ def test_render_records_the_transformer_file(model, tmp_path, monkeypatch):
     monkeypatch.delenv("SIGMASCENE_BASE", raising=False)
     d, _ = model
     scene = write_scene(tmp_path / "s")
-    res = CliRunner().invoke(app, ["render", str(scene), "--base", str(d / "base"), "--transformer",
-                                   str(d / "transformer-Q8_0.gguf"), "-o", str(tmp_path / "g.png"), "--steps", "1"])
+    lora = save_tiny_sigma_lora(tmp_path / "sigma.safetensors")  # SIGMA on the tiny base (B = 0: no change)
+    res = CliRunner().invoke(app, ["render", str(scene), "--base", str(d / "base"), "--lora", str(lora),
+                                   "--transformer", str(d / "transformer-Q8_0.gguf"), "-o", str(tmp_path / "g.png"),
+                                   "--steps", "1"])
     assert res.exit_code == 0, res.output
     side = json.loads((tmp_path / "g.json").read_text())
     assert side["model"]["transformer"]["path"].endswith("transformer-Q8_0.gguf")

@@ -14,10 +14,9 @@ from sigmascene.errors import SigmaError
 from sigmascene.eval.evalset import Case, EvalSet
 from sigmascene.eval.runner import RunOptions, run_set
 from sigmascene.grammar import load
-from sigmascene.model.loading import load_pipeline
-from sigmascene.testing.tiny_pipeline import save_tiny_pipeline
-from sigmascene.rendering.render import (RenderCancelled, RenderOptions, model_identity, parse_lora, render_scene,
-                               save_render)
+from sigmascene.testing.tiny_pipeline import save_tiny_pipeline, save_tiny_sigma_lora
+from sigmascene.rendering.render import (RenderCancelled, RenderOptions, load_model, model_identity, parse_lora,
+                                         render_scene, save_render)
 
 from test_model_pipeline import write_scene
 
@@ -27,10 +26,16 @@ def base(tmp_path_factory):
     return save_tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny")
 
 
-def test_render_and_eval_run_write_the_same_sidecar_fields(env, base):
+@pytest.fixture(scope="module")
+def lora(tmp_path_factory):
+    """A SIGMA LoRA for the tiny base (B = 0: renders equal the bare base's), so the tiny base renders `sigma`."""
+    return save_tiny_sigma_lora(tmp_path_factory.mktemp("loras") / "tiny_sigma.safetensors")
+
+
+def test_render_and_eval_run_write_the_same_sidecar_fields(env, base, lora):
     scene_file = write_scene(env / "s")
-    res = CliRunner().invoke(app, ["render", str(scene_file), "--base", str(base), "-o", str(env / "r.png"),
-                                   "--steps", "1"])
+    res = CliRunner().invoke(app, ["render", str(scene_file), "--base", str(base), "--lora", str(lora), "-o",
+                                   str(env / "r.png"), "--steps", "1"])
     assert res.exit_code == 0, res.output
     cli_side = json.loads((env / "r.json").read_text())
 
@@ -38,19 +43,19 @@ def test_render_and_eval_run_write_the_same_sidecar_fields(env, base):
     (root / "cases").mkdir(parents=True)
     EvalSet(name="t", cases=[Case(id="a", scene=str(scene_file.resolve()))]).save(root)
     evalset = EvalSet.load(root)
-    pipe = load_pipeline(base, None, device="cpu")
-    summary = run_set(pipe, evalset, RunOptions("m", steps=1, model=model_identity(base)))
+    loaded = load_model(RenderOptions(base=str(base), loras=[str(lora)], device="cpu"))
+    summary = run_set(loaded, evalset, RunOptions("m", steps=1, model=loaded.identity))
     assert summary.rendered == ["a"], summary.failed
     eval_side = json.loads((evalset.render_dir("m") / "a.json").read_text())
-    assert set(eval_side) - {"case", "method", "setting", "seconds"} == set(cli_side)
+    assert set(eval_side) - {"case", "row", "setting", "seconds"} == set(cli_side)
     assert eval_side["model"]["base_config_sha256"] == cli_side["model"]["base_config_sha256"]
     assert eval_side["scene"]["maps_hash"] == cli_side["scene"]["maps_hash"]
 
 
-def test_render_scene_reports_progress_and_saves_image_with_sidecar(env, base):
+def test_render_scene_reports_progress_and_saves_image_with_sidecar(env, base, lora):
     scene = load(write_scene(env / "s"))
     steps = []
-    result = render_scene(scene, RenderOptions(base=str(base), steps=2, batch=2, device="cpu"),
+    result = render_scene(scene, RenderOptions(base=str(base), loras=[str(lora)], steps=2, batch=2, device="cpu"),
                           progress=lambda i, n: steps.append((i, n)))
     assert steps == [(1, 2), (2, 2), (1, 2), (2, 2)]
     assert [s["seed"] for s in result.sidecars] == [3, 4] and len(result.images) == 2
@@ -60,7 +65,7 @@ def test_render_scene_reports_progress_and_saves_image_with_sidecar(env, base):
     assert side["image"] == "x_4.png" and "-o" in side["command"] and Image.open(paths[1]).size == (64, 48)
 
 
-def test_a_set_cancel_event_stops_with_render_cancelled(env, base):
+def test_a_set_cancel_event_stops_with_render_cancelled(env, base, lora):
     scene = load(write_scene(env / "s"))
     cancel = threading.Event()
 
@@ -68,7 +73,8 @@ def test_a_set_cancel_event_stops_with_render_cancelled(env, base):
         cancel.set()
 
     with pytest.raises(RenderCancelled):
-        render_scene(scene, RenderOptions(base=str(base), steps=5, device="cpu"), progress=progress, cancel=cancel)
+        render_scene(scene, RenderOptions(base=str(base), loras=[str(lora)], steps=5, device="cpu"),
+                     progress=progress, cancel=cancel)
     assert isinstance(RenderCancelled("x"), SigmaError)
 
 
@@ -112,12 +118,10 @@ def test_bad_options_are_refused_before_loading(env):
         render_scene(scene, RenderOptions(base=str(env / "nope")))
 
 
-def test_a_model_loaded_once_renders_many_scenes_with_its_identity(env, base):
-    from sigmascene.rendering.render import load_model
-
-    pipe = load_model(RenderOptions(base=str(base), device="cpu"))
+def test_a_model_loaded_once_renders_many_scenes_with_its_identity(env, base, lora):
+    loaded = load_model(RenderOptions(base=str(base), loras=[str(lora)], device="cpu"))
     scene = load(write_scene(env / "s"))
-    a = render_scene(scene, RenderOptions(steps=1), pipe=pipe)
-    b = render_scene(scene, RenderOptions(steps=1, seed=9), pipe=pipe)
-    assert a.sidecars[0]["model"] == b.sidecars[0]["model"] == model_identity(base)
+    a = render_scene(scene, RenderOptions(steps=1), loaded=loaded)
+    b = render_scene(scene, RenderOptions(steps=1, seed=9), loaded=loaded)
+    assert a.sidecars[0]["model"] == b.sidecars[0]["model"] == model_identity(base, [(lora, 1.0)])
     assert a.sidecars[0]["seed"] == 3 and b.sidecars[0]["seed"] == 9

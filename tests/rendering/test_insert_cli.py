@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 import sigmascene
 from sigmascene.cli import app
 from sigmascene.model.insert import feather_alpha
-from sigmascene.testing.tiny_pipeline import save_tiny_pipeline
+from sigmascene.testing.tiny_pipeline import save_tiny_pipeline, save_tiny_sigma_lora
 from sigmascene.compiler.preview import _layout_panel, _small
 
 from test_insert_model import write_room
@@ -32,8 +32,9 @@ def test_render_with_a_tiny_model_keeps_the_photo_outside_the_region_and_records
     base = save_tiny_pipeline(env / "tiny")
     scene = write_room(env)
     out = env / "out.png"
-    res = runner.invoke(app, ["render", str(scene), "--base", str(base), "--steps", "2", "--blend-margin", "3",
-                              "--feather", "2", "-o", str(out)])
+    lora = save_tiny_sigma_lora(env / "sigma.safetensors")
+    res = runner.invoke(app, ["render", str(scene), "--base", str(base), "--lora", str(lora), "--steps", "2",
+                              "--blend-margin", "3", "--feather", "2", "-o", str(out)])
     assert res.exit_code == 0, res.output
     image, photo = np.asarray(Image.open(out)), np.asarray(Image.open(env / "photo.png"))
     side = json.loads(out.with_suffix(".json").read_text())

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ...errors import ConfigError, ModelError
+
+if TYPE_CHECKING:
+    from ...rendering.render import LoadedModel
+    from ...rendering.request import RenderRequest
 
 DEFAULT_SIZE = 256
 DEFAULT_STEPS = 28
@@ -47,6 +51,7 @@ def _square(canvas: Any) -> int:
 def choose_model(model: str, base: Optional[str], lora: Optional[str], size: Optional[int],
                  steps: Optional[int], need_model: bool = True) -> ModelChoice:
     """Resolve `--model demo` / `--base DIR [--lora FILE]` into a ModelChoice (nothing is loaded yet)."""
+    from ...model.lora import check_lora_file
     from ...rendering.render import model_identity
 
     if base:
@@ -54,8 +59,8 @@ def choose_model(model: str, base: Optional[str], lora: Optional[str], size: Opt
 
         paths = resolve_model_paths(base, lora)
         base_dir = require_base(paths)
-        if paths.lora is not None and not paths.lora.is_file():
-            raise ModelError(f"LoRA file {paths.lora} does not exist")
+        if paths.lora is not None:
+            check_lora_file(paths.lora)
         name = (paths.lora.stem if paths.lora is not None else base_dir.name).replace(" ", "_")
         loras = [(paths.lora, 1.0)] if paths.lora is not None else []
         return ModelChoice(name, size or DEFAULT_SIZE, steps or DEFAULT_STEPS, None, base_dir, paths.lora,
@@ -78,13 +83,25 @@ def choose_model(model: str, base: Optional[str], lora: Optional[str], size: Opt
                        list(demo.TRAIN_SEEDS), identity=ident, train_world_seed=demo.TRAIN_WORLD_SEED)
 
 
-def load_model(choice: ModelChoice, device: Optional[str] = None, dtype: str = "auto") -> Any:
-    """The SigmaPipeline for a choice, on `device` (default: cuda when present)."""
-    if choice.base is not None:
-        from ...model.loading import load_pipeline
+def model_request(choice: ModelChoice, device: Optional[str] = None, dtype: str = "auto",
+                  method: Optional[str] = None) -> "RenderRequest":
+    """The render request of a choice for one compared method: the demo model when no base is named; a LoRA the
+    method cannot use (the SIGMA LoRA beside collage) stays out of that method's request."""
+    from ...rendering.plan import loras_for
+    from ...rendering.request import RenderRequest
 
-        return load_pipeline(choice.base, choice.lora, device=device, dtype=dtype)
-    demo = demo_module()
-    if demo is None:
+    if choice.base is None and demo_module() is None:
         raise ModelError("the embedded demo model is not available in this installation")
-    return demo.load_demo_pipeline(device)  # device None: cuda when present
+    loras = [str(choice.lora)] if choice.lora is not None else []
+    if method is not None and loras:
+        loras = loras_for(method, loras)
+    return RenderRequest(base=str(choice.base) if choice.base is not None else None, loras=loras, method=method,
+                         device=device or "auto", dtype=dtype)
+
+
+def load_model(choice: ModelChoice, device: Optional[str] = None, dtype: str = "auto",
+               method: Optional[str] = None) -> "LoadedModel":
+    """The pipeline for a choice, on `device` (default: cuda when present), through the one resolver."""
+    from ...rendering.render import load_model as load
+
+    return load(model_request(choice, device, dtype, method))

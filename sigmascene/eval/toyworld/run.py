@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
 import numpy as np
 
@@ -27,17 +27,40 @@ from .metrics import SceneScore, score_image, scene_regions
 from .validate import Validation, foreign_identities, vae_round_trip, validate_scene
 from .world import HELDOUT_BASE, WORLDS_DIR, load_rgb, case_id, check_disjoint, load_toy_scene, make_worlds
 
+if TYPE_CHECKING:
+    from ...model.pipeline import SigmaPipeline
+    from ...rendering.render import LoadedModel
+
 Start = Callable[[str, int], Callable[[str], None]]  # start(label, total) -> advance(description)
 
 
-def parse_modes(text: str) -> list[str]:
-    """`single,iterative` into modes; checked before any model is looked for."""
-    modes = [m.strip() for m in str(text).split(",") if m.strip()]
-    bad = [m for m in modes if m not in MODES]
-    if bad or not modes:
-        raise ConfigError(f"--modes {text!r}: each mode must be one of {', '.join(MODES)}",
-                         hint="for example --modes single,iterative")
+#: The old names of the comparison's columns: `single` is the sigma method, rendered into `...-single` folders.
+OLD_MODES = {"single": "sigma"}
+#: The pseudo-method that scores collage's layout image itself, as if it were a render: the ceiling of what the
+#: model was shown. Added after `collage` whenever collage is compared.
+LAYOUT = "layout"
+
+
+def parse_modes(text: str | list[str]) -> list[str]:
+    """`single,iterative` / `collage,sigma,iterative` (or a list of such) into the compared methods, each checked
+    against the method table before any model is looked for; `layout` follows `collage`."""
+    from ...rendering.methods import method_spec
+
+    parts = [text] if isinstance(text, str) else list(text)
+    modes = list(dict.fromkeys(m.strip() for part in parts for m in str(part).split(",") if m.strip()))
+    if not modes:
+        raise ConfigError(f"--method {','.join(parts)!r} names no method", hint="for example --method sigma,iterative")
+    for m in modes:
+        if m not in OLD_MODES and m != LAYOUT:
+            method_spec(m)  # a misspelling gets did-you-mean
+    if "collage" in modes and LAYOUT not in modes:
+        modes.insert(modes.index("collage") + 1, LAYOUT)
     return modes
+
+
+def render_method(mode: str) -> str:
+    """The method of the table a compared column renders with."""
+    return OLD_MODES.get(mode, mode)
 
 
 @dataclass
@@ -46,7 +69,7 @@ class ToyworldConfig:
     counts: list[int]
     count: int = 200
     size: int = 256
-    modes: list[str] = field(default_factory=lambda: list(MODES))
+    modes: list[str] = field(default_factory=lambda: list(MODES))  # methods compared (parse_modes)
     steps: int = 28
     guidance: float = 2.5
     seed_base: int = HELDOUT_BASE
@@ -60,16 +83,21 @@ class ToyworldConfig:
             raise ConfigError(f"--count must be at least 1, got {self.count}")
         if self.size % TOKEN_PIXELS or not 32 <= self.size <= 2048:
             raise ConfigError(f"canvas size {self.size} must be a multiple of {TOKEN_PIXELS} between 32 and 2048")
-        bad = [m for m in self.modes if m not in MODES]
-        if bad:
-            raise ConfigError(f"--modes {','.join(self.modes)!r}: each mode must be one of {', '.join(MODES)}")
+        if self.modes:
+            parse_modes(self.modes)
         if self.structure not in STRUCTURES:
             raise ConfigError(f"--structure {self.structure!r} is not one of: {', '.join(STRUCTURES)}")
 
     def method(self, mode: str) -> str:
-        """The renders/ folder: model, structure and mode, so runs with another structure never mix."""
+        """The renders/ folder: model, structure and method, so runs with another structure never mix. The layout
+        row reads collage's folder (its `<case>.layout.png` files)."""
+        mode = "collage" if mode == LAYOUT else mode
         kind = f"insert-{mode}" if self.insert else mode
         return f"{self.model_name}-{self.structure}-{kind}".replace(" ", "_")
+
+    def rendered(self) -> list[str]:
+        """The compared methods that render (the layout row is collage's by-product)."""
+        return [m for m in self.modes if m != LAYOUT]
 
 
 @dataclass
@@ -104,16 +132,19 @@ def prepare(cfg: ToyworldConfig, train_seeds: Optional[Iterable[int]] = None,
     return evalset
 
 
-def render_all(pipe: Any, evalset: EvalSet, cfg: ToyworldConfig, model: dict,
+def render_all(load: Callable[[str], "LoadedModel"], evalset: EvalSet, cfg: ToyworldConfig,
                start: Optional[Start] = None) -> dict[str, Any]:
-    """Render every case in every mode; finished renders are skipped. Returns {mode: RunSummary}."""
+    """Render every case with every compared method; finished renders are skipped. `load(method)` gives the
+    loaded model for a method (the caller keeps one per distinct weights). Returns {method: RunSummary}."""
     from ..runner import RunOptions, run_set
 
     out = {}
-    for mode in cfg.modes:
-        options = RunOptions(cfg.method(mode), mode, cfg.steps, cfg.guidance, "auto", False, model)
+    for mode in cfg.rendered():
+        loaded = load(render_method(mode))
+        options = RunOptions(cfg.method(mode), "iterative" if mode == "iterative" else "single", cfg.steps,
+                             cfg.guidance, "auto", False, loaded.identity, render_method=render_method(mode))
         advance = start(f"rendering {mode}", len(evalset.cases)) if start else None
-        out[mode] = run_set(pipe, evalset, options, advance=advance)
+        out[mode] = run_set(loaded, evalset, options, advance=advance)
     return out
 
 
@@ -142,7 +173,7 @@ def _add_unchanged(res: Results, n: int, mode: str, folder: Path, evalset: EvalS
 
 
 def score_all(evalset: EvalSet, cfg: ToyworldConfig, *, validate_seed: int = 0,
-              start: Optional[Start] = None, pipe: Any = None) -> Results:
+              start: Optional[Start] = None, pipe: "SigmaPipeline | None" = None) -> Results:
     """Score the finished renders of every mode and validate the metrics on every scene's ground truth; with
     `pipe`, also score the ground truth through its VAE at the eval canvas (the model's own ceiling)."""
     from PIL import Image
@@ -180,12 +211,15 @@ def score_all(evalset: EvalSet, cfg: ToyworldConfig, *, validate_seed: int = 0,
         res.scenes[n] = res.scenes.get(n, 0) + 1
         for mode in cfg.modes:
             folder = evalset.render_dir(cfg.method(mode))
-            if not is_finished(folder, case.id):
+            image = folder / (f"{case.id}.{LAYOUT}.png" if mode == LAYOUT else f"{case.id}.png")
+            if not is_finished(folder, case.id) or not image.is_file():
                 res.missing[mode] = res.missing.get(mode, 0) + 1
                 continue
-            with Image.open(folder / f"{case.id}.png") as im:
+            with Image.open(image) as im:
                 score = score_image(im.convert("RGB"), scene, regions)
             res.scores.setdefault((n, mode), SceneScore()).merge(score)
+            if mode == LAYOUT:
+                continue  # what the model was shown: no seconds, and never pasted into the photo
             if cfg.insert:
                 _add_unchanged(res, n, mode, folder, evalset, case)
             secs = _sidecar_seconds(folder / f"{case.id}.json")

@@ -26,7 +26,7 @@ class ToyworldRequest:
     model: str = "demo"
     base: Optional[str] = None
     lora: Optional[str] = None
-    modes: str = "single,iterative"
+    modes: Optional[str | list[str]] = None  # methods compared (None: sigma, iterative with a SIGMA LoRA; else collage)
     steps: Optional[int] = None
     size: Optional[int] = None
     structure: str = "mask_depth"
@@ -67,8 +67,10 @@ def estimate_seconds(req: ToyworldRequest) -> float | None:
     counts = parse_subjects(req.subjects)
     per_scene = [SCENE_OVERHEAD_S * len(counts)]
     if not req.validate:
-        for mode in tw_run.parse_modes(req.modes):
-            per_scene.append(sum(DEMO_SINGLE_S if mode == "single" else DEMO_ITERATIVE_S_PER_SUBJECT * n
+        for mode in tw_run.parse_modes(req.modes if req.modes is not None else "single,iterative"):
+            if mode == tw_run.LAYOUT:
+                continue  # scored from the layout image itself: nothing is rendered
+            per_scene.append(sum(DEMO_ITERATIVE_S_PER_SUBJECT * n if mode == "iterative" else DEMO_SINGLE_S
                                  for n in counts))
     return req.count * sum(per_scene)
 
@@ -80,17 +82,34 @@ def run_toyworld(req: ToyworldRequest, start: tw_run.Start,
     from contextlib import nullcontext
 
     counts = parse_subjects(req.subjects)
-    modes = [] if req.validate else tw_run.parse_modes(req.modes)
+    if req.modes is not None and not req.validate:
+        tw_run.parse_modes(req.modes)  # a misspelt method before any model is looked for
     choice = tw_model.choose_model(req.model, req.base, req.lora, req.size, req.steps, need_model=not req.validate)
+    default = "single,iterative" if choice.base is None or choice.lora is not None else "collage"
+    modes = [] if req.validate else tw_run.parse_modes(req.modes if req.modes is not None else default)
     cfg = tw_run.ToyworldConfig(out=req.out, counts=counts, count=req.count, size=choice.size, modes=modes,
                                 steps=choice.steps, seed_base=req.seed_base, structure=req.structure,
                                 model_name=choice.name, workers=req.workers, insert=req.insert)
     evalset = tw_run.prepare(cfg, choice.train_seeds, start, choice.train_world_seed)
     pipe, summaries = None, {}
     if not req.validate:
-        with (loading() if loading is not None else nullcontext()):
-            pipe = tw_model.load_model(choice, req.device, req.dtype)
-        summaries = tw_run.render_all(pipe, evalset, cfg, choice.identity or {}, start)
+        from ...rendering.plan import resolve_model
+        from ...rendering.render import LoadedModel, load_model
+
+        plans = {m: resolve_model(tw_model.model_request(choice, req.device, req.dtype, tw_run.render_method(m)))[0]
+                 for m in cfg.rendered()}  # every method's weights checked before the first loads
+        held: dict[Any, LoadedModel] = {}
+
+        def load(method: str) -> LoadedModel:
+            plan = plans[next(m for m in cfg.rendered() if tw_run.render_method(m) == method)]
+            if plan not in held:
+                held.clear()  # one model in memory at a time: the methods run one after the other
+                with (loading() if loading is not None else nullcontext()):
+                    held[plan] = load_model(plan)
+            return held[plan]
+
+        summaries = tw_run.render_all(load, evalset, cfg, start)
+        pipe = next(iter(held.values())).pipe if held else None
     results = tw_run.score_all(evalset, cfg, start=start, pipe=pipe)
     title = (f"toy-world metric validation · {cfg.structure} · {cfg.size}px" if req.validate else
              f"toy-world eval · {choice.name} · {cfg.structure} · {cfg.size}px" + (" · insert" if req.insert else ""))
@@ -112,5 +131,5 @@ def run_toyworld(req: ToyworldRequest, start: tw_run.Start,
             if src is not None and src.is_file():
                 files.append(Path(shutil.copyfile(src, req.docs / dest)))
     return ToyworldOutcome(cfg=cfg, title=title, rows=rows,
-                           validation_rows=tw_report.validation_rows(results.validation),
-                           results=results, summaries=summaries, files=files)
+                           validation_rows=tw_report.validation_rows(results.validation), results=results,
+                           summaries=summaries, files=files)

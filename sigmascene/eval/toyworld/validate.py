@@ -19,12 +19,15 @@ ground truth is what the canvas size and the VAE cost, not the transformer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
 
 from .metrics import METRICS, Regions, SceneScore, score_image
 from .world import ToyScene
+
+if TYPE_CHECKING:
+    from ...model.pipeline import SigmaPipeline
 
 
 @dataclass
@@ -66,7 +69,7 @@ def validate_scene(scene: ToyScene, regions: Regions,
     return truth, shuffled
 
 
-def vae_round_trip(pipe: Any, image: np.ndarray, size: int) -> Any:
+def vae_round_trip(pipe: "SigmaPipeline", image: np.ndarray, size: int) -> Any:
     """`image` as the model would give it back at best: resized to its `size` canvas, VAE-encoded the way the
     pipeline encodes (posterior mode, shifted and scaled) and decoded the way the pipeline decodes."""
     import torch
