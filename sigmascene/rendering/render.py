@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 from ..errors import ConfigError, ModelError, SigmaError
 from .method import MethodCall, MethodOutput
 from .options import RenderOptions  # the old name of RenderRequest, re-exported
-from .plan import (DEFAULT_STEPS, MODES, ModelPlan, RenderPlan, check_cache_allowed, check_request,  # noqa: F401
+from .plan import (DEFAULT_STEPS, MODES, ModelPlan, RenderPlan, check_cache_allowed, check_request,  # noqa: F401 - re-exported
                    parse_lora, resolve_model, resolve_plan)
 from .provenance import model_identity, plan_identity, render_sidecar
 from .request import RenderRequest
