@@ -11,7 +11,8 @@ the token counts are the paper's: X 4096, I_C 4096, I_S 1024 per subject, text 5
 Rows: t2i (X and text only); single N (all N subjects in one pass, full joint attention as a plain Kontext
 LoRA would run it); masked N (conditions attend only to conditions); cached N (masked + condition K/V computed
 once, its one-off cost shown separately); iterative N (N passes of one subject each, cost per denoising step
-summed over the passes).
+summed over the passes); collage (stock Kontext on one canvas-sized layout image: X + one context image of
+X's size, whatever N is — the same transformer call FluxKontextPipeline makes).
 """
 
 from __future__ import annotations
@@ -78,6 +79,22 @@ class Bench:
                              guidance=self.guidance, txt_ids=ids["txt"], x_ids=ids["x"], cond_ids=ids["cond"],
                              condition_mask=mask, cache=cache)
 
+    def collage_step(self):
+        """Stock Kontext's transformer call on [X, layout] with its ids: X (0, y, x), the layout image (1, y, x)."""
+        side = self.canvas // TOKEN_PX
+        grid = torch.zeros(side, side, 3)
+        grid[..., 1] += torch.arange(side)[:, None]
+        grid[..., 2] += torch.arange(side)[None, :]
+        ids_x = grid.reshape(-1, 3)
+        ids_layout = ids_x.clone()
+        ids_layout[:, 0] = 1
+        img_ids = torch.cat([ids_x, ids_layout]).to(self.device, self.dtype)
+        txt_ids = torch.zeros(self.text_len, 3, device=self.device, dtype=self.dtype)
+        hidden = torch.cat([self.x, self.rand(*self.x.shape)], dim=1)
+        return lambda: self.tr(hidden_states=hidden, timestep=self.t, guidance=self.guidance,
+                                pooled_projections=self.pooled, encoder_hidden_states=self.txt, txt_ids=txt_ids,
+                                img_ids=img_ids, return_dict=False)[0][:, : self.x.shape[1]]
+
     def sync(self):
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
@@ -116,6 +133,8 @@ def run(args) -> list[dict]:
         layout, ids, _ = b.layout(0)
         ms, peak = b.timed(lambda: b.step(ids, None))
         add("t2i", 0, layout.n_txt + layout.n_x, ms, peak)
+        ms, peak = b.timed(b.collage_step())
+        add("collage", "any", layout.n_txt + 2 * layout.n_x, ms, peak)  # one layout image, whatever N is
         for n in args.subjects:
             layout, ids, cond = b.layout(n)
             ms, peak = b.timed(lambda ids=ids, cond=cond: b.step(ids, cond))

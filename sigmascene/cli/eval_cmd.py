@@ -104,14 +104,15 @@ def run(
     lora: Optional[str] = typer.Option(None, "--lora", help="SIGMA LoRA .safetensors (or env SIGMASCENE_LORA)."),
     mode: str = typer.Option("single", "--mode", help="Old spelling: --mode iterative is --method iterative."),
     method: Optional[list[str]] = typer.Option(None, "--method", "-m", help="Render method(s) to compare, each into "
-                                               "its own renders/ folder (sigma | iterative | collage; repeated or "
-                                               "comma list; default: chosen from the model, as `render` does). One "
-                                               "value that is no method is the old spelling of --name."),
+                                               "its own renders/ folder (sigma | iterative | collage | contextgen; "
+                                               "repeated or comma list; default: chosen from the model, as `render` "
+                                               "does). One value that is no method is the old spelling of --name."),
     name: Optional[str] = typer.Option(None, "--name", help="Name of the renders/ folder and table row (default: "
                                        "<lora or base name>-<method>, `single` for sigma)."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Denoising steps (default 28; 20 "
                                         "with the demo model)."),
-    guidance: float = typer.Option(2.5, "--guidance", help="Distilled guidance strength."),
+    guidance: Optional[float] = typer.Option(None, "--guidance", help="Distilled guidance strength (default: the "
+                                             "method's, 2.5; contextgen 3.5)."),
     prompt_mode: str = typer.Option("auto", "--prompt-mode", help="auto | background | full."),
     cache_conditions: bool = typer.Option(False, "--cache-conditions", help="Condition K/V computed once (LoRA "
                                           "trained with the mask)."),
@@ -137,7 +138,8 @@ def run(
     from ..rendering.render import LoadedModel, RenderRequest, load_model
 
     with user_errors():
-        check_finite("--guidance", guidance)  # nan rendered every case blank and exited 0
+        if guidance is not None:
+            check_finite("--guidance", guidance)  # nan rendered every case blank and exited 0
         methods, name = split_methods(method, name)
         runs = []
         for render_method in methods:  # every method's rules and weights checked before the set is read
@@ -163,7 +165,8 @@ def run(
                 console.print(line, style="yellow", markup=False, soft_wrap=True, highlight=False)
             row = name or default_method(model.base, model.loras[0].path if model.loras else None,
                                          "single" if spec.name == "sigma" else spec.name, demo=model.demo)
-            options = RunOptions(row, "iterative" if spec.name == "iterative" else "single", steps or 28, guidance,
+            g = spec.default_guidance if guidance is None else guidance
+            options = RunOptions(row, "iterative" if spec.name == "iterative" else "single", steps or 28, g,
                                  prompt_mode, cache_conditions, plan_identity(model), render_method=render_method)
             if not force and evalset.render_dir(row).is_dir():
                 check_setting(evalset.render_dir(row), options)  # before minutes of model loading

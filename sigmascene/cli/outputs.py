@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import ConfigError
-from ..core.files import png_mark, refuse_unmarked_png
+from ..core.files import has_png_mark, png_mark, refuse_unmarked_png
 
 #: One rule for every command's outputs without -o: beside the scene file, named after it (README, "Where outputs
 #: go"). living_room.sigma -> living_room.png, living_room.sheet.png, living_room.layout.png, living_room.maps/ ...
@@ -69,6 +69,10 @@ def refuse_foreign_renders(images: Iterable[Path], force: bool) -> None:
         check_writable_file(image, "output image")
         sidecar = image.with_suffix(".json")
         check_writable_file(sidecar, "sidecar")
+        layout = image.with_name(f"{image.stem}.layout.png")  # a method's file beside the render (collage)
+        if layout.exists() and not force and not has_png_mark(layout):  # ours (a preview, a render) is replaced
+            raise ConfigError(f"{layout} already exists and was not drawn by sigmascene; refusing to overwrite it",
+                              hint="choose another -o, or pass --force to replace it")
         if force or not (image.exists() or sidecar.exists()):
             continue
         if not _is_render_sidecar(sidecar, image):

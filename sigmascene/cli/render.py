@@ -34,14 +34,16 @@ def render(
                                                    "other components come from --base."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Denoising steps (default 28; 20 with "
                                         "the demo model)."),
-    guidance: float = typer.Option(2.5, "--guidance", help="Distilled guidance strength."),
+    guidance: Optional[float] = typer.Option(None, "--guidance", help="Distilled guidance strength (default: the "
+                                             "method's, 2.5; contextgen 3.5)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed (default: the scene's `seed`)."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP, metavar="NAME=VALUE"),
     batch: int = typer.Option(1, "--batch", min=1, max=1000, help="Render K images with seeds seed..seed+K-1."),
     method: Optional[str] = typer.Option(None, "--method", help="sigma (one pass, needs a SIGMA LoRA) | iterative "
                                          "(the baseline: one subject per pass, SIGMA LoRA) | collage (stock Kontext "
-                                         "reads a layout image; no LoRA). Default: the demo model -> sigma; a SIGMA "
-                                         "LoRA -> sigma; a base and no LoRA -> collage (docs/methods.md)."),
+                                         "reads a layout image; no LoRA) | contextgen (ContextGen's LoRA). "
+                                         "Default: the demo model -> sigma; a SIGMA LoRA -> sigma; ContextGen's "
+                                         "LoRA -> contextgen; a base and no LoRA -> collage (docs/methods.md)."),
     mode: str = typer.Option("single", "--mode", help="Old spelling: --mode iterative is --method iterative."),
     blend_margin: Optional[int] = typer.Option(None, "--blend-margin", min=0, max=4096,
                                                help="With a `background` photo: pixels around the subjects the "
@@ -53,6 +55,12 @@ def render(
                                                "the long side, 8 at 1024)."),
     cache_conditions: bool = typer.Option(False, "--cache-conditions",
                                           help="Compute condition K/V once (needs a LoRA trained with the mask)."),
+    segmenter: Optional[Path] = typer.Option(None, "--segmenter", metavar="DIR",
+                                             help="collage: a SAM-family transformers folder that cuts out "
+                                                  "references with no transparency and no `matte`."),
+    detector: Optional[Path] = typer.Option(None, "--detector", metavar="DIR",
+                                            help="collage: a zero-shot detector folder (Grounding DINO, OWLv2) "
+                                                 "that finds each subject's caption for --segmenter."),
     offload: Optional[str] = typer.Option(None, "--offload", help="model | sequential CPU offload (GPU only)."),
     dtype: str = typer.Option("auto", "--dtype", help=DTYPE_HELP),
     vae_tiling: bool = typer.Option(False, "--vae-tiling", help="Decode in tiles to save memory."),
@@ -76,13 +84,16 @@ def render(
     from ..rendering.render import RenderRequest, output_paths, render_plan, save_render, save_sheet, sheet_path
 
     with user_errors():
-        check_finite("--guidance", guidance)
+        if guidance is not None:
+            check_finite("--guidance", guidance)
         options = RenderRequest(base=base, loras=list(lora or []), transformer=transformer, steps=steps,
                                 guidance=guidance, seed=seed, method=method, mode=mode,
                                 cache_conditions=cache_conditions,
                                 offload=offload, dtype=dtype, vae_tiling=vae_tiling, prompt_mode=prompt_mode,
                                 device=device, identity_size=parse_identity_size(identity_size), batch=batch,
-                                blend_margin=blend_margin, feather=feather)
+                                blend_margin=blend_margin, feather=feather,
+                                segmenter=str(segmenter) if segmenter else None,
+                                detector=str(detector) if detector else None)
         check_request(options)
         sets = parse_sets(set_)
         target = Path(out or output or beside(Path(file), "render"))

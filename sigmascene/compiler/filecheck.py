@@ -54,6 +54,8 @@ def scene_files(scene: Scene) -> list[tuple[str, str, SourceLoc | None]]:
             out.append(("background depth", bg.depth, bg.field_loc("depth")))
     for s in scene.subjects:
         out.append(("reference", s.ref, s.field_loc("ref")))
+        if s.matte:
+            out.append(("matte", s.matte, s.field_loc("matte")))
         p = s.placement
         if p.kind in ("mask", "mesh"):
             out.append((p.kind, p.path, p.field_loc("path")))
@@ -64,7 +66,7 @@ def scene_files(scene: Scene) -> list[tuple[str, str, SourceLoc | None]]:
 
 def _check_one(what: str, path: Path, loc: SourceLoc | None) -> None:
     existing_file(path, loc, what)
-    if what in ("reference", "mask", "background photo"):
+    if what in ("reference", "mask", "background photo", "matte"):
         _image_header(path, loc, what)
     elif what in ("depth map", "background depth"):
         _depth_header(path, loc)
@@ -87,11 +89,34 @@ def _check_all(files: list[tuple[str, Path, SourceLoc | None]]) -> list[Diagnost
 
 
 def check_files(scene: Scene) -> list[Diagnostic]:
-    """Every problem with the files `scene` names (missing, with a did-you-mean; not an image; empty; too big)."""
-    return _check_all([(what, scene.resolve(written), loc) for what, written, loc in scene_files(scene)])
+    """Every problem with the files `scene` names (missing, with a did-you-mean; not an image; empty; too big;
+    a matte whose size is not its reference's)."""
+    problems = _check_all([(what, scene.resolve(written), loc) for what, written, loc in scene_files(scene)])
+    return problems + _matte_sizes(scene, {d.loc for d in problems})
 
 
-_WHAT = {"s_ref": "reference", "s_mask": "mask", "s_depth_map": "depth map"}
+def _matte_sizes(scene: Scene, failed: set) -> list[Diagnostic]:
+    """A matte marks its reference's own pixels, so the two must have one size (read from the headers)."""
+    out = []
+    for s in scene.subjects:
+        if not s.matte or s.field_loc("matte") in failed or s.field_loc("ref") in failed:
+            continue
+        try:
+            with open_image_header(scene.resolve(s.ref), s.field_loc("ref"), "reference") as ref, \
+                    open_image_header(scene.resolve(s.matte), s.field_loc("matte"), "matte") as matte:
+                rw, rh = ref.size
+                mw, mh = matte.size
+        except SigmaError as err:
+            out += err.diagnostics
+            continue
+        if (rw, rh) != (mw, mh):
+            out.append(Diagnostic(f"matte is {mw}x{mh} px but its reference is {rw}x{rh} px: {s.matte}",
+                                  s.field_loc("matte"), "a matte marks the reference's own pixels, so it must "
+                                  "have exactly the reference's size"))
+    return out
+
+
+_WHAT = {"s_ref": "reference", "s_mask": "mask", "s_depth_map": "depth map", "s_matte": "matte"}
 _HEADER_WHAT = {"background": "background photo", "background_depth": "background depth"}
 
 

@@ -349,14 +349,26 @@ def _heading(compiled: CompiledScene) -> str:
             f"identity blocks {compiled.block_size[1]}x{compiled.block_size[0]}")
 
 
+def model_view_panel(compiled: CompiledScene, size: tuple[int, int]) -> tuple[Image.Image, list[str]]:
+    """The collage layout image (compiler/layout_image.py) — literally the picture stock Kontext is given — fitted to
+    a panel, and how each subject was cut out."""
+    from .layout_image import layout_image
+
+    layout = layout_image(compiled)
+    notes = [f"{name}: {layout.sources[name]}" for name in layout.order]
+    big = size[0] >= layout.rgb.shape[1]  # enlarged: nearest, so every pixel shown is one the model gets
+    return layout.pil.resize(size, Image.Resampling.NEAREST if big else Image.Resampling.LANCZOS), notes
+
+
 def contact_sheet(compiled: CompiledScene) -> Image.Image:
-    """Layout, IR_asc, IR_desc, depth (I_T) with scale bar, legend and identity dictionary on one PNG."""
+    """Layout, IR_asc, IR_desc, depth (I_T) with scale bar, legend, identity dictionary and the collage's layout
+    image ("what the model sees") on one PNG."""
     pw, ph = _panel_size(compiled)
     cell_w, cell_h = pw + 74 + PAD, ph + HEADER + PAD
     width = PAD + 3 * cell_w
     warn = compiled.warnings
     warn_h = 0 if not warn else 22 + 17 * min(len(warn), 12)
-    sheet = Image.new("RGB", (width, 44 + 2 * cell_h + warn_h + PAD), SHEET_BG)
+    sheet = Image.new("RGB", (width, 44 + 3 * cell_h + warn_h + PAD), SHEET_BG)
     draw = ImageDraw.Draw(sheet)
     draw.text((PAD, 12), _heading(compiled), font=font(18, bold=True), fill=INK)
     top = 44
@@ -372,6 +384,14 @@ def contact_sheet(compiled: CompiledScene) -> Image.Image:
             "Legend: intensity ↔ subject (far→near)")
     _titled(sheet, _identity_panel(compiled, (cell_w - PAD, ph)), (PAD + 2 * cell_w, top),
             "I_S: identity dictionary, top→bottom")
+    top += cell_h
+    panel, cut = model_view_panel(compiled, (pw, ph))
+    _titled(sheet, panel, (PAD, top), "What the model sees (collage: stock Kontext)")
+    draw.text((PAD + cell_w, top + HEADER), "Cut-outs: " + ", ".join(cut), font=font(13), fill=INK)
+    draw.text((PAD + cell_w, top + HEADER + 20), "matte / alpha: cut exactly; rectangle: pasted whole — add a",
+              font=font(12), fill=INK)
+    draw.text((PAD + cell_w, top + HEADER + 36), "`matte`, a transparent PNG, or render --segmenter DIR",
+              font=font(12), fill=INK)
     if warn:
         y = top + cell_h
         draw.text((PAD, y), f"{len(warn)} warning{'s' if len(warn) > 1 else ''}:", font=font(14, bold=True),

@@ -246,7 +246,8 @@ def set_caption(ed: TextEdit, subj: Subject, caption: str) -> None:
 
 
 def rename(ed: TextEdit, subj: Subject, new: str) -> None:
-    """Rename a subject everywhere the file names it: its block, relations, and `@name` in prompt/compose."""
+    """Rename a subject everywhere the file names it: its block, relations, and `@name` in
+    prompt/compose/instruction."""
     if not NAME_RE.match(new):
         raise SigmaError(f"{new!r} is not a subject name (letters, digits, _; not starting with a digit)")
     if ed.scene.subject(new) is not None:
@@ -259,7 +260,7 @@ def rename(ed: TextEdit, subj: Subject, new: str) -> None:
             if r.target == old and r.loc is not None and r.loc.file == ed.file:
                 rs, re_ = token_span(ed.text, ed._own(r, "target"))
                 ed.replace(rs, re_, new)
-    for field in ("prompt", "compose"):
+    for field in ("prompt", "compose", "instruction"):
         value = getattr(ed.scene, field)
         if value and any(m.group(1) == old for m in MENTION_RE.finditer(value)):
             ed.string(ed.scene, field, re.sub(rf"@{old}\b", f"@{new}", value))

@@ -120,8 +120,8 @@ def patch_scene(st: EditorState, data: SceneChange) -> None:
                     if key not in scene.canvas._locs:
                         raise SigmaError("the file has no `canvas` statement to change; add it in the source")
                     ed.number(scene.canvas, key, value, "plain")
-        for key in ("prompt", "compose"):
-            value = getattr(data, key)
+        for key in ("prompt", "compose", "instruction"):
+            value = getattr(data, key, None)  # `instruction` (collage) only when the edit schema carries it
             if value is not None and value != getattr(scene, key):
                 if key not in scene._locs:
                     raise SigmaError(f"the file has no `{key}` statement to change; add it in the source")

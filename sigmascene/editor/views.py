@@ -43,7 +43,8 @@ def scene_json(scene: Scene) -> dict[str, Any]:
     for s in scene.subjects:
         p = s.placement
         entry: dict[str, Any]
-        entry = {"name": s.name, "ref": s.ref, "caption": s.caption, "depth": s.depth, "depth_map": s.depth_map,
+        entry = {"name": s.name, "ref": s.ref, "caption": s.caption, "matte": s.matte, "depth": s.depth,
+                 "depth_map": s.depth_map,
                  "relations": [{"kind": r.kind, "target": r.target} for r in s.relations],
                  "placement": p.model_dump(mode="json"), "loc": _loc(s),
                  "editable": s.loc is not None and s.loc.file == root,
@@ -56,7 +57,7 @@ def scene_json(scene: Scene) -> dict[str, Any]:
         subjects.append(entry)
     return {
         "canvas": {"width": scene.canvas.width, "height": scene.canvas.height},
-        "seed": scene.seed, "prompt": scene.prompt, "compose": scene.compose,
+        "seed": scene.seed, "prompt": scene.prompt, "compose": scene.compose, "instruction": scene.instruction,
         "camera": camera_json(scene), "camera_params": _params_used(scene.camera),
         "params": [{"name": p.name, "value": p.value, "unit": p.unit, "loc": _loc(p),
                     "editable": p.loc is not None and p.loc.file == root} for p in scene.params],

@@ -31,7 +31,7 @@ class RunOptions:
     method: str
     mode: str = "single"
     steps: int = 28
-    guidance: float = 2.5
+    guidance: float | None = None  # None: the method's default (2.5; contextgen 3.5)
     prompt_mode: str = "auto"
     cache_conditions: bool = False
     model: dict[str, Any] = field(default_factory=dict)  # rendering.provenance.model_identity: resuming checks it

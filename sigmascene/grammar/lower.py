@@ -23,7 +23,7 @@ from .parser import (BlockStmt, CanvasStmt, ParamStmt, ParsedFile, RelationStmt,
                      ValueStmt, parse_source)
 from .sources import read_scene_file
 
-_ITEM_KEY = {"s_ref": "ref", "s_caption": "caption", "s_depth": "depth", "s_depth_map": "depth_map",
+_ITEM_KEY = {"s_ref": "ref", "s_caption": "caption", "s_matte": "matte", "s_depth": "depth", "s_depth_map": "depth_map",
              "s_box2d": "placement", "s_box3d": "placement", "s_mask": "placement", "s_polygon": "placement",
              "s_mesh": "placement"}
 MAX_ERRORS = 50
@@ -57,7 +57,8 @@ class _Lowerer(Lowering):
                 self.scene.params.append(node)
                 self.anchor(st, node, "")
         for pf, st in flat:
-            if st.kind in ("canvas", "seed", "prompt", "compose", "camera", "background", "background_depth"):
+            if st.kind in ("canvas", "seed", "prompt", "compose", "instruction", "camera", "background",
+                           "background_depth"):
                 getattr(self, st.kind)(st, pf)
         self.photo_canvas()
         subjects = 0
@@ -231,6 +232,9 @@ class _Lowerer(Lowering):
 
     def compose(self, st: ValueStmt, pf: ParsedFile) -> None:
         self.scene_text("compose", st)
+
+    def instruction(self, st: ValueStmt, pf: ParsedFile) -> None:
+        self.scene_text("instruction", st)
 
     def scene_text(self, key: str, st: ValueStmt) -> None:
         if self.once(key, st, key):

@@ -27,8 +27,8 @@ MAX_VEC_ITEMS = 16
 MAX_POLYGON_POINTS = 256
 
 STATEMENTS = ("sigma", "canvas", "seed", "prompt", "compose", "camera", "param", "include", "subject", "background",
-              "background_depth")
-SUBJECT_ITEMS = ("ref", "caption", "box2d", "box3d", "mask", "polygon", "mesh", "depth", "depth_map", "behind",
+              "background_depth", "instruction")
+SUBJECT_ITEMS = ("ref", "caption", "matte", "box2d", "box3d", "mask", "polygon", "mesh", "depth", "depth_map", "behind",
                  "in_front_of")
 KEYWORDS = STATEMENTS + SUBJECT_ITEMS + ("position", "look_at", "fov", "center", "size", "yaw", "pitch", "roll",
                                          "scale", "deg", "rad", "px", "m", "cm", "x")
@@ -111,8 +111,8 @@ class Stmt:
 
 @dataclass
 class ValueStmt(Stmt):
-    """`KEYWORD value`: version, seed, prompt, compose, include, ref, caption, box2d, mask, depth, depth_map,
-    camera items and the fields of box3d / mesh blocks."""
+    """`KEYWORD value`: version, seed, prompt, compose, instruction, include, ref, caption, matte, box2d, mask, depth,
+    depth_map, camera items and the fields of box3d / mesh blocks."""
 
     value: Value
 

@@ -88,6 +88,9 @@ class _Printer:
             self.line(head, 0, f"prompt {self.string(s, 'prompt', s.prompt)}", s, "prompt")
         if self.written("compose") or (not self.from_text and s.compose is not None):
             self.line(head, 0, f"compose {self.string(s, 'compose', s.compose or '')}", s, "compose")
+        if self.written("instruction") or (not self.from_text and s.instruction is not None):
+            self.line(head, 0, f"instruction {self.string(s, 'instruction', s.instruction or '')}", s,
+                      "instruction")
         if self.own(s.camera) or (not self.from_text and s.camera != Camera()):
             self.camera(head, s.camera)
         for p in s.params:
@@ -138,6 +141,8 @@ class _Printer:
         self.line(out, 1, f"ref {self.string(subj, 'ref', subj.ref)}", subj, "ref")
         if subj.caption is not None:
             self.line(out, 1, f"caption {self.string(subj, 'caption', subj.caption)}", subj, "caption")
+        if subj.matte is not None:
+            self.line(out, 1, f"matte {self.string(subj, 'matte', subj.matte)}", subj, "matte")
         self.line(out, 1, self.placement(subj.placement), subj, "placement")
         if subj.depth is not None:
             self.line(out, 1, f"depth {self.val(subj, 'depth', subj.depth)}", subj, "depth")

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .plan import RenderPlan
 
 #: Request fields only some methods honour, with the spelling a user typed them in.
-METHOD_FLAGS = {"cache_conditions": "--cache-conditions"}
+METHOD_FLAGS = {"cache_conditions": "--cache-conditions", "segmenter": "--segmenter", "detector": "--detector"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class MethodSpec:
     extra_loras: frozenset[str] = frozenset({"style", "unknown"})  # kinds it may stack on top (looks, styles)
     flags: frozenset[str] = frozenset()            # which METHOD_FLAGS it honours
     output_types: tuple[str, ...] = ("pil", "np", "latent")
+    grid: int | None = None                        # px the canvas must be a multiple of (rounded, with a note)
+    default_guidance: float = 2.5                  # the distilled guidance when the request names none
 
 
 StepEnd = Callable[[Any, int, Any, dict], dict]   # diffusers' callback_on_step_end(pipe, i, t, tensors)

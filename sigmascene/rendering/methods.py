@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError, did_you_mean
 from .collage_method import COLLAGE_SPEC, collage_insertion, collage_plain
+from .contextgen_method import CONTEXTGEN_SPEC, contextgen_insertion, contextgen_plain
 from .method import MethodEntry, MethodSpec
 from .sigma_method import (ITERATIVE_SPEC, SIGMA_SPEC, iterative_insertion, iterative_plain, sigma_insertion,
                            sigma_plain)
@@ -26,6 +27,7 @@ def register_method(spec: MethodSpec, plain: MethodEntry, insertion: MethodEntry
 register_method(SIGMA_SPEC, sigma_plain, sigma_insertion)
 register_method(ITERATIVE_SPEC, iterative_plain, iterative_insertion)
 register_method(COLLAGE_SPEC, collage_plain, collage_insertion)
+register_method(CONTEXTGEN_SPEC, contextgen_plain, contextgen_insertion)
 
 
 def method_names() -> list[str]:

@@ -18,6 +18,7 @@ from ..errors import ConfigError, ModelError
 from ..model.lora import check_lora_file
 from ..scene import seed_problem
 from .lora_kinds import kind_label, read_header, recognise
+from .cutout_models import check_cutout_models
 from .method import METHOD_FLAGS, MethodEntry, MethodSpec
 from .methods import SPECS, method_entry, method_spec
 from .request import OUTPUT_TYPES, RenderRequest
@@ -71,6 +72,8 @@ class RenderPlan:
     blend_margin: int | None = None
     feather: int | None = None
     output_type: str = "pil"
+    segmenter: Path | None = None    # cut-outs by a segmentation model (collage): checked folders
+    detector: Path | None = None
     mode: str = "single"             # the old spelling the request used (recorded in the sidecar)
     notes: tuple[str, ...] = ()      # what the resolver decided that the user should hear, one line each
 
@@ -118,7 +121,8 @@ def check_request(req: RenderRequest) -> None:
                           f"and {req.feather}")
     if req.steps is not None and (isinstance(req.steps, bool) or not isinstance(req.steps, int) or req.steps < 1):
         raise ConfigError(f"--steps must be a whole number, at least 1, got {req.steps!r}")
-    if isinstance(req.guidance, bool) or not isinstance(req.guidance, (int, float)) or not math.isfinite(req.guidance):
+    if req.guidance is not None and (isinstance(req.guidance, bool) or not isinstance(req.guidance, (int, float))
+                                     or not math.isfinite(req.guidance)):
         raise ConfigError(f"--guidance must be a finite number, got {req.guidance!r}")
     for s in ([req.seed] if req.seed is not None else []) + list(req.seeds):
         why = seed_problem(s)
@@ -185,7 +189,8 @@ def loras_for(method: str, loras: list[str]) -> list[str]:
 
 
 def check_flags(spec: MethodSpec, req: RenderRequest) -> None:
-    asked = {"cache_conditions": req.cache_conditions}
+    asked = {"cache_conditions": req.cache_conditions, "segmenter": req.segmenter is not None,
+             "detector": req.detector is not None}
     for name, flag in METHOD_FLAGS.items():
         if asked[name] and name not in spec.flags:
             users = [s.name for s in SPECS.values() if name in s.flags]
@@ -284,12 +289,28 @@ def resolve_plan(req: RenderRequest, scene: "Scene | None" = None, loaded: Model
 
             size = demo_size(size, DEMO_CANVAS)
         insertion = scene.background is not None
+        if spec.grid and not model.demo:
+            size, said = grid_size(size, spec)
+            notes += (said,) if said else ()
     steps = req.steps or (_demo_steps() if model.demo else DEFAULT_STEPS)
+    guidance = spec.default_guidance if req.guidance is None else float(req.guidance)
+    segmenter, detector = check_cutout_models(req.segmenter, req.detector)
     return RenderPlan(model=model, method=spec.name, insertion=insertion, seeds=seeds, steps=steps,
-                      guidance=float(req.guidance), size=size, prompt_mode=req.prompt_mode,
+                      guidance=guidance, size=size, prompt_mode=req.prompt_mode,
                       cache_conditions=req.cache_conditions, identity_size=req.identity_size,
                       blend_margin=req.blend_margin, feather=req.feather, output_type=req.output_type,
-                      mode=req.mode, notes=notes)
+                      mode=req.mode, notes=notes, segmenter=segmenter, detector=detector)
+
+
+def grid_size(size: tuple[int, int], spec: MethodSpec) -> tuple[tuple[int, int], str | None]:
+    """The canvas on the method's pixel grid (nearest multiple, at least one cell) and the note that says so."""
+    g = spec.grid or 1
+    w, h = size
+    nw, nh = (max(g, int(round(v / g)) * g) for v in (w, h))
+    if (nw, nh) == (w, h):
+        return size, None
+    return (nw, nh), (f"the {spec.name} method renders on a {g}-px grid: canvas {w}x{h} rounded to {nw}x{nh} "
+                      "(layout scaled with it)")
 
 
 def resolve_seeds(req: RenderRequest, scene: "Scene") -> tuple[int, ...]:

@@ -193,6 +193,10 @@ def render_command(source: str | Path | None, seed: int, sets: dict[str, str], m
         parts += ["--transformer", model["transformer"]["path"]]
     if plan.cache_conditions:
         parts.append("--cache-conditions")
+    if plan.segmenter is not None:
+        parts += ["--segmenter", str(plan.segmenter)]
+    if plan.detector is not None:
+        parts += ["--detector", str(plan.detector)]
     if plan.identity_size:
         parts += ["--identity-size", "{}x{}".format(*plan.identity_size)]
     if plan.blend_margin is not None:

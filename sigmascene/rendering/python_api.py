@@ -53,7 +53,7 @@ def render_python(scene: "Scene | str | Path", *, base: str | Path | None, loras
         one = seed  # type: ignore[assignment]  # any other Sequence is refused by the seed rule, as it should
     request = RenderRequest(base=str(base) if base is not None else None, loras=[_lora_text(lo) for lo in loras],
                             method=method, seed=one, seeds=seeds, steps=steps,
-                            guidance=2.5 if guidance is None else guidance, output_type=output_type, **options)
+                            guidance=guidance, output_type=output_type, **options)
     if isinstance(scene, str) and ("\n" in scene or scene.lstrip().startswith("sigma ")):
         raise ConfigError("render takes a Scene or a file path; this is scene text",
                           hint="load it first: sigmascene.render(sigmascene.loads(text))")

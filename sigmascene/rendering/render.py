@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
+from ..core.files import png_mark
 from ..errors import ConfigError, ModelError, SigmaError
 from .method import MethodCall, MethodOutput
 from .options import RenderOptions  # the old name of RenderRequest, re-exported
@@ -133,6 +134,8 @@ def render_plan(scene: "Scene", plan: RenderPlan, *, note: Callable[[str], None]
             say(line)
         if fitted:
             say(fitted)
+    elif plan.size != (scene.canvas.width, scene.canvas.height):  # a method's pixel grid (the plan's note says)
+        scene, _ = fit_demo_canvas(scene, plan.size)
     for line in plan.notes:
         say(line)
     compiled = _compile(scene, plan)
@@ -270,7 +273,7 @@ def save_render(result: RenderResult, out: Path) -> list[Path]:
         side = dict(sidecar)
         for key, picture in extra.items():  # a method's own files (collage's layout image), beside the render
             extra_path = path.with_name(f"{path.stem}.{key}.png")
-            picture.save(extra_path)
+            picture.save(extra_path, pnginfo=png_mark(key))  # marked: a later render or preview may replace it
             side.setdefault("files", {})[key] = extra_path.name
         path.with_suffix(".json").write_bytes(sidecar_bytes(side, path))
     return paths

@@ -17,7 +17,7 @@ class RenderRequest:
     transformer: str | None = None   # single-file / GGUF transformer
     method: str | None = None        # sigma | iterative | collage | ... (None: chosen from the model; plan.py)
     steps: int | None = None
-    guidance: float = 2.5
+    guidance: float | None = None    # None: the method's default (2.5; contextgen 3.5)
     seed: int | None = None          # None: the scene's `seed`
     seeds: tuple[int, ...] = ()      # an explicit list of seeds (Python); excludes `seed` and `batch`
     mode: str = "single"             # old spelling: `iterative` is `method="iterative"`
@@ -32,3 +32,5 @@ class RenderRequest:
     blend_margin: int | None = None  # px around the subjects a `background` photo may change (None: 1/64 side)
     feather: int | None = None       # px of seam between the render and the photo (None: 1/128 side)
     output_type: str = "pil"         # pil | np | latent (the packed latents before decoding, as diffusers)
+    segmenter: str | None = None     # cut-outs: a SAM-family folder for references with no alpha and no matte
+    detector: str | None = None      # cut-outs: a zero-shot detector folder that finds the subject for SAM

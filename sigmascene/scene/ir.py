@@ -71,6 +71,7 @@ class Subject(Node):
     depth_map: str | None = None
     relations: list[Relation] = Field(default_factory=list)
     caption: str | None = None  # what `@name` becomes in prompts
+    matte: str | None = None  # an image the size of `ref` marking the subject (white) for the collage cut-out
 
     @field_validator("name")
     @classmethod
@@ -136,6 +137,7 @@ class Scene(Node):
     seed: Annotated[int, Field(ge=MIN_SEED, le=MAX_SEED)] = 0  # the seed rule above
     prompt: str = ""
     compose: str | None = None
+    instruction: str | None = None  # collage: replaces the Kontext edit instruction built from prompt/compose
     camera: Camera = Field(default_factory=Camera)
     params: list[Param] = Field(default_factory=list)
     includes: list[Include] = Field(default_factory=list)
@@ -205,14 +207,15 @@ class Scene(Node):
     def add_subject(self, name: str, ref: str | Path, placement: Box2D | Box3D | Mask | Polygon | Mesh, *,
                     depth: float | None = None, depth_map: str | Path | None = None,
                     behind: str | list[str] | None = None, in_front_of: str | list[str] | None = None,
-                    caption: str | None = None) -> Subject:
+                    caption: str | None = None, matte: str | Path | None = None) -> Subject:
         """Append a subject, as a `subject NAME { ... }` block would; names must be unique."""
         if self.subject(name) is not None:
             raise SigmaError(f"subject '{name}' is already defined")
         rels = [Relation(kind="behind", target=t) for t in _as_list(behind)]
         rels += [Relation(kind="in_front_of", target=t) for t in _as_list(in_front_of)]
         subj = build(Subject, name=name, ref=str(ref), placement=placement, depth=depth,
-                     depth_map=None if depth_map is None else str(depth_map), relations=rels, caption=caption)
+                     depth_map=None if depth_map is None else str(depth_map), relations=rels, caption=caption,
+                     matte=None if matte is None else str(matte))
         self.subjects.append(subj)
         return subj
 
@@ -297,7 +300,7 @@ class Scene(Node):
                 elif r.target not in seen and r.target not in failed:
                     out.append(Diagnostic(f"unknown subject '{r.target}' in `{r.kind}`", r.field_loc("target"),
                                           did_you_mean(r.target, names)))
-        for field in ("prompt", "compose"):
+        for field in ("prompt", "compose", "instruction"):
             text = getattr(self, field) or ""
             for m in MENTION_RE.finditer(text):
                 if m.group(1) not in seen and m.group(1) not in failed:

@@ -86,3 +86,30 @@ def build_prompt(scene: "Scene", mode: str = "auto") -> str:
     field = "compose" if resolved == "full" else "prompt"
     text = (scene.compose if resolved == "full" else scene.prompt) or ""
     return format_prompt(resolved, rewrite_mentions(text, phrases, field=field, scene=scene))
+
+
+# -- the collage method's instruction (a Kontext edit instruction; docs/methods.md) -------------------------------
+#: Stock FLUX.1 Kontext is an editing model: it is told what to do to the image it is shown. `{scene}` is the
+#: `compose` line when the scene has one, else "<subjects> in <prompt>", every `@name` read as words.
+COLLAGE_TEMPLATE = ("Turn this collage into one natural photograph: {scene}. Keep every pasted subject as it is, "
+                    "with the same identity, position, size and overlap, and blend them into the scene with "
+                    "consistent lighting, shadows and perspective.")
+
+
+def _listing(phrases: list[str]) -> str:
+    phrases = [p if _ARTICLE_START.match(p) else f"the {p}" for p in phrases]
+    return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+
+
+def build_instruction(scene: "Scene") -> str:
+    """The collage instruction: the scene's own `instruction` (its `@name` mentions read as words) when it has
+    one, else COLLAGE_TEMPLATE filled from `compose`, or from the subjects and `prompt`."""
+    phrases = {s.name: subject_phrase(s.name, s.caption) for s in scene.subjects}
+    if scene.instruction is not None and scene.instruction.strip():
+        return " ".join(rewrite_mentions(scene.instruction, phrases, field="instruction", scene=scene).split())
+    if scene.compose and scene.compose.strip():
+        text = rewrite_mentions(scene.compose, phrases, field="compose", scene=scene)
+    else:
+        where = rewrite_mentions(scene.prompt, phrases, scene=scene).strip() or EMPTY_BACKGROUND
+        text = f"{_listing(list(phrases.values()))} in {where}" if phrases else where
+    return COLLAGE_TEMPLATE.format(scene=" ".join(text.split()).rstrip("."))

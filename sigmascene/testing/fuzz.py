@@ -35,7 +35,8 @@ NUMBERS = ["0", "-0", "1", "-1", "0.5", "16", "4096", "4097", "1e308", "-1e308",
 STRINGS = ['""', '"refs/cat.png"', '"../../../../etc/passwd"', '"/dev/zero"', '"a\\u0000b"', '"' + "n" * 300 + '"',
            '"refs"', '"@a @zz"', '"\\ud800"', '"\\q"', '"furniture.sigma"', '"living_room.sigma"', '"é ☃"']
 NAMES = ["a", "b", "c", "sofa", "subject", "x", "y", "_", "A" * 60]
-KEYWORDS = ["sigma", "canvas", "seed", "prompt", "compose", "camera", "param", "include", "subject", "ref",
+KEYWORDS = ["sigma", "canvas", "seed", "prompt", "compose", "instruction", "camera", "param", "include", "subject",
+            "ref", "matte",
             "caption", "box2d", "box3d", "mask", "polygon", "mesh", "depth", "depth_map", "behind", "in_front_of",
             "position", "look_at", "fov", "center", "size", "yaw", "pitch", "roll", "scale", "x", "deg", "rad",
             "px", "m", "cm"]

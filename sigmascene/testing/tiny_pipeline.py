@@ -47,8 +47,9 @@ def _char_tokenizer(max_length: int, *, add_bos: bool, pad_token: str) -> Any:
                                    pad_token=pad_token, model_max_length=max_length)
 
 
-def make_tiny_components(seed: int = 0) -> dict[str, Any]:
-    """The seven pipeline components with deterministic random weights (same seed -> same weights)."""
+def make_tiny_components(seed: int = 0, *, num_layers: int = 1, num_single_layers: int = 1) -> dict[str, Any]:
+    """The seven pipeline components with deterministic random weights (same seed -> same weights). More blocks
+    for methods whose behaviour differs by block (ContextGen switches masks at num_single_layers // 2)."""
     import torch
     from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel
     from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
@@ -56,7 +57,7 @@ def make_tiny_components(seed: int = 0) -> dict[str, Any]:
     t = TINY
     torch.manual_seed(seed)
     transformer = FluxTransformer2DModel(
-        patch_size=1, in_channels=4 * t["latent_channels"], num_layers=1, num_single_layers=1,
+        patch_size=1, in_channels=4 * t["latent_channels"], num_layers=num_layers, num_single_layers=num_single_layers,
         attention_head_dim=t["head_dim"], num_attention_heads=t["heads"], joint_attention_dim=t["t5_d_model"],
         pooled_projection_dim=t["clip_hidden"], guidance_embeds=True, axes_dims_rope=t["axes_dims_rope"])
     torch.manual_seed(seed + 1)

@@ -71,7 +71,7 @@ class ToyworldConfig:
     size: int = 256
     modes: list[str] = field(default_factory=lambda: list(MODES))  # methods compared (parse_modes)
     steps: int = 28
-    guidance: float = 2.5
+    guidance: float | None = None  # None: the method's default (2.5; contextgen 3.5)
     seed_base: int = HELDOUT_BASE
     structure: str = "mask_depth"
     model_name: str = "demo"

@@ -9,7 +9,9 @@ stored masks are disjoint visible parts as the dataset format wants.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,26 +36,26 @@ def match(n_subjects: int, labels: list[int], scores: list[float], threshold: fl
     return {int(r): int(c) for r, c in zip(rows, cols) if gain[r, c] > 0}
 
 
-class SegmentStage(Stage):
-    name = "segment"
-    section: SegmentSection  # the [stages.segment] table
+class GroundedSegmenter:
+    """A zero-shot detector (optional) + SAM from local transformers folders: `detect` finds captions in an
+    image, `segment` turns boxes into masks. The build's segment stage and `render`'s cut-outs of references
+    (rendering/cutout_models.py) both use it, so one subject is segmented the same way everywhere."""
 
-    def load(self) -> None:
+    def __init__(self, segmenter: Path | str, detector: Path | str | None, device: Any, dtype: Any):
         from transformers import AutoModel, AutoModelForZeroShotObjectDetection, AutoProcessor
 
-        from ....model.loading import quiet_libraries
-        from ..models import find
-
-        quiet_libraries()
-        dev, dtype = self.device_dtype()
-        self.dev, self.dtype = dev, dtype
-        det = find(self.plan.refs, "segment", "detector")
-        self.grounding = "grounding" in det.kind
-        self.m_det_proc = AutoProcessor.from_pretrained(str(det.path))
-        self.m_det = AutoModelForZeroShotObjectDetection.from_pretrained(str(det.path), dtype=dtype).to(dev).eval()
-        sam = find(self.plan.refs, "segment", "segmenter").path
-        self.m_sam_proc = AutoProcessor.from_pretrained(str(sam))
-        self.m_sam = AutoModel.from_pretrained(str(sam), dtype=dtype).to(dev).eval()
+        self.dev, self.dtype = device, dtype
+        self.m_det_proc: Any = None
+        self.m_det: Any = None
+        self.grounding = False
+        if detector is not None:
+            with open(Path(detector) / "config.json", encoding="utf-8") as fh:
+                self.grounding = "grounding" in str(json.load(fh).get("model_type", ""))
+            self.m_det_proc = AutoProcessor.from_pretrained(str(detector))
+            self.m_det = AutoModelForZeroShotObjectDetection.from_pretrained(str(detector), dtype=dtype)
+            self.m_det = self.m_det.to(device).eval()
+        self.m_sam_proc = AutoProcessor.from_pretrained(str(segmenter))
+        self.m_sam = AutoModel.from_pretrained(str(segmenter), dtype=dtype).to(device).eval()
 
     def _inputs(self, proc_out):
         import torch
@@ -124,6 +126,30 @@ class SegmentStage(Stage):
         else:  # SAM 2's processor undoes its own resize
             masks = self.m_sam_proc.post_process_masks(out.pred_masks.float().cpu(), inp["original_sizes"])[0]
         return [m[0].numpy().astype(bool) for m in masks]
+
+
+class SegmentStage(Stage):
+    name = "segment"
+    section: SegmentSection  # the [stages.segment] table
+
+    def load(self) -> None:
+        from ....model.loading import quiet_libraries
+        from ..models import find
+
+        quiet_libraries()
+        dev, dtype = self.device_dtype()
+        self.m_seg = GroundedSegmenter(find(self.plan.refs, "segment", "segmenter").path,
+                                       find(self.plan.refs, "segment", "detector").path, dev, dtype)
+
+    @property
+    def grounding(self) -> bool:
+        return self.m_seg.grounding
+
+    def detect(self, image, captions: list[str]) -> tuple[list[list[float]], list[int], list[float]]:
+        return self.m_seg.detect(image, captions)
+
+    def segment(self, image, boxes: list[list[float]]) -> list[np.ndarray]:
+        return self.m_seg.segment(image, boxes)
 
     def process_image(self, image, subjects: list[dict]) -> Outcome:
         s = self.section
