@@ -1,22 +1,35 @@
-"""sigmascene: write multi-subject scenes as text or Python, compile them into SIGMA-GEN control maps."""
+"""sigmascene: write multi-subject scenes as text or Python, compile them into SIGMA-GEN control maps.
+
+Every placement kind's node class and constructor (`Box2D` / `box2d()`, ...) is exported from the kind registry
+(sigmascene/scene/kinds/), so a new kind appears here without an edit; the TYPE_CHECKING block only tells static
+checkers what the registry holds today."""
 
 from __future__ import annotations
 
 from os import PathLike
 from typing import TYPE_CHECKING, Any, Sequence
 
-from .scene.builder import ParamRef, box2d, box3d, camera, mask, mesh, polygon
+from .scene.builder import ParamRef, camera
 from .errors import Diagnostic, SceneValidationError, SigmaError, SourceLoc
 from .grammar import dumps, load, loads, with_params
-from .scene import Box2D, Box3D, Camera, Canvas, Mask, Mesh, Param, Polygon, Relation, Scene, Subject
+from .scene import Camera, Canvas, Param, Relation, Scene, Subject
+from .scene.kinds import BUILDERS as _BUILDERS, NODES as _NODES
+from .version import __version__
+
+globals().update(_NODES)
+globals().update(_BUILDERS)
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from .compiler import CompiledScene
     from .rendering.render import RenderResult
+    from .scene.kinds.box2d import Box2D, box2d  # noqa: F401 - what the registry exports, for checkers
+    from .scene.kinds.box3d import Box3D, box3d  # noqa: F401 - what the registry exports, for checkers
+    from .scene.kinds.mask import Mask, mask  # noqa: F401 - what the registry exports, for checkers
+    from .scene.kinds.mesh import Mesh, mesh  # noqa: F401 - what the registry exports, for checkers
+    from .scene.kinds.polygon import Polygon, polygon  # noqa: F401 - what the registry exports, for checkers
 
-from .version import __version__
 
 
 def compile(scene: Scene | str | PathLike, **options: Any) -> "CompiledScene":  # noqa: A001 - mirrors the CLI
@@ -53,7 +66,7 @@ def render(scene: "Scene | str | Path", *, base: "str | Path | None" = None,
 
 
 __all__ = [
-    "Box2D", "Box3D", "Camera", "Canvas", "Diagnostic", "Mask", "Mesh", "Param", "ParamRef", "Polygon", "Relation",
-    "Scene", "SceneValidationError", "SigmaError", "SourceLoc", "Subject", "box2d", "box3d", "camera", "compile",
-    "dumps", "load", "loads", "mask", "mesh", "polygon", "render", "with_params", "__version__",
+    "Camera", "Canvas", "Diagnostic", "Param", "ParamRef", "Relation", "Scene", "SceneValidationError", "SigmaError",
+    "SourceLoc", "Subject", "camera", "compile", "dumps", "load", "loads", "render", "with_params", "__version__",
 ]
+__all__ += [*_NODES, *_BUILDERS]  # the placement kinds, from the registry

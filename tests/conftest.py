@@ -6,8 +6,7 @@ import pytest
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
+from repo_paths import EXAMPLES
 
 
 @pytest.fixture

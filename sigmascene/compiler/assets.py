@@ -50,7 +50,11 @@ def cached(kind: str, path: Path, extra: tuple, loader: Callable[[], Any]) -> An
 def existing_file(path: Path, loc: SourceLoc | None, what: str) -> Path:
     """`path` when it is a readable regular file; else a located AssetError (missing, a folder, a device, no
     permission, a name too long, a NUL byte)."""
-    stat_regular(path, loc, what, _near_names(path))
+    try:
+        stat_regular(path, loc, what)
+    except AssetError:  # only now list the folder for a did-you-mean hint (it costs milliseconds per file)
+        stat_regular(path, loc, what, _near_names(path))
+        raise
     return path
 
 

@@ -15,7 +15,7 @@ from ..errors import ConfigError, SceneValidationError, SourceLoc
 from ..renderers.camera import object_matrix, view_depth
 from ..renderers.pyrender3d import Item3D, Render3D, camera_inside, render_3d, unit_box, world_bounds
 from ..renderers.raster import flat_coverage
-from ..scene import Box2D, Box3D, Mask, Mesh, Polygon, Scene, Subject
+from ..scene import KINDS, Scene, Subject
 from ..core.vocab import TOKEN_PIXELS, routing_intensity
 from .assets import asset_notes, load_mask, load_mesh
 from .background import blend_region, default_blend, load_background, photo_hides
@@ -23,6 +23,7 @@ from .compiled import GENERATOR, CompiledScene
 from .depth import depth_range, encode_depth, load_depth_map
 from .identity import UPSCALE_WARNING, reference_block, stack
 from .ordering import DepthInfo, order_subjects
+from .reuse import CompileReuse
 from .routing import FAR_AWAY, Layer, composite
 
 FORMAT = 1
@@ -39,32 +40,35 @@ def _at(loc: SourceLoc | None, message: str) -> str:
 
 
 def _item(subject: Subject, scene: Scene) -> Item3D:
+    """A solid placement as the 3D renderer takes it: a unit box, or the kind's mesh file, posed in the world."""
     p = subject.placement
-    if isinstance(p, Box3D):
-        return Item3D(unit_box(), object_matrix(p.center, p.yaw, p.pitch, p.roll, scale=p.size), p.loc)
-    if not isinstance(p, Mesh):  # called for the 3D placements only
-        raise TypeError(f"subject '{subject.name}' has no 3D placement")
-    mesh = load_mesh(scene.resolve(p.path), p.field_loc("path"))
-    return Item3D(mesh, object_matrix(p.position, p.yaw, p.pitch, p.roll, scale=p.scale), p.loc)
+    kind = KINDS[p.kind]
+    origin, yaw, pitch, roll, scale = kind.pose(p)
+    if kind.mesh_file is None:
+        mesh = unit_box()
+    else:
+        mesh = load_mesh(scene.resolve(getattr(p, kind.mesh_file)), p.field_loc(kind.mesh_file))
+    return Item3D(mesh, object_matrix(origin, yaw, pitch, roll, scale=scale), p.loc)
 
 
 def _flat(subject: Subject, scene: Scene) -> np.ndarray:
-    """Coverage of a flat placement: a mask file is loaded here (asset handling is the compiler's), shapes are
-    drawn by the raster renderer."""
+    """Coverage of a flat placement: a coverage file (a mask) is loaded here (asset handling is the
+    compiler's), shapes are drawn by their kind."""
     p = subject.placement
-    if isinstance(p, Mask):
-        return load_mask(scene.resolve(p.path), p.field_loc("path"), scene.canvas.width, scene.canvas.height)
-    if not isinstance(p, (Box2D, Polygon)):  # called for the flat placements only
-        raise TypeError(f"subject '{subject.name}' has no flat placement")
+    field = KINDS[p.kind].coverage_file
+    if field is not None:
+        return load_mask(scene.resolve(getattr(p, field)), p.field_loc(field), scene.canvas.width,
+                         scene.canvas.height)
     return flat_coverage(p, scene)
 
 
 def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None,
-                  blend_margin: int | None = None) -> CompiledScene:
+                  blend_margin: int | None = None, reuse: CompileReuse | None = None) -> CompiledScene:
     """Compile a validated Scene into I_C, I_S and a manifest (see docs/maps.md for every definition). With a
     `background`, the photo fitted to the canvas and the blend region (`blend_margin` px around the subjects)
     come along, and the photo's depth hides subject pixels it is nearer than (docs/insertion.md). `blend_margin`
-    None: `default_blend` of the canvas."""
+    None: `default_blend` of the canvas. `reuse` carries unchanged subjects' rasters and the 3D pass from one compile
+    to the next (the editor's drag; compiler/reuse.py); the result is the same either way."""
     if not isinstance(scene, Scene):
         raise SceneValidationError(f"compile takes a Scene, got {type(scene).__name__} {scene!r:.60}",
                                    hint="load it first: sigmascene.load(path) for a file, sigmascene.loads(text) "
@@ -86,21 +90,34 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None,
     blocks = {s.name: reference_block(scene.resolve(s.ref), s.field_loc("ref"), bh, bw) for s in subjects}
     depth_maps = {s.name: load_depth_map(scene.resolve(s.depth_map), s.field_loc("depth_map"), width, height)
                   for s in subjects if s.depth_map}
-    is3d = [isinstance(s.placement, (Box3D, Mesh)) for s in subjects]
+    is3d = [KINDS[s.placement.kind].solid for s in subjects]
     items = {s.name: _item(s, scene) for s, three in zip(subjects, is3d) if three}
-    flat = {s.name: _flat(s, scene) for s, three in zip(subjects, is3d) if not three}
+    flat = {s.name: _flat(s, scene) if reuse is None else reuse.flat(s, scene, _flat)
+            for s, three in zip(subjects, is3d) if not three}
     for s in subjects:  # what the image loader changed (an animation cut to its first frame)
-        named = [("ref", s.ref)] + ([("path", s.placement.path)] if s.placement.kind == "mask" else [])
-        warnings += [_at((s.placement if key == "path" else s).field_loc(key), note)
-                     for key, path in named for note in asset_notes(scene.resolve(path))]
+        image = KINDS[s.placement.kind].coverage_file
+        named = [(s, "ref", s.ref)] + ([(s.placement, image, getattr(s.placement, image))] if image else [])
+        warnings += [_at(node.field_loc(key), note)
+                     for node, key, path in named for note in asset_notes(scene.resolve(path))]
 
-    r3 = render_3d(list(items.values()), scene.camera, width, height)
+    r3 = (render_3d if reuse is None else reuse.render_3d)(list(items.values()), scene.camera, width, height)
     ids3d = {name: k + 1 for k, name in enumerate(items)}
 
     layers_in: dict[str, dict] = {}
     info: dict[str, DepthInfo] = {}
     for s in subjects:
-        layers_in[s.name], info[s.name] = _subject_layer(s, flat, items, ids3d, r3, depth_maps, scene, warnings)
+        def layer(s: Subject = s) -> tuple[dict, DepthInfo, list[str]]:
+            said: list[str] = []
+            spec, depth_info = _subject_layer(s, flat, items, ids3d, r3, depth_maps, scene, said)
+            return spec, depth_info, said
+
+        if reuse is not None and s.name in items and s.name not in depth_maps:
+            key = (s.model_dump_json(), str(s.field_loc("depth")), ids3d[s.name], scene.camera.model_dump_json(),
+                   width, height)  # the location too: a warning it gives names the line
+            layers_in[s.name], info[s.name], said = reuse.layer(key, ids3d[s.name], r3, layer)
+        else:
+            layers_in[s.name], info[s.name], said = layer()
+        warnings += said
 
     ordering = order_subjects(scene, info)
     warnings += ordering.warnings
@@ -116,7 +133,7 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None,
                                                                          spec["metric"]),
                         far_mask=spec["far_mask"] & ~photo_hides(background.depth, spec["far_depth"], spec["metric"]))
         layers.append(Layer(intensity=routing_intensity(k + 1), **spec))
-    ir_asc, ir_desc, visible = composite(layers, height, width)
+    ir_asc, ir_desc, visible = (composite if reuse is None else reuse.composite)(layers, height, width)
     has_depth = visible > 0
     structure = encode_depth(visible, has_depth)
     control = np.ascontiguousarray(np.stack([ir_asc, ir_desc, structure], axis=2))
@@ -125,11 +142,13 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None,
     identity = stack([blocks[n][0] for n in order], bh, bw)
     by_name = {s.name: s for s in subjects}
     entries = []
+    asc_counts = np.bincount(ir_asc.ravel(), minlength=256)  # pixels per intensity, one pass per map
+    desc_counts = np.bincount(ir_desc.ravel(), minlength=256)
     for k, name in enumerate(order):
         s, cov, blk = by_name[name], coverage[name], blocks[name][1]
-        n_cov = int(cov.sum())
-        n_asc = int(np.count_nonzero(ir_asc == routing_intensity(k + 1)))
-        n_desc = int(np.count_nonzero(ir_desc == routing_intensity(k + 1)))
+        n_cov = int(np.count_nonzero(cov))
+        n_asc, n_desc = (int(c[routing_intensity(k + 1)]) if routing_intensity(k + 1) < 256 else 0
+                         for c in (asc_counts, desc_counts))
         if n_cov == 0:
             where = "outside the camera view" if name in items else "outside the canvas (it covers no pixel)"
             if name in items and camera_inside(items[name], scene.camera):

@@ -25,10 +25,10 @@ def valid_depth(depth_m: np.ndarray) -> np.ndarray:
 
 def depth_range(depth_m: np.ndarray, valid: np.ndarray) -> tuple[float, float] | None:
     """(near, far) in metres over the valid pixels, or None when there are none."""
-    ok = valid & valid_depth(depth_m)
-    if not ok.any():
+    vals = np.asarray(depth_m)[np.broadcast_to(np.asarray(valid, bool), np.shape(depth_m))]
+    vals = vals[valid_depth(vals)]  # gather first: a subject's pixels are a small part of the canvas
+    if vals.size == 0:
         return None
-    vals = depth_m[ok]
     return float(vals.min()), float(vals.max())
 
 
@@ -39,14 +39,15 @@ def encode_depth(depth_m: np.ndarray, valid: np.ndarray, near: float | None = No
     near/far default to the nearest and farthest valid depth. When near == far every valid pixel is 255.
     Rounding is numpy's round-half-to-even, so the result is bit-identical on every machine.
     """
-    depth_m = np.asarray(depth_m, dtype=np.float64)
+    depth_m = np.asarray(depth_m)
+    if depth_m.dtype not in (np.float32, np.float64):
+        depth_m = depth_m.astype(np.float64)
     ok = np.asarray(valid, dtype=bool) & valid_depth(depth_m)
     out = np.zeros(depth_m.shape, dtype=np.uint8)
-    if not ok.any():
+    vals = depth_m[ok].astype(np.float64)  # widening is exact: the same numbers as widening the whole map first
+    if vals.size == 0:
         return out
-    rng = depth_range(depth_m, ok)
-    if rng is None:  # not reached: ok.any() above
-        return out
+    rng = float(vals.min()), float(vals.max())
     lo_d = rng[0] if near is None else float(near)
     hi_d = rng[1] if far is None else float(far)
     if not (lo_d > 0 and hi_d >= lo_d):
@@ -55,7 +56,7 @@ def encode_depth(depth_m: np.ndarray, valid: np.ndarray, near: float | None = No
     if inv_near == inv_far:
         out[ok] = 255
         return out
-    t = (1.0 / depth_m[ok] - inv_far) / (inv_near - inv_far)
+    t = (1.0 / vals - inv_far) / (inv_near - inv_far)
     out[ok] = (1.0 + np.rint(254.0 * np.clip(t, 0.0, 1.0))).astype(np.uint8)
     return out
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import AssetError, Diagnostic, SigmaError, SourceLoc
-from ..scene import Scene
+from ..scene import KINDS, Scene
 from .assets import MESH_SUFFIXES, existing_file, open_image_header
 from .depth import depth_suffix
 
@@ -57,8 +57,8 @@ def scene_files(scene: Scene) -> list[tuple[str, str, SourceLoc | None]]:
         if s.matte:
             out.append(("matte", s.matte, s.field_loc("matte")))
         p = s.placement
-        if p.kind in ("mask", "mesh"):
-            out.append((p.kind, p.path, p.field_loc("path")))
+        for field, what in KINDS[p.kind].files.items():
+            out.append((what, getattr(p, field), p.field_loc(field)))
         if s.depth_map:
             out.append(("depth map", s.depth_map, s.field_loc("depth_map")))
     return out
@@ -66,7 +66,7 @@ def scene_files(scene: Scene) -> list[tuple[str, str, SourceLoc | None]]:
 
 def _check_one(what: str, path: Path, loc: SourceLoc | None) -> None:
     existing_file(path, loc, what)
-    if what in ("reference", "mask", "background photo", "matte"):
+    if what in ("reference", "background photo", "matte") or what in _IMAGE_KINDS:
         _image_header(path, loc, what)
     elif what in ("depth map", "background depth"):
         _depth_header(path, loc)
@@ -116,7 +116,8 @@ def _matte_sizes(scene: Scene, failed: set) -> list[Diagnostic]:
     return out
 
 
-_WHAT = {"s_ref": "reference", "s_mask": "mask", "s_depth_map": "depth map", "s_matte": "matte"}
+_WHAT = {"s_ref": "reference", "s_depth_map": "depth map", "s_matte": "matte"}
+_IMAGE_KINDS = {k.keyword for k in KINDS.values() if k.coverage_file}  # placements whose file is an image
 _HEADER_WHAT = {"background": "background photo", "background_depth": "background depth"}
 
 
@@ -127,7 +128,7 @@ def parsed_files(path: Path, root: Path | None) -> list[tuple[str, Path, SourceL
     already located, so they can be checked without lowering. What this cannot see — a `$param` path, a file
     named by an include — waits for the file's language errors to be fixed. Paths outside `root` are left to
     the language pass, which reports them (confinement is the grammar's job, not repeated here)."""
-    from ..grammar.parser import MeshStmt, SubjectStmt, Text, ValueStmt, parse_source
+    from ..grammar.parser import PlacementStmt, SubjectStmt, Text, ValueStmt, parse_source
     from ..grammar.sources import SCENE_SUFFIX, read_scene_file
     from ..core.paths import confine
 
@@ -140,8 +141,11 @@ def parsed_files(path: Path, root: Path | None) -> list[tuple[str, Path, SourceL
     stmts += [st for st in parsed.stmts if isinstance(st, ValueStmt) and st.kind in _HEADER_WHAT]
     out: list[tuple[str, Path, SourceLoc | None]] = []
     for it in stmts:
-        if isinstance(it, MeshStmt):
-            what, text = "mesh", it.path
+        if isinstance(it, PlacementStmt) and KINDS[it.keyword].files:
+            texts = [a for a in it.args if isinstance(a, Text)]  # a kind's file is its string argument
+            if not texts:
+                continue
+            what, text = it.keyword, texts[0]
         elif isinstance(it, ValueStmt) and it.kind in (_WHAT | _HEADER_WHAT) and isinstance(it.value, Text):
             what, text = (_WHAT | _HEADER_WHAT)[it.kind], it.value
         else:

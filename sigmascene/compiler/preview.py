@@ -56,8 +56,21 @@ def _panel_size(compiled: CompiledScene, long_side: int = PANEL) -> tuple[int, i
     return max(1, round(w * s)), max(1, round(h * s))
 
 
+@lru_cache(maxsize=32)
+def _nearest(shape: tuple[int, int], size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The source row and column Pillow's NEAREST resize picks for each output pixel (it maps each axis on its
+    own), found by resizing index images once: indexing with them gives Pillow's result, pixel for pixel."""
+    h, w = shape
+    nearest = Image.Resampling.NEAREST
+    cols = np.asarray(Image.fromarray(np.arange(w, dtype=np.int32)[None, :]).resize((size[0], 1), nearest))[0]
+    rows = np.asarray(Image.fromarray(np.arange(h, dtype=np.int32)[:, None]).resize((1, size[1]), nearest))[:, 0]
+    return rows, cols
+
+
 def _small(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.Resampling.NEAREST)) > 0
+    """A mask at `size` as Image.resize(NEAREST) gives it; the editor draws ten of these per frame."""
+    rows, cols = _nearest((mask.shape[0], mask.shape[1]), size)
+    return np.asarray(mask).take(rows, axis=0).take(cols, axis=1).astype(np.uint8) != 0
 
 
 def _outline(mask: np.ndarray, width: int = 2) -> np.ndarray:
@@ -155,14 +168,15 @@ def _label_size(text: str, size: int) -> tuple[int, int]:
     return x1 - x0 + 8, y1 - y0 + 6
 
 
-def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool = True) -> Image.Image:
+def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool = True,
+                  colours: list[tuple[int, int, int]] | None = None) -> Image.Image:
     """Subjects over a neutral background (or the scene's `background` photo), far first, so nearer fills cover farther
     ones as on camera.
 
     Thumbnails and name tags are placed after every fill, tags last, each where it covers no earlier tag or
     thumbnail: inside a subject's region when the region is large, beside it when the thumbnail would hide
     it, so a small subject keeps its outline and its full `30 lemon` tag visible."""
-    cols = palette(len(compiled.order))
+    cols = palette(len(compiled.order)) if colours is None else colours  # far -> near; the editor's follow names
     rgb = np.empty((size[1], size[0], 3), np.float32)
     rgb[:] = LAYOUT_BG
     photo = compiled.background
@@ -181,12 +195,13 @@ def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool =
     tsize = max(28, min(72, size[1] // 7))
     taken: list[tuple[int, int, int, int]] = []
     tags = []
-    visible = _small(compiled.ir_asc > 0, size)
+    rows, cols_at = _nearest((compiled.ir_asc.shape[0], compiled.ir_asc.shape[1]), size)
+    ir_small = compiled.ir_asc.take(rows, axis=0).take(cols_at, axis=1)  # == _small(ir_asc == v) for every v
+    visible = ir_small > 0
     # Nearest first: the subjects in front get the best spots (and are most often the small ones).
     for k in reversed(range(len(compiled.order))):
         name, m, c = compiled.order[k], masks[k], cols[k]
-        # tag the part a viewer sees, when there is one
-        seen = _small(compiled.ir_asc == routing_intensity(k + 1), size)
+        seen = ir_small == routing_intensity(k + 1)  # tag the part a viewer sees, when there is one
         anchor = seen if seen.any() else m
         rows, cols_ = np.flatnonzero(anchor.any(axis=1)), np.flatnonzero(anchor.any(axis=0))
         if rows.size == 0:

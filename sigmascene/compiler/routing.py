@@ -51,16 +51,16 @@ def composite(layers: list[Layer], height: int, width: int) -> tuple[np.ndarray,
             continue
         z = np.broadcast_to(np.asarray(_crop(layer.near_depth, sl), np.float32), best_near[sl].shape)
         win = layer.near_mask[sl] & (z <= best_near[sl])
-        best_near[sl][win] = z[win]
-        ir_asc[sl][win] = layer.intensity
+        np.copyto(best_near[sl], z, where=win)  # masked copies in place: no gather and scatter of the pixels
+        np.copyto(ir_asc[sl], layer.intensity, where=win)
         geo = np.broadcast_to(np.asarray(_crop(layer.metric, sl), bool), win.shape)
-        visible[sl][win] = np.where(geo[win], z[win], 0.0)
+        np.copyto(visible[sl], np.where(geo, z, np.float32(0.0)), where=win)
 
     for layer, sl in zip(reversed(layers), reversed(boxes)):
         if sl is None:
             continue
         z = np.broadcast_to(np.asarray(_crop(layer.far_depth, sl), np.float32), best_far[sl].shape)
         win = layer.far_mask[sl] & (z >= best_far[sl])
-        best_far[sl][win] = z[win]
-        ir_desc[sl][win] = layer.intensity
+        np.copyto(best_far[sl], z, where=win)
+        np.copyto(ir_desc[sl], layer.intensity, where=win)
     return ir_asc, ir_desc, visible

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator, model_validator
 
-from ..scene import positive_size
+from ..scene.kinds.box3d import positive_size
 
 FORMAT_VERSION = 1
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

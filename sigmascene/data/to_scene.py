@@ -22,7 +22,10 @@ from typing import Literal
 import numpy as np
 
 from ..errors import AssetError, ConfigError
-from ..scene import Box2D, Box3D, Camera, Mask, Relation, Scene
+from ..scene import Camera, Relation, Scene
+from ..scene.kinds.box2d import Box2D
+from ..scene.kinds.box3d import Box3D
+from ..scene.kinds.mask import Mask
 from .geometry import mask_box
 from .io import load_depth, load_mask, resolve
 from .schema import Sample, SubjectRecord

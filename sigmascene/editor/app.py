@@ -1,7 +1,7 @@
 """The ASGI app: the scene API (the page uses nothing else, so scripts can drive it), static files, the guard.
 
 Routes (docs/editor.md has the full list): GET/PUT/PATCH /api/scene, PATCH /api/subjects/{name},
-POST /api/subjects/{name}/reorder, POST /api/undo|redo|save|reload, GET /api/maps and /api/maps/{name}.png,
+POST /api/subjects/{name}/reorder, POST /api/undo|redo|save|reload, GET /api/maps, /api/maps/{name}.png and /api/frame,
 GET/POST /api/files, POST /api/render (a stream of JSON lines) and its cancel.
 """
 
@@ -25,7 +25,7 @@ from .schemas import (MAX_JSON_BODY, BodyTooLarge, ReorderBody, SaveBody, SceneC
                       SubjectChange, read_model)
 from .security import MAX_UPLOAD, Guard, PathRefused, allowed_hosts
 from .state import EditorState, diag_json
-from .views import MAP_NAMES, map_png, maps_json
+from .views import MAP_NAMES, METHOD_PICTURES, frame_json, map_png, maps_json
 
 STATIC = Path(__file__).with_name("static")
 
@@ -76,21 +76,25 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
     async def put_scene(request: Request) -> Response:
         body = await read_model(request, SourceBody)
         st.doc.set_text(body.source, body.coalesce)
+        st.precompile()
         return await state_response()
 
     async def patch_scene(request: Request) -> Response:
         body = await read_model(request, SceneChange)
         await run_in_threadpool(scene_ops.patch_scene, st, body)
+        st.precompile()
         return await state_response()
 
     async def patch_subject(request: Request) -> Response:
         body = await read_model(request, SubjectChange)
         await run_in_threadpool(scene_ops.patch_subject, st, request.path_params["name"], body)
+        st.precompile()
         return await state_response()
 
     async def reorder(request: Request) -> Response:
         body = await read_model(request, ReorderBody)
         await run_in_threadpool(scene_ops.reorder, st, request.path_params["name"], body)
+        st.precompile()
         return await state_response()
 
     async def undo(request: Request) -> Response:
@@ -107,7 +111,7 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
 
     async def save(request: Request) -> Response:
         body = await read_model(request, SaveBody, optional=True)
-        await run_in_threadpool(st.doc.save, body.force)
+        await run_in_threadpool(st.save, body.force)
         return await state_response()
 
     async def reload(request: Request) -> Response:
@@ -137,6 +141,35 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
         data = await run_in_threadpool(map_png, compiled, name, size)
         return Response(data, media_type="image/png", headers={"X-Revision": str(rev), "Cache-Control": "no-store"})
 
+    async def frame(request: Request) -> Response:
+        """GET /api/frame?layout=PX&maps=PX[&identity=0]: maps_json plus the layout and map pictures as data URLs
+        (a size of 0 leaves those pictures out; identity=0 leaves I_S out): one compile, drawn at the sizes shown."""
+        compiled, diags, rev = await run_in_threadpool(st.compiled)
+        if compiled is None:
+            return JSONResponse({"revision": rev, "error": True, "diagnostics": diags})
+        raw = [request.query_params.get(k, d) for k, d in (("layout", "680"), ("maps", "256"))]
+        if not all(r.isascii() and r.isdigit() and len(r) <= 6 for r in raw):
+            raise SigmaError("layout and maps must be whole numbers of pixels")
+        lay, small = (int(r) for r in raw)
+        sizes = {"layout": lay, "ir_asc": small, "ir_desc": small, "i_t": small, "i_s": small}
+        if request.query_params.get("identity") == "0":  # mid-drag: I_S changes only with the order
+            del sizes["i_s"]
+        picture = METHOD_PICTURES.get(request.query_params.get("method", ""))
+        if picture is not None and "i_s" in sizes:  # "what the model sees" for the chosen render method
+            sizes[picture] = small
+        sizes = {name: px for name, px in sizes.items() if px > 0}  # 0: not this picture
+        return JSONResponse(await run_in_threadpool(frame_json, compiled, rev, sizes),
+                            headers={"Cache-Control": "no-store"})
+
+    async def methods(request: Request) -> Response:
+        """The render methods the Render button may use (the page's picker)."""
+        from ..rendering.methods import method_names, method_spec
+
+        names = method_names()
+        return JSONResponse({"methods": [{"name": n, "summary": method_spec(n).summary,
+                                          "picture": n in METHOD_PICTURES} for n in names],
+                             "default": "sigma" if "sigma" in names else names[0]})
+
     routes = [
         Route("/", index),
         Route("/api/scene", guarded(get_scene), methods=["GET"]),
@@ -152,6 +185,8 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
         Route("/api/status", guarded(status), methods=["GET"]),
         Route("/api/maps", guarded(maps), methods=["GET"]),
         Route("/api/maps/{name}.png", guarded(map_image), methods=["GET"]),
+        Route("/api/frame", guarded(frame), methods=["GET"]),
+        Route("/api/methods", guarded(methods), methods=["GET"]),
         Route("/api/files/{path:path}", guarded(lambda r: get_file(st, r)), methods=["GET"]),
         Route("/api/files", guarded(lambda r: upload_file(st, r)), methods=["POST"]),
         Route("/api/render", guarded(lambda r: start_render(st, r)), methods=["POST"]),

@@ -24,26 +24,8 @@ from typing import Any, Callable
 from ..errors import Diagnostic, SigmaError
 from ..grammar.sources import LineEnds, read_scene_bytes
 from ..scene import Scene
+from .new_scene import TEMPLATE
 
-TEMPLATE = '''# A new scene: drag the box in the picture, or type here.
-sigma 1
-canvas 1024 x 1024
-seed 0
-prompt "a quiet room"
-compose "@subject on the floor"
-camera {
-    position (0, 1.6, 4)
-    look_at (0, 0.8, 0)
-    fov 55 deg
-}
-
-subject subject {
-    ref "refs/subject.png"
-    caption "a subject"
-    box2d (0.3, 0.4, 0.7, 0.9)
-    depth 3
-}
-'''
 HISTORY = 500
 
 

@@ -1,4 +1,7 @@
-"""Picture edits as changes to the `.sigma` text at the parser's located spans.
+"""Picture edits as changes to the `.sigma` text at the spans the parser recorded on each node.
+
+Every parsed value and statement carries its (start, end) character offsets, and lowering keeps them on the node
+(`Node._spans`), so the editor never tokenizes the text again.
 
 Why text and not the printer: the file is the truth, and a user's file holds things a re-print would tidy
 away (their spacing, a `51 px` they chose, a number that came from `$rug_x`). Each change here replaces exactly
@@ -14,9 +17,7 @@ import re
 from typing import Any
 
 from ..errors import SigmaError
-from ..scene import MENTION_RE, NAME_RE, Box2D, Box3D, Mask, Mesh, Node, Polygon, Scene, Subject
-from .spans import (indent_of, item_end, line_start, loc_offset, param_value_start,
-                    scalar_span, token_span, tokens)
+from ..scene import KINDS, MENTION_RE, NAME_RE, Node, Scene, Subject
 
 # Decimals written per kind of value: sub-pixel at 4096 px, millimetres, tenths of a degree.
 DECIMALS = {"coord": 4, "length": 3, "angle": 1, "plain": 3, "px": 1, "cm": 1, "rad": 4}
@@ -51,14 +52,28 @@ class TextEdit:
         self.changes: list[tuple[int, int, str]] = []
 
     # -- plumbing ---------------------------------------------------------------------------------------------
-    def _own(self, node: Node, key: str | None = None) -> int:
-        loc = node.loc if key is None else node._locs.get(key)
-        if loc is None:
+    def _own(self, node: Node, key: str | None = None) -> tuple[int, int]:
+        """The (start, end) offsets of a node's statement (key None) or of one of its values, as the parser
+        recorded them; refused when that text is in an included file."""
+        loc = node.loc if key is None else node._locs.get(key, node.loc if key in node._spans else None)
+        span = node._spans.get("" if key is None else key)
+        if loc is None or span is None:
             raise SigmaError(f"the editor cannot find where {key or 'this'} is written")
         if loc.file != self.file:
             raise SigmaError(f"this is written in {loc.file}, an included file; open that file to edit it",
                              hint=f"sigmascene edit {loc.file}")
-        return loc_offset(self.text, loc)
+        return span
+
+    def item(self, subj: Subject, key: str) -> tuple[int, int]:
+        """The (start, end) of one subject item's whole statement (`depth 3.2`, `ref "..."`, the placement)."""
+        self._own(subj)
+        span = subj._spans.get("item:" + key)
+        if span is None:
+            raise SigmaError(f"the editor cannot find where {key} is written")
+        return span
+
+    def placement_text(self, node: Node, old: Node | None = None) -> str:
+        return placement_text(node, old)
 
     def replace(self, start: int, end: int, new: str) -> None:
         for s, e, _ in self.changes:
@@ -76,8 +91,8 @@ class TextEdit:
     def number(self, node: Node, key: str, value: float, dim: str, axis: int | None = None) -> None:
         """Rewrite one located number (its unit kept); a `$param` there changes the param's definition."""
         written = node._src.get(key, ("", None))[0]
-        start = self._own(node, key)
-        s, e, unit = scalar_span(self.text, start)
+        s, e = self._own(node, key)
+        unit = _unit(self.text[s:e])
         if written.startswith("$"):
             self._param_number(written.split()[0][1:], value, dim, unit, axis)
             return
@@ -87,8 +102,8 @@ class TextEdit:
         p = self.scene.param(name)
         if p is None:
             raise SigmaError(f"param ${name} is not defined")
-        start = param_value_start(self.text, self._own(p))
-        s, e, unit = scalar_span(self.text, start)
+        s, e = self._own(p, "value")
+        unit = _unit(self.text[s:e])
         inner = self.text[s:e].split()[0]
         if inner.startswith("$"):  # a param defined by another param: change the one that holds the number
             self._param_number(inner[1:], value, dim, use_unit or unit, axis)
@@ -98,22 +113,17 @@ class TextEdit:
 
     def string(self, node: Node, key: str, value: str) -> None:
         written = node._src.get(key, ("", None))[0]
-        s, e = token_span(self.text, self._own(node, key))
+        s, e = self._own(node, key)
         if written.startswith("$"):
             p = self.scene.param(written[1:])
             if p is None:
                 raise SigmaError(f"param {written} is not defined")
-            ps = param_value_start(self.text, self._own(p))
-            s, e = token_span(self.text, ps)
+            s, e = self._own(p, "value")
         self.replace(s, e, json.dumps(value, ensure_ascii=False))
 
     def insert_item(self, subj: Subject, after_key: str, line: str) -> None:
         """Add `line` (e.g. `depth 3.2`) as a new item of a subject, after the item `after_key`."""
-        if after_key == "placement":
-            item_start = self._own(subj.placement)
-        else:
-            item_start = _item_start(self.text, self._own(subj, after_key))
-        end = item_end(self.text, item_start)
+        item_start, end = self.item(subj, after_key)
         nl = self.text.find("\n", end)
         nl = len(self.text) if nl < 0 else nl
         if self.text[end:nl].strip() == "" or self.text[end:nl].lstrip().startswith("#"):
@@ -122,113 +132,65 @@ class TextEdit:
 
     def replace_item(self, subj: Subject, node: Node, new: str) -> None:
         """Replace a whole subject item (a placement) by new text."""
-        start = self._own(node)
-        self.replace(start, item_end(self.text, start), new)
+        start, end = self._own(node)
+        self.replace(start, end, new)
+
+    def remove_statement(self, start: int, end: int) -> None:
+        """Delete a statement, and its line when nothing else stands before it there."""
+        ls = line_start(self.text, start)
+        self.replace(ls - 1 if self.text[ls:start].strip() == "" and ls > 0 else start, end, "")
 
 
-def _item_start(text: str, value_start: int) -> int:
-    """Start of the item keyword before a value (`ref "x"` from the string's offset)."""
-    ls = line_start(text, value_start)
-    toks = [t for t in tokens(text[:value_start], ls)]
-    words = [t for t in toks if t.kind == "word"]
-    return words[-1].start if words else value_start
+def line_start(text: str, pos: int) -> int:
+    return text.rfind("\n", 0, pos) + 1
+
+
+def indent_of(text: str, pos: int) -> str:
+    s = line_start(text, pos)
+    m = re.match(r"[ \t]*", text[s:])
+    return m.group(0) if m else ""
+
+
+def _unit(written: str) -> str | None:
+    """The unit of a number as written (`51 px` -> px), None without one."""
+    parts = written.split()
+    return parts[1] if len(parts) > 1 else None
 
 
 # -- placements ---------------------------------------------------------------------------------------------
-AXIS_DIM = {"x0": 0, "y0": 1, "x1": 0, "y1": 1}
-
-
 def set_placement_fields(ed: TextEdit, subj: Subject, fields: dict[str, Any]) -> None:
     """Change fields of the subject's current placement kind, in canonical units."""
     p, canvas = subj.placement, ed.scene.canvas
-    axes = (canvas.width, canvas.height)
-    if isinstance(p, Box2D):
-        for k in ("x0", "y0", "x1", "y1"):
-            if k in fields and float(fields[k]) != getattr(p, k):
-                ed.number(p, k, float(fields[k]), "coord", axes[AXIS_DIM[k]])
-    elif isinstance(p, Polygon):
-        pts = [tuple(map(float, pt)) for pt in fields.get("points", p.points)]
-        if len(pts) != len(p.points):
-            ed.replace_item(subj, p, placement_text(Polygon(points=pts), old=p))
-        else:
-            for i, (old, new) in enumerate(zip(p.points, pts)):
-                for j in (0, 1):
-                    if old[j] != new[j]:
-                        ed.number(p, f"points.{i}.{j}", new[j], "coord", axes[j])
-    elif isinstance(p, (Box3D, Mesh)):
-        vec_key = "center" if isinstance(p, Box3D) else "position"
-        vecs = (vec_key, "size") if isinstance(p, Box3D) else (vec_key,)
-        missing: list[str] = []
-        for k in vecs:
-            if k in fields:
-                for i, v in enumerate(fields[k]):
-                    if float(v) != getattr(p, k)[i]:
-                        if f"{k}.{i}" in p._locs:
-                            ed.number(p, f"{k}.{i}", float(v), "length")
-                        elif k not in missing:
-                            missing.append(k)
-        for k in ("yaw", "pitch", "roll") + (("scale",) if isinstance(p, Mesh) else ()):
-            if k in fields and float(fields[k]) != getattr(p, k):
-                if k in p._locs:
-                    ed.number(p, k, float(fields[k]), "plain" if k == "scale" else "angle")
-                else:
-                    missing.append(k)
-        if missing:  # a field the file does not write yet: print the placement again with the new values
-            data = p.model_dump()
-            data.update({k: fields[k] for k in fields if k in data})
-            rebuilt = type(p)(**data)
-            ed.replace_item(subj, p, placement_text(rebuilt, old=p))
-    elif isinstance(p, Mask) and "path" in fields:
-        ed.string(p, "path", str(fields["path"]))
+    KINDS[p.kind].drag(ed, subj, p, fields, (canvas.width, canvas.height))
+
+
+class _Speller:
+    """The editor's way of writing values: its rounding, and the old spelling of a value that did not change."""
+
+    def __init__(self, old: Any):
+        self.old = old
+
+    def fmt(self, value: float, dim: str) -> str:
+        return fmt_number(value, dim)
+
+    def n(self, key: str, v: float, dim: str, unit: str | None = None) -> str:
+        if self.old is not None and key in self.old._src and self.old._src[key][1] == v:
+            return self.old._src[key][0]
+        return fmt_number(v, dim) + (f" {unit}" if unit else "")
+
+    def vec(self, key: str, vals: Any, dim: str) -> str:
+        return "(" + ", ".join(self.n(f"{key}.{i}", v, dim) for i, v in enumerate(vals)) + ")"
 
 
 def placement_text(p: Any, old: Any = None) -> str:
     """A placement item printed with the editor's rounding, reusing the old spelling of unchanged values."""
-
-    def n(key: str, v: float, dim: str, unit: str | None = None) -> str:
-        if old is not None and key in old._src and old._src[key][1] == v:
-            return old._src[key][0]
-        return fmt_number(v, dim) + (f" {unit}" if unit else "")
-
-    def vec(key: str, vals: Any, dim: str) -> str:
-        return "(" + ", ".join(n(f"{key}.{i}", v, dim) for i, v in enumerate(vals)) + ")"
-
-    if isinstance(p, Box2D):
-        return "box2d (" + ", ".join(fmt_number(getattr(p, k), "coord") for k in ("x0", "y0", "x1", "y1")) + ")"
-    if isinstance(p, Polygon):
-        olds = list(old.points) if isinstance(old, Polygon) else []
-
-        def point(pt: tuple) -> str:
-            j = olds.index(tuple(pt)) if tuple(pt) in olds else None  # an unchanged point keeps its spelling
-            if j is not None and f"points.{j}.0" in old._src:
-                return "(" + ", ".join(old._src[f"points.{j}.{i}"][0] for i in (0, 1)) + ")"
-            return "(" + ", ".join(fmt_number(v, "coord") for v in pt) + ")"
-
-        return "polygon " + " ".join(point(pt) for pt in p.points)
-    if isinstance(p, Mask):
-        return f"mask {json.dumps(p.path, ensure_ascii=False)}"
-    fields = []
-    if isinstance(p, Box3D):
-        head = "box3d"
-        fields += [f"center {vec('center', p.center, 'length')}", f"size {vec('size', p.size, 'length')}"]
-    else:
-        head = f"mesh {json.dumps(p.path, ensure_ascii=False)}"
-        fields.append(f"position {vec('position', p.position, 'length')}")
-        if p.scale != 1.0:
-            fields.append(f"scale {n('scale', p.scale, 'plain')}")
-    for k in ("yaw", "pitch", "roll"):
-        if getattr(p, k) != 0.0 or (old is not None and k in old._src):
-            fields.append(f"{k} {n(k, getattr(p, k), 'angle', 'deg')}")
-    return head + " { " + " ".join(fields) + " }"
+    return KINDS[p.kind].edit_text(_Speller(old), p)
 
 
 def set_depth(ed: TextEdit, subj: Subject, depth: float | None) -> None:
     if depth is None:
         if subj.depth is not None:
-            s = _item_start(ed.text, ed._own(subj, "depth"))
-            e = item_end(ed.text, s)
-            ls = line_start(ed.text, s)
-            ed.replace(ls - 1 if ed.text[ls:s].strip() == "" and ls > 0 else s, e, "")
+            ed.remove_statement(*ed.item(subj, "depth"))
         return
     if depth <= 0:
         raise SigmaError("depth must be positive (metres from the camera)")
@@ -253,13 +215,11 @@ def rename(ed: TextEdit, subj: Subject, new: str) -> None:
     if ed.scene.subject(new) is not None:
         raise SigmaError(f"a subject named '{new}' already exists")
     old = subj.name
-    s, e = token_span(ed.text, ed._own(subj, "name"))
-    ed.replace(s, e, new)
+    ed.replace(*ed._own(subj, "name"), new)
     for other in ed.scene.subjects:
         for r in other.relations:
             if r.target == old and r.loc is not None and r.loc.file == ed.file:
-                rs, re_ = token_span(ed.text, ed._own(r, "target"))
-                ed.replace(rs, re_, new)
+                ed.replace(*ed._own(r, "target"), new)
     for field in ("prompt", "compose", "instruction"):
         value = getattr(ed.scene, field)
         if value and any(m.group(1) == old for m in MENTION_RE.finditer(value)):
@@ -268,17 +228,14 @@ def rename(ed: TextEdit, subj: Subject, new: str) -> None:
 
 def convert_placement(kind: str, subj: Subject, scene: Scene, bbox: tuple[float, float, float, float],
                       depth: float | None) -> Any:
-    """The current region as another placement kind: 2D kinds keep the on-screen box; 3D kinds stand a
+    """The current region as another placement kind: flat kinds keep the on-screen box; solid kinds stand a
     box on the floor (y = 0) under that box, at the subject's depth, sized to cover it."""
-    x0, y0, x1, y1 = bbox
-    if kind == "box2d":
-        return Box2D(x0=x0, y0=y0, x1=x1, y1=y1)
-    if kind == "polygon":
-        return Polygon(points=[(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
-    if kind in ("box3d", "mesh"):
+    if kind not in KINDS:
+        raise SigmaError(f"no placement kind named {kind!r}")
+
+    def stand() -> tuple[Any, Any]:
         from .camera import box_under
-        center, size = box_under(scene, bbox, depth or 3.0)
-        if kind == "box3d":
-            return Box3D(center=center, size=size)
-        raise SigmaError("switching to a mesh needs a mesh file: write `mesh \"file.obj\"` in the source pane")
-    raise SigmaError(f"switching to {kind} needs a file: write `{kind} \"file.png\"` in the source pane")
+
+        return box_under(scene, bbox, depth or 3.0)
+
+    return KINDS[kind].from_bbox(bbox, stand)

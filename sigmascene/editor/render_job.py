@@ -2,9 +2,12 @@
 `rendering.render.render_plan` in a background thread, its progress streamed as JSON lines.
 
 POST /api/render answers a stream: {"event": "started", "job": id}, then {"event": "progress", "step", "total"},
-{"event": "note"}, and finally {"event": "done", "image": url, "sidecar": {...}} or {"event": "error"} /
+{"event": "note"}, {"event": "log"} (library output: progress bars, warnings; `redraw` when it replaces the
+previous line), and finally {"event": "done", "image": url, "sidecar": {...}} or {"event": "error"} /
 {"event": "cancelled"}. The image and its sidecar are written into renders/ beside the scene, under a name free
-for both (editor/files.write_free), never over a file and never through a link out of the folder.
+for both (editor/files.write_free), never over a file and never through a link out of the folder. The scene is
+saved first when the text differs from the file, so the sidecar's command (`sigmascene render FILE -o ...`)
+renders the same picture again from the saved file.
 
 One render at a time, process-wide: two at once raced each other loading the model (meta tensors) and left the
 server unable to render until restart. A second request while one runs is refused with 409 (`RENDER_LOCK`).
@@ -20,11 +23,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from ..errors import SigmaError
 from .files import folder_inside, write_free
+from .quiet import to_page
 from .schemas import RenderBody, read_model
 from .state import EditorState
 
@@ -55,7 +60,11 @@ async def start_render(st: EditorState, request: Request) -> Response:
     p = st.doc.parsed()
     if p.scene is None:
         raise SigmaError("the scene has errors; fix them before rendering")
+    if st.doc.dirty or st.doc.created:  # the sidecar's command re-renders from the file: the file must be this text
+        await run_in_threadpool(st.save, False)
+        p = st.doc.parsed()
     scene = p.scene
+    assert scene is not None
     render_request = RenderRequest(steps=body.steps, seed=body.seed, method=body.method, device=body.device)
     plan = resolve_plan(render_request, scene)  # the seed rule and every other one: the resolver's, as for `render`
     # refused now, not after minutes of rendering: a `renders` that leads out of the folder (checked again on write)
@@ -75,26 +84,31 @@ async def start_render(st: EditorState, request: Request) -> Response:
             def say(message: str) -> None:
                 emit({"event": "note", "message": message})
 
-            loaded = st.pipe_cache.get(plan.model)  # one model kept across renders, keyed by the weights' plan
-            if loaded is None:
-                loaded = st.pipe_cache[plan.model] = load_model(plan.model, note=say)
-            result = render_plan(scene, plan, note=say, cancel=job.cancel, loaded=loaded,
-                                 progress=lambda i, n: emit({"event": "progress", "step": i, "total": n}))
+            with to_page(lambda text, redraw: emit({"event": "log", "message": text, "redraw": redraw})):
+                loaded = st.pipe_cache.get(plan.model)  # one model kept across renders, keyed by the weights' plan
+                if loaded is None:
+                    loaded = st.pipe_cache[plan.model] = load_model(plan.model, note=say)
+                result = render_plan(scene, plan, note=say, cancel=job.cancel, loaded=loaded, source=st.path,
+                                     progress=lambda i, n: emit({"event": "progress", "step": i, "total": n}))
             out_dir = folder_inside(st, st.path.parent / "renders")
             image, sidecar = result.images[0], result.sidecars[0]
             extra = result.files[0] if result.files else {}  # a method's own files (collage's layout image)
+
+            side_json: dict[str, bytes] = {}
 
             def files(base: Path) -> dict[str, bytes]:
                 png = base.with_name(base.name + ".png")
                 side = dict(sidecar, files={k: f"{base.name}.{k}.png" for k in extra}) if extra else sidecar
                 out = {".png": image_bytes(image, png)}  # first: write_free returns the first file
                 out.update({f".{k}.png": image_bytes(pic, png) for k, pic in extra.items()})
-                return {**out, ".json": sidecar_bytes(side, png)}
+                side_json["bytes"] = sidecar_bytes(side, png)
+                return {**out, ".json": side_json["bytes"]}
 
             written = write_free(out_dir, st.path.stem, files)
             job.image = written
-            emit({"event": "done", "image": f"/api/render/{job.id}/image.png",
-                  "file": os.path.relpath(written, st.path.parent).replace(os.sep, "/"), "sidecar": sidecar})
+            emit({"event": "done", "image": f"/api/render/{job.id}/image.png",  # the sidecar as written
+                  "file": os.path.relpath(written, st.path.parent).replace(os.sep, "/"),
+                  "sidecar": json.loads(side_json["bytes"])})
         except RenderCancelled:
             emit({"event": "cancelled"})
         except SigmaError as err:

@@ -13,12 +13,11 @@ import json
 from typing import Any
 
 from ..errors import SigmaError
-from ..scene import Box3D, Mask, Mesh, Scene
+from ..scene import KINDS, Scene
 from . import edits
 from .camera import along_ray_to_depth
 from .edits import TextEdit
 from .schemas import MaskTransform, ReorderBody, SceneChange, SubjectChange
-from .spans import param_value_start, token_span
 from .state import EditorState
 
 
@@ -47,8 +46,8 @@ def patch_subject(st: EditorState, name: str, data: SubjectChange) -> None:
                 raise SigmaError("switching the placement kind needs the region's bbox [x0, y0, x1, y1]")
             new = edits.convert_placement(data.kind, subj, scene, data.bbox, subj.depth)
             ed.replace_item(subj, subj.placement, edits.placement_text(new))
-        elif data.mask_transform is not None and isinstance(subj.placement, Mask):
-            ed.string(subj.placement, "path", moved_mask(st, scene, subj, data.mask_transform))
+        elif data.mask_transform is not None and (image := KINDS[subj.placement.kind].coverage_file):
+            ed.string(subj.placement, image, moved_mask(st, scene, subj, data.mask_transform))
         elif data.placement is not None:
             edits.set_placement_fields(ed, subj, data.placement.fields())
         if data.named("depth"):
@@ -131,8 +130,7 @@ def patch_scene(st: EditorState, data: SceneChange) -> None:
             if p is None:
                 raise SigmaError(f"no param named '{pname}'")
             if isinstance(p.value, str):
-                vs, ve = token_span(ed.text, param_value_start(ed.text, ed._own(p)))
-                ed.replace(vs, ve, json.dumps(str(value), ensure_ascii=False))
+                ed.replace(*ed._own(p, "value"), json.dumps(str(value), ensure_ascii=False))
             else:
                 ed._param_number(pname, _num(value, pname), "plain", None, None)
         return ed.result()
@@ -172,8 +170,8 @@ def reorder(st: EditorState, name: str, data: ReorderBody) -> None:
         subj = _subject(scene, name)
         ed = TextEdit(text, scene)
         p = subj.placement
-        if isinstance(p, (Box3D, Mesh)):
-            key = "center" if isinstance(p, Box3D) else "position"
+        key = KINDS[p.kind].origin
+        if KINDS[p.kind].solid and key is not None:
             moved = along_ray_to_depth(scene, getattr(p, key), target)
             edits.set_placement_fields(ed, subj, {key: list(moved)})
             if subj.depth is not None:
@@ -183,7 +181,7 @@ def reorder(st: EditorState, name: str, data: ReorderBody) -> None:
         for other in _drop_contradictions(ed, scene, name, farther, nearer):
             o = scene.subject(other)
             if o is not None and o.depth is None and sources.get(other) == "relation" and depths.get(other) \
-                    and not isinstance(o.placement, (Box3D, Mesh)):
+                    and not KINDS[o.placement.kind].solid:
                 edits.set_depth(ed, o, depths[other])  # it keeps the place its relation gave it
         return ed.result()
 
@@ -192,18 +190,13 @@ def reorder(st: EditorState, name: str, data: ReorderBody) -> None:
 
 def _drop_contradictions(ed: TextEdit, scene: Scene, name: str, farther: set[str], nearer: set[str]) -> list[str]:
     """Remove relations that contradict the new order; return the subjects that held them."""
-    from .spans import item_end, line_start
-
     holders = []
     for s in scene.subjects:
         for r in s.relations:
             far, near = (s.name, r.target) if r.kind == "behind" else (r.target, s.name)
             bad = (far == name and near in farther) or (near == name and far in nearer)
             if bad and r.loc is not None and r.loc.file == ed.file:
-                start = ed._own(r)
-                end = item_end(ed.text, start)
-                ls = line_start(ed.text, start)
-                ed.replace(ls - 1 if ed.text[ls:start].strip() == "" and ls > 0 else start, end, "")
+                ed.remove_statement(*ed._own(r))
                 holders.append(s.name)
     return holders
 
@@ -224,7 +217,8 @@ def moved_mask(st: EditorState, scene: Scene, subj, t: MaskTransform) -> str:
     from .security import confine
 
     w, h = scene.canvas.width, scene.canvas.height
-    src = confine(st.root, os.path.relpath(scene.resolve(subj.placement.path), st.root))
+    field = KINDS[subj.placement.kind].coverage_file or "path"
+    src = confine(st.root, os.path.relpath(scene.resolve(getattr(subj.placement, field)), st.root))
     m = load_mask(src, subj.placement.loc, w, h)
     k = t.scale
     if not 0.05 <= k <= 20:

@@ -14,12 +14,13 @@ refuses them at their field (every number field is finite).
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StrictInt, ValidationError, field_validator
 from starlette.requests import Request
 
 from ..errors import SigmaError
+from ..scene import KINDS
 
 MAX_SOURCE = 2_000_000  # characters of scene text the editor accepts in one PUT
 MAX_JSON_BODY = 4 * MAX_SOURCE  # bytes: a 2M-character source, escaped, fits
@@ -94,7 +95,7 @@ class MaskTransform(Strict):
 
 
 class SubjectChange(Strict):
-    kind: Literal["box2d", "box3d", "mask", "polygon", "mesh"] | None = None
+    kind: Name | None = None  # a placement kind's keyword (the registry's, checked below)
     bbox: tuple[Num, Num, Num, Num] | None = None
     mask_transform: MaskTransform | None = None
     placement: PlacementChange | None = None
@@ -103,6 +104,13 @@ class SubjectChange(Strict):
     ref: Name | None = None
     name: Name | None = None
     coalesce: Name | None = None
+
+    @field_validator("kind")
+    @classmethod
+    def _a_kind(cls, v: str | None) -> str | None:
+        if v is not None and v not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(sorted(KINDS))}, got {v!r}")
+        return v
 
     def named(self, key: str) -> bool:
         return key in self.model_fields_set

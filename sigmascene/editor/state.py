@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -11,7 +11,9 @@ from typing import Any
 from ..compiler.compiled import CompiledScene
 from ..errors import Diagnostic, SigmaError
 from ..grammar import parse_text
+from ..compiler.reuse import CompileReuse
 from .document import Document, Parsed
+from .new_scene import copy_placeholder, with_placeholder
 from .security import editor_hints
 from .views import scene_json
 
@@ -29,6 +31,9 @@ class EditorState:
         self.doc = Document(self.path, self._parse)
         self._compiled: OrderedDict[str, tuple[CompiledScene | None, list[dict]]] = OrderedDict()
         self.compile_lock = threading.Lock()
+        self._schedule_lock = threading.Lock()
+        self._waiting: Future | None = None
+        self.reuse = CompileReuse()  # a drag moves one subject: the others' rasters and 3D pass carry over
         self.jobs: dict[str, Any] = {}
         self.pipe_cache: dict[Any, Any] = {}  # ModelPlan -> rendering.render.LoadedModel, kept across renders
 
@@ -48,10 +53,33 @@ class EditorState:
                 "diagnostics": [diag_json(d, self.file) for d in p.diagnostics],
                 "scene": None if p.scene is None else scene_json(p.scene)}
 
+    def precompile(self) -> None:
+        """Start compiling the current text now, without waiting: the answer to an edit is written while the
+        compile runs, and the page's next GET /api/maps finds it done or under way."""
+        self._schedule()
+
+    def _schedule(self) -> Future:
+        """At most one compile waits behind the running one, and it compiles the text current when it starts:
+        a drag's stream of edits never builds a queue of compiles of texts already replaced."""
+        with self._schedule_lock:
+            waiting = self._waiting
+            if waiting is not None and not waiting.running() and not waiting.done():
+                return waiting
+            self._waiting = _COMPILER.submit(self._compile_now)
+            return self._waiting
+
+    def save(self, force: bool = False) -> None:
+        """Save the text; a new scene's placeholder reference is copied beside it first, so `check` accepts it."""
+        with self.doc.lock:
+            p = self.doc.parsed()
+            if self.doc.created:
+                copy_placeholder(p.scene, self.root)
+            self.doc.save(force)
+
     def compiled(self) -> tuple[CompiledScene | None, list[dict], int]:
         """Compile the current text (cached by text) on the compile thread. Each call compiles the text current
         when it runs, so a burst of edits costs one compile of the latest text, never one per stale text."""
-        return _COMPILER.submit(self._compile_now).result()
+        return self._schedule().result()
 
     def _compile_now(self) -> tuple[CompiledScene | None, list[dict], int]:
         from ..compiler import compile_scene
@@ -63,8 +91,9 @@ class EditorState:
                 if p.scene is None:
                     hit = (None, [diag_json(d, self.file) for d in p.diagnostics])
                 else:
+                    scene = with_placeholder(p.scene) if self.doc.created else p.scene
                     try:
-                        hit = (compile_scene(p.scene), [])
+                        hit = (compile_scene(scene, reuse=self.reuse), [])
                     except SigmaError as err:
                         hit = (None, [diag_json(d, self.file) for d in err.diagnostics])
                 self._compiled[p.text] = hit

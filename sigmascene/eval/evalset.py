@@ -28,7 +28,7 @@ from ..errors import AssetError, ConfigError, SourceLoc, did_you_mean
 from ..core.files import write_text_atomic
 from ..grammar import load
 from ..scene.prompts import rewrite_mentions, subject_phrase
-from ..scene import Scene
+from ..scene import KINDS, Scene
 
 FORMAT: Final = "sigmascene-evalset"
 INDEX = "evalset.json"
@@ -209,7 +209,9 @@ def subject_group(n: int) -> str:
     return "single" if n == 1 else "multi"
 
 
-CONTROL_WORDS = {"mask": "Mask", "polygon": "Mask", "box2d": "Bbox", "box3d": "3D box", "mesh": "Mesh"}
+# The paper's order of the control words; each placement kind names its word (`control_word`, scene/kinds/), and a
+# word not listed here sorts after these.
+CONTROL_ORDER = ("Mask", "Bbox", "3D box", "Mesh")
 
 
 def control_label(case: Case, scene: Scene) -> str:
@@ -218,10 +220,10 @@ def control_label(case: Case, scene: Scene) -> str:
         return case.control
     kinds: list[str] = []
     for s in scene.subjects:
-        word = CONTROL_WORDS[s.placement.kind]
+        word = KINDS[s.placement.kind].control_word
         if word not in kinds:
             kinds.append(word)
-    kinds.sort(key=list(dict.fromkeys(CONTROL_WORDS.values())).index)
-    has_depth = any(s.depth_map is not None or s.depth is not None or s.placement.kind in ("box3d", "mesh")
+    kinds.sort(key=lambda w: (CONTROL_ORDER.index(w) if w in CONTROL_ORDER else len(CONTROL_ORDER), w))
+    has_depth = any(s.depth_map is not None or s.depth is not None or KINDS[s.placement.kind].solid
                     for s in scene.subjects)
     return "+".join(kinds) + (",Depth" if has_depth else "")

@@ -28,7 +28,7 @@ def lower_background(lw: Lowering, st: "ValueStmt", pf: "ParsedFile") -> None:
     path = lw.path(st.value, pf, "background photo")
     if path is not None:
         node = Background(path=path)
-        node._loc = st.loc
+        node._loc, node._spans[""] = st.loc, st.span
         lw.record(node, "path", st.value, path)
         lw.scene.background = node
         lw.anchor(st, node, "")

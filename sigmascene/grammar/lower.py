@@ -12,21 +12,27 @@ from typing import Any, Mapping
 
 from ..errors import Diagnostic, SceneValidationError, SigmaError, SigmaSyntaxError, SourceLoc, did_you_mean
 from ..core.paths import confine
-from ..scene import (MAX_SEED, MAX_SUBJECTS, SUPPORTED_VERSIONS, Camera, Canvas, Include, Node, Param, Relation, Scene,
-                     Subject)
+from ..scene import (KINDS, MAX_SEED, MAX_SUBJECTS, SUPPORTED_VERSIONS, Camera, Canvas, Include, Node, Param,
+                     Relation, Scene, Subject)
 from .background import finish_background, lower_background
 from .comments import attach_comments
 from .lowering import Lowering
 from .params import SET_LABEL
-from .placements import lower_placement
-from .parser import (BlockStmt, CanvasStmt, ParamStmt, ParsedFile, RelationStmt, Scalar, Stmt, SubjectStmt, Text,
-                     ValueStmt, parse_source)
+from .parser import (BlockStmt, CanvasStmt, ParamStmt, ParsedFile, PlacementStmt, RelationStmt, Scalar, Stmt,
+                     SubjectStmt, Text, ValueStmt, grammar_words, parse_source)
 from .sources import read_scene_file
 
-_ITEM_KEY = {"s_ref": "ref", "s_caption": "caption", "s_matte": "matte", "s_depth": "depth", "s_depth_map": "depth_map",
-             "s_box2d": "placement", "s_box3d": "placement", "s_mask": "placement", "s_polygon": "placement",
-             "s_mesh": "placement"}
 MAX_ERRORS = 50
+
+
+def _item_key(st: Stmt) -> str:
+    """The Subject field a subject item sets: its keyword (`s_depth_map` -> depth_map), or `placement`."""
+    return "placement" if isinstance(st, PlacementStmt) else st.kind[2:]
+
+
+def _placement_words() -> list[str]:
+    """The placement keywords in the grammar's order, for messages that list them."""
+    return [kw for kw in grammar_words()[1] if kw in KINDS]
 
 
 def lower(root: ParsedFile, *, base_dir: Path, overrides: Mapping[str, str], fragment: bool = False,
@@ -53,7 +59,10 @@ class _Lowerer(Lowering):
         for st, value, unit in self.params.resolved():
             node = self.make(Param, st, {"name": st.name, "value": value, "unit": unit}, {})
             if node is not None:
-                node._src["value"] = (self.params.raw(st.name).text, value)
+                raw = self.params.raw(st.name)
+                node._src["value"] = (raw.text, value)
+                if raw.loc.file == st.loc.file:  # not a --set override: where the editor changes the value
+                    node._spans["value"] = raw.span
                 self.scene.params.append(node)
                 self.anchor(st, node, "")
         for pf, st in flat:
@@ -188,6 +197,7 @@ class _Lowerer(Lowering):
     # -- scene-level statements --------------------------------------------------------------------------------
     def set_loc(self, node: Node, key: str, st: Stmt, value: Any = None) -> None:
         node._locs[key] = st.value.loc if isinstance(st, ValueStmt) else st.loc
+        node._spans[key] = st.value.span if isinstance(st, ValueStmt) else st.span
         if value is not None:
             node._src[key] = value
         self.anchor(st, node, key)
@@ -238,7 +248,7 @@ class _Lowerer(Lowering):
 
     def scene_text(self, key: str, st: ValueStmt) -> None:
         if self.once(key, st, key):
-            assert isinstance(st.value, Text)  # the grammar: prompt/compose "text"
+            assert isinstance(st.value, Text)  # the grammar: prompt/compose/instruction "text"
             v = self.text(st.value)
             if v is not None:
                 setattr(self.scene, key, v)
@@ -285,23 +295,24 @@ class _Lowerer(Lowering):
             if isinstance(it, RelationStmt):
                 rel = Relation(kind=it.kind[2:], target=it.target)
                 rel._loc, rel._locs["target"] = it.loc, it.target_loc
+                rel._spans[""], rel._spans["target"] = it.span, it.target_span
                 relations.append(rel)
                 item_anchors.append((it, rel, ""))
                 continue
-            key = _ITEM_KEY[it.kind]
+            key = _item_key(it)
             if key in seen:
                 first = seen[key]
                 what = "a placement" if key == "placement" else f"`{key}`"
                 self.error(f"subject '{name}' has {what} twice", it.loc,
-                           "a subject takes exactly one of box2d, box3d, mask, polygon, mesh"
+                           f"a subject takes exactly one of {', '.join(_placement_words())}"
                            if key == "placement" else None,
                            related=[("first given here", first.loc)])
                 ok = False
                 continue
             seen[key] = it
             item_anchors.append((it, None, key))
-            if key == "placement":
-                fields["placement"] = lower_placement(self, it, pf)
+            if isinstance(it, PlacementStmt):
+                fields["placement"] = KINDS[it.keyword].lower(self, it, pf)
                 ok = ok and fields["placement"] is not None
                 continue
             assert isinstance(it, ValueStmt)  # the other subject items are `KEYWORD value`
@@ -312,7 +323,7 @@ class _Lowerer(Lowering):
                 assert isinstance(it.value, Text)  # the grammar: caption "text"
                 fields["caption"], raws["caption"] = self.text(it.value), it.value
             else:
-                assert isinstance(it.value, Text)  # the grammar: ref / depth_map "path"
+                assert isinstance(it.value, Text)  # the grammar: ref / matte / depth_map "path"
                 fields[key], raws[key] = self.path(it.value, pf, key.replace("_", " ")), it.value
         if st.broken:
             self.failed[name] = name_loc
@@ -324,7 +335,7 @@ class _Lowerer(Lowering):
             ok = False
         if "placement" not in seen:
             self.error(f"subject '{name}' has no placement", name_loc,
-                       "add one of box2d (...), box3d { ... }, mask \"...\", polygon (...) (...) (...), mesh \"...\"")
+                       "add one of " + ", ".join(KINDS[kw].usage for kw in _placement_words()))
             ok = False
         if not ok:
             self.failed[name] = name_loc
@@ -336,7 +347,10 @@ class _Lowerer(Lowering):
             self.failed[name] = name_loc
             self.cut_relations += [(name, rel) for rel in relations]
             return
-        node._locs["name"] = name_loc
+        node._locs["name"], node._spans["name"] = name_loc, st.name_span
+        for it, _, key in item_anchors:
+            if key:
+                node._spans["item:" + key] = it.span
         self.scene.subjects.append(node)
         self.anchor(st, node, "")
         for it, target, key in item_anchors:

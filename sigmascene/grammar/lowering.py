@@ -2,7 +2,7 @@
 `$params`, vectors, strings, paths (rebased and confined), pydantic nodes with located errors, and the spelling
 and location each value leaves on its node.
 
-A base class of its own so the handlers that live in their own modules (placements.py, background.py) depend on
+A base class of its own so the handlers that live in their own modules (background.py, the kinds) depend on
 it, not on the driver in lower.py that calls them.
 """
 
@@ -173,22 +173,24 @@ class Lowering:
                 self.error(msg, raw.loc if raw is not None else loc)
             return None
         node._loc = loc
+        if st is not None:
+            node._spans[""] = st.span
         for key, raw in raws.items():
             self.record(node, key, raw, fields.get(key))
         return node
 
     def record(self, node: Node, key: str, raw: Any, value: Any) -> None:
         if isinstance(raw, Vec):
-            node._locs[key] = raw.loc
+            node._locs[key], node._spans[key] = raw.loc, raw.span
             for i, s in enumerate(raw.items):
                 node._src[f"{key}.{i}"] = (s.text, value[i] if value is not None else None)
-                node._locs[f"{key}.{i}"] = s.loc
+                node._locs[f"{key}.{i}"], node._spans[f"{key}.{i}"] = s.loc, s.span
         elif isinstance(raw, (Scalar, Text)):
-            node._locs[key] = raw.loc
+            node._locs[key], node._spans[key] = raw.loc, raw.span
             node._src[key] = (raw.text, value)
 
     def place(self, node: Node, st: Stmt, raws: dict[str, Any]) -> None:
-        node._loc = st.loc
+        node._loc, node._spans[""] = st.loc, st.span
         for key, raw in raws.items():
             self.record(node, key, raw, getattr(node, key))
 

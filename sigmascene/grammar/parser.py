@@ -10,28 +10,24 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
-from typing import Any, cast
+from typing import Any, Callable, cast
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from ..errors import Diagnostic, SigmaError, SigmaSyntaxError, SourceLoc, did_you_mean, remember_source
+from ..scene.kinds import KINDS
+# The located pieces live in statements.py; re-exported here, where lowering and the file checks import them.
+from .statements import (BlockStmt, CanvasStmt, ParamStmt, ParsedFile, PlacementStmt,  # noqa: F401 - re-exported
+                         RelationStmt, Scalar, Span, Stmt, SubjectStmt, Text, Value, ValueStmt, Vec)
 from . import recovery
+from .keywords import GRAMMAR, _keyword, _lark, grammar_units, grammar_words  # noqa: F401 - re-exported
 
-GRAMMAR = Path(__file__).with_name("sigma.lark")
-# Bounds that keep a hostile file an error rather than a slow or huge parse (docs/language.md, "Limits").
+# Bounds that keep a hostile file an error rather than a slow or huge parse (docs/language.md, "Limits"); a
+# placement kind bounds its own statement in its lowering (scene/kinds/).
 MAX_VEC_ITEMS = 16
-MAX_POLYGON_POINTS = 256
 
-STATEMENTS = ("sigma", "canvas", "seed", "prompt", "compose", "camera", "param", "include", "subject", "background",
-              "background_depth", "instruction")
-SUBJECT_ITEMS = ("ref", "caption", "matte", "box2d", "box3d", "mask", "polygon", "mesh", "depth", "depth_map", "behind",
-                 "in_front_of")
-KEYWORDS = STATEMENTS + SUBJECT_ITEMS + ("position", "look_at", "fov", "center", "size", "yaw", "pitch", "roll",
-                                         "scale", "deg", "rad", "px", "m", "cm", "x")
 _TOKEN_WORDS = {"LBRACE": "'{'", "RBRACE": "'}'", "LPAR": "'('", "RPAR": "')'", "COMMA": "','", "EQUAL": "'='",
                 "NUMBER": "a number", "STRING": "a \"string\"", "NAME": "a name", "PARAM_REF": "a $param",
                 "UNIT": "a unit (deg, rad, px, m, cm)", "$END": "end of file"}
@@ -40,12 +36,6 @@ _TOKEN_WORDS = {"LBRACE": "'{'", "RBRACE": "'}'", "LPAR": "'('", "RPAR": "')'", 
 # Comments are lifted out before Lark sees the text (a string may hold '#', so strings are matched too) and
 # blanked with spaces: columns stay, and a file of 100,000 comment lines is one whitespace token, not 200,000.
 _STRING_OR_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*')
-
-
-@lru_cache(maxsize=1)
-def _lark() -> Lark:
-    return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", propagate_positions=True,
-                start=["start", "value"], maybe_placeholders=False)
 
 
 def _lift_comments(text: str) -> tuple[str, list[Token]]:
@@ -71,115 +61,14 @@ def _lift_comments(text: str) -> tuple[str, list[Token]]:
     return "".join(pieces), comments
 
 
-# --- located pieces of a parsed file ------------------------------------------------------------------------
-@dataclass
-class Scalar:
-    number: float | None  # None when the value is a $param reference
-    param: str | None
-    unit: str | None
-    text: str  # as written, e.g. "30 deg", "$rug_x"
-    loc: SourceLoc
-    unit_loc: SourceLoc | None = None
-
-
-@dataclass
-class Text:
-    value: str | None
-    param: str | None
-    text: str
-    loc: SourceLoc
-
-
-@dataclass
-class Vec:
-    items: list[Scalar]
-    loc: SourceLoc
-
-
-Value = Scalar | Text | Vec
-
-
-@dataclass
-class Stmt:
-    """A statement or block item: its rule name (`subject`, `s_box2d`, `f_yaw`, ...) and its span in the file.
-    The subclasses name what each kind carries, so lowering reads `st.name`, `st.value`, not `args[1]`."""
-
-    kind: str
-    loc: SourceLoc
-    end: tuple[int, int]  # (line, column) just past the statement, for attaching trailing comments
-
-
-@dataclass
-class ValueStmt(Stmt):
-    """`KEYWORD value`: version, seed, prompt, compose, instruction, include, ref, caption, matte, box2d, mask, depth,
-    depth_map, camera items and the fields of box3d / mesh blocks."""
-
-    value: Value
-
-
-@dataclass
-class CanvasStmt(Stmt):
-    width: Scalar
-    height: Scalar
-
-
-@dataclass
-class ParamStmt(Stmt):
-    name: str
-    name_loc: SourceLoc
-    value: Scalar | Text
-
-
-@dataclass
-class BlockStmt(Stmt):
-    """`camera { ... }` and `box3d { ... }`: nothing but items."""
-
-    items: list[Stmt]
-
-
-@dataclass
-class MeshStmt(Stmt):
-    path: Text
-    items: list[Stmt]
-
-
-@dataclass
-class PolygonStmt(Stmt):
-    points: list[Value]
-
-
-@dataclass
-class RelationStmt(Stmt):
-    """`behind NAME` / `in_front_of NAME` (kind s_behind / s_in_front_of)."""
-
-    target: str
-    target_loc: SourceLoc
-
-
-@dataclass
-class SubjectStmt(Stmt):
-    name: str
-    name_loc: SourceLoc
-    items: list[Stmt]
-    broken: bool = False  # a syntax error inside it was skipped: what is left of it is checked, not built
-
-
-@dataclass
-class ParsedFile:
-    path: str
-    stmts: list[Stmt]
-    comments: list[Token]
-    errors: list[Diagnostic] = field(default_factory=list)  # syntax errors recovered from, in file order
-    broken: dict[str, SourceLoc] = field(default_factory=dict)  # subjects a syntax error removed or cut
-    cut: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)  # blanked (line, col) spans
-
-    def touched(self, st: Stmt) -> bool:
-        """True when recovery blanked part of `st` (its value would be a consequence of the syntax error)."""
-        a, b = (st.loc.line, st.loc.column), st.end
-        return any(s < b and a < e for s, e in self.cut)
+def _span(meta_or_tok: Any) -> Span:
+    return (int(meta_or_tok.start_pos), int(meta_or_tok.end_pos))
 
 
 class _Build(Transformer):
+    """One method per grammar rule (tests/lang/test_grammar_source.py checks that none is missing). Placement
+    rules (`s_<kind>`) share `_placement`, attached below for every kind in the registry."""
+
     def __init__(self, file: str):
         super().__init__()
         self.file = file
@@ -187,55 +76,104 @@ class _Build(Transformer):
     def _loc(self, meta_or_tok: Any) -> SourceLoc:
         return SourceLoc(self.file, meta_or_tok.line, meta_or_tok.column)
 
-    @v_args(meta=True)
+    def _head(self, data: str, meta: Any) -> tuple[str, SourceLoc, tuple[int, int], Span]:
+        return data, self._loc(meta), (meta.end_line, meta.end_column), _span(meta)
+
+    def __default__(self, data: str, children: list, meta: Any) -> Any:
+        raise TypeError(f"grammar rule {data!r} has no method in grammar/parser.py's _Build")
+
+    # -- values ---------------------------------------------------------------------------------------------
+    def start(self, meta: Any, children: list) -> list:
+        return children
+
+    value = start  # `--set` values: parse_value takes the one child
+
     def scalar(self, meta: Any, children: list[Token]) -> Scalar:
         tok, unit = children[0], (str(children[1]) if len(children) > 1 else None)
         text = str(tok) + (f" {unit}" if unit else "")
         unit_loc = self._loc(children[1]) if unit else None
+        span = (_span(tok)[0], _span(children[-1])[1])
         if tok.type == "PARAM_REF":
-            return Scalar(None, str(tok)[1:], unit, text, self._loc(tok), unit_loc)
-        return Scalar(float(tok), None, unit, text, self._loc(tok), unit_loc)
+            return Scalar(None, str(tok)[1:], unit, text, self._loc(tok), unit_loc, span)
+        return Scalar(float(tok), None, unit, text, self._loc(tok), unit_loc, span)
 
-    def text(self, children: list[Token]) -> Text:
+    def text(self, meta: Any, children: list[Token]) -> Text:
         tok = children[0]
         if tok.type == "PARAM_REF":
-            return Text(None, str(tok)[1:], str(tok), self._loc(tok))
-        return Text(_decode_string(tok, self.file), None, str(tok), self._loc(tok))
+            return Text(None, str(tok)[1:], str(tok), self._loc(tok), _span(tok))
+        return Text(_decode_string(tok, self.file), None, str(tok), self._loc(tok), _span(tok))
 
     text_value = text
 
-    @v_args(meta=True)
     def vec(self, meta: Any, children: list[Scalar]) -> Vec:
         if len(children) > MAX_VEC_ITEMS:
             raise SigmaError(f"a (...) group holds at most {MAX_VEC_ITEMS} numbers, this one {len(children)}",
                              self._loc(meta))
-        return Vec(children, self._loc(meta))
+        return Vec(children, self._loc(meta), _span(meta))
 
-    def __default__(self, data: str, children: list, meta: Any) -> Any:
-        if data in ("start", "value"):
-            return children
-        loc, end = self._loc(meta), (meta.end_line, meta.end_column)
-        names = [c for c in children if isinstance(c, Token) and c.type == "NAME"]
-        items = [c for c in children if isinstance(c, Stmt)]
-        values = [c for c in children if not isinstance(c, (Stmt, Token))]
-        if data == "subject":
-            return SubjectStmt(data, loc, end, str(names[0]), self._loc(names[0]), items)
-        if data == "param":
-            return ParamStmt(data, loc, end, str(names[0]), self._loc(names[0]), values[0])
-        if data in ("s_behind", "s_in_front_of"):
-            return RelationStmt(data, loc, end, str(names[0]), self._loc(names[0]))
-        if data == "canvas":
-            return CanvasStmt(data, loc, end, values[0], values[1])
-        if data in ("camera", "s_box3d"):
-            return BlockStmt(data, loc, end, items)
-        if data == "s_mesh":
-            return MeshStmt(data, loc, end, values[0], items)
-        if data == "s_polygon":
-            if len(values) > MAX_POLYGON_POINTS:
-                raise SigmaError(f"a polygon has at most {MAX_POLYGON_POINTS} points, this one {len(values)}", loc,
-                                 "simplify the outline, or draw it as a mask image")
-            return PolygonStmt(data, loc, end, values)
-        return ValueStmt(data, loc, end, values[0])
+    # -- statements -----------------------------------------------------------------------------------------
+    def _value_stmt(self, data: str, meta: Any, children: list) -> ValueStmt:
+        return ValueStmt(*self._head(data, meta), [c for c in children if not isinstance(c, Token)][0])
+
+    def subject(self, meta: Any, children: list) -> SubjectStmt:
+        name = children[0]
+        return SubjectStmt(*self._head("subject", meta), str(name), self._loc(name), _span(name),
+                           [c for c in children if isinstance(c, Stmt)])
+
+    def param(self, meta: Any, children: list) -> ParamStmt:
+        name = children[0]
+        return ParamStmt(*self._head("param", meta), str(name), self._loc(name), children[-1])
+
+    def canvas(self, meta: Any, children: list) -> CanvasStmt:
+        return CanvasStmt(*self._head("canvas", meta), children[0], children[1])
+
+    def camera(self, meta: Any, children: list) -> BlockStmt:
+        return BlockStmt(*self._head("camera", meta), [c for c in children if isinstance(c, Stmt)])
+
+    def _relation(self, data: str, meta: Any, children: list) -> RelationStmt:
+        target = children[0]
+        return RelationStmt(*self._head(data, meta), str(target), self._loc(target), _span(target))
+
+    def _placement(self, data: str, meta: Any, children: list) -> PlacementStmt:
+        return PlacementStmt(*self._head(data, meta), [c for c in children if not isinstance(c, (Stmt, Token))],
+                             [c for c in children if isinstance(c, Stmt)])
+
+
+def _rule_method(builder: Any, data: str) -> Any:
+    def method(self: _Build, meta: Any, children: list) -> Any:
+        return builder(self, data, meta, children)
+
+    method.__name__ = data
+    return method
+
+
+def _attach_rule_methods() -> None:
+    """Give every grammar rule without a method of its own the builder its shape calls for: a placement rule
+    (`s_<kind>` of a registered kind) the placement builder, `KEYWORD NAME` a relation, `KEYWORD value` a value
+    statement — so a statement added to sigma.lark in one of these shapes needs no edit here."""
+    for r in _lark().rules:
+        name = r.alias or r.origin.name
+        if name.startswith("_") or hasattr(_Build, name) or r.options.expand1 and not r.alias:
+            continue
+        shape = [sym.name if not sym.is_term or _keyword(sym.name) is None else "KEYWORD" for sym in r.expansion]
+        builder: Callable[..., Stmt]
+        if name.startswith("s_") and name[2:] in KINDS:
+            builder = _Build._placement
+        elif shape == ["KEYWORD", "NAME"]:
+            builder = _Build._relation
+        elif len(shape) == 2 and shape[0] == "KEYWORD" and shape[1] in ("scalar", "text", "vec"):
+            builder = _Build._value_stmt
+        else:
+            continue  # __default__ names the rule that still needs a method
+        setattr(_Build, name, _rule_method(builder, name))
+
+
+@lru_cache(maxsize=1)
+def _builder_class() -> type[_Build]:
+    """_Build with every rule's method, made on first use (reading the grammar builds the parser, which
+    `sigmascene --help` never needs)."""
+    _attach_rule_methods()
+    return cast("type[_Build]", v_args(meta=True)(_Build))
 
 
 def _decode_string(tok: Token, file: str) -> str:
@@ -263,7 +201,7 @@ def parse_source(text: str, file: str, *, quote: bool = True) -> ParsedFile:
     tries = recovery.MAX_RECOVERIES if len(text) < recovery.BIG_TEXT else 3
     for _ in range(tries):
         try:
-            stmts = _Build(file).transform(_lark().parse(blank, start="start"))
+            stmts = _builder_class()(file).transform(_lark().parse(blank, start="start"))
             break
         except UnexpectedInput as err:
             pos, at_end = _error_pos(err, blank)
@@ -331,7 +269,7 @@ def parse_value(text: str) -> Scalar | Text:
     remember_source(file, text)
     try:
         tree = _lark().parse(text, start="value")
-        val = _Build(file).transform(tree)
+        val = _builder_class()(file).transform(tree)
         val = val[0] if isinstance(val, list) else val
     except UnexpectedInput as err:
         raise SigmaSyntaxError(_syntax_error(err, text, file)) from None
@@ -367,11 +305,12 @@ def _syntax_error(err: UnexpectedInput, text: str, file: str) -> Diagnostic:
     hint = did_you_mean(word, keywords) if word and keywords else None
     if hint is None and word and _TOKEN_WORDS["STRING"] in words and not word.startswith("$"):
         hint = f'file names and text go in double quotes: "{word}"'
-    if word in STATEMENTS and "'}'" in words:
+    statements = grammar_words()[0]
+    if word in statements and "'}'" in words:
         hint = hint or "the block above may be missing its closing `}`"
     if word and word.startswith("$"):
         hint = hint or "a $param can stand where a number or string is expected"
-    what = "unknown statement" if keywords and set(keywords) & set(STATEMENTS) and word.isidentifier() else "unexpected"
+    what = "unknown statement" if keywords and set(keywords) & set(statements) and word.isidentifier() else "unexpected"
     msg = f"{what} {found}" + (f", expected {_one_of(words)}" if words else "")
     return Diagnostic(msg, loc, hint)
 

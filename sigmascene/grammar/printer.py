@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..scene import Box2D, Box3D, Camera, Mask, Mesh, Node, Polygon, Scene, Subject
+from ..scene import KINDS, Camera, Node, Scene, Subject
 
 INDENT = "    "
 
@@ -154,24 +154,4 @@ class _Printer:
         return out
 
     def placement(self, p: Any) -> str:
-        if isinstance(p, Box2D):
-            return "box2d (" + ", ".join(self.val(p, k, getattr(p, k)) for k in ("x0", "y0", "x1", "y1")) + ")"
-        if isinstance(p, Polygon):
-            return "polygon " + " ".join(self.vec(p, f"points.{i}", pt) for i, pt in enumerate(p.points))
-        if isinstance(p, Mask):
-            return f"mask {self.string(p, 'path', p.path)}"
-        fields = []
-        if isinstance(p, Box3D):
-            head = "box3d"
-            fields += [f"center {self.vec(p, 'center', p.center)}", f"size {self.vec(p, 'size', p.size)}"]
-        else:
-            assert isinstance(p, Mesh)
-            head = f"mesh {self.string(p, 'path', p.path)}"
-            if "position" in p._locs or p.position != (0.0, 0.0, 0.0):
-                fields.append(f"position {self.vec(p, 'position', p.position)}")
-            if "scale" in p._src or p.scale != 1.0:
-                fields.append(f"scale {self.val(p, 'scale', p.scale)}")
-        for k in ("yaw", "pitch", "roll"):
-            if k in p._src or getattr(p, k) != 0.0:
-                fields.append(f"{k} {self.val(p, k, getattr(p, k), 'deg')}")
-        return head + (" { " + " ".join(fields) + " }" if fields else "")
+        return KINDS[p.kind].print(self, p)

@@ -18,21 +18,24 @@ their names out of "unknown subject" errors (a cascade) while still checking wha
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 from ..errors import Diagnostic
+from .keywords import block_items, grammar_words
 
-STATEMENTS = frozenset(("sigma", "canvas", "seed", "prompt", "compose", "camera", "param", "include", "subject",
-                        "background", "background_depth"))
-_ROTATION = ("yaw", "pitch", "roll")
-# The words that start an item inside each kind of block.
-ITEMS = {
-    "subject": frozenset(("ref", "caption", "box2d", "box3d", "mask", "polygon", "mesh", "depth", "depth_map",
-                          "behind", "in_front_of")),
-    "camera": frozenset(("position", "look_at", "fov")),
-    "box3d": frozenset(("center", "size", *_ROTATION)),
-    "mesh": frozenset(("position", "scale", *_ROTATION)),
-}
+
+@lru_cache(maxsize=1)
+def _statements() -> frozenset[str]:
+    """The words that start a statement, read from sigma.lark (keywords.py)."""
+    return frozenset(grammar_words()[0])
+
+
+def _items() -> dict[str, frozenset[str]]:
+    """The words that start an item inside each kind of block (subject, camera, box3d, mesh), from sigma.lark."""
+    return block_items()
+
+
 _TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|[A-Za-z_$][A-Za-z0-9_]*|[{}]|[^\s{}"A-Za-z_$]+|"')
 MAX_RECOVERIES = 60  # parses of one file; a file of junk is a few dozen errors, not one per token
 BIG_TEXT = 1_000_000  # a file this large gets a few recoveries only: each one parses it again
@@ -73,7 +76,7 @@ def _subject_at(toks: list[_Tok], i: int) -> tuple[str, int] | None:
 
 
 def _level_words(stack: list[_Block]) -> frozenset[str]:
-    return ITEMS.get(stack[-1].kind, frozenset()) if stack else STATEMENTS
+    return _items().get(stack[-1].kind, frozenset()) if stack else _statements()
 
 
 def resync(text: str, pos: int, at_end: bool, broken: Broken) -> tuple[int, int]:
@@ -89,7 +92,7 @@ def resync(text: str, pos: int, at_end: bool, broken: Broken) -> tuple[int, int]
         if t.text == "{":
             unit = last_unit[-1]
             kind = toks[unit].text if unit is not None else ""
-            stack.append(_Block(kind if kind in ITEMS else "", toks[unit].start if unit is not None else t.start,
+            stack.append(_Block(kind if kind in _items() else "", toks[unit].start if unit is not None else t.start,
                                 top_subject))
             last_unit.append(None)
         elif t.text == "}":
@@ -112,7 +115,7 @@ def resync(text: str, pos: int, at_end: bool, broken: Broken) -> tuple[int, int]
         return min(start, len(text) - 1 if text else 0), len(text)
     if not stack and here.text == "}":  # a stray closing brace: only it goes
         return here.start, here.start + 1
-    if stack and here.text in STATEMENTS:  # a `}` is missing: the unclosed block ends here
+    if stack and here.text in _statements():  # a `}` is missing: the unclosed block ends here
         broken.add(subject)
         return stack[0].unit_start, here.start
     if here.text in words or here.text == "}":  # the statement or item before this one is incomplete
@@ -158,7 +161,7 @@ def _next_unit(toks: list[_Tok], i: int, words: frozenset[str], in_block: bool, 
             if depth == 0:
                 return t.start if in_block else t.start + 1
             depth -= 1
-        elif depth == 0 and (t.text in words or t.text in STATEMENTS):
+        elif depth == 0 and (t.text in words or t.text in _statements()):
             return t.start
     return len(text)
 
@@ -171,7 +174,7 @@ def _block_end(toks: list[_Tok], i: int, depth: int, text: str) -> int:
             depth -= 1
             if depth == 0:
                 return t.start + 1
-        elif t.text in STATEMENTS:
+        elif t.text in _statements():
             return t.start
     return len(text)
 

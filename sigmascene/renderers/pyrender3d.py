@@ -13,17 +13,15 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Iterator
 
 import numpy as np
 
 from ..errors import SigmaError, SourceLoc
 from ..scene import Camera
 from .camera import camera_to_world
-
-if TYPE_CHECKING:
-    import trimesh
 
 Z_NEAR = 0.01
 
@@ -41,7 +39,7 @@ class ForkedAfterRenderError(RuntimeError):
 class Item3D:
     """One 3D subject: a trimesh in its own frame and its object-to-world matrix (T @ R @ S)."""
 
-    mesh: trimesh.Trimesh
+    mesh: Any  # a trimesh.Trimesh
     matrix: np.ndarray
     loc: SourceLoc | None = None
 
@@ -68,7 +66,7 @@ def unit_box():
 
 def world_bounds(item: Item3D) -> np.ndarray:
     """The 8 world-space corners of the item's own bounding box (cheap extent and ordering queries)."""
-    lo, hi = np.asarray(item.mesh.bounds, dtype=np.float64)
+    lo, hi = np.asarray(item.mesh.bounds, float)
     corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
     return corners @ item.matrix[:3, :3].T + item.matrix[:3, 3]
 
@@ -79,7 +77,7 @@ def camera_inside(item: Item3D, cam: Camera) -> bool:
         local = np.linalg.solve(item.matrix, np.append(np.asarray(cam.position, float), 1.0))[:3]
     except np.linalg.LinAlgError:
         return False
-    lo, hi = np.asarray(item.mesh.bounds, dtype=np.float64)
+    lo, hi = np.asarray(item.mesh.bounds, float)
     return bool(np.all(local >= lo) and np.all(local <= hi))
 
 
@@ -177,17 +175,29 @@ def _release(r) -> None:
         eglMakeCurrent(display, EGL_NO_SURFACE, EGL_NO_SURFACE, EGL_NO_CONTEXT)
 
 
-def render_3d(items: list[Item3D], cam: Camera, width: int, height: int) -> Render3D:
-    """Nearest and farthest 3D subject (and its view depth) at every pixel, from one pyrender scene."""
+def far_plane(items: list[Item3D], cam: Camera) -> float:
+    """The far clipping plane render_3d uses: past every corner of every item (it changes the depth buffer's
+    quantisation, so a partial re-render is exact only while it stays the same)."""
+    corners = np.concatenate([world_bounds(it) for it in items])
+    reach = float(np.linalg.norm(corners - np.asarray(cam.position, float), axis=1).max())
+    return max(10.0, 2.0 * reach)
+
+
+def render_3d(items: list[Item3D], cam: Camera, width: int, height: int, *,
+              region: tuple[int, int, int, int] | None = None) -> Render3D:
+    """Nearest and farthest 3D subject (and its view depth) at every pixel, from one pyrender scene.
+
+    `region` (x0, y0, x1, y1), x0 and x1 multiples of 4: draw the whole scene as always but let only that window
+    through (the GL scissor test, which leaves rasterisation and depth testing untouched) and read back only it;
+    the result has the window's shape and equals the same window of a full render, value for value. The
+    editor re-renders just where a moved subject was and is (compiler/reuse.py)."""
     if not items:
         z8, zf = np.zeros((height, width), np.uint8), np.zeros((height, width), np.float32)
         return Render3D(z8, zf, z8.copy(), zf.copy())
     if len(items) > 254:
         raise ValueError("at most 254 3D subjects per render")
     _check_extent(items)
-    corners = np.concatenate([world_bounds(it) for it in items])
-    reach = float(np.linalg.norm(corners - np.asarray(cam.position, float), axis=1).max())
-    zfar = max(10.0, 2.0 * reach)
+    zfar = far_plane(items, cam)
     with _lock:
         try:
             import pyrender
@@ -208,10 +218,11 @@ def render_3d(items: list[Item3D], cam: Camera, width: int, height: int) -> Rend
             pose = camera_to_world(cam)
             near_node = scene.add(near_cam, pose=pose)
             far_node = scene.add(far_cam, pose=pose)
-            scene.main_camera_node = near_node
-            near_col, near_d = r.render(scene, flags=RenderFlags.SEG, seg_node_map=seg)
-            scene.main_camera_node = far_node
-            far_col, far_d = r.render(scene, flags=RenderFlags.SEG, seg_node_map=seg)
+            with _window(r, region):
+                scene.main_camera_node = near_node
+                near_col, near_d = r.render(scene, flags=RenderFlags.SEG, seg_node_map=seg)
+                scene.main_camera_node = far_node
+                far_col, far_d = r.render(scene, flags=RenderFlags.SEG, seg_node_map=seg)
         except (SigmaError, ForkedAfterRenderError):
             raise
         except Exception as exc:  # noqa: BLE001 - a GL failure mid-render: the same "what to install" message
@@ -223,3 +234,54 @@ def render_3d(items: list[Item3D], cam: Camera, width: int, height: int) -> Rend
     near_depth = np.where(near_id > 0, near_d, 0.0).astype(np.float32)
     far_depth = np.where(far_id > 0, _far_linear(far_d, zfar), 0.0).astype(np.float32)
     return Render3D(near_id, near_depth, far_id, far_depth)
+
+
+@contextmanager
+def _window(r, region: tuple[int, int, int, int] | None) -> Iterator[None]:
+    """Scissor to `region` and read back only it (see render_3d); nothing changes when region is None."""
+    if region is None:
+        yield
+        return
+    from OpenGL.GL import GL_SCISSOR_TEST, glDisable, glEnable, glScissor
+
+    x0, y0, x1, y1 = region
+    height = r.viewport_height
+    inner = r._renderer
+    r._platform.make_current()
+    glEnable(GL_SCISSOR_TEST)
+    glScissor(x0, height - y1, x1 - x0, y1 - y0)
+    inner._read_main_framebuffer = lambda scene, flags: _read_window(inner, region, scene)
+    try:
+        yield
+    finally:
+        del inner._read_main_framebuffer
+        r._platform.make_current()
+        glDisable(GL_SCISSOR_TEST)
+
+
+def _read_window(inner, region: tuple[int, int, int, int], scene) -> tuple[np.ndarray, np.ndarray]:
+    """pyrender's Renderer._read_main_framebuffer (0.1.45) for one window: the same resolve blits, the same
+    depth linearisation in the same float32 arithmetic, so each value equals the full read's."""
+    from OpenGL.GL import (GL_COLOR_BUFFER_BIT, GL_DEPTH_BUFFER_BIT, GL_DEPTH_COMPONENT, GL_DRAW_FRAMEBUFFER,
+                           GL_FLOAT, GL_LINEAR, GL_NEAREST, GL_READ_FRAMEBUFFER, GL_RGB, GL_UNSIGNED_BYTE,
+                           glBindFramebuffer, glBlitFramebuffer, glReadPixels)
+
+    width, height = inner._main_fb_dims[0], inner._main_fb_dims[1]
+    x0, y0, x1, y1 = region
+    w, h = x1 - x0, y1 - y0
+    glBindFramebuffer(GL_READ_FRAMEBUFFER, inner._main_fb_ms)
+    glBindFramebuffer(GL_DRAW_FRAMEBUFFER, inner._main_fb)
+    glBlitFramebuffer(0, 0, width, height, 0, 0, width, height, GL_COLOR_BUFFER_BIT, GL_LINEAR)
+    glBlitFramebuffer(0, 0, width, height, 0, 0, width, height, GL_DEPTH_BUFFER_BIT, GL_NEAREST)
+    glBindFramebuffer(GL_READ_FRAMEBUFFER, inner._main_fb)
+    depth_im = np.frombuffer(glReadPixels(x0, height - y1, w, h, GL_DEPTH_COMPONENT, GL_FLOAT), dtype=np.float32)
+    depth_im = np.flip(depth_im.reshape((h, w)), axis=0)
+    inf_inds = depth_im == 1.0
+    depth_im = 2.0 * depth_im - 1.0
+    z_near = scene.main_camera_node.camera.znear
+    z_far = scene.main_camera_node.camera.zfar
+    noninf = np.logical_not(inf_inds)
+    depth_im[noninf] = (2.0 * z_near * z_far) / (z_far + z_near - depth_im[noninf] * (z_far - z_near))
+    depth_im[inf_inds] = 0.0
+    color = np.frombuffer(glReadPixels(x0, height - y1, w, h, GL_RGB, GL_UNSIGNED_BYTE), dtype=np.uint8)
+    return np.flip(color.reshape((h, w, 3)), axis=0), depth_im

@@ -17,8 +17,7 @@ from pydantic import Field, FiniteFloat, PrivateAttr, ValidationError, field_val
 from ..errors import Diagnostic, SceneValidationError, SigmaError, SourceLoc, did_you_mean
 from .node import (MAX_COORD, MAX_DEPTH, MAX_SCALE, MAX_SIZE, MIN_DEPTH, MIN_SCALE,  # noqa: F401 - re-exported
                    MIN_SIZE, Angle, Coord, Node, Vec3)
-from .placements import (PLACEMENT_KINDS, Box2D, Box3D, Mask, Mesh, Placement,  # noqa: F401 - re-exported
-                               Polygon, positive_size)
+from .kinds import PLACEMENT_KINDS, Placement, PlacementNode  # noqa: F401 - re-exported
 from .values import ParamRef, _caller_loc, build, python_error, remember_params  # noqa: F401 - re-exported
 from ..core.vocab import MAX_SUBJECTS, ROUTING_STEP, TOKEN_PIXELS
 
@@ -204,7 +203,7 @@ class Scene(Node):
         p = Path(path)
         return confine(p if p.is_absolute() else self.base_dir / p, self._root)
 
-    def add_subject(self, name: str, ref: str | Path, placement: Box2D | Box3D | Mask | Polygon | Mesh, *,
+    def add_subject(self, name: str, ref: str | Path, placement: PlacementNode, *,
                     depth: float | None = None, depth_map: str | Path | None = None,
                     behind: str | list[str] | None = None, in_front_of: str | list[str] | None = None,
                     caption: str | None = None, matte: str | Path | None = None) -> Subject:

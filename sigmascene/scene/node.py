@@ -2,7 +2,7 @@
 
 Metadata — source location, how each value was spelt, comments — rides on the node outside equality, so `fmt`
 prints a file back as written while two scenes stay equal when they mean the same picture. A module of its own
-so the placement nodes (scene/placements.py) and the scene (scene.py) build on it without importing each other.
+so the placement nodes (scene/kinds/) and the scene (scene/ir.py) build on it without importing each other.
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ class Node(BaseModel):
     # statement key ("" = the node itself) -> [comment lines before it, comment at the end of its line]
     _comments: dict[str, list] = PrivateAttr(default_factory=dict)
     _locs: dict[str, SourceLoc] = PrivateAttr(default_factory=dict)
+    # field path -> (start, end) character offsets of its text in its file ("" = the node's whole statement,
+    # "item:<field>" = a subject item's statement): where the editor changes text, without tokenizing it again.
+    _spans: dict[str, tuple[int, int]] = PrivateAttr(default_factory=dict)
 
     @property
     def loc(self) -> SourceLoc | None:

@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 from hypothesis import strategies as st
 
+from ..scene import KINDS
+
 # (method, path template, what the body is): {name} a subject, {job} a render job, {file} a file path
 ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/api/scene", "none"), ("PUT", "/api/scene", "json"), ("PATCH", "/api/scene", "json"),
@@ -35,8 +37,7 @@ SUBJECTS = ["corgi", "armchair", "lamp", "plant", "vase", "rug", "nobody", "", "
 MAPS = ["layout", "ir_asc", "ir_desc", "i_t", "i_s", "control", "nope", "..%2F"]
 FILES = ["refs/corgi.png", "refs/../../secret.png", "..%2Fsecret.png", "/etc/passwd", "masks/lamp.png",
          "living_room.sigma", "a" * 300 + ".png", "refs/%00.png", "afile/x.png", "refs", "é.png", "meshes/vase.obj"]
-PLAUSIBLE = st.one_of(st.floats(-2, 2), st.integers(-5, 5000), st.sampled_from(["box2d", "box3d", "mask",
-                                                                                  "polygon", "mesh", "px", "$x"]))
+PLAUSIBLE = st.one_of(st.floats(-2, 2), st.integers(-5, 5000), st.sampled_from([*KINDS, "px", "$x"]))
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.integers(min_value=10**18, max_value=10**400),
@@ -65,7 +66,7 @@ edits = st.one_of(
     st.fixed_dictionaries({"mask_transform": st.fixed_dictionaries(
         {"dx": st.floats(-0.3, 0.3), "dy": st.floats(-0.3, 0.3), "scale": st.floats(0.5, 2)},
         optional={"origin": st.tuples(_unit, _unit)})}),
-    st.fixed_dictionaries({"kind": st.sampled_from(["box2d", "box3d", "polygon", "mask", "mesh"]),
+    st.fixed_dictionaries({"kind": st.sampled_from(list(KINDS)),
                            "bbox": st.tuples(st.floats(0, 0.5), st.floats(0, 0.5), st.floats(0.5, 1),
                                              st.floats(0.5, 1))}),
     st.fixed_dictionaries({}, optional={"canvas": st.fixed_dictionaries({"width": st.integers(16, 4096)}),

@@ -17,29 +17,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SigmaError, source_line
+from ..grammar.parser import grammar_units, grammar_words
+from ..scene import KINDS
 
 FILE = "<fuzz>"
 SEEDS = [
     'sigma 1\ncanvas 64 x 48\nsubject a { ref "refs/cat.png" box2d (0, 0, 1, 1) }  # trailing\n',
     'sigma 1\ncanvas 64 x 64\nparam x = 0.3\nparam y = $x\ncamera { position (0, 1, 4) look_at (0, 0, 0) fov 50 deg }\n'
     'subject a {\n    ref "refs/cat.png"\n    box3d { center ($y, 0, -1) size (1, 1, 1) yaw 30 deg }\n}\n'
-    'subject b { ref "refs/ball.png" polygon (0,0) (1,1) (1,0) (0,1) behind a }\n',
+    'subject b { ref "refs/ball.png" box2d (0.1, 0.2, 0.6, 0.9) behind a }\n',
     'sigma 1\ncanvas 128 x 64\ncompose "@a by @b"\n# lead\n'
     'subject a { ref "refs/sofa.png" mask "masks/rug.png" depth 2 }\n'
     'subject b { ref "refs/lamp.png" box2d (10 px, 0, 64 px, 1) in_front_of a depth_map "none.npy" }\n',
     'sigma 1\ninclude "furniture.sigma"\nsubject m { ref "refs/vase.png" mesh "meshes/vase.obj" { position (0, 0, -2) '
     'scale 0.5 pitch 0.1 rad } caption "a vase" }\nseed 4\nprompt "x"\n',
 ]
+
+
+def kinds_seed(seed: int = 0) -> str:
+    """A scene with one subject of every placement kind, from each kind's own generator (scene/kinds/)."""
+    rng = random.Random(seed)
+    subjects = "".join(f'subject k{k} {{ ref "refs/cat.png" {kind.example(rng)} depth {k + 1} }}\n'
+                       for k, kind in enumerate(KINDS.values()))
+    return "sigma 1\ncanvas 64 x 64\n" + subjects
+
+
 NUMBERS = ["0", "-0", "1", "-1", "0.5", "16", "4096", "4097", "1e308", "-1e308", "1e-320", "1e400", "1e-3", "255",
            "3600", "1e5", "100001", "9" * 40, ".5", "1.", "+3", "0.0000001"]
 STRINGS = ['""', '"refs/cat.png"', '"../../../../etc/passwd"', '"/dev/zero"', '"a\\u0000b"', '"' + "n" * 300 + '"',
            '"refs"', '"@a @zz"', '"\\ud800"', '"\\q"', '"furniture.sigma"', '"living_room.sigma"', '"é ☃"']
 NAMES = ["a", "b", "c", "sofa", "subject", "x", "y", "_", "A" * 60]
-KEYWORDS = ["sigma", "canvas", "seed", "prompt", "compose", "instruction", "camera", "param", "include", "subject",
-            "ref", "matte",
-            "caption", "box2d", "box3d", "mask", "polygon", "mesh", "depth", "depth_map", "behind", "in_front_of",
-            "position", "look_at", "fov", "center", "size", "yaw", "pitch", "roll", "scale", "x", "deg", "rad",
-            "px", "m", "cm"]
+KEYWORDS = list(grammar_words()[2]) + list(grammar_units())  # read from sigma.lark, never typed again
 PUNCT = ["{", "}", "(", ")", ",", "=", "$x", "$nope", "#", '"', "\\", "@"]
 ODD = ["\x0c", "\x0b", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", "\r", "\r\n", "\t", "\x00", "\ufeff",
        "\u00a0", "é", "\U0001f600"]
@@ -113,7 +121,7 @@ def generate_with(rng: random.Random, donors: list[str]) -> str:
 
 
 def seed_texts(examples: Path | None = None) -> list[str]:
-    texts = list(SEEDS)
+    texts = list(SEEDS) + [kinds_seed()]
     if examples is not None:
         texts += [p.read_text(encoding="utf-8") for p in sorted(examples.glob("*.sigma"))]
     return texts

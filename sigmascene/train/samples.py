@@ -26,7 +26,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import SigmaError
-from ..scene import Box2D, Box3D, Canvas, Mask, Scene
+from ..scene import Canvas, Scene
+from ..scene.kinds.box2d import Box2D
+from ..scene.kinds.box3d import Box3D
+from ..scene.kinds.mask import Mask
 from .config import STRUCTURES, DataConfig
 
 PROMPT_MODES = ("background", "full")

@@ -11,7 +11,7 @@ from PIL import Image
 
 import sigmascene
 from sigmascene import Scene, box2d, box3d, camera, mask, mesh, polygon
-from sigmascene.renderers.raster import box2d_bounds
+from sigmascene.scene.kinds.box2d import box2d_bounds
 
 
 def _ref(path, size=(64, 48), colour=(200, 30, 30)):

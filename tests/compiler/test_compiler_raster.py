@@ -13,7 +13,9 @@ from PIL import Image
 import sigmascene
 from sigmascene import Scene, SigmaError, box2d, mask, polygon
 from sigmascene.compiler.assets import load_mask
-from sigmascene.renderers.raster import box2d_mask, flat_coverage, polygon_mask
+from sigmascene.renderers.raster import flat_coverage
+from sigmascene.scene.kinds.box2d import box2d_mask
+from sigmascene.scene.kinds.polygon import polygon_mask
 
 W, H = 96, 64
 

@@ -10,7 +10,7 @@ from sigmascene.eval.case_scores import CaseScore, SubjectScore
 from sigmascene.compiler.preview import (MAP_BG, SHEET_BG, _depth_lut, _layout_panel, _legend_panel, elide, font,
                                 layout_preview)
 
-from conftest import EXAMPLES
+from repo_paths import EXAMPLES
 
 SMALL = f'''sigma 1
 canvas 512 x 512

@@ -75,3 +75,11 @@ def test_no_library_module_imports_the_cli():
         if "from ..cli" in text or "from .cli" in text or "from ...cli" in text or "sigmascene.cli import" in text:
             offenders.append(str(rel))
     assert offenders == []
+
+
+def test_a_placement_kind_is_named_in_few_files():
+    """Issue 27: a kind lives in its own module (scene/kinds/) and a registry the rest consults, so `polygon` —
+    one kind, standing for any — is named by at most 7 of the package's Python files."""
+    naming = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "sigmascene").rglob("*.py")
+                    if "polygon" in p.read_text(encoding="utf-8").lower())
+    assert len(naming) <= 7, naming

@@ -14,7 +14,7 @@ from sigmascene.data import Box3DRecord, load_dataset
 from sigmascene.data.fitboxes import evaluate_fit, fit_dataset, fit_upright
 from sigmascene.data.geometry import box_corners, box_iou_3d, euler_to_matrix, matrix_to_euler
 from sigmascene.data.io import write_index
-from sigmascene.data.synth import SynthConfig, synthesize
+from sigmascene.data.synth import SynthConfig
 from sigmascene.data.validate import validate
 
 angles = st.floats(-179, 179, allow_nan=False)
@@ -23,10 +23,8 @@ centres = st.tuples(*[st.floats(-2, 2)] * 3)
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fit") / "ds"
-    synthesize(root, 6, SynthConfig(seed=21, size=128, min_subjects=2, max_subjects=6), workers=1)
-    return root
+def world(synth_world):
+    return synth_world("fit", 6, SynthConfig(seed=21, size=128, min_subjects=2, max_subjects=6))
 
 
 def test_upright_fit_meets_the_accuracy_target_on_visible_subjects(world):

@@ -16,16 +16,14 @@ from typer.testing import CliRunner
 from sigmascene.data import load_dataset
 from sigmascene.data.importer import ImportOptions, import_folder
 from sigmascene.data.io import load_rgb, resolve
-from sigmascene.data.synth import SynthConfig, synthesize
+from sigmascene.data.synth import SynthConfig
 from sigmascene.data.validate import validate
 from sigmascene.errors import SigmaError
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("imp") / "ds"
-    synthesize(root, 2, SynthConfig(seed=8, size=128, min_subjects=2, max_subjects=3), workers=1)
-    return root
+def world(synth_world):
+    return synth_world("imp", 2, SynthConfig(seed=8, size=128, min_subjects=2, max_subjects=3))
 
 
 def user_folder(world: Path, dest: Path, *, idmap: bool = False, depth: bool = True, identity: bool = False,

@@ -9,15 +9,13 @@ import sigmascene
 from sigmascene.data import STRUCTURES, load_dataset, sample_to_scene
 from sigmascene.data.io import load_mask, resolve
 from sigmascene.data.schema import Sample
-from sigmascene.data.synth import SynthConfig, synthesize
+from sigmascene.data.synth import SynthConfig
 from sigmascene.errors import SigmaError
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("scene") / "ds"
-    synthesize(root, 2, SynthConfig(seed=5, size=128, min_subjects=3, max_subjects=4), workers=1)
-    return root
+def world(synth_world):
+    return synth_world("scene", 2, SynthConfig(seed=5, size=128, min_subjects=3, max_subjects=4))
 
 
 @pytest.mark.parametrize("mode", STRUCTURES)

@@ -20,10 +20,8 @@ CFG = SynthConfig(seed=11, size=128, min_subjects=2, max_subjects=5)
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synth") / "ds"
-    synthesize(root, 4, CFG, workers=1)
-    return root
+def world(synth_world):
+    return synth_world("synth", 4, CFG)
 
 
 def test_synthesized_samples_pass_validation(world):

@@ -10,14 +10,12 @@ import pytest
 
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
-from starlette.testclient import TestClient
 
-from sigmascene.editor import create_app
 from sigmascene.grammar import load
 
+from editor_support import H
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-TOKEN = "test-token"
-H = {"X-Sigmascene-Token": TOKEN}
 
 
 @pytest.fixture
@@ -27,11 +25,6 @@ def room(tmp_path: Path) -> Path:
     for sub in ("refs", "masks", "meshes", "toy"):
         shutil.copytree(EXAMPLES / sub, tmp_path / sub)
     return tmp_path / "living_room.sigma"
-
-
-@pytest.fixture
-def client(room: Path) -> TestClient:
-    return TestClient(create_app(room, TOKEN, extra_hosts={"testserver"}))
 
 
 def changed_lines(a: str, b: str) -> list[tuple[str, str]]:
@@ -66,13 +59,13 @@ def test_a_value_written_as_a_param_changes_the_param_definition(client, room):
     assert corgi["params"] == {"placement.center.0": "$rug_x"}
 
 
-def test_units_as_written_are_kept_and_converted(tmp_path):
+def test_units_as_written_are_kept_and_converted(tmp_path, client_for):
     shutil.copytree(EXAMPLES / "refs", tmp_path / "refs")
     f = tmp_path / "u.sigma"
     f.write_text('sigma 1\ncanvas 512 x 256\nsubject a {\n    ref "refs/corgi.png"\n'
                  '    box3d { center (0, 50 cm, -2) size (1, 1, 1) yaw 0.5 rad }\n}\n'
                  'subject b {\n    ref "refs/vase.png"\n    box2d (10 px, 0.1, 0.5, 0.9)\n}\n')
-    c = TestClient(create_app(f, TOKEN, extra_hosts={"testserver"}))
+    c = client_for(f)
     r = c.patch("/api/subjects/a", headers=H, json={"placement": {"center": [0, 0.75, -2], "yaw": 45}})
     assert "center (0, 75 cm, -2)" in r.json()["source"] and "yaw 0.7854 rad" in r.json()["source"]
     r = c.patch("/api/subjects/b", headers=H, json={"placement": {"x0": 0.25}})
@@ -167,11 +160,11 @@ def test_maps_report_visible_fractions_and_every_map_is_a_png(client):
     assert client.get("/api/maps/nope.png", headers=H).status_code == 404
 
 
-def test_a_missing_file_starts_from_a_template_and_save_creates_it(tmp_path):
+def test_a_missing_file_starts_from_a_template_and_save_creates_it(tmp_path, client_for):
     shutil.copytree(EXAMPLES / "refs", tmp_path / "refs")
     shutil.copy(EXAMPLES / "refs" / "corgi.png", tmp_path / "refs" / "subject.png")
     f = tmp_path / "new.sigma"
-    c = TestClient(create_app(f, TOKEN, extra_hosts={"testserver"}))
+    c = client_for(f)
     st = c.get("/api/scene", headers=H).json()
     assert st["new_file"] and st["scene"]["subjects"][0]["name"] == "subject" and not f.exists()
     assert c.post("/api/save", headers=H).status_code == 200 and f.read_text() == st["source"]

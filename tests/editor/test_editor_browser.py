@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 
 import playwright.sync_api as playwright_api
+from editor_support import TOKEN
 from sigmascene.editor import create_app
 from sigmascene.grammar import load
 
@@ -27,7 +28,6 @@ pytestmark = [pytest.mark.slow,
                                  reason="Debian's chromium is not installed (scripts/setup.sh installs it)")]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-TOKEN = "browser-test-token"
 
 
 class Server:
@@ -271,8 +271,8 @@ def new_file_page(browser, tmp_path):
 def test_a_new_file_starts_from_a_template_and_asks_before_leaving_unsaved(new_file_page):
     page, server = new_file_page
     page.wait_for_function("document.getElementById('filename').textContent.includes('(new)')")
-    page.locator("#warnings li").first.wait_for(timeout=60_000)  # its reference does not exist yet: said where
-    assert "refs/subject.png" in page.locator("#warnings").inner_text()
+    page.wait_for_selector("body[data-maps-revision]", timeout=60_000)  # the placeholder reference compiles
+    assert page.locator("#diagcount").inner_text() == "ok" and page.locator("#verror").is_hidden()
     page.locator("#subjects li[data-name=subject]").click()
     data = base64.b64encode((EXAMPLES / "refs" / "corgi.png").read_bytes()).decode()
     page.evaluate("""(b64) => {
@@ -289,6 +289,7 @@ def test_a_new_file_starts_from_a_template_and_asks_before_leaving_unsaved(new_f
     assert not server.scene.exists()  # nothing is written until Save
     server.api.post("/api/save")
     assert 'ref "refs/corgi.png"' in server.scene.read_text()
+    assert not (server.scene.parent / "refs" / "subject.png").exists()  # the placeholder is copied only if named
 
 
 def test_render_button_streams_progress_shows_the_image_and_cancels(browser, tmp_path):

@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -132,12 +133,18 @@ def test_item_05_the_browser_opens_a_user_only_file_not_a_url_with_the_token(tmp
     from sigmascene.cli import app
 
     opened: list[str] = []
+
+    async def serve(self, sockets=None) -> None:  # the server itself is not what this test is about
+        return None
+
     monkeypatch.setattr("webbrowser.open", lambda u: opened.append(u))
-    monkeypatch.setattr("threading.Timer", lambda _t, fn: type("T", (), {"start": lambda self: fn()})())
-    monkeypatch.setattr("uvicorn.run", lambda *a, **k: None)
+    monkeypatch.setattr("uvicorn.Server.serve", serve)
     shutil.copy(EXAMPLES / "toy_room.sigma", tmp_path / "t.sigma")
     r = CliRunner().invoke(app, ["edit", str(tmp_path / "t.sigma"), "--port", "0"])
     assert r.exit_code == 0, r.output
+    deadline = time.time() + 10  # the browser is opened from a thread, once the socket listens
+    while not opened and time.time() < deadline:
+        time.sleep(0.02)
     assert len(opened) == 1 and opened[0].startswith("file://") and "token" not in opened[0]
 
 

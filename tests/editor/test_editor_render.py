@@ -17,9 +17,9 @@ from starlette.testclient import TestClient
 from sigmascene.cli import app
 from sigmascene.editor import create_app
 
+from editor_support import TOKEN, H
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-TOKEN = "t"
-H = {"X-Sigmascene-Token": TOKEN}
 
 
 @pytest.fixture
@@ -42,9 +42,9 @@ def events(client: TestClient, body: dict, on=None) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_render_streams_progress_and_writes_image_and_sidecar(toy):
+def test_render_streams_progress_and_writes_image_and_sidecar(toy, client_for):
     pytest.importorskip("diffusers")
-    c = TestClient(create_app(toy, TOKEN, extra_hosts={"testserver"}))
+    c = client_for(toy)
     evs = events(c, {"steps": 2})
     kinds = [e["event"] for e in evs]
     assert kinds[0] == "started" and kinds[-1] == "done", evs
@@ -60,9 +60,9 @@ def test_render_streams_progress_and_writes_image_and_sidecar(toy):
 
 
 @pytest.mark.slow
-def test_cancel_stops_a_render_without_an_image(toy):
+def test_cancel_stops_a_render_without_an_image(toy, client_for):
     pytest.importorskip("diffusers")
-    c = TestClient(create_app(toy, TOKEN, extra_hosts={"testserver"}))
+    c = client_for(toy)
 
     def on(ev):
         if ev["event"] == "progress" and ev["step"] == 1:
@@ -91,3 +91,60 @@ def test_edit_command_says_when_its_port_is_taken(tmp_path):
         port = s.getsockname()[1]
         r = CliRunner().invoke(app, ["edit", str(tmp_path / "x.sigma"), "--no-browser", "--port", str(port)])
     assert r.exit_code == 1 and f"cannot serve on 127.0.0.1:{port}" in r.output and "--port 0" in r.output
+
+
+@pytest.mark.slow
+def test_a_render_from_the_editor_saves_first_and_its_sidecar_command_renders_the_same_picture(toy):
+    pytest.importorskip("diffusers")
+    import numpy as np
+    import shlex
+    from PIL import Image
+
+    c = TestClient(create_app(toy, TOKEN, extra_hosts={"testserver"}))
+    before = toy.read_text()
+    r = c.put("/api/scene", headers=H, json={"source": before.replace("seed 3", "seed 5")})
+    assert r.status_code == 200 and r.json()["dirty"]
+    evs = events(c, {"steps": 1})
+    done = evs[-1]
+    assert done["event"] == "done", evs
+    assert "seed 5" in toy.read_text() and not c.get("/api/status", headers=H).json()["dirty"]  # saved first
+    side = json.loads((toy.parent / "renders" / "toy_room.json").read_text())
+    assert side["scene"]["file"] == str(toy) and side == done["sidecar"]
+    argv = shlex.split(side["command"])
+    assert argv[:3] == ["sigmascene", "render", str(toy)] and "SCENE.sigma" not in side["command"]
+    out = toy.parent / "again.png"
+    argv[argv.index("-o") + 1] = str(out)
+    r = CliRunner().invoke(app, argv[1:])
+    assert r.exit_code == 0, r.output
+    first = np.asarray(Image.open(toy.parent / "renders" / "toy_room.png"))
+    assert np.array_equal(first, np.asarray(Image.open(out)))
+
+
+def test_library_output_during_a_render_goes_to_the_page_not_the_terminal(capfd):
+    import logging
+    import sys
+    import threading
+    import warnings
+
+    from sigmascene.editor.quiet import to_page
+
+    got: list[tuple[str, bool]] = []
+    lora_log = logging.getLogger("peft.tuners.test_quiet")  # a library logger, whatever verbosity another test set
+    lora_log.setLevel(logging.WARNING)
+
+    def render_thread() -> None:
+        with to_page(lambda text, redraw: got.append((text, redraw))):
+            lora_log.warning("No LoRA keys associated to CLIPTextModel found")
+            warnings.warn("a library warning", UserWarning, stacklevel=1)
+            sys.stderr.write("\r 50%|#####     | 1/2\r100%|##########| 2/2\n")
+
+    t = threading.Thread(target=render_thread)
+    t.start()
+    t.join()
+    print("the server's own line", file=sys.stderr)
+    err = capfd.readouterr().err
+    assert "LoRA keys" not in err and "a library warning" not in err and "1/2" not in err
+    assert "the server's own line" in err
+    texts = [g[0] for g in got]
+    assert any("No LoRA keys" in x for x in texts) and any("a library warning" in x for x in texts)
+    assert (" 50%|#####     | 1/2", True) in got and ("100%|##########| 2/2", False) in got

@@ -11,14 +11,12 @@ import pytest
 
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
-from starlette.testclient import TestClient
 
-from sigmascene.editor import create_app
 from sigmascene.editor.security import MAX_UPLOAD, allowed_hosts
 
+from editor_support import H, TOKEN
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-TOKEN = "secret-token"
-H = {"X-Sigmascene-Token": TOKEN}
 
 
 @pytest.fixture
@@ -31,11 +29,6 @@ def room(tmp_path: Path) -> Path:
         shutil.copytree(EXAMPLES / sub, folder / sub)
     (tmp_path / "secret.png").write_bytes((EXAMPLES / "refs" / "corgi.png").read_bytes())
     return folder / "living_room.sigma"
-
-
-@pytest.fixture
-def client(room: Path) -> TestClient:
-    return TestClient(create_app(room, TOKEN, extra_hosts={"testserver"}))
 
 
 def test_no_token_is_refused_everywhere(client):

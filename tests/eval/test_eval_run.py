@@ -19,12 +19,6 @@ from sigmascene.eval.runner import RunOptions, run_set, select_cases
 STEPS = 2
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    from sigmascene.testing.tiny_pipeline import save_tiny_pipeline
-
-    return save_tiny_pipeline(tmp_path_factory.mktemp("tiny-model"))
-
 
 @pytest.fixture(scope="module")
 def lora(tmp_path_factory):

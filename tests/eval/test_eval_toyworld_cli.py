@@ -15,12 +15,6 @@ runner = CliRunner()
 TINY = ["--count", "1", "--subjects", "1-2", "--size", "64", "--steps", "1"]
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    from sigmascene.testing.tiny_pipeline import save_tiny_pipeline
-
-    return save_tiny_pipeline(tmp_path_factory.mktemp("tiny-model"))
-
 
 @pytest.fixture(scope="module")
 def lora(tmp_path_factory):
@@ -34,6 +28,7 @@ def _run(*args):
     return runner.invoke(app, ["eval", "toyworld", *args])
 
 
+@pytest.mark.slow
 def test_toyworld_renders_scores_and_reports_with_any_model(base, lora, tmp_path):
     out = tmp_path / "tw"
     res = _run("--base", str(base), "--lora", str(lora), "--out", str(out), "--docs", str(tmp_path / "docs"), *TINY)
@@ -54,6 +49,7 @@ def test_toyworld_renders_scores_and_reports_with_any_model(base, lora, tmp_path
         assert sheet.height > 2 * 128 and sheet.width > 5 * 128
 
 
+@pytest.mark.slow
 def test_a_second_run_skips_finished_renders(base, lora, tmp_path):
     out = tmp_path / "tw"
     assert _run("--base", str(base), "--lora", str(lora), "--out", str(out), "--modes", "single", *TINY).exit_code == 0
@@ -68,6 +64,7 @@ def test_a_second_run_skips_finished_renders(base, lora, tmp_path):
     assert png.stat().st_mtime_ns == stamp
 
 
+@pytest.mark.slow
 def test_another_structure_renders_into_its_own_folder(base, lora, tmp_path):
     out = tmp_path / "tw"
     tiny = ["--base", str(base), "--lora", str(lora), "--out", str(out), "--modes", "single", *TINY]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 
 import numpy as np
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -16,6 +17,7 @@ runner = CliRunner()
 TINY = ["--count", "1", "--subjects", "1-2", "--size", "64", "--steps", "1"]
 
 
+@pytest.mark.slow
 def test_insert_keeps_the_photo_outside_and_reports_the_insert_columns(tmp_path):
     out = tmp_path / "tw"
     res = runner.invoke(app, ["eval", "toyworld", "--insert", "--out", str(out), *TINY])

@@ -143,6 +143,7 @@ def toy_scenes(tmp_path_factory):
     return [load_toy_scene(s, root / "world" / f"n{n:02d}", n, s.id) for n, ss in worlds.items() for s in ss]
 
 
+@pytest.mark.slow
 def test_worlds_keep_exactly_n_subjects(toy_scenes):
     assert sorted({t.n for t in toy_scenes}) == [3, 6]
     assert all(len(t.visible) == t.n for t in toy_scenes)
@@ -182,6 +183,7 @@ def test_foreign_identities_never_come_from_the_scene_itself():
     assert foreign_identities([["a"], ["b"]], 0, 2, rng) is None
 
 
+@pytest.mark.slow
 def test_the_demo_vae_round_trip_sits_between_ground_truth_and_chance(toy_scenes):
     """Ground truth through the demo model's VAE at its 64 px canvas: the ceiling of that model. It loses some
     identity decisions to the small canvas and VAE, but must stay far above chance (a broken encode/decode —

@@ -14,7 +14,7 @@ import sigmascene
 from sigmascene import SigmaError
 from sigmascene.cli import app
 
-from conftest import EXAMPLES
+from repo_paths import EXAMPLES
 
 # The file that once took three `check` runs: a syntax error (line 10), value errors, a missing reference BEFORE
 # the syntax error (line 5) and a misspelt name in a relation after it (line 21).

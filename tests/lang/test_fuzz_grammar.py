@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from sigmascene.testing.fuzz import check_text, generate, generate_with, mutate, seed_texts, tokens
 
-from conftest import EXAMPLES
+from repo_paths import EXAMPLES
 
 DONORS = seed_texts(EXAMPLES)
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from sigmascene.cli import app
 from sigmascene.compiler.filecheck import check_scene_file
 
-from conftest import EXAMPLES
+from repo_paths import EXAMPLES
 
 runner = CliRunner()
 

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from sigmascene.cli import app
 
-from conftest import EXAMPLES
+from repo_paths import EXAMPLES
 
 runner = CliRunner()
 

@@ -7,7 +7,7 @@ import pytest
 import sigmascene
 from sigmascene.grammar import format_file
 
-from conftest import EXAMPLES
+from repo_paths import EXAMPLES
 
 SCENES = sorted(EXAMPLES.glob("*.sigma"))
 

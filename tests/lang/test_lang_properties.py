@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import sigmascene
 from sigmascene import SigmaError
 
-from conftest import EXAMPLES
+from repo_paths import EXAMPLES
 from strategies import scenes
 
 EXAMPLE_TEXTS = [p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.glob("*.sigma"))]

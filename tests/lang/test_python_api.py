@@ -11,7 +11,7 @@ import pytest
 import sigmascene
 from sigmascene import Scene, SceneValidationError, SigmaError, box2d, box3d, camera, with_params
 
-from conftest import EXAMPLES
+from repo_paths import EXAMPLES
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

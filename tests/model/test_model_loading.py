@@ -6,12 +6,8 @@ import torch
 from sigmascene.errors import SigmaError
 from sigmascene.model.loading import compute_dtype, load_pipeline, resolve_device
 from sigmascene.model.lora import add_sigma_lora, save_sigma_lora
-from sigmascene.testing.tiny_pipeline import make_tiny_components, save_tiny_pipeline
+from sigmascene.testing.tiny_pipeline import make_tiny_components
 
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    return save_tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny")
 
 
 def test_loads_on_cpu_in_fp32_with_the_lora_applied(base, tmp_path):

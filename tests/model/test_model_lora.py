@@ -36,6 +36,7 @@ def predict(tr):
         return tr(**kw)[0]
 
 
+@pytest.mark.slow
 def test_save_then_load_reproduces_the_adapted_model(tmp_path):
     tr = trained_transformer()
     path = save_sigma_lora(tmp_path / "sigma.safetensors", tr, rank=4, alpha=8, condition_mask=True,

@@ -9,16 +9,12 @@ from typer.testing import CliRunner
 
 from sigmascene.cli import app
 from sigmascene.model.lora import add_sigma_lora, save_sigma_lora
-from sigmascene.testing.tiny_pipeline import make_tiny_components, save_tiny_pipeline, save_tiny_sigma_lora
+from sigmascene.testing.tiny_pipeline import make_tiny_components, save_tiny_sigma_lora
 
 from test_model_pipeline import write_scene
 
 runner = CliRunner()
 
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    return save_tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny")
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +142,7 @@ def test_scene_errors_are_located(env, base, lora):
 @pytest.mark.slow
 def test_the_living_room_example_renders_on_cpu(env, base, lora):
     """The issue's done-criterion: the shipped example, full 1024x1024 size, through the tiny model."""
-    from conftest import EXAMPLES
+    from repo_paths import EXAMPLES
 
     res = render(EXAMPLES / "living_room.sigma", "--base", base, "--lora", lora, "-o", env / "room.png", "--steps", "1")
     assert res.exit_code == 0, res.output

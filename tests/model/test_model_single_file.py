@@ -51,6 +51,7 @@ def model(tmp_path_factory):
     return d, call(pipe, output_type="np").images
 
 
+@pytest.mark.slow
 def test_a_single_file_transformer_renders_like_the_base(model):
     d, ref = model
     pipe = load_pipeline(d / "base", transformer=d / "transformer.safetensors", device="cpu")

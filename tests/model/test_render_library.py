@@ -14,16 +14,12 @@ from sigmascene.errors import SigmaError
 from sigmascene.eval.evalset import Case, EvalSet
 from sigmascene.eval.runner import RunOptions, run_set
 from sigmascene.grammar import load
-from sigmascene.testing.tiny_pipeline import save_tiny_pipeline, save_tiny_sigma_lora
+from sigmascene.testing.tiny_pipeline import save_tiny_sigma_lora
 from sigmascene.rendering.render import (RenderCancelled, RenderOptions, load_model, model_identity, parse_lora,
                                          render_scene, save_render)
 
 from test_model_pipeline import write_scene
 
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    return save_tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny")
 
 
 @pytest.fixture(scope="module")

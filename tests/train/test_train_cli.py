@@ -38,6 +38,7 @@ def test_user_mistakes_are_one_clean_error_and_exit_1(tmp_path, monkeypatch, arg
     assert words in res.output and "Traceback" not in res.output
 
 
+@pytest.mark.slow
 def test_a_tiny_run_from_the_command_line_prints_its_lora(tmp_path, tmp_path_factory):
     data = synthetic_dataset(tmp_path_factory)
     cfg = write_config(tmp_path / "cfg.toml", tiny_config(tmp_path / "run", data, curriculum={

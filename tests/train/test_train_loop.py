@@ -41,6 +41,7 @@ def trained(tmp_path_factory):
     return cfg, result
 
 
+@pytest.mark.slow
 def test_tiny_stack_trains_50_steps_and_the_fixed_noise_loss_falls(trained):
     cfg, result = trained
     assert result.step == 50 and len(result.losses) == 50 and np.isfinite(result.losses).all()
@@ -48,6 +49,7 @@ def test_tiny_stack_trains_50_steps_and_the_fixed_noise_loss_falls(trained):
     assert result.val_losses[50] < 0.9 * result.val_losses[0], result.val_losses
 
 
+@pytest.mark.slow
 def test_run_folder_holds_grids_logs_config_and_final_lora(trained):
     cfg, result = trained
     run = cfg.run_dir
@@ -60,6 +62,7 @@ def test_run_folder_holds_grids_logs_config_and_final_lora(trained):
     assert saved.config_hash() == cfg.config_hash()
 
 
+@pytest.mark.slow
 def test_sampler_followed_the_curriculum_stage_by_stage(trained):
     cfg, _ = trained
     curriculum = Curriculum([Stage(**s) for s in LEARN_STAGES])
@@ -71,6 +74,7 @@ def test_sampler_followed_the_curriculum_stage_by_stage(trained):
         assert curriculum.stages[stage].admits(m["subjects"]), m
 
 
+@pytest.mark.slow
 def test_saved_lora_loads_into_sigma_pipeline_and_renders_what_the_trained_model_renders(trained):
     from sigmascene.model.lora import read_sigma_lora
     from sigmascene.model.pipeline import SigmaPipeline
@@ -103,6 +107,7 @@ def test_saved_lora_loads_into_sigma_pipeline_and_renders_what_the_trained_model
     assert (a - plain).abs().max() > 1e-3  # the LoRA changed something, so the equality above means something
 
 
+@pytest.mark.slow
 def test_existing_run_is_neither_restarted_nor_mixed_with_another_config(trained):
     cfg, _ = trained
     with pytest.raises(SigmaError, match="already holds checkpoints"):
@@ -112,6 +117,7 @@ def test_existing_run_is_neither_restarted_nor_mixed_with_another_config(trained
         train(other, resume="auto", progress=False)
 
 
+@pytest.mark.slow
 def test_a_finished_run_resumed_only_rewrites_its_lora(trained):
     cfg, result = trained
     (cfg.run_dir / "lora.safetensors").unlink()
@@ -128,6 +134,7 @@ def test_curriculum_that_the_dataset_cannot_fill_fails_before_loading_the_model(
         train(cfg, resume="never", progress=False)
 
 
+@pytest.mark.slow
 def test_a_sample_the_compiler_rejects_is_reported_and_skipped(tmp_path, tmp_path_factory, capsys):
     import shutil
 
@@ -152,6 +159,7 @@ def _lora_tensors(path):
     return read_sigma_lora(path)[0]
 
 
+@pytest.mark.slow
 def test_lora_init_continues_a_finished_lora_instead_of_a_fresh_one(trained, tmp_path):
     cfg, result = trained
     start = _lora_tensors(result.lora)
@@ -168,6 +176,7 @@ def test_lora_init_continues_a_finished_lora_instead_of_a_fresh_one(trained, tmp
     assert any(v.abs().max() > 1e-4 for v in fresh_b)  # peft's fresh B is zero: these came from the init file
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("init, message", [("missing.safetensors", "does not exist"), (None, "has rank 4")])
 def test_lora_init_refuses_a_missing_file_or_another_rank(trained, tmp_path, init, message):
     cfg, result = trained

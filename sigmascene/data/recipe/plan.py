@@ -19,7 +19,18 @@ from .models import ModelRef, check_models
 from .stages.base import Stage, Work
 from .store import Outcome, Store
 
-_SALT = {name: 0x51 + k for k, name in enumerate(STAGE_ORDER)}
+# A stage's seed salt belongs to its name, not its place in STAGE_ORDER, so inserting or reordering a stage
+# re-seeds no other. The six stages that existed when the salt was positional keep their old numbers (datasets
+# already built stay byte-identical); a stage named later gets a salt from its name's hash, which is far above
+# these small numbers and so cannot collide with them.
+_FROZEN_SALT = {"prompts": 0x51, "image": 0x52, "segment": 0x53, "depth": 0x54, "repose": 0x55, "identity": 0x56}
+
+
+def stage_salt(stage: str) -> int:
+    """The salt mixed into every seed of `stage`: a function of the stage's name alone."""
+    if stage in _FROZEN_SALT:
+        return _FROZEN_SALT[stage]
+    return int.from_bytes(hashlib.sha256(f"sigmascene stage {stage}".encode()).digest()[:8], "big") | 1 << 63
 
 
 SAMPLE_ID_RE = r"\d{6,}"  # what sample_id gives
@@ -31,7 +42,7 @@ def sample_id(index: int) -> str:
 
 def stage_seed(seed: int, index: int, stage: str) -> int:
     """Sample `index`'s seed for `stage`: independent per stage, fixed by (world seed, index)."""
-    return int(np.random.SeedSequence([seed, index, _SALT[stage]]).generate_state(1)[0])
+    return int(np.random.SeedSequence([seed, index, stage_salt(stage)]).generate_state(1)[0])
 
 
 class Plan:

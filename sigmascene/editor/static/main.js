@@ -1,6 +1,6 @@
 // The page: wires the state from the API to the view, the maps, the source pane and the panels.
 import { call, debounce, onState, status, store } from "./api.js";
-import { draw, view } from "./view.js";
+import { colours, draw, view } from "./view.js";
 import { renderInspector, renderScenePanel, renderSubjects } from "./panels.js";
 import { startRender } from "./render.js";
 
@@ -12,6 +12,7 @@ let typingKey = null;
 onState((st) => {
   $("filename").textContent = st.name + (st.new_file ? " (new)" : "");
   $("dirty").textContent = st.dirty ? "●" : "";
+  showSaved();
   $("undo").disabled = !st.can_undo;
   $("redo").disabled = !st.can_redo;
   if (source.value !== st.source && !sendSource.pending()) {
@@ -20,6 +21,7 @@ onState((st) => {
     if (document.activeElement === source) source.setSelectionRange(a, b);
   }
   showDiagnostics(st.diagnostics);
+  if (!st.scene) status(`the source has ${st.diagnostics.length} error${st.diagnostics.length === 1 ? "" : "s"}`, true);
   $("verror").hidden = !!st.scene;
   $("verror").textContent = st.scene ? "" : `The source has errors (the picture shows the last valid scene): ` +
     (st.diagnostics[0] ? `line ${st.diagnostics[0].line}: ${st.diagnostics[0].message}` : "");
@@ -33,10 +35,23 @@ onState((st) => {
   externalBanner(st.external_change);
 });
 
+// "saved" stays in the header until the next edit (any change of the text makes the file dirty again).
+function showSaved() {
+  const st = store.state, el = $("saved");
+  const on = !!st && store.savedRevision !== undefined && !st.dirty && st.revision === store.savedRevision;
+  el.hidden = !on;
+  if (on && !el.dataset.at) el.dataset.at = new Date().toLocaleTimeString();
+  if (!on) delete el.dataset.at;
+  el.textContent = on ? `✓ saved ${el.dataset.at}` : "";
+}
+
 function showDiagnostics(diags) {
   const ul = $("diagnostics");
   ul.innerHTML = "";
-  $("diagcount").textContent = diags.length ? `${diags.length} error${diags.length > 1 ? "s" : ""}` : "ok";
+  const dc = $("diagcount");
+  dc.textContent = diags.length ? `${diags.length} error${diags.length > 1 ? "s" : ""}`
+    : store.mapsError ? "does not compile" : "ok";
+  dc.className = diags.length || store.mapsError ? "bad" : "good";
   for (const d of diags) {
     const li = document.createElement("li");
     li.textContent = d.text;
@@ -57,51 +72,117 @@ function selectAt(line, column) {
   source.setSelectionRange(pos, pos + 1);
 }
 
-// -- live maps: debounced; an answer older than the newest request is dropped -------------------------------
-let mapsSeq = 0;
-const refreshMaps = debounce(async () => {
-  const seq = ++mapsSeq;
-  let info;
-  try { info = await call("GET", "/api/maps", undefined, { quiet: true }); } catch { return; }
-  if (seq !== mapsSeq) return;  // stale
-  if (info.error) {
-    // valid text whose files fail (a missing reference, a bad mesh): the compiler's located errors
-    status("maps: the scene does not compile", true);
-    const warn = $("warnings");
-    warn.innerHTML = "";
-    for (const d of info.diagnostics) { const li = document.createElement("li"); li.textContent = d.text; warn.appendChild(li); }
-    if (store.state && store.state.scene) {
-      $("verror").hidden = false;
-      $("verror").textContent = `The maps cannot be compiled: ${info.diagnostics.length ? info.diagnostics[0].message : ""}`;
-    }
-    return;
-  }
-  const imgs = ["layout", "ir_asc", "ir_desc", "i_t", "i_s"].map((n) => [n, new Image()]);
-  await Promise.all(imgs.map(([n, im]) => new Promise((ok) => {
-    im.onload = im.onerror = ok;
-    const px = n === "layout" ? $("view").clientWidth : $("maps").clientWidth / 4;
-    const size = Math.min(1024, Math.max(64, Math.round(px * (window.devicePixelRatio || 1))));
-    im.src = `/api/maps/${n}.png?rev=${info.revision}&size=${size}&t=${Date.now()}`;
-  })));
-  if (seq !== mapsSeq) return;
-  for (const [n, im] of imgs) (n === "layout" ? $("layout") : $(`map-${n}`)).src = im.src;
-  store.maps = info;
-  $("mapsrev").textContent = `revision ${info.revision}`;
+// -- live maps: one GET /api/frame per redraw (maps JSON + pictures), never two at once. A state that arrives
+// while a frame is on its way asks for one more when it lands, so a drag gets frames back to back and the last
+// position always gets its own; there is no timer between an edit and its maps.
+let frameBusy = false, frameAgain = false;
+function refreshMaps() {
+  if (frameBusy) { frameAgain = true; return; }
+  frameBusy = true;
+  loadFrame().finally(() => {
+    frameBusy = false;
+    if (frameAgain) { frameAgain = false; refreshMaps(); }
+  });
+}
+
+function px(el, fallback) {
+  const w = el ? el.clientWidth : 0;
+  return Math.min(1024, Math.max(64, Math.round((w || fallback) * (window.devicePixelRatio || 1))));
+}
+
+function showWarnings(items) {
   const warn = $("warnings");
   warn.innerHTML = "";
-  for (const w of info.warnings) { const li = document.createElement("li"); li.textContent = w; warn.appendChild(li); }
-  for (const e of info.subjects) {
-    if (e.visible_fraction < 0.1) {
-      const li = document.createElement("li");
-      li.textContent = `${e.name} is almost hidden: ${(100 * e.visible_fraction).toFixed(0)}% visible`;
-      warn.appendChild(li);
+  for (const text of items) { const li = document.createElement("li"); li.textContent = text; warn.appendChild(li); }
+}
+
+// Two requests side by side, one compile: the maps (small, quick to draw) land first; the big layout picture under
+// the shapes follows (mid-drag at half resolution: a quarter of the pixels to draw; release brings it sharp).
+async function loadFrame() {
+  const lay = px($("view"), 680);
+  const mapsQ = `layout=0&maps=${px($("map-ir_asc"), 170)}` +
+    (store.dragging ? "&identity=0" : `&method=${encodeURIComponent($("method").value)}`);
+  const layoutQ = `maps=0&layout=${store.dragging ? Math.max(64, Math.round(lay / 2)) : lay}`;
+  const layout = call("GET", `/api/frame?${layoutQ}`, undefined, { quiet: true }).then((f) => {
+    if (f.error || Number(document.body.dataset.layoutRevision || -1) > f.revision) return;
+    $("layout").src = f.images.layout;
+    document.body.dataset.layoutRevision = f.revision;
+  }).catch(() => {});
+  let info;
+  try { info = await call("GET", `/api/frame?${mapsQ}`, undefined, { quiet: true }); } catch { await layout; return; }
+  await showFrame(info);
+  await layout;
+}
+
+async function showFrame(info) {
+  if (info.error) {
+    // valid text whose files fail (a missing reference, a bad mesh): the compiler's located errors
+    store.mapsError = info.diagnostics.length ? info.diagnostics[0].message : "the scene does not compile";
+    status(`maps: ${store.mapsError}`, true);
+    showWarnings(info.diagnostics.map((d) => d.text));
+    if (store.state && store.state.scene) {
+      $("verror").hidden = false;
+      $("verror").textContent = `The maps cannot be compiled: ${store.mapsError}`;
     }
+    showDiagnostics(store.state ? store.state.diagnostics : []);
+    return;
   }
+  const wasError = store.mapsError;
+  store.mapsError = null;
+  for (const [n, url] of Object.entries(info.images)) (n === "layout" ? $("layout") : $(`map-${n}`)).src = url;
+  if (!store.dragging) showModelSees(info);
+  store.maps = info;
+  $("mapsrev").textContent = `revision ${info.revision}`;
+  showWarnings(info.warnings.concat(info.subjects.filter((e) => e.visible_fraction < 0.1)
+    .map((e) => `${e.name} is almost hidden: ${(100 * e.visible_fraction).toFixed(0)}% visible`)));
+  renderLegend(info);
+  if (wasError) { showDiagnostics(store.state ? store.state.diagnostics : []); $("verror").hidden = !!(store.state && store.state.scene); }
   document.body.dataset.mapsRevision = info.revision;
-  if (!store.dragging) draw();
+  document.body.dataset.mapsFrames = Number(document.body.dataset.mapsFrames || 0) + 1;
+  if (!store.dragging) { draw(); status(`maps updated (revision ${info.revision})`); }
   renderSubjects();
-  status(`maps updated (revision ${info.revision})`);
-}, 120);
+}
+
+// -- what the model sees: the render method's own input picture (the collage method's layout image) beside the
+// maps; for a method without one (sigma) the model sees exactly the maps and I_S above.
+function showModelSees(info) {
+  const img = $("map-method"), note = $("method-note");
+  img.hidden = !info.images.method;
+  if (info.images.method) img.src = info.images.method;
+  note.textContent = info.method_note || `the ${$("method").value} method: the model is given the maps and I_S shown`;
+}
+
+async function loadMethods() {
+  let got;
+  try { got = await call("GET", "/api/methods", undefined, { quiet: true }); } catch { return; }  // sigma only
+  const sel = $("method");
+  sel.innerHTML = "";
+  for (const m of got.methods) {
+    const o = document.createElement("option");
+    o.value = m.name; o.textContent = m.name; o.title = m.summary || "";
+    sel.appendChild(o);
+  }
+  sel.value = got.default;
+}
+$("method").onchange = () => refreshMaps();
+loadMethods();
+
+function renderLegend(info) {
+  // name -> overlay colour (stable), with the routing intensity it has now (follows depth order)
+  const ul = $("legend");
+  ul.innerHTML = "";
+  const cols = colours();
+  const inten = Object.fromEntries(info.subjects.map((e) => [e.name, e.intensity]));
+  for (const s of store.state.scene.subjects) {
+    const li = document.createElement("li");
+    li.dataset.name = s.name;
+    li.innerHTML = `<span class="sw"></span><b></b> <small></small>`;
+    li.querySelector(".sw").style.background = cols[s.name];
+    li.querySelector("b").textContent = s.name;
+    li.querySelector("small").textContent = inten[s.name] !== undefined ? `routing ${inten[s.name]}` : "";
+    ul.appendChild(li);
+  }
+}
 
 // -- source pane: typing updates the picture when the text is valid ------------------------------------------
 const sendSource = debounce(async () => {
@@ -121,8 +202,10 @@ async function redo() { sendSource.flush(); typingKey = null; await call("POST",
 async function save(force = false) {
   sendSource.flush();
   try {
-    await call("POST", "/api/save", { force }, { quiet: true });
-    status("saved");
+    const st = await call("POST", "/api/save", { force }, { quiet: true });
+    store.savedRevision = st.revision;
+    showSaved();
+    status(`saved ${st.name}`);
   } catch (err) {
     if (err.status === 409) externalBanner(true, true);
     else status(err.message, true);

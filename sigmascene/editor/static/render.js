@@ -11,11 +11,12 @@ export async function startRender() {
   bar.hidden = false; bar.value = 0;
   out.innerHTML = "";
   const log = document.createElement("pre");
+  log.id = "render-log";
   out.appendChild(log);
   status("rendering...");
   try {
     const resp = await fetch("/api/render", { method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json" }, body: "{}" });
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify({ method: $("method").value }) });
     if (!resp.ok) { const d = await resp.json(); throw new Error(d.error || resp.statusText); }
     const reader = resp.body.getReader();
     const dec = new TextDecoder();
@@ -44,6 +45,11 @@ function handle(ev, out, log, bar) {
   if (ev.event === "started") job = ev.job;
   else if (ev.event === "progress") { bar.max = ev.total; bar.value = ev.step; status(`rendering: step ${ev.step}/${ev.total}`); }
   else if (ev.event === "note") log.textContent += ev.message + "\n";
+  else if (ev.event === "log") {  // the libraries' own output (progress bars, warnings), kept off the terminal
+    if (ev.redraw && log.dataset.redraw === "1") log.textContent = log.textContent.replace(/[^\n]*\n$/, "");
+    log.textContent += ev.message + "\n";
+    log.dataset.redraw = ev.redraw ? "1" : "0";
+  }
   else if (ev.event === "cancelled") status("render cancelled");
   else if (ev.event === "error") { status("render failed", true); log.textContent += ev.message + "\n"; }
   else if (ev.event === "done") {

@@ -1,7 +1,8 @@
 // The camera view: the server's layout picture (as `preview` draws it) under an SVG of editable shapes.
-// A drag changes the local copy of the placement at once (the overlay follows the mouse) and sends debounced
-// PATCHes carrying one coalesce key, so the whole drag is one undo step; the maps follow when the server answers.
-import { call, debounce, palette, store } from "./api.js";
+// A drag changes the local copy of the placement at once (the overlay follows the mouse) and streams PATCHes
+// carrying one coalesce key, so the whole drag is one undo step: one PATCH in flight at a time, the newest
+// position sent as soon as the previous answer is in, so the maps follow the mouse as fast as the server compiles.
+import { call, palette, store } from "./api.js";
 import { EDGES, apply3, heightOnVertical, hitPlaneY, project, proxy, sub, transpose } from "./geom.js";
 
 const svg = document.getElementById("overlay");
@@ -24,10 +25,13 @@ function toCanvas(evt) {  // mouse -> canvas pixels
 const snapTo = (v, step, on) => (on ? Math.round(v / step) * step : v);
 const clamp01 = (v) => Math.min(1, Math.max(0, v));
 
+// Each subject's colour follows its place in the file, never its depth: moving the corgi nearer keeps the corgi's
+// colour (views.subject_colours draws the layout picture with the same palette). The routing maps keep their
+// own colours, one per intensity, because intensity is order by definition.
 export function colours() {
-  const order = store.maps && store.maps.order ? store.maps.order : [];
-  const cols = palette(order.length);
-  return Object.fromEntries(order.map((n, k) => [n, cols[k]]));
+  const subjects = store.state && store.state.scene ? store.state.scene.subjects : [];
+  const cols = palette(subjects.length);
+  return Object.fromEntries(subjects.map((s, k) => [s.name, cols[k]]));
 }
 
 export function draw() {
@@ -135,7 +139,15 @@ function hullOf(pts) {  // convex hull (monotone chain) of the projected corners
 let drag = null;
 let dragCount = 0;
 let lastDown = null;
-const send = debounce(() => flushDrag(false), 70);
+let inFlight = null;  // the PATCH being answered
+let queued = false;  // a newer position waits for it
+function send() {
+  if (inFlight) { queued = true; return; }
+  inFlight = flushDrag(false).finally(() => {
+    inFlight = null;
+    if (queued) { queued = false; send(); }
+  });
+}
 
 function grab(shape, subject, mode) {
   shape.addEventListener("pointerdown", (e) => {
@@ -173,7 +185,13 @@ svg.addEventListener("pointermove", (e) => {
   if (!drag.mode.endsWith("mask")) send();  // a mask edit writes a new mask file: once, on release
 });
 
-svg.addEventListener("pointerup", () => { if (drag) { send.flush(); flushDrag(true); } });
+svg.addEventListener("pointerup", async () => {
+  if (!drag) return;
+  const d = drag;
+  queued = false;
+  if (inFlight) await inFlight;  // the release's PATCH goes last: the full-resolution maps land on it
+  if (drag === d) flushDrag(true);
+});
 
 svg.addEventListener("pointerdown", () => { if (view.selected) { view.selected = null; view.onSelect(null); draw(); } });
 
@@ -182,6 +200,8 @@ async function flushDrag(final) {
   if (!d) return;
   if (final) { drag = null; store.dragging = null; }
   if (!d.moved || !d.body) { if (final) draw(); return; }
+  if (!final && d.sent === d.body) return;  // nothing new since the last PATCH
+  d.sent = d.body;
   const body = { ...d.body, coalesce: d.key };
   try { await call("PATCH", `/api/subjects/${encodeURIComponent(d.name)}`, body); } catch (err) { /* status shows it */ }
 }

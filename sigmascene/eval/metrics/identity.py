@@ -1,7 +1,7 @@
 """Identity preservation (DINO-I, SigLIP-I): each subject's crop of the output against its reference image.
 
-The crop is the bounding box of the subject's region in the scene (its mask, polygon, rendered 3D box or mesh,
-or its 2D box), with pixels outside the region painted the reference background colour: SIGMA references are
+The crop is the bounding box of the subject's region in the scene (its compiled coverage, whatever the placement
+kind), with pixels outside the region painted the reference background colour: SIGMA references are
 isolated subjects, so comparing them against a crop full of neighbouring subjects would measure the layout,
 not the identity.
 """

@@ -1,0 +1,201 @@
+"""The editor at the speed of a drag, in Debian's headless chromium: maps arrive during a drag, a brand-new scene
+compiles and saves a file `check` accepts, subject colours survive a reorder, and "saved" stays until the next
+edit."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+import playwright.sync_api as playwright_api
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (scripts/setup.sh)")]
+
+import uvicorn  # noqa: E402 - after the module's skip marks, as in test_editor_browser
+
+from sigmascene.cli import app as cli  # noqa: E402 - likewise after the marks
+from sigmascene.editor import create_app  # noqa: E402 - likewise after the marks
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+TOKEN = "live-test-token"
+
+
+class Server:
+    """The editor on its own listening socket, as `sigmascene edit` runs it."""
+
+    def __init__(self, scene: Path):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # as `edit` makes it
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.scene = scene
+        app = create_app(scene, TOKEN, port=self.port)
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        self.thread = threading.Thread(target=lambda: __import__("asyncio").run(self.server.serve([self.sock])),
+                                       daemon=True)
+        self.thread.start()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.api = httpx.Client(base_url=self.base, headers={"X-Sigmascene-Token": TOKEN}, timeout=120)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def room(tmp_path: Path):
+    for name in ("living_room.sigma", "furniture.sigma"):
+        shutil.copy(EXAMPLES / name, tmp_path / name)
+    for sub in ("refs", "masks", "meshes"):
+        shutil.copytree(EXAMPLES / sub, tmp_path / sub)
+    srv = Server(tmp_path / "living_room.sigma")
+    yield srv
+    srv.stop()
+
+
+def open_page(browser, srv: Server):
+    pg = browser.new_page(viewport={"width": 1440, "height": 1000})
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(f"{srv.base}/?token={TOKEN}")
+    pg.wait_for_selector("body[data-maps-revision]", timeout=90_000)
+    return pg, errors
+
+
+def shot(page, name: str) -> None:
+    folder = os.environ.get("SIGMASCENE_EDITOR_SHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"))
+
+
+def frames(page) -> int:
+    return int(page.evaluate("Number(document.body.dataset.mapsFrames || 0)"))
+
+
+def stroke_colours(page) -> dict[str, str]:
+    return page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#overlay g[data-subject]')]
+        .map(g => [g.dataset.subject, (g.querySelector('[stroke]:not([stroke=none])') || {getAttribute: () => null})
+        .getAttribute('stroke')]).filter(([, c]) => c))""")
+
+
+def test_a_drag_brings_several_map_updates_before_the_mouse_is_released(browser, room):
+    page, errors = open_page(browser, room)
+    page.locator("[data-subject=corgi] .body").click()
+    hb = page.locator("[data-subject=corgi] [data-handle=move3d]").bounding_box()
+    x, y = hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    start = frames(page)
+    layout0 = page.locator("#layout").get_attribute("src")
+    t0 = time.time()
+    k = 0
+    while time.time() - t0 < 6.0:  # a slow, continuous drag: one small step every 50 ms
+        k += 1
+        page.mouse.move(x - k * 1.5, y + k * 0.5)
+        page.wait_for_timeout(50)
+    during = frames(page) - start
+    page.mouse.up()
+    assert during >= 3, f"only {during} map updates arrived during a 6 s drag"
+    assert page.locator("#layout").get_attribute("src") != layout0
+    rev = room.api.get("/api/status").json()["revision"]
+    page.wait_for_function(f"Number(document.body.dataset.mapsRevision) >= {rev}", timeout=60_000)
+    page.wait_for_function(f"Number(document.body.dataset.layoutRevision) >= {rev}", timeout=60_000)
+    assert room.api.get("/api/status").json()["can_undo"]
+    shot(page, "editor-live-drag")
+    assert not errors, errors
+
+
+def test_a_brand_new_scene_compiles_and_saves_a_file_check_accepts(browser, tmp_path):
+    srv = Server(tmp_path / "fresh.sigma")
+    try:
+        page, errors = open_page(browser, srv)
+        page.wait_for_function("document.getElementById('filename').textContent.includes('(new)')")
+        assert page.locator("#diagcount").inner_text() == "ok"
+        assert page.locator("#verror").is_hidden()
+        assert "cannot" not in page.locator("#warnings").inner_text()
+        page.wait_for_selector("body[data-layout-revision]", timeout=60_000)
+        page.wait_for_function("document.getElementById('layout').complete")
+        assert page.evaluate("document.getElementById('layout').naturalWidth") > 0  # a picture, not a broken image
+        assert not (tmp_path / "refs").exists()  # nothing written before Save
+        page.locator("#save").click()
+        page.locator("#saved").wait_for(state="visible", timeout=30_000)
+        assert (tmp_path / "fresh.sigma").is_file() and (tmp_path / "refs" / "subject.png").is_file()
+        r = CliRunner().invoke(cli, ["check", str(tmp_path / "fresh.sigma")])
+        assert r.exit_code == 0, r.output
+        shot(page, "editor-new-scene")
+        assert not errors, errors
+    finally:
+        srv.stop()
+
+
+def test_subject_colours_stay_with_their_subjects_across_a_reorder(browser, room):
+    page, errors = open_page(browser, room)
+    before = stroke_colours(page)
+    legend = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#legend li')]
+        .map(li => [li.dataset.name, li.querySelector('.sw').style.background]))""")
+    assert set(legend) >= {"corgi", "armchair", "vase", "plant"}
+    assert legend["corgi"] == before["corgi"].replace(",", ", ")
+    order0 = room.api.get("/api/maps").json()["order"]
+    rev = page.evaluate("""() => import('/static/api.js')
+        .then(m => m.call('POST', '/api/subjects/corgi/reorder', {index: 0})).then(st => st.revision)""")
+    order1 = room.api.get("/api/maps").json()["order"]
+    assert order1 != order0 and order1[0] == "corgi"  # the corgi is now the farthest: its intensity changed
+    page.wait_for_function(f"Number(document.body.dataset.mapsRevision) >= {rev}", timeout=60_000)
+    assert stroke_colours(page) == before
+    swatch = "getComputedStyle(document.querySelector('#subjects li[data-name=corgi] .sw')).backgroundColor"
+    assert page.evaluate(swatch) == legend["corgi"]
+    assert not errors, errors
+
+
+def test_save_feedback_stays_until_the_next_edit(browser, room):
+    page, errors = open_page(browser, room)
+    page.keyboard.press("Control+s")
+    page.locator("#saved").wait_for(state="visible", timeout=30_000)
+    page.wait_for_timeout(3000)  # it used to vanish within half a second
+    assert page.locator("#saved").is_visible() and "saved" in page.locator("#saved").inner_text()
+    r = room.api.patch("/api/subjects/armchair", json={"placement": {"x0": 0.06, "x1": 0.46}})
+    assert r.status_code == 200
+    page.evaluate("import('/static/api.js').then(m => m.call('GET', '/api/scene'))")
+    page.locator("#saved").wait_for(state="hidden", timeout=30_000)
+    assert not errors, errors
+
+
+def test_the_header_never_says_ok_while_the_maps_cannot_be_compiled(browser, room):
+    page, errors = open_page(browser, room)
+    assert page.locator("#diagcount").inner_text() == "ok"
+    source = room.api.get("/api/scene").json()["source"].replace("refs/corgi.png", "refs/no_such_corgi.png")
+    page.evaluate("(src) => import('/static/api.js').then(m => m.call('PUT', '/api/scene', {source: src}))", source)
+    page.wait_for_function("document.getElementById('diagcount').textContent === 'does not compile'", timeout=60_000)
+    assert "ok" not in page.locator("#bar").inner_text().split()
+    assert "no_such_corgi" in page.locator("#warnings").inner_text()
+    assert not errors, errors
+
+
+def test_the_method_picker_shows_what_the_collage_method_gives_the_model(browser, room):
+    page, errors = open_page(browser, room)
+    page.wait_for_function("document.querySelectorAll('#method option').length > 1", timeout=30_000)
+    assert page.locator("#map-method").is_hidden()  # sigma: the model sees the maps and I_S shown
+    page.select_option("#method", "collage")
+    page.locator("#map-method").wait_for(state="visible", timeout=60_000)
+    assert page.evaluate("document.getElementById('map-method').src").startswith("data:image/png")
+    assert "layout image" in page.locator("#method-note").inner_text()
+    assert not errors, errors
