@@ -133,6 +133,8 @@ def run(
     from ..eval.evalset import EvalSet
     from ..eval.runner import RunOptions, check_setting, default_method, run_set, select_cases
     from ..model.loading import quiet_libraries
+
+    quiet_libraries()  # before the render modules load: the methods import diffusers' pipelines, which warn
     from ..rendering.plan import loras_for, resolve_model
     from ..rendering.provenance import plan_identity
     from ..rendering.render import LoadedModel, RenderRequest, load_model
@@ -179,7 +181,6 @@ def run(
                                   for _, options in planned for c in cases),
                               f"eval run ({len(cases)} cases)", "--limit N renders the first N; a later run "
                               "resumes where this one stops")
-        quiet_libraries()
         held: dict = {}
         failed = False
         for model, options in planned:

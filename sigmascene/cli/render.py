@@ -80,6 +80,8 @@ def render(
     Every subject placed and identity-preserved: SIGMA in one pass per step, or another --method."""
     from ..core.files import refuse_unmarked_png
     from ..model.loading import quiet_libraries
+
+    quiet_libraries()  # before the render modules load: the methods import diffusers' pipelines, which warn
     from ..rendering.plan import check_request, resolve_plan, resolve_seeds
     from ..rendering.render import RenderRequest, output_paths, render_plan, save_render, save_sheet, sheet_path
 
@@ -105,7 +107,6 @@ def render(
         sheet = sheet and plan.model.demo
         for image in images if sheet else []:
             refuse_unmarked_png(sheet_path(image), force, "render sheet", "-o")
-        quiet_libraries()  # the CLI's own output only; the library never touches global logging
         with progress_bars() as bars:  # a bar on a terminal, plain lines in a log
             task = bars.add("rendering", None, unit="steps")
             result = render_plan(scene, plan, note=_note, progress=lambda step, total: task.update(step, total),

@@ -71,3 +71,16 @@ def test_eval_defaults_are_laptop_sized_and_name_the_papers_sizes():
     assert "default 5" in res.output and "--count 200" in res.output
     res = CliRunner().invoke(app, ["eval", "make-set", "--help"], terminal_width=200)
     assert "default 20" in res.output and "--single 200 --multi 510" in res.output
+
+
+def test_a_demo_render_prints_no_library_warning(tmp_path):
+    """`render` resolves its plan through the method table, whose modules import diffusers' pipelines (and with
+    them transformers' image processors): the CLI quiets the libraries before that import, not after."""
+    env = dict(os.environ, SIGMASCENE_VERBOSE="0", PYTHONPATH=str(ROOT))
+    env.pop("TRANSFORMERS_VERBOSITY", None)
+    res = subprocess.run([sys.executable, "-m", "sigmascene.cli", "render", str(ROOT / "examples" / "toy_room.sigma"),
+                          "-o", str(tmp_path / "room.png"), "--no-sheet"], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "[transformers]" not in res.stdout + res.stderr and "requires torchvision" not in res.stdout + res.stderr
+    assert (tmp_path / "room.png").is_file()
