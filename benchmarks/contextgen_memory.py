@@ -21,15 +21,15 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from memory_table import BYTES, GIB, param_counts  # noqa: E402
+from memory_table import BYTES, GIB, param_counts
 
-from sigmascene.model.contextgen.inputs import reference_base_size, uniform_resize_16x  # noqa: E402
-from sigmascene.model.contextgen.sequence import sequence_layout  # noqa: E402
+from sigmascene.model.contextgen.inputs import reference_base_size, uniform_resize_16x
+from sigmascene.model.contextgen.sequence import sequence_layout
 
 ADAPTER_PARAMS = 1_854_439_424  # benchmarks/contextgen_fuse.py `counted()` (rank 512)
 
 
-def layout(n: int, canvas: int):  # type: ignore[no-untyped-def]
+def layout(n: int, canvas: int):
     base = reference_base_size(canvas, canvas)
     w, h = uniform_resize_16x((base, base), base)
     return sequence_layout((canvas // 16, canvas // 16), [(w // 16, h // 16)] * n)

@@ -35,8 +35,8 @@ H = {"X-Sigmascene-Token": TOKEN}
 
 def make_file(root: Path) -> Path:
     spec = importlib.util.spec_from_file_location("compile_speed", Path(__file__).with_name("compile_speed.py"))
-    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]  # a .py file always has a spec
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]  # a .py file's spec always has a loader
     from sigmascene import dumps
 
     scene = mod.make_scene(root)

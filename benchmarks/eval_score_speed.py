@@ -66,7 +66,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        weights = Weights.from_toml(args.weights) if args.weights else Weights.from_toml(save_tiny_weights(tmp / "weights"))
+        weights = Weights.from_toml(args.weights if args.weights else save_tiny_weights(tmp / "weights"))
         t0 = time.perf_counter()
         suite = load_suite(weights, device=args.device)
         load_s = time.perf_counter() - t0
@@ -80,17 +80,18 @@ def main() -> None:
             stages.setdefault(name, []).append(time.perf_counter() - t)
             return out
 
-        for i, scene in enumerate(scenes):
+        def one_case(i, scene) -> None:  # a function, so the timed closures bind this case's values
             image = rng.integers(0, 255, (args.canvas, args.canvas, 3), dtype=np.uint8)
             layout = timed("compile", lambda: Layout.of(sigmascene.compile(scene)))
             crops = timed("crops + refs", lambda: [
-                (crop_subject(image, layout.regions[n]), (f"{i}{n}", load_reference(scene.resolve(scene.subject(n).ref))))
+                (crop_subject(image, layout.regions[n]),
+                 (f"{i}{n}", load_reference(scene.resolve(scene.subject(n).ref))))
                 for n in layout.order if layout.regions[n].any()])
             if i == 0:  # warm-up case: first calls pay one-time costs (kernels, caches); not in the means
                 stages.clear()
             for key, metric in (("DINO-I", suite.dino), ("SigLIP-I", suite.siglip_i)):
                 if metric is not None:
-                    timed(key, lambda: metric.score([c for c, _ in crops], [r for _, r in crops]))
+                    timed(key, lambda metric=metric: metric.score([c for c, _ in crops], [r for _, r in crops]))
             if suite.siglip_t is not None:
                 timed("SigLIP-T", lambda: cosine100(suite.siglip_t.image.embed([image]),
                                                     suite.siglip_t.embed([scene.prompt])))
@@ -102,11 +103,14 @@ def main() -> None:
             if suite.musiq is not None:
                 timed("MUSIQ", lambda: suite.musiq.score([image]))
 
+        for i, scene in enumerate(scenes):
+            one_case(i, scene)
+
     which = str(args.weights) if args.weights else "tiny random backbones"
     print(f"eval score cost per case — {which}; canvas {args.canvas}², {args.subjects} subjects, "
           f"{args.cases - 1} timed cases (+1 warm-up), device {args.device or 'auto'}")
     print(f"backbone loading: {load_s * 1000:.0f} ms once")
-    for key, line in suite.skipped.items():
+    for line in suite.skipped.values():
         print(f"  {line}")
     print(f"{'stage':<20}{'ms/case':>10}{'ms/subject':>12}")
     total = 0.0

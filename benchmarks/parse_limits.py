@@ -60,7 +60,7 @@ def main() -> None:
         rows.append(("one file included 200 times", best(lambda: quietly(many, base_dir=tmp))))
     for n in (1000, 2000, 4000):
         text = params(n)
-        rows.append((f"{n}-deep `param` chain", best(lambda: quietly(text))))
+        rows.append((f"{n}-deep `param` chain", best(lambda text=text: quietly(text))))
     for n in (1000, 4000):
         scene = chain(n)
         rows.append((f"{n}-long `behind` chain (Python API, Scene.problems)", best(scene.problems)))

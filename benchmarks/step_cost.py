@@ -27,10 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-from sigmascene.model.forward import build_condition_cache, sigma_forward  # noqa: E402
-from sigmascene.model.layout import make_layout, sequence_ids  # noqa: E402
+from sigmascene.model.forward import build_condition_cache, sigma_forward
+from sigmascene.model.layout import make_layout, sequence_ids
 
 TOKEN_PX = 16
 
@@ -59,7 +59,7 @@ class Bench:
         self.canvas, self.block, self.text_len, self.steps, self.warmup = canvas, block, text_len, steps, warmup
         cfg = tr.config
         g = torch.Generator(device="cpu").manual_seed(0)
-        self.rand = lambda *shape: torch.randn(*shape, generator=g).to(device=device, dtype=dtype)  # noqa: E731
+        self.rand = lambda *shape: torch.randn(*shape, generator=g).to(device=device, dtype=dtype)
         self.txt = self.rand(1, text_len, cfg.joint_attention_dim)
         self.pooled = self.rand(1, cfg.pooled_projection_dim)
         n_x = (canvas // TOKEN_PX) ** 2
@@ -137,22 +137,22 @@ def run(args) -> list[dict]:
         add("collage", "any", layout.n_txt + 2 * layout.n_x, ms, peak)  # one layout image, whatever N is
         for n in args.subjects:
             layout, ids, cond = b.layout(n)
-            ms, peak = b.timed(lambda: b.step(ids, cond))
+            ms, peak = b.timed(lambda ids=ids, cond=cond: b.step(ids, cond))
             add("single", n, layout.total, ms, peak)
-            ms, peak = b.timed(lambda: b.step(ids, cond, mask=True))
+            ms, peak = b.timed(lambda ids=ids, cond=cond: b.step(ids, cond, mask=True))
             add("masked", n, layout.total, ms, peak)
             t0 = time.perf_counter()
             cache = build_condition_cache(tr, cond_tokens=cond, cond_ids=ids["cond"], pooled_projections=b.pooled,
                                           guidance=b.guidance)
             b.sync()
             build_ms = (time.perf_counter() - t0) * 1000
-            ms, peak = b.timed(lambda: b.step(ids, None, mask=True, cache=cache))
+            ms, peak = b.timed(lambda ids=ids, cache=cache: b.step(ids, None, mask=True, cache=cache))
             add("cached", n, layout.n_txt + layout.n_x, ms, peak, cache_build_ms=build_ms,
                 cache_gib=cache.nbytes() / 2**30)
             cache = None  # free its memory before the iterative rows
             layout1, ids1, cond1 = b.layout(1)
             conds = [b.rand(*cond1.shape) for _ in range(n)]  # each pass has its own subject
-            ms, peak = b.timed(lambda: [b.step(ids1, c) for c in conds])
+            ms, peak = b.timed(lambda ids1=ids1, conds=conds: [b.step(ids1, c) for c in conds])
             add("iterative", n, layout1.total, ms, peak, passes=n)
     return rows
 
@@ -166,7 +166,8 @@ def table(rows: list[dict], device_name: str) -> str:
     for r in rows:
         it = iterative.get(r["subjects"])
         speed = f"{it / r['ms_per_step']:.1f}x" if it and r["config"] != "iterative" else ""
-        extra = f" (cache built once: {r['cache_build_ms']:.0f} ms, {r['cache_gib']:.2f} GiB)" if "cache_build_ms" in r else ""
+        extra = (f" (cache built once: {r['cache_build_ms']:.0f} ms, {r['cache_gib']:.2f} GiB)"
+                 if "cache_build_ms" in r else "")
         out.append(f"| {r['config']}{extra} | {r['subjects']} | {r['tokens']} | {r['ms_per_step']:.1f} | "
                    f"{r['ms_per_step'] / t2i:.2f} | {speed} | {_gib(r['peak_gib'])} |")
     return "\n".join(out)
@@ -202,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = run(args)
     dev = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     name = torch.cuda.get_device_name() if dev.startswith("cuda") else f"CPU ({os.cpu_count()} cores)"
-    name += f", torch {torch.__version__}, {args.dtype}" + (", TINY random model" if small else ", real-size random weights")
+    name += f", torch {torch.__version__}, {args.dtype}"
+    name += ", TINY random model" if small else ", real-size random weights"
     print(table(rows, name))
     if args.json:
         args.json.write_text(json.dumps({"device": name, "args": {k: str(v) for k, v in vars(args).items()},

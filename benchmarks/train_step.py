@@ -1,10 +1,10 @@
 """Seconds per training step and peak GPU memory of the SIGMA LoRA trainer, with and without gradient checkpointing.
 
 Runs the trainer's own pieces (`add_lora`, `Denoiser` -> `sigma_forward`, `flow_matching_loss`,
-diffusers' `enable_gradient_checkpointing`, Prodigy) on the real-size Flux Kontext transformer (19 double + 38 single blocks, 3072
-wide, 12B parameters) with RANDOM bf16 weights — weights do not change the cost of a dense step — and a rank-128
-LoRA on every attention and MLP projection. One sample per step, as the trainer does, at a 1024x1024 target with
-512x512 identity blocks: X 4096 tokens, I_C 4096, I_S 1024 per subject, text 512. Each row is the median of
+diffusers' `enable_gradient_checkpointing`, Prodigy) on the real-size Flux Kontext transformer (19 double + 38 single
+blocks, 3072 wide, 12B parameters) with RANDOM bf16 weights — weights do not change the cost of a dense step — and a
+rank-128 LoRA on every attention and MLP projection. One sample per step, as the trainer does, at a 1024x1024 target
+with 512x512 identity blocks: X 4096 tokens, I_C 4096, I_S 1024 per subject, text 512. Each row is the median of
 `--steps` timed optimizer steps (forward + backward + Prodigy) after `--warmup` steps; memory is the peak
 allocated over the row. A row that runs out of memory says OOM.
 
@@ -25,11 +25,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-from sigmascene.train.components import Denoiser, add_lora, lora_parameters  # noqa: E402
-from sigmascene.train.config import TrainConfig  # noqa: E402
-from sigmascene.train.objective import Batch, flow_matching_loss  # noqa: E402
+from sigmascene.train.components import Denoiser, add_lora, lora_parameters
+from sigmascene.train.config import TrainConfig
+from sigmascene.train.objective import Batch, flow_matching_loss
 
 PX_PER_TOKEN = 16
 GIB = 1024 ** 3
@@ -63,7 +63,8 @@ def make_batch(tr, n_subjects: int, canvas: int, block: int, n_txt: int, device,
     layout = make_layout(n_txt, (canvas, canvas), (n_subjects * block, block))
     ch = tr.config.in_channels
     g = torch.Generator().manual_seed(0)
-    rnd = lambda *s: torch.randn(*s, generator=g).to(device, dtype)  # noqa: E731
+    def rnd(*s):
+        return torch.randn(*s, generator=g).to(device, dtype)
     return Batch(x0=rnd(1, layout.n_x, ch), cond=rnd(1, layout.n_cond, ch),
                  embeds=rnd(1, n_txt, tr.config.joint_attention_dim), pooled=rnd(1, tr.config.pooled_projection_dim),
                  ids=sequence_ids(layout, device=device, dtype=dtype), n_tokens=layout.n_x)

@@ -24,7 +24,9 @@ class _Scaled:
         self.draw, self.k = ImageDraw.Draw(img), img.width / UNIT
 
     def _xy(self, xy):
-        return [v * self.k for v in xy] if isinstance(xy[0], (int, float)) else [(x * self.k, y * self.k) for x, y in xy]
+        if isinstance(xy[0], (int, float)):
+            return [v * self.k for v in xy]
+        return [(x * self.k, y * self.k) for x, y in xy]
 
     def __getattr__(self, name):
         fn = getattr(self.draw, name)

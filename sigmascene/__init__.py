@@ -14,6 +14,7 @@ from .errors import Diagnostic, SceneValidationError, SigmaError, SourceLoc
 from .grammar import dumps, load, loads, with_params
 from .scene import Camera, Canvas, Param, Relation, Scene, Subject
 from .scene.kinds import BUILDERS as _BUILDERS, NODES as _NODES
+from .version import __version__
 
 globals().update(_NODES)
 globals().update(_BUILDERS)
@@ -23,13 +24,12 @@ if TYPE_CHECKING:
 
     from .compiler import CompiledScene
     from .rendering.render import RenderResult
-    from .scene.kinds.box2d import Box2D, box2d  # noqa: F401
-    from .scene.kinds.box3d import Box3D, box3d  # noqa: F401
-    from .scene.kinds.mask import Mask, mask  # noqa: F401
-    from .scene.kinds.mesh import Mesh, mesh  # noqa: F401
-    from .scene.kinds.polygon import Polygon, polygon  # noqa: F401
+    from .scene.kinds.box2d import Box2D, box2d  # noqa: F401 - what the registry exports, for checkers
+    from .scene.kinds.box3d import Box3D, box3d  # noqa: F401 - what the registry exports, for checkers
+    from .scene.kinds.mask import Mask, mask  # noqa: F401 - what the registry exports, for checkers
+    from .scene.kinds.mesh import Mesh, mesh  # noqa: F401 - what the registry exports, for checkers
+    from .scene.kinds.polygon import Polygon, polygon  # noqa: F401 - what the registry exports, for checkers
 
-from .version import __version__  # noqa: E402
 
 
 def compile(scene: Scene | str | PathLike, **options: Any) -> "CompiledScene":  # noqa: A001 - mirrors the CLI

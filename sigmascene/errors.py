@@ -113,8 +113,8 @@ class Diagnostic:
             "message": self.message,
             "hint": self.hint,
             "related": [
-                {"message": m, "file": l.file, "line": l.line, "column": l.column} if l else {"message": m}
-                for m, l in self.related
+                {"message": m, "file": at.file, "line": at.line, "column": at.column} if at else {"message": m}
+                for m, at in self.related
             ],
         }
 

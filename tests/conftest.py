@@ -6,7 +6,7 @@ import pytest
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from repo_paths import EXAMPLES  # noqa: E402 - after the environment defaults above
+from repo_paths import EXAMPLES
 
 
 @pytest.fixture

@@ -83,7 +83,8 @@ def main() -> None:
                         losses[mode][which].append(err.mean().item())
                         if covered.any():
                             on_subjects[mode][which].append(err[covered].mean().item())
-    mean = lambda table: {m: {k: float(np.mean(v)) for k, v in d.items()} for m, d in table.items()}  # noqa: E731
+    def mean(table):
+        return {m: {k: float(np.mean(v)) for k, v in d.items()} for m, d in table.items()}
     print(json.dumps({"samples": len(rows) - 1, "timesteps": ts.tolist(), "mean_mse": mean(losses),
                       "mean_mse_subject_tokens": mean(on_subjects)}, indent=2))
 

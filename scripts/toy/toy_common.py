@@ -32,7 +32,8 @@ def log(msg: str, file: Path | None = None) -> None:
 
 def read_index(root: Path, count: int) -> list[dict]:
     """The first `count` samples of a synth dataset (the training indices), in id order."""
-    rows = [json.loads(line) for line in (root / "index.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = (root / "index.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
     rows.sort(key=lambda r: r["id"])
     if len(rows) < count:
         raise SystemExit(f"{root} has {len(rows)} samples, {count} needed: run `sigmascene data synth` first")

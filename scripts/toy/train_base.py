@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from toy_common import (SIZE, load_rgb, log, make_scheduler, make_text_components, make_transformer,  # noqa: E402
+from toy_common import (SIZE, load_rgb, log, make_scheduler, make_text_components, make_transformer,
                         read_index, seed_all)
 
 
@@ -181,7 +181,8 @@ def main() -> None:
             ctx = data["ctx"][pick]
         x0 = data["x0"][idx]
         noise = torch.randn(x0.shape, generator=g)
-        t = torch.as_tensor(sample_timesteps(args.batch, scheme="flux", n_tokens=n_tok, generator=g), dtype=torch.float32)
+        t = torch.as_tensor(sample_timesteps(args.batch, scheme="flux", n_tokens=n_tok, generator=g),
+                            dtype=torch.float32)
         tt = t.view(-1, 1, 1)
         v = forward(model, (1 - tt) * x0 + tt * noise, t, data["embeds"][tidx], data["pooled"][tidx], ctx)
         loss = torch.nn.functional.mse_loss(v, noise - x0)
@@ -196,7 +197,8 @@ def main() -> None:
                 pe.lerp_(pm, 1 - d)
         hist.append(loss.item())
         if step % 25 == 0 or step == 1:
-            log(f"step {step}/{args.steps} loss {np.mean(hist[-25:]):.4f} ({(time.time() - t0) / step:.2f} s/step)", logf)
+            log(f"step {step}/{args.steps} loss {np.mean(hist[-25:]):.4f} "
+                f"({(time.time() - t0) / step:.2f} s/step)", logf)
 
     seconds = time.time() - t0
     preview(ema, vae, data, args.out.parent / f"{args.out.name}_samples.png")

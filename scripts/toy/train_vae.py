@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from toy_common import SIZE, load_rgb, log, make_vae, read_index, seed_all  # noqa: E402
+from toy_common import SIZE, load_rgb, log, make_vae, read_index, seed_all
 
 
 def control_maps(root: Path, rows: list[dict], count: int, rng: random.Random) -> list[np.ndarray]:
@@ -143,7 +143,8 @@ def main() -> None:
     vae.save_pretrained(args.out)
     stats = {"steps": args.steps, "init": str(args.init) if args.init else None, "decoder_only": args.decoder_only,
              "first_l1": float(np.mean(hist[:25])), "last_l1": float(np.mean(hist[-25:])),
-             "mode_l1_on_256_training_pictures": l1, "psnr_db": float(10 * np.log10(4 / ((recon - sample) ** 2).mean().item())),
+             "mode_l1_on_256_training_pictures": l1,
+             "psnr_db": float(10 * np.log10(4 / ((recon - sample) ** 2).mean().item())),
              "shift_factor": shift, "scaling_factor": scale, "seconds": time.time() - t0, "pictures": len(data)}
     (args.out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
     log(f"done: {json.dumps(stats)}", logf)

@@ -6,13 +6,16 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, NoReturn, Optional
+from typing import TYPE_CHECKING, Iterator, NoReturn, Optional
 
 import typer
 from rich.console import Console
 
 from ..errors import ConfigError, SigmaError
 from ..model.loading import DTYPE_HELP, DTYPES  # noqa: F401  (the one table; commands import it from here)
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 console = Console(stderr=True, highlight=False)
 
@@ -127,7 +130,8 @@ class ProgressTask:
         import time
 
         self._owner, self.label, self.total, self.unit = owner, label, total, unit
-        self.done, self.fields = 0, {}
+        self.done = 0
+        self.fields: dict[str, str] = {}
         self._t0 = time.monotonic()
         self._first: Optional[tuple[float, int]] = None
         self._printed, self._ended = self._t0, False
@@ -146,7 +150,7 @@ class ProgressTask:
         self._owner._show(self, now)
 
     def advance(self, n: int = 1, **fields: object) -> None:
-        self.update(self.done + n, **fields)
+        self.update(self.done + n, None, **fields)
 
     def rate(self, now: float) -> float:
         if self._first is None or now <= self._first[0]:
@@ -176,7 +180,7 @@ class ProgressBars:
         import os
 
         self.every = float(os.environ.get(PROGRESS_EVERY_ENV, "5")) if every is None else every
-        self._rich = None
+        self._rich: Progress | None = None
         if interactive() if bars is None else bars:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -199,13 +203,14 @@ class ProgressBars:
     def note(self, text: str, style: Optional[str] = None) -> None:
         console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
 
-    def _rich_add(self, task: ProgressTask) -> int:
+    def _rich_add(self, task: ProgressTask) -> TaskID:
         from rich.markup import escape
 
+        assert self._rich is not None  # called only when the bars are rich ones
         return self._rich.add_task("", total=task.total, label=escape(task.label), extra="")
 
     def _show(self, task: ProgressTask, now: float) -> None:
-        if self._rich is not None:
+        if self._rich is not None and task._rich_id is not None:
             from rich.markup import escape
 
             r = task.rate(now)

@@ -39,7 +39,8 @@ def _summary(report) -> None:
 def build(
     config: Path = typer.Option(Path("build.toml"), "--config", "-c", help="Build config (TOML); see --init."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Dataset folder to create (or --resume)."),
-    count: Optional[int] = typer.Option(None, "--count", "-n", max=MAX_COUNT, help="Samples to attempt (default: build.count)."),
+    count: Optional[int] = typer.Option(None, "--count", "-n", max=MAX_COUNT,
+                                        help="Samples to attempt (default: build.count)."),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed or finished build in --out."),
     ray: Optional[str] = typer.Option(None, "--ray", help="Run on Ray: auto (the local `ray start` cluster), "
                                                           "ADDRESS, or local (start one in-process)."),
@@ -91,11 +92,11 @@ def build(
         from ..model.loading import quiet_libraries
 
         quiet_libraries()  # "[transformers] ... requires torchvision" x3 was most of the output; -v shows it
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
         with Progress(TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       TextColumn("{task.fields[shard]}"), console=console) as bar:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
             total = count or cfg.build.count
 
             def on_stage(stage: str, k: int, n: int) -> None:

@@ -28,7 +28,7 @@ def _progress(label: str) -> Iterator[Callable[[int, Optional[int]], None]]:
     """`tick(done, total)` for a library's on_progress: a bar on a terminal, plain lines in a log."""
     with progress_bars() as bars:
         task = bars.add(label, None, unit="samples")
-        yield lambda done, total=None: task.update(done, total)
+        yield task.update
 
 
 @data_app.command()
@@ -165,7 +165,8 @@ def fit_boxes(
                                   help="Change nothing; fit every box and compare it with the existing one."),
     min_visible: float = typer.Option(0.5, "--min-visible",
                                       help="With --evaluate: only subjects at least this visible."),
-    erode: int = typer.Option(0, "--erode", min=0, help="Pixels to trim off mask edges first (for blurry estimated depth)."),
+    erode: int = typer.Option(0, "--erode", min=0,
+                              help="Pixels to trim off mask edges first (for blurry estimated depth)."),
 ) -> None:
     """Fill in missing 2D and 3D boxes.
 

@@ -20,7 +20,8 @@ from .common import console, user_errors
 def edit(
     file: Path = typer.Argument(..., help="The `.sigma` scene to edit (a missing file starts from a template)."),
     port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port to serve on (0: any free port)."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but 127.0.0.1 is reachable by others."),
+    host: str = typer.Option("127.0.0.1", "--host",
+                             help="Address to bind; anything but 127.0.0.1 is reachable by others."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Print the URL without opening a browser."),
     allow_host: list[str] = typer.Option([], "--allow-host", metavar="NAME",
                                          help="Also accept this name in the Host header (a DNS name other machines "

@@ -67,8 +67,8 @@ def make_set_cmd(
                                seed=seed, name=name, ground_truth=ground_truth, force=force, progress=start)
     for line in summary.short:
         console.print(line, style="yellow", markup=False, soft_wrap=True, highlight=False)
-    for structure, n in summary.unusable.items():
-        console.print(f"[yellow]{n} samples lack the annotations of {structure}: left out[/yellow]")
+    for kind, n in summary.unusable.items():
+        console.print(f"[yellow]{n} samples lack the annotations of {kind}: left out[/yellow]")
     print(f"wrote {summary.cases} cases ({summary.single} single-subject, {summary.multi} multi-subject samples) "
           f"to {out}")
 

@@ -42,7 +42,8 @@ def compile_cmd(
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP, metavar="NAME=VALUE"),
     identity_size: Optional[str] = typer.Option(None, "--identity-size", metavar="HxW",
                                                 help="Size of one identity block (default: half the canvas)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite control/identity/manifest files not written by sigmascene."),
+    force: bool = typer.Option(False, "--force",
+                               help="Overwrite control/identity/manifest files not written by sigmascene."),
     safe: bool = typer.Option(False, "--safe", help=SAFE_HELP),
     root: Optional[Path] = typer.Option(None, "--root", metavar="DIR", help=ROOT_HELP),
 ) -> None:
@@ -64,8 +65,9 @@ def _open(path: Path) -> None:
     """Hand the picture to the desktop's viewer when there is one; say so when there is none."""
     opener = "open" if sys.platform == "darwin" else "xdg-open"
     if sys.platform.startswith("win"):
-        os.startfile(str(path))  # type: ignore[attr-defined]
-    elif shutil.which(opener) and (sys.platform == "darwin" or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.startfile(str(path))  # type: ignore[attr-defined]  # Windows only; mypy checks for Linux
+    elif shutil.which(opener) and (sys.platform == "darwin" or os.environ.get("DISPLAY")
+                                   or os.environ.get("WAYLAND_DISPLAY")):
         subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     else:
         console.print(f"no image viewer available here; open {path} yourself")
@@ -78,7 +80,8 @@ def _save_png(image, path: Path) -> None:
 @app.command()
 def preview(
     file: Path = typer.Argument(..., help="`.sigma` scene file."),
-    maps: bool = typer.Option(False, "--maps", help="Contact sheet: layout, IR_asc, IR_desc, depth, identity dictionary."),
+    maps: bool = typer.Option(False, "--maps",
+                              help="Contact sheet: layout, IR_asc, IR_desc, depth, identity dictionary."),
     out: Optional[Path] = typer.Option(None, "-o", "--out",
                                        help=f"PNG to write ({beside_help('layout')}; with --maps "
                                             f"<name>{BESIDE['preview']})."),
@@ -105,7 +108,8 @@ def preview(
         _save_png(image, path)
     except OSError as exc:
         with user_errors():
-            raise SigmaError(f"cannot write {path}: {exc.strerror or exc}", hint="choose another file with -o") from None
+            raise SigmaError(f"cannot write {path}: {exc.strerror or exc}",
+                             hint="choose another file with -o") from None
     print(f"wrote {path} ({image.width}x{image.height})")
     if open_:
         _open(path)

@@ -2,7 +2,8 @@
 a parent that is a file, or a user's own picture in the way is refused first, not after.
 
 A file sigmascene wrote is replaced freely (re-running a render or preview is the normal loop); anything else
-needs --force. A render is ours when its sidecar JSON says so; a preview PNG carries a text chunk saying so (files.PNG_MARK).
+needs --force. A render is ours when its sidecar JSON says so; a preview PNG carries a text chunk saying so
+(files.PNG_MARK).
 """
 
 from __future__ import annotations

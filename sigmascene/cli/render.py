@@ -41,9 +41,9 @@ def render(
     batch: int = typer.Option(1, "--batch", min=1, max=1000, help="Render K images with seeds seed..seed+K-1."),
     method: Optional[str] = typer.Option(None, "--method", help="sigma (one pass, needs a SIGMA LoRA) | iterative "
                                          "(the baseline: one subject per pass, SIGMA LoRA) | collage (stock Kontext "
-                                         "reads a layout image; no LoRA) | contextgen (ContextGen's LoRA). Default: the demo "
-                                         "model -> sigma; a SIGMA LoRA -> sigma; ContextGen's LoRA -> contextgen; a "
-                                         "base and no LoRA -> collage (docs/methods.md)."),
+                                         "reads a layout image; no LoRA) | contextgen (ContextGen's LoRA). "
+                                         "Default: the demo model -> sigma; a SIGMA LoRA -> sigma; ContextGen's "
+                                         "LoRA -> contextgen; a base and no LoRA -> collage (docs/methods.md)."),
     mode: str = typer.Option("single", "--mode", help="Old spelling: --mode iterative is --method iterative."),
     blend_margin: Optional[int] = typer.Option(None, "--blend-margin", min=0, max=4096,
                                                help="With a `background` photo: pixels around the subjects the "

@@ -101,5 +101,5 @@ def main() -> None:
 
     from typer.main import get_command
 
-    cmd = get_command(app).commands["train"]  # type: ignore[attr-defined]
+    cmd = get_command(app).commands["train"]  # type: ignore[attr-defined]  # typer's app is a click Group here
     cmd.main(args=sys.argv[1:], prog_name="python -m sigmascene.train")

@@ -216,7 +216,8 @@ def load_mask(path: Path, loc: SourceLoc | None, width: int, height: int) -> np.
         else:
             m = arr != 0
         if m.shape != (height, width):
-            m = np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((width, height), Image.NEAREST)) > 0
+            m = np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((width, height),
+                                                                             Image.Resampling.NEAREST)) > 0
         m = np.ascontiguousarray(m)
         m.setflags(write=False)
         return m
@@ -237,7 +238,7 @@ def load_mesh(path: Path, loc: SourceLoc | None):
             raise AssetError(f"mesh must be one of {', '.join(MESH_SUFFIXES)}, got {path.name}", loc)
         try:
             obj = trimesh.load(str(path), force="mesh", process=True)
-        except Exception as exc:  # trimesh raises many types for malformed files
+        except Exception as exc:  # noqa: BLE001 - trimesh raises many types for malformed files
             raise AssetError(f"mesh file cannot be read: {path} ({type(exc).__name__}: {exc})", loc) from None
         if not isinstance(obj, trimesh.Trimesh) or len(obj.faces) == 0:
             raise AssetError(f"mesh file holds no triangles: {path}", loc)

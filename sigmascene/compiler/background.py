@@ -53,7 +53,7 @@ def load_background(scene: Scene) -> FittedBackground | None:
     (rw, rh), (left, top) = cover_box(size, (w, h))
     rgb = photo
     if (rw, rh) != size:
-        rgb = np.asarray(Image.fromarray(photo).resize((rw, rh), Image.LANCZOS), dtype=np.uint8)
+        rgb = np.asarray(Image.fromarray(photo).resize((rw, rh), Image.Resampling.LANCZOS), dtype=np.uint8)
     rgb = np.ascontiguousarray(rgb[top:top + h, left:left + w])
     depth = None
     if bg.depth:

@@ -31,7 +31,8 @@ FORMAT = 1
 
 def default_identity_size(width: int, height: int) -> tuple[int, int]:
     """Half the canvas, rounded to a multiple of 16 (the VAE's 8x downsampling times the 2x2 token patch)."""
-    return tuple(max(16, int(v / 2 / 16 + 0.5) * 16) for v in (height, width))  # type: ignore[return-value]
+    h, w = (max(16, int(v / 2 / 16 + 0.5) * 16) for v in (height, width))
+    return h, w
 
 
 def _at(loc: SourceLoc | None, message: str) -> str:
@@ -185,6 +186,7 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None,
 def _background_entry(scene: Scene, background, region: np.ndarray, margin: int) -> dict:
     rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
     bbox = None if rows.size == 0 else [int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1]
+    assert scene.background is not None  # called for scenes with a background only
     return {"path": scene.background.path, "depth": scene.background.depth,
             "photo_size": list(background.photo_size), "fit": "cover, centre crop",
             "blend_margin_px": margin, "blend_bbox_px": bbox, "blend_pixels": int(region.sum())}
@@ -194,6 +196,11 @@ def _subject_layer(s: Subject, flat: dict, items: dict, ids3d: dict, r3: Render3
                    scene: Scene, warnings: list[str]) -> tuple[dict, DepthInfo]:
     """Per-pixel masks and depths of one subject, and what is known of its depth for ordering."""
     dmap = depth_maps.get(s.name)
+    near_depth: np.ndarray | float | None
+    far_depth: np.ndarray | float | None
+    own: float | None
+    lo: float | None
+    hi: float | None
     if s.name in items:
         k = ids3d[s.name]
         near_mask, far_mask = r3.near_id == k, r3.far_id == k
@@ -206,13 +213,13 @@ def _subject_layer(s: Subject, flat: dict, items: dict, ids3d: dict, r3: Render3
         if s.depth is not None:
             warnings.append(_at(s.field_loc("depth"), f"'{s.name}' has a 3D placement; its `depth` only "
                                                       f"orders it, its pixels keep the rendered depth"))
-        rng = (depth_range(near_depth, near_mask), depth_range(far_depth, far_mask))
-        lo = min((r[0] for r in rng if r), default=None)
-        hi = max((r[1] for r in rng if r), default=None)
+        ranges = (depth_range(near_depth, near_mask), depth_range(far_depth, far_mask))
+        lo = min((r[0] for r in ranges if r), default=None)
+        hi = max((r[1] for r in ranges if r), default=None)
     else:
         near_mask = far_mask = flat[s.name]
         own, source, lo, hi = None, "none", None, None
-        near_depth: np.ndarray | float | None = None
+        near_depth = None
         metric = False
         if s.depth is not None:
             near_depth, metric, own, source, lo, hi = float(s.depth), True, float(s.depth), "explicit", \

@@ -120,7 +120,7 @@ def load_depth_map(path: Path, loc: SourceLoc | None, width: int, height: int) -
                                  "save metres with numpy.save(...) as .npy, or millimetres as a 16-bit PNG")
         metres = np.where(valid_depth(metres), metres, 0.0).astype(np.float32)
         if metres.shape != (height, width):
-            metres = np.asarray(Image.fromarray(metres, mode="F").resize((width, height), Image.NEAREST),
+            metres = np.asarray(Image.fromarray(metres, mode="F").resize((width, height), Image.Resampling.NEAREST),
                                 dtype=np.float32)
         metres = np.ascontiguousarray(metres)
         metres.setflags(write=False)

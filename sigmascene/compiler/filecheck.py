@@ -139,7 +139,7 @@ def parsed_files(path: Path, root: Path | None) -> list[tuple[str, Path, SourceL
     # a subject's own statements, and the header's background photo and its depth
     stmts = [it for st in parsed.stmts if isinstance(st, SubjectStmt) for it in st.items]
     stmts += [st for st in parsed.stmts if isinstance(st, ValueStmt) and st.kind in _HEADER_WHAT]
-    out = []
+    out: list[tuple[str, Path, SourceLoc | None]] = []
     for it in stmts:
         if isinstance(it, PlacementStmt) and KINDS[it.keyword].files:
             texts = [a for a in it.args if isinstance(a, Text)]  # a kind's file is its string argument

@@ -34,7 +34,7 @@ def fit(rgb: np.ndarray, height: int, width: int) -> tuple[np.ndarray, Block]:
     h0, w0 = rgb.shape[:2]
     scale = min(height / h0, width / w0)
     nw, nh = max(1, min(width, round(w0 * scale))), max(1, min(height, round(h0 * scale)))
-    pic = rgb if (nw, nh) == (w0, h0) else np.asarray(Image.fromarray(rgb).resize((nw, nh), Image.LANCZOS))
+    pic = rgb if (nw, nh) == (w0, h0) else np.asarray(Image.fromarray(rgb).resize((nw, nh), Image.Resampling.LANCZOS))
     block = np.full((height, width, 3), PAD, np.uint8)
     x0, y0 = (width - nw) // 2, (height - nh) // 2
     block[y0:y0 + nh, x0:x0 + nw] = pic

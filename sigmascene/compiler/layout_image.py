@@ -90,7 +90,8 @@ def fit_cutout(cutout: Cutout, box: tuple[int, int, int, int]) -> tuple[np.ndarr
     nw, nh = max(1, min(bw, round(w0 * scale))), max(1, min(bh, round(h0 * scale)))
     pic = cutout.rgba
     if (nw, nh) != (w0, h0):
-        pic = np.asarray(Image.fromarray(cutout.rgba, "RGBA").resize((nw, nh), Image.Resampling.LANCZOS), dtype=np.uint8)
+        pic = np.asarray(Image.fromarray(cutout.rgba, "RGBA").resize((nw, nh), Image.Resampling.LANCZOS),
+                         dtype=np.uint8)
     px, py = x0 + (bw - nw) // 2, y0 + (bh - nh) // 2
     return pic[..., :3], pic[..., 3] >= MATTE_THRESHOLD, (px, py, px + nw, py + nh)
 

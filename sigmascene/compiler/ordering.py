@@ -53,11 +53,11 @@ def order_subjects(scene: Scene, info: dict[str, DepthInfo]) -> Ordering:
         for n in names:
             if info[n].own is not None:
                 continue
-            beyond = [hi[near] for far, near, _ in edges if far == n and hi[near] is not None]
-            before = [lo[far] for far, near, _ in edges if near == n and lo[far] is not None]
+            beyond = [v for far, near, _ in edges if far == n and (v := hi[near]) is not None]
+            before = [v for far, near, _ in edges if near == n and (v := lo[far]) is not None]
             if beyond and before:
-                a, b = max(beyond), min(before)
-                z = (a + b) / 2.0 if a <= b else a
+                far_end, near_end = max(beyond), min(before)
+                z = (far_end + near_end) / 2.0 if far_end <= near_end else far_end
             elif beyond:
                 z = max(beyond)
             elif before:

@@ -30,7 +30,7 @@ INK = (30, 30, 34)
 
 
 @lru_cache(maxsize=16)
-def font(size: int, bold: bool = False) -> ImageFont.ImageFont:
+def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     """DejaVu from matplotlib's data (a declared dependency) without importing matplotlib itself."""
     spec = importlib.util.find_spec("matplotlib")
     if spec and spec.submodule_search_locations:
@@ -61,14 +61,15 @@ def _nearest(shape: tuple[int, int], size: tuple[int, int]) -> tuple[np.ndarray,
     """The source row and column Pillow's NEAREST resize picks for each output pixel (it maps each axis on its
     own), found by resizing index images once: indexing with them gives Pillow's result, pixel for pixel."""
     h, w = shape
-    cols = np.asarray(Image.fromarray(np.arange(w, dtype=np.int32)[None, :]).resize((size[0], 1), Image.NEAREST))[0]
-    rows = np.asarray(Image.fromarray(np.arange(h, dtype=np.int32)[:, None]).resize((1, size[1]), Image.NEAREST))[:, 0]
+    nearest = Image.Resampling.NEAREST
+    cols = np.asarray(Image.fromarray(np.arange(w, dtype=np.int32)[None, :]).resize((size[0], 1), nearest))[0]
+    rows = np.asarray(Image.fromarray(np.arange(h, dtype=np.int32)[:, None]).resize((1, size[1]), nearest))[:, 0]
     return rows, cols
 
 
 def _small(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """A mask at `size` as Image.resize(NEAREST) gives it; the editor draws ten of these per frame."""
-    rows, cols = _nearest(tuple(mask.shape[:2]), tuple(size))  # type: ignore[arg-type]
+    rows, cols = _nearest((mask.shape[0], mask.shape[1]), size)
     return np.asarray(mask).take(rows, axis=0).take(cols, axis=1).astype(np.uint8) != 0
 
 
@@ -88,15 +89,23 @@ def _outline(mask: np.ndarray, width: int = 2) -> np.ndarray:
 def _thumb(compiled: CompiledScene, k: int, size: int) -> Image.Image:
     bh, _ = compiled.block_size
     block = Image.fromarray(compiled.identity[k * bh:(k + 1) * bh])
-    block.thumbnail((size, size), Image.LANCZOS)
+    block.thumbnail((size, size), Image.Resampling.LANCZOS)
     return block
+
+
+def _text_box(draw: ImageDraw.ImageDraw, text: str, f: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+              ) -> tuple[int, int, int, int]:
+    """`draw.textbbox` at the origin, in whole pixels (Pillow types it as floats; at an integer origin they are
+    whole numbers)."""
+    x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=f)
+    return int(x0), int(y0), int(x1), int(y1)
 
 
 def _label(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, colour, size: int = 14,
            bounds: tuple[int, int] | None = None) -> tuple[int, int, int, int]:
     """Text on a filled tag in the subject's colour, kept inside `bounds` (w, h) of the panel."""
     f = font(size, bold=True)
-    x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=f)
+    x0, y0, x1, y1 = _text_box(draw, text, f)
     tw, th = x1 - x0 + 8, y1 - y0 + 6
     x, y = xy
     if bounds:
@@ -116,7 +125,8 @@ def _place(size: tuple[int, int], w: int, h: int, candidates: list[tuple[int, in
     """The candidate top-left corner (clamped into the panel) that overlaps the fewest boxes already placed,
     then hides the fewest pixels of `cover` (the subjects a viewer should still see); earlier candidates win
     ties."""
-    best, best_cost = None, None
+    best: tuple[int, int] | None = None
+    best_cost: int | None = None
     for x, y in candidates:
         x, y = min(max(0, x), size[0] - w), min(max(0, y), size[1] - h)
         box = (x, y, x + w, y + h)
@@ -125,6 +135,8 @@ def _place(size: tuple[int, int], w: int, h: int, candidates: list[tuple[int, in
             cost += int(cover[y:y + h, x:x + w].sum())
         if best_cost is None or cost < best_cost:
             best, best_cost = (x, y), cost
+    if best is None:
+        raise ValueError("no candidate position for a label")
     return best
 
 
@@ -135,7 +147,7 @@ def elide(text: str, max_width: int, size: int, bold: bool = False) -> str:
     draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
 
     def width(t: str) -> int:
-        x0, _, x1, _ = draw.textbbox((0, 0), t, font=f)
+        x0, _, x1, _ = _text_box(draw, t, f)
         return x1 - x0
 
     if width(text) <= max_width:
@@ -152,13 +164,14 @@ def elide(text: str, max_width: int, size: int, bold: bool = False) -> str:
 
 def _label_size(text: str, size: int) -> tuple[int, int]:
     f = font(size, bold=True)
-    x0, y0, x1, y1 = ImageDraw.Draw(Image.new("RGB", (1, 1))).textbbox((0, 0), text, font=f)
+    x0, y0, x1, y1 = _text_box(ImageDraw.Draw(Image.new("RGB", (1, 1))), text, f)
     return x1 - x0 + 8, y1 - y0 + 6
 
 
 def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool = True,
                   colours: list[tuple[int, int, int]] | None = None) -> Image.Image:
-    """Subjects over a neutral background (or the scene's `background` photo), far first, so nearer fills cover farther ones as on camera.
+    """Subjects over a neutral background (or the scene's `background` photo), far first, so nearer fills cover farther
+    ones as on camera.
 
     Thumbnails and name tags are placed after every fill, tags last, each where it covers no earlier tag or
     thumbnail: inside a subject's region when the region is large, beside it when the thumbnail would hide
@@ -168,8 +181,9 @@ def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool =
     rgb[:] = LAYOUT_BG
     photo = compiled.background
     if photo is not None:  # insertion: the layout over the user's photo, the blend region outlined in white
-        rgb[:] = np.asarray(Image.fromarray(photo).resize(size, Image.BILINEAR), np.float32)
-        rgb[_outline(_small(compiled.blend_region, size), 1)] = 255.0
+        rgb[:] = np.asarray(Image.fromarray(photo).resize(size, Image.Resampling.BILINEAR), np.float32)
+        if compiled.blend_region is not None:  # set with the photo
+            rgb[_outline(_small(compiled.blend_region, size), 1)] = 255.0
     masks = [_small(compiled.coverage[n], size) for n in compiled.order]
     for m, c in zip(masks, cols):
         rgb[m] = 0.45 * rgb[m] + 0.55 * np.asarray(c, np.float32)
@@ -181,7 +195,7 @@ def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool =
     tsize = max(28, min(72, size[1] // 7))
     taken: list[tuple[int, int, int, int]] = []
     tags = []
-    rows, cols_at = _nearest(tuple(compiled.ir_asc.shape[:2]), tuple(size))  # type: ignore[arg-type]
+    rows, cols_at = _nearest((compiled.ir_asc.shape[0], compiled.ir_asc.shape[1]), size)
     ir_small = compiled.ir_asc.take(rows, axis=0).take(cols_at, axis=1)  # == _small(ir_asc == v) for every v
     visible = ir_small > 0
     # Nearest first: the subjects in front get the best spots (and are most often the small ones).
@@ -224,7 +238,7 @@ def _routing_panel(ir: np.ndarray, n: int, size: tuple[int, int]) -> Image.Image
     lut = np.zeros((256, 3), np.uint8)
     lut[:] = MAP_BG
     lut[[routing_intensity(k + 1) for k in range(n)]] = palette(n)
-    small = np.asarray(Image.fromarray(ir).resize(size, Image.NEAREST))
+    small = np.asarray(Image.fromarray(ir).resize(size, Image.Resampling.NEAREST))
     return Image.fromarray(lut[small])
 
 
@@ -247,12 +261,13 @@ def _depth_panel(compiled: CompiledScene, size: tuple[int, int]) -> Image.Image:
     bar_w = 74
     img = Image.new("RGB", (size[0] + bar_w, size[1]), SHEET_BG)
     lut = _depth_lut()
-    small = np.asarray(Image.fromarray(compiled.structure).resize(size, Image.NEAREST))
+    small = np.asarray(Image.fromarray(compiled.structure).resize(size, Image.Resampling.NEAREST))
     img.paste(Image.fromarray(lut[small]), (0, 0))
     draw = ImageDraw.Draw(img)
     st = compiled.manifest["structure"]
     if st["near_m"] is None:
-        draw.text((10, size[1] // 2 - 20), "no geometry given:\nI_T is 0 everywhere", font=font(15), fill=(235, 235, 235))
+        draw.text((10, size[1] // 2 - 20), "no geometry given:\nI_T is 0 everywhere", font=font(15),
+                  fill=(235, 235, 235))
         return img
     x0, y0, y1 = size[0] + 8, 8, size[1] - 8
     codes = np.linspace(255, 1, y1 - y0).round().astype(np.uint8)
@@ -271,11 +286,11 @@ def _identity_panel(compiled: CompiledScene, box: tuple[int, int]) -> Image.Imag
     """I_S blocks in a grid that fits `box`, each tagged with its index, intensity and subject."""
     n = max(1, len(compiled.order))
     bh, bw = compiled.block_size
-    best = None
+    best = (-1.0, 1, n)  # the first layout (s >= 0) always replaces it
     for ncol in range(1, n + 1):
         nrow = -(-n // ncol)
         s = min(box[0] / (ncol * bw), box[1] / (nrow * bh))
-        if best is None or s > best[0]:
+        if s > best[0]:
             best = (s, ncol, nrow)
     s, ncol, nrow = best
     tw, th = max(1, int(bw * s) - 4), max(1, int(bh * s) - 4)
@@ -284,11 +299,11 @@ def _identity_panel(compiled: CompiledScene, box: tuple[int, int]) -> Image.Imag
     cols = palette(len(compiled.order))
     for k, name in enumerate(compiled.order):
         x, y = (k % ncol) * (tw + 4), (k // ncol) * (th + 4)
-        block = Image.fromarray(compiled.identity[k * bh:(k + 1) * bh]).resize((tw, th), Image.LANCZOS)
+        block = Image.fromarray(compiled.identity[k * bh:(k + 1) * bh]).resize((tw, th), Image.Resampling.LANCZOS)
         img.paste(block, (x, y))
         draw.rectangle((x - 1, y - 1, x + tw, y + th), outline=cols[k], width=2)
-        _label(draw, (x + 2, y + 2), elide(f"#{k + 1} {routing_intensity(k + 1)} {name}", tw - 12, 12, bold=True), cols[k], 12,
-               (x + tw, y + th))
+        _label(draw, (x + 2, y + 2), elide(f"#{k + 1} {routing_intensity(k + 1)} {name}", tw - 12, 12, bold=True),
+               cols[k], 12, (x + tw, y + th))
     return img
 
 
@@ -313,7 +328,7 @@ def _legend_panel(compiled: CompiledScene, box: tuple[int, int]) -> Image.Image:
     room = box[0] - (2 * row + 8) - 4
 
     def width(text: str, size: int) -> int:
-        x0, _, x1, _ = draw.textbbox((0, 0), text, font=font(size))
+        x0, _, x1, _ = _text_box(draw, text, font(size))
         return x1 - x0
 
     fs = max(10, min(14, row - 6))
@@ -357,7 +372,7 @@ def model_view_panel(compiled: CompiledScene, size: tuple[int, int]) -> tuple[Im
     layout = layout_image(compiled)
     notes = [f"{name}: {layout.sources[name]}" for name in layout.order]
     big = size[0] >= layout.rgb.shape[1]  # enlarged: nearest, so every pixel shown is one the model gets
-    return layout.pil.resize(size, Image.NEAREST if big else Image.LANCZOS), notes
+    return layout.pil.resize(size, Image.Resampling.NEAREST if big else Image.Resampling.LANCZOS), notes
 
 
 def contact_sheet(compiled: CompiledScene) -> Image.Image:

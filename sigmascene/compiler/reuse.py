@@ -23,7 +23,8 @@ import numpy as np
 
 from ..renderers.camera import camera_to_world
 from ..renderers.pyrender3d import Z_NEAR, Item3D, Render3D, far_plane, render_3d, world_bounds
-from ..scene import Camera, Mask, Scene, Subject
+from ..scene import Camera, Scene, Subject
+from ..scene.kinds.mask import Mask
 from .routing import Layer, composite
 
 FLAT_ENTRIES = 64
@@ -145,7 +146,7 @@ class CompileReuse:
             changed = [k for k, (a, b) in enumerate(zip(prev[0], keys)) if not _same_key(a, b)]
             if not changed:
                 self._composite = (keys, boxes, (height, width), prev[3])
-                return prev[3]  # type: ignore[return-value]
+                return prev[3]  # type: ignore[return-value]  # the cached maps, stored as the tuple returned
             window = _union([prev[1][k] for k in changed] + [boxes[k] for k in changed])
         if window is None or window[0].stop - window[0].start > 0.7 * height and \
                 window[1].stop - window[1].start > 0.7 * width:
@@ -154,12 +155,12 @@ class CompileReuse:
             assert prev is not None
             part = composite([_crop_layer(lay, window) for lay in layers],
                              window[0].stop - window[0].start, window[1].stop - window[1].start)
-            out = tuple(full.copy() for full in prev[3])  # type: ignore[assignment]
+            out = tuple(full.copy() for full in prev[3])  # type: ignore[assignment]  # same maps, copied
             for full, win in zip(out, part):
                 full[window] = win
         for arr in out:
             arr.setflags(write=False)
-        self._composite = (keys, boxes, (height, width), out)  # type: ignore[assignment]
+        self._composite = (keys, boxes, (height, width), out)
         return out
 
 

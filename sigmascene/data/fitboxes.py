@@ -13,7 +13,7 @@ Accuracy against the synthetic world's exact boxes is measured by `evaluate_fit`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -85,7 +85,7 @@ def _min_area_rect(xy: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         hull = xy
     edges = np.diff(np.vstack([hull, hull[:1]]), axis=0)
     angles = np.unique(np.mod(np.arctan2(edges[:, 1], edges[:, 0]), np.pi / 2))
-    best = None
+    best: tuple[float, float, np.ndarray, np.ndarray] | None = None
     for a in angles:
         c, s = np.cos(a), np.sin(a)
         r = hull @ np.array([[c, -s], [s, c]])
@@ -94,6 +94,8 @@ def _min_area_rect(xy: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         if best is None or area < best[0]:
             mid = (lo + hi) / 2
             best = (area, a, np.array([[c, s], [-s, c]]).T @ mid, hi - lo)
+    if best is None:
+        raise ValueError("no points to fit a rectangle to")
     _, angle, centre, ext = best
     return float(angle), centre, ext
 
@@ -230,7 +232,7 @@ def fit_dataset(root: str | Path, upright: bool = True, overwrite: bool = False,
     """Fill missing (or, with `overwrite`, all) boxes in place; index.jsonl is rewritten atomically."""
     root = Path(root)
     samples = load_dataset(root)
-    done = {"box2d": 0, "box3d": 0, "skipped": 0, "notes": []}
+    done: dict[str, Any] = {"box2d": 0, "box3d": 0, "skipped": 0, "notes": []}
     for k, sample in enumerate(samples):
         if on_progress:
             on_progress(k, len(samples))

@@ -50,7 +50,8 @@ def box_corners(box: Box3DRecord) -> np.ndarray:
     return corners_of(box.center, box.size, box.yaw, box.pitch, box.roll)
 
 
-def box_from_pose(center: Sequence[float], size: Sequence[float], rotation: np.ndarray) -> Box3DRecord:
+def box_from_pose(center: Sequence[float] | np.ndarray, size: Sequence[float] | np.ndarray,
+                  rotation: np.ndarray) -> Box3DRecord:
     yaw, pitch, roll = matrix_to_euler(rotation)
     return Box3DRecord(center=tuple(float(c) for c in center), size=tuple(float(s) for s in size),
                        yaw=yaw, pitch=pitch, roll=roll)

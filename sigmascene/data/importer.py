@@ -105,7 +105,7 @@ def _load_json(path: Path) -> dict:
 def _fit_size(mask: np.ndarray, w: int, h: int) -> np.ndarray:
     from PIL import Image
 
-    return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((w, h), Image.NEAREST)) > 0
+    return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((w, h), Image.Resampling.NEAREST)) > 0
 
 
 class _Importer:
@@ -168,7 +168,7 @@ class _Importer:
             from PIL import Image
 
             self.note(stem, f"depth is {d.shape[1]}x{d.shape[0]}, resized to the image's {w}x{h}")
-            d = np.asarray(Image.fromarray(d).resize((w, h), Image.NEAREST), dtype=np.float32)
+            d = np.asarray(Image.fromarray(d).resize((w, h), Image.Resampling.NEAREST), dtype=np.float32)
         return np.nan_to_num(np.maximum(d, 0.0), nan=0.0, posinf=0.0)
 
     def camera(self, stem: str, w: int, h: int) -> CameraRecord:
@@ -240,7 +240,10 @@ class _Importer:
 
 def _cutout(rgb: np.ndarray, mask: np.ndarray, margin: float = 0.08, bg: int = 255) -> np.ndarray:
     """The masked subject on a plain `bg`, cropped square around its box with a margin."""
-    x0, y0, x1, y1 = mask_box(mask)
+    box = mask_box(mask)
+    if box is None:  # empty masks were dropped when read
+        raise ValueError("cutout of an empty mask")
+    x0, y0, x1, y1 = box
     side = int(max(x1 - x0, y1 - y0) * (1 + 2 * margin)) + 1
     cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
     canvas = np.full((side, side, rgb.shape[2]), bg, dtype=np.uint8)

@@ -168,7 +168,7 @@ def load_mask(path: str | Path) -> np.ndarray:
 
     with Image.open(path) as im:
         a = np.asarray(im)
-    return a.any(axis=2) if a.ndim == 3 else a != 0
+    return np.asarray(a.any(axis=2) if a.ndim == 3 else a != 0)
 
 
 def load_depth(path: str | Path) -> np.ndarray:

@@ -17,7 +17,7 @@ RETRIES = 3
 def ray_module():
     try:
         import ray
-        import ray.data  # noqa: F401
+        import ray.data
     except ImportError as e:
         raise SigmaError("--ray needs Ray Data", hint="pip install 'sigmascene[cluster]'") from e
     return ray

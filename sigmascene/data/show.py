@@ -44,7 +44,7 @@ def sheet_with_target(sample: Sample, root: Path, structure: str):
     side = 320
     scale = side / max(target.size)
     target = target.resize((max(1, round(target.width * scale)), max(1, round(target.height * scale))),
-                           Image.LANCZOS)
+                           Image.Resampling.LANCZOS)
     top = target.height + 24
     out = Image.new("RGB", (max(sheet.width, target.width + 24), sheet.height + top), (255, 255, 255))
     out.paste(target, (12, 12))

@@ -36,7 +36,8 @@ STRUCTURES: tuple[str, ...] = ("mask_depth", "box3d_depth", "box2d")
 
 def canvas_for(width: int, height: int) -> tuple[int, int]:
     """The sample's size rounded to the multiples of 16 a canvas needs (placements are fractions, so they stay)."""
-    return tuple(min(4096, max(16, int(round(v / 16)) * 16)) for v in (width, height))  # type: ignore[return-value]
+    w, h = (min(4096, max(16, int(round(v / 16)) * 16)) for v in (width, height))
+    return w, h
 
 
 def box2d_fraction(sample: Sample, subject: SubjectRecord, root: Path) -> Box2D:
@@ -74,7 +75,7 @@ def _order_by_relations(scene: Scene, sample: Sample, root: Path) -> None:
         scene.subjects[far].relations.append(Relation(kind="behind", target=scene.subjects[near].name))
 
 
-def sample_to_scene(sample: Sample, root: str | Path, structure: Structure) -> Scene:
+def sample_to_scene(sample: Sample, root: str | Path, structure: Structure | str) -> Scene:
     """The Scene for one sample in one structure mode; refs are the identity images, paths resolve under `root`."""
     if structure not in STRUCTURES:
         raise ConfigError(f"unknown structure mode {structure!r}", hint=f"use one of: {', '.join(STRUCTURES)}")
@@ -85,6 +86,7 @@ def sample_to_scene(sample: Sample, root: str | Path, structure: Structure) -> S
     scene.base_dir = root
     use_depth = structure == "mask_depth" and sample.depth is not None
     for s in sample.subjects:
+        placement: Mask | Box3D | Box2D
         if structure == "mask_depth":
             if not s.mask:
                 raise AssetError(f"sample '{sample.id}': subject '{s.name}' has no mask for structure mask_depth")

@@ -182,6 +182,8 @@ class _Checker:
         if mask is None:
             return
         tight = mask_box(mask)
+        if tight is None:  # _mask refuses an empty mask before this
+            return
         tol = max(BOX_TOLERANCE_PX, BOX_TOLERANCE_FRAC * max(w, h))
         if any(abs(a - b) > tol for a, b in zip(sub.box2d, tight)):
             self.err(f"{who}: box2d ({x0:g}, {y0:g}, {x1:g}, {y1:g}) disagrees with its mask's extent "

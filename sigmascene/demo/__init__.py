@@ -28,7 +28,7 @@ DEMO_STEPS: int = 20
 TRAIN_WORLD_SEED: int = 0
 #: Sample indices of world TRAIN_WORLD_SEED used to train the VAE, the base and the LoRA. A held-out
 #: evaluation uses another world seed, or indices outside this range.
-TRAIN_SEEDS: range = range(0, 3000)
+TRAIN_SEEDS: range = range(3000)
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 BASE_DIR = WEIGHTS_DIR / "base"

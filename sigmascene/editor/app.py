@@ -48,7 +48,7 @@ def status_of(err: SigmaError) -> int:
 
 
 def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = None,
-               host: str = "127.0.0.1", port: int = 8765, extra_hosts: set[str] | None = None) -> Starlette:
+               host: str = "127.0.0.1", port: int = 8765, extra_hosts: set[str] | None = None) -> Guard:
     """The editor for one scene file; `root` (default: the file's folder) bounds every file it reads or writes.
     `extra_hosts`: more Host header values to accept (`--allow-host`), as `name` or `name:port`."""
     st = EditorState(Path(scene_path), Path(root) if root else None)
@@ -199,5 +199,5 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
     hosts = allowed_hosts(host, port)
     for h in extra_hosts or set():  # `--allow-host NAME`: the name with this port (and bare, as some clients send)
         hosts |= {h, f"{h}:{port}"}
-    return Guard(app, token, hosts, port=port, max_body=max(MAX_UPLOAD, MAX_JSON_BODY),  # type: ignore[return-value]
+    return Guard(app, token, hosts, port=port, max_body=max(MAX_UPLOAD, MAX_JSON_BODY),
                  wildcard=host in ("0.0.0.0", "::", ""))

@@ -47,9 +47,9 @@ def along_ray_to_depth(scene: Scene, point: tuple[float, float, float], depth: f
     pos = np.asarray(scene.camera.position, float)
     now = float(view_depth(p[None], scene.camera)[0])
     if now <= 1e-6:
-        return tuple(float(x) for x in p)
+        return float(p[0]), float(p[1]), float(p[2])
     q = pos + (p - pos) * (depth / now)
-    return tuple(float(x) for x in q)
+    return float(q[0]), float(q[1]), float(q[2])
 
 
 def project_points(scene: Scene, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -208,7 +208,8 @@ def set_caption(ed: TextEdit, subj: Subject, caption: str) -> None:
 
 
 def rename(ed: TextEdit, subj: Subject, new: str) -> None:
-    """Rename a subject everywhere the file names it: its block, relations, and `@name` in prompt/compose/instruction."""
+    """Rename a subject everywhere the file names it: its block, relations, and `@name` in
+    prompt/compose/instruction."""
     if not NAME_RE.match(new):
         raise SigmaError(f"{new!r} is not a subject name (letters, digits, _; not starting with a digit)")
     if ed.scene.subject(new) is not None:

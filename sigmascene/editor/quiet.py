@@ -97,8 +97,8 @@ def _install() -> None:
         lg = logging.getLogger(name)
         lg.handlers = [handler]
         lg.propagate = False
-    sys.stderr = _Stream(sys.stderr)  # type: ignore[assignment]
-    sys.stdout = _Stream(sys.stdout)  # type: ignore[assignment]
+    sys.stderr = _Stream(sys.stderr)
+    sys.stdout = _Stream(sys.stdout)
     warnings.showwarning = _show
 
 

@@ -230,7 +230,8 @@ def moved_mask(st: EditorState, scene: Scene, subj, t: MaskTransform) -> str:
     dx, dy = t.dx * w, t.dy * h
     # output pixel (x, y) takes input pixel ((x - dx - ox) / k + ox, (y - dy - oy) / k + oy)
     img = Image.fromarray(m.astype(np.uint8) * 255).transform(
-        (w, h), Image.AFFINE, (1 / k, 0, ox - (dx + ox) / k, 0, 1 / k, oy - (dy + oy) / k), Image.NEAREST)
+        (w, h), Image.Transform.AFFINE, (1 / k, 0, ox - (dx + ox) / k, 0, 1 / k, oy - (dy + oy) / k),
+        Image.Resampling.NEAREST)
     if not np.asarray(img).any():
         raise SigmaError("the mask would leave the canvas")
     buf = io.BytesIO()

@@ -46,6 +46,7 @@ def scene_json(scene: Scene) -> dict[str, Any]:
     subjects = []
     for s in scene.subjects:
         p = s.placement
+        entry: dict[str, Any]
         entry = {"name": s.name, "ref": s.ref, "caption": s.caption, "matte": s.matte, "depth": s.depth,
                  "depth_map": s.depth_map,
                  "relations": [{"kind": r.kind, "target": r.target} for r in s.relations],
@@ -86,7 +87,7 @@ def _png(img: Image.Image) -> bytes:
 
 def _indexed(codes: np.ndarray, lut: np.ndarray, size: tuple[int, int]) -> Image.Image:
     """A map of 8-bit codes as a palette PNG: the same colours as lut[codes], a third of the bytes to deflate."""
-    img = Image.fromarray(np.ascontiguousarray(codes)).resize(size, Image.NEAREST)
+    img = Image.fromarray(np.ascontiguousarray(codes)).resize(size, Image.Resampling.NEAREST)
     img.putpalette(lut.astype(np.uint8).ravel().tolist())
     return img
 
@@ -154,7 +155,7 @@ def _draw_png(compiled: CompiledScene, name: str, long_side: int) -> bytes:
     if name == "layout_image":  # what the collage-style methods give the model: the subjects pasted in place
         from ..compiler.layout_image import layout_image
 
-        return _png(layout_image(compiled).pil.resize(size, Image.LANCZOS))
+        return _png(layout_image(compiled).pil.resize(size, Image.Resampling.LANCZOS))
     raise KeyError(name)
 
 

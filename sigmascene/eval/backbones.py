@@ -26,9 +26,10 @@ TINY_WIDTH = 128  # no real backbone is this narrow; `eval tiny-weights` writes 
 
 
 def _field(cfg: dict, dotted: str) -> Any:
+    value: Any = cfg
     for part in dotted.split("."):
-        cfg = cfg.get(part) if isinstance(cfg, dict) else None  # type: ignore[assignment]
-    return cfg
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def _width(cfg: dict) -> int | None:

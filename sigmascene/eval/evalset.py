@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Final, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -30,7 +30,7 @@ from ..grammar import load
 from ..scene.prompts import rewrite_mentions, subject_phrase
 from ..scene import KINDS, Scene
 
-FORMAT = "sigmascene-evalset"
+FORMAT: Final = "sigmascene-evalset"
 INDEX = "evalset.json"
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -142,6 +142,7 @@ class EvalSet(BaseModel):
                 return scene.validate_scene()
             return load(path)
         sample, droot = self.load_sample(case)
+        assert case.sample is not None  # load_sample checked it
         return sample_to_scene(sample, droot, case.sample.structure)
 
     def load_sample(self, case: Case) -> tuple[Any, Path]:

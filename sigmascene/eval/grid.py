@@ -38,8 +38,8 @@ def worst_cases(scores: Sequence[CaseScore], metric: str, k: int) -> list[Worst]
         if info.level == "subject":
             items += [Worst(metric, getattr(sub, metric), s, sub) for sub in s.subjects
                       if getattr(sub, metric) is not None]
-        elif s.values.get(metric) is not None:
-            items.append(Worst(metric, s.values[metric], s))
+        elif (value := s.values.get(metric)) is not None:
+            items.append(Worst(metric, value, s))
     items.sort(key=lambda w: (w.value if info.higher_better else -w.value, w.score.method, w.score.case))
     return items[:k]
 
@@ -66,9 +66,11 @@ def _tile(root: Path, w: Worst) -> Image.Image:
     tile = Image.new("RGB", (TILE, TILE + LABEL_H), BG)
     render = _open(root / w.score.render)
     if w.score.canvas and render.size != tuple(w.score.canvas):  # boxes are in canvas pixels, as scored
-        render = render.resize(tuple(w.score.canvas), Image.Resampling.LANCZOS)
+        width, height = w.score.canvas
+        render = render.resize((width, height), Image.Resampling.LANCZOS)
     if w.subject is not None and w.subject.bbox:
-        crop = render.crop(tuple(w.subject.bbox))
+        x0, y0, x1, y1 = w.subject.bbox
+        crop = render.crop((x0, y0, x1, y1))
         ref = _open(Path(w.subject.reference)) if w.subject.reference else Image.new("RGB", (8, 8), BG)
         tile.paste(_fit(crop, TILE // 2 - 1, TILE), (0, 0))
         tile.paste(_fit(ref, TILE // 2 - 1, TILE), (TILE // 2 + 1, 0))

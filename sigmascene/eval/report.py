@@ -64,7 +64,7 @@ def summarize(scores: Sequence[CaseScore], by: str = "group") -> list[SummaryRow
         items = buckets[key]
         values: dict[str, float | None] = {}
         for m in METRICS:
-            got = [s.values[m.key] for s in items if s.values.get(m.key) is not None]
+            got = [v for s in items if (v := s.values.get(m.key)) is not None]
             values[m.key] = float(np.mean(got)) if got else None
         rows.append(SummaryRow(key[0], key[1], key[2], len(items), values))
     return rows

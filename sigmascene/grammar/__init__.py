@@ -7,6 +7,7 @@ package's import graph has no circle.
 
 from __future__ import annotations
 
+from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -40,7 +41,7 @@ def parse_text(text: str, *, file: str = "<string>", base_dir: str | Path | None
     return scene
 
 
-def parse_file(path: str | Path, *, overrides: Mapping[str, str] | None = None, fragment: bool = False,
+def parse_file(path: str | PathLike[str], *, overrides: Mapping[str, str] | None = None, fragment: bool = False,
                root: Root = None) -> "Scene":
     """Parse and validate a scene file; relative paths inside it resolve against its folder. With `root`
     (a folder, or True for the file's own folder) the file itself must lie inside it too."""
@@ -77,7 +78,7 @@ def loads(text: str, *, file: str = "<string>", base_dir: str | Path | None = No
     return parse_text(text, file=file, base_dir=base_dir, overrides=overrides, root=root)
 
 
-def load(path: str | Path, *, overrides: Mapping[str, str] | None = None, root: Root = None) -> "Scene":
+def load(path: str | PathLike[str], *, overrides: Mapping[str, str] | None = None, root: Root = None) -> "Scene":
     """Parse and validate a `.sigma` file; relative paths inside it resolve against its folder."""
     import os
 

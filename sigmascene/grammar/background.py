@@ -15,6 +15,7 @@ from ..errors import AssetError, SigmaError
 from ..core.paths import stat_regular
 from ..scene import Background, Canvas, photo_canvas
 from .lowering import Lowering
+from .parser import Text
 
 if TYPE_CHECKING:
     from .parser import ParsedFile, ValueStmt
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 def lower_background(lw: Lowering, st: "ValueStmt", pf: "ParsedFile") -> None:
     if not lw.once("background", st, "background"):
         return
+    assert isinstance(st.value, Text)  # the grammar: background "path"
     path = lw.path(st.value, pf, "background photo")
     if path is not None:
         node = Background(path=path)
@@ -39,8 +41,10 @@ def finish_background(lw: Lowering, st: "ValueStmt | None", pf: "ParsedFile | No
     if st is not None and pf is not None and lw.once("background_depth", st, "background_depth"):
         if bg is None:
             if "background" not in lw.first:
-                lw.error("`background_depth` needs a `background` photo", st.loc, 'add `background "photo.jpg"` above it')
+                lw.error("`background_depth` needs a `background` photo", st.loc,
+                         'add `background "photo.jpg"` above it')
         else:
+            assert isinstance(st.value, Text)  # the grammar: background_depth "path"
             depth = lw.path(st.value, pf, "background depth")
             if depth is not None:
                 bg.depth = depth
@@ -64,7 +68,8 @@ def finish_background(lw: Lowering, st: "ValueStmt | None", pf: "ParsedFile | No
         return
     except Image.DecompressionBombError:
         if not lw.fragment:
-            lw.absorb(AssetError(f"background photo is too large to decode safely: {bg.path}", loc, "downscale it first"))
+            lw.absorb(AssetError(f"background photo is too large to decode safely: {bg.path}", loc,
+                                 "downscale it first"))
         return
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
         if not lw.fragment:

@@ -12,14 +12,14 @@ from typing import Any, Mapping
 
 from ..errors import Diagnostic, SceneValidationError, SigmaError, SigmaSyntaxError, SourceLoc, did_you_mean
 from ..core.paths import confine
-from ..scene import (KINDS, MAX_SEED, MAX_SUBJECTS, SUPPORTED_VERSIONS, Camera, Canvas, Include, Node, Param, Relation, Scene,
-                     Subject)
+from ..scene import (KINDS, MAX_SEED, MAX_SUBJECTS, SUPPORTED_VERSIONS, Camera, Canvas, Include, Node, Param,
+                     Relation, Scene, Subject)
 from .background import finish_background, lower_background
 from .comments import attach_comments
 from .lowering import Lowering
 from .params import SET_LABEL
-from .parser import (BlockStmt, CanvasStmt, ParamStmt, ParsedFile, PlacementStmt, RelationStmt, Stmt, SubjectStmt,
-                     Text, ValueStmt, grammar_words, parse_source)
+from .parser import (BlockStmt, CanvasStmt, ParamStmt, ParsedFile, PlacementStmt, RelationStmt, Scalar, Stmt,
+                     SubjectStmt, Text, ValueStmt, grammar_words, parse_source)
 from .sources import read_scene_file
 
 MAX_ERRORS = 50
@@ -52,7 +52,7 @@ class _Lowerer(Lowering):
     def run(self) -> Scene:
         flat = self.expand(self.root, [])
         self.check_versions(flat)
-        for pf, st in flat:
+        for _pf, st in flat:
             if isinstance(st, ParamStmt):
                 self.params.declare(st)
         self.params.apply_overrides(self.overrides)
@@ -72,7 +72,7 @@ class _Lowerer(Lowering):
         self.photo_canvas()
         subjects = 0
         for pf, st in flat:
-            if st.kind == "subject":
+            if isinstance(st, SubjectStmt):
                 subjects += 1
                 if subjects > MAX_SUBJECTS:  # the rest are not lowered: a huge file is one error, not a slow one
                     total = sum(s.kind == "subject" for _, s in flat)
@@ -80,7 +80,8 @@ class _Lowerer(Lowering):
                                f"this one has {total}", st.loc)
                     break
                 self.subject(st, pf)
-            elif st.kind == "include" and st.value.param is None:
+            elif isinstance(st, ValueStmt) and isinstance(st.value, Text) and st.kind == "include" \
+                    and st.value.param is None:
                 inc = Include(path=st.value.value, position=len(self.scene.subjects))
                 self.place(inc, st, {"path": st.value})
                 self.scene.includes.append(inc)
@@ -122,7 +123,8 @@ class _Lowerer(Lowering):
 
         return sorted(diags, key=key)
 
-    def expand(self, pf: ParsedFile, stack: list[tuple[Path, SourceLoc | None]]) -> list[tuple[ParsedFile, Stmt]]:
+    def expand(self, pf: ParsedFile,
+               stack: list[tuple[Path | None, SourceLoc | None]]) -> list[tuple[ParsedFile, Stmt]]:
         """Statements of a file with its includes spliced in where they stand; include cycles are errors."""
         self.comments[pf.path] = pf.comments
         if pf.errors:  # syntax errors the parser recovered from: reported with everything else found below
@@ -133,8 +135,9 @@ class _Lowerer(Lowering):
             out.append((pf, st))
             if st.kind != "include":
                 continue
-            t: Text = st.value
-            if t.param is not None:
+            assert isinstance(st, ValueStmt) and isinstance(st.value, Text)  # the grammar: include "path"
+            t = st.value
+            if t.param is not None or t.value is None:  # value is None exactly when a $param stands there
                 self.error("include needs a literal file name, not a $param", t.loc)
                 continue
             try:
@@ -151,7 +154,8 @@ class _Lowerer(Lowering):
             chain = [p for p, _ in stack] + [Path(pf.path).resolve() if not pf.path.startswith("<") else None]
             if target in chain:
                 names = [p.name for p in chain if p is not None] + [target.name]
-                self.error(f"include cycle: {' -> '.join(names)}", t.loc, "a file cannot include itself, even indirectly",
+                self.error(f"include cycle: {' -> '.join(names)}", t.loc,
+                           "a file cannot include itself, even indirectly",
                            related=[("included from here", loc) for _, loc in stack if loc is not None])
                 continue
             out += self.expand(sub, stack + [(Path(pf.path).resolve() if not pf.path.startswith("<") else None, t.loc)])
@@ -175,6 +179,7 @@ class _Lowerer(Lowering):
                     continue
                 if i:
                     self.error("`sigma` (the language version) must be the first statement of its file", st.loc)
+                assert isinstance(st, ValueStmt) and isinstance(st.value, Scalar)  # the grammar: sigma NUMBER
                 v = self.integer(st.value, "plain", "language version")
                 if v is None:
                     continue
@@ -183,7 +188,8 @@ class _Lowerer(Lowering):
                     newer = v > max(SUPPORTED_VERSIONS)
                     self.error(f"sigma {v} is {'newer than' if newer else 'not'} what this build of sigmascene "
                                f"understands ({known})", st.value.loc,
-                               "upgrade sigmascene to read this file" if newer else f"write `sigma {SUPPORTED_VERSIONS[-1]}`")
+                               "upgrade sigmascene to read this file" if newer
+                               else f"write `sigma {SUPPORTED_VERSIONS[-1]}`")
                 elif path == self.root.path:
                     self.scene.version = v
                     self.set_loc(self.scene, "version", st)
@@ -216,6 +222,7 @@ class _Lowerer(Lowering):
 
     def seed(self, st: ValueStmt, pf: ParsedFile) -> None:
         if self.once("seed", st, "seed"):
+            assert isinstance(st.value, Scalar)  # the grammar: seed NUMBER
             v = self.integer(st.value, "plain", "seed")
             text = st.value.text.strip()
             if v is not None and text.isdigit():
@@ -230,17 +237,18 @@ class _Lowerer(Lowering):
                 self.scene.seed = v
                 self.set_loc(self.scene, "seed", st, (st.value.text, v))
 
-    def prompt(self, st: Stmt, pf: ParsedFile) -> None:
+    def prompt(self, st: ValueStmt, pf: ParsedFile) -> None:
         self.scene_text("prompt", st)
 
-    def compose(self, st: Stmt, pf: ParsedFile) -> None:
+    def compose(self, st: ValueStmt, pf: ParsedFile) -> None:
         self.scene_text("compose", st)
 
-    def instruction(self, st: Stmt, pf: ParsedFile) -> None:
+    def instruction(self, st: ValueStmt, pf: ParsedFile) -> None:
         self.scene_text("instruction", st)
 
     def scene_text(self, key: str, st: ValueStmt) -> None:
         if self.once(key, st, key):
+            assert isinstance(st.value, Text)  # the grammar: prompt/compose/instruction "text"
             v = self.text(st.value)
             if v is not None:
                 setattr(self.scene, key, v)
@@ -258,8 +266,13 @@ class _Lowerer(Lowering):
             if name in raws:
                 self.error(f"camera {name} is given twice", it.loc)
                 continue
+            assert isinstance(it, ValueStmt)  # camera items are `KEYWORD value`
             raws[name] = it.value
-            fields[name] = self.vec(it.value, dim, 3, f"camera {name}") if name != "fov" else self.num(it.value, dim)
+            if name == "fov":
+                assert isinstance(it.value, Scalar)  # the grammar: fov NUMBER
+                fields[name] = self.num(it.value, dim)
+            else:
+                fields[name] = self.vec(it.value, dim, 3, f"camera {name}")
         node = self.make(Camera, st, fields, raws)
         if node is not None:
             self.scene.camera = node
@@ -301,11 +314,16 @@ class _Lowerer(Lowering):
             if isinstance(it, PlacementStmt):
                 fields["placement"] = KINDS[it.keyword].lower(self, it, pf)
                 ok = ok and fields["placement"] is not None
-            elif key == "depth":
+                continue
+            assert isinstance(it, ValueStmt)  # the other subject items are `KEYWORD value`
+            if key == "depth":
+                assert isinstance(it.value, Scalar)  # the grammar: depth NUMBER
                 fields["depth"], raws["depth"] = self.num(it.value, "length"), it.value
             elif key == "caption":
+                assert isinstance(it.value, Text)  # the grammar: caption "text"
                 fields["caption"], raws["caption"] = self.text(it.value), it.value
             else:
+                assert isinstance(it.value, Text)  # the grammar: ref / matte / depth_map "path"
                 fields[key], raws[key] = self.path(it.value, pf, key.replace("_", " ")), it.value
         if st.broken:
             self.failed[name] = name_loc

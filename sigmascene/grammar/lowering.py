@@ -13,14 +13,14 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from ..errors import Diagnostic, SceneValidationError, SigmaError, SourceLoc
 from ..core.paths import confine
 from ..scene import Node, Scene
 from .comments import Anchor
 from .params import SET_LABEL, ParamTable
-from .parser import ParsedFile, Scalar, Stmt, Text, Vec
+from .parser import ParsedFile, Scalar, Stmt, Text, Value, Vec
 
 _UNITS = {"length": ("m", "cm"), "angle": ("deg", "rad"), "coord": ("px",), "pixels": ("px",), "plain": ()}
 
@@ -80,9 +80,11 @@ class Lowering:
                 self.error(f"${s.param} already carries the unit {resolved[1]}", s.loc)
                 return None
             value, unit = resolved[0], s.unit or resolved[1]
+        if value is None:  # not reached: a Scalar holds a number or a $param
+            return None
         if unit is not None and unit not in _UNITS[dim]:
-            want = {"length": "a length (m or cm)", "angle": "an angle (deg or rad)", "coord": "a canvas fraction or px",
-                    "pixels": "whole pixels", "plain": "a plain number"}[dim]
+            want = {"length": "a length (m or cm)", "angle": "an angle (deg or rad)",
+                    "coord": "a canvas fraction or px", "pixels": "whole pixels", "plain": "a plain number"}[dim]
             self.error(f"unit '{unit}' does not fit here: expected {want}", s.unit_loc or s.loc)
             return None
         if not math.isfinite(value):
@@ -93,6 +95,8 @@ class Lowering:
         if unit == "rad":
             return math.degrees(value)
         if unit == "px" and dim == "coord":
+            if axis is None:  # every coord caller passes the canvas side
+                raise ValueError("a px coordinate needs the canvas side it is a fraction of")
             return value / axis
         return value
 
@@ -105,7 +109,7 @@ class Lowering:
             return None
         return int(v)
 
-    def vec(self, v: Vec | Scalar, dim: str, n: int, what: str, axes: tuple[int, ...] | None = None):
+    def vec(self, v: Value, dim: str, n: int, what: str, axes: tuple[int, ...] | None = None):
         if not isinstance(v, Vec) or len(v.items) != n:
             got = len(v.items) if isinstance(v, Vec) else 1
             self.error(f"{what} takes {n} numbers in parentheses, got {got}", v.loc)
@@ -149,7 +153,7 @@ class Lowering:
             return target
 
     # -- nodes ------------------------------------------------------------------------------------------------
-    def make(self, cls: type[BaseModel], st: Stmt | None, fields: dict[str, Any], raws: dict[str, Any]) -> Any:
+    def make(self, cls: type[Node], st: Stmt | None, fields: dict[str, Any], raws: dict[str, Any]) -> Any:
         """Build a node, turning pydantic's complaints into located diagnostics; None if it could not be built."""
         if any(v is None and k in raws for k, v in fields.items()):
             return None  # a value already failed with its own error

@@ -8,7 +8,7 @@ it is written.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterator, Mapping, cast
 
 from ..errors import SigmaError, SourceLoc, did_you_mean
 from .parser import ParamStmt, Scalar, Text, parse_value
@@ -73,7 +73,8 @@ class ParamTable:
         for name, st in self.stmts.items():
             r = self._resolve(name)
             if r is not _FAILED:
-                yield st, r[0], r[1]  # type: ignore[index]
+                value, unit = cast(Resolved, r)
+                yield st, value, unit
 
     def lookup(self, name: str, loc: SourceLoc) -> Resolved | None:
         """A `$name` used at `loc`; None when it cannot be resolved (the reason is reported once)."""
@@ -82,7 +83,7 @@ class ParamTable:
                        did_you_mean(name, self.stmts) or "declare it with `param NAME = value`")
             return None
         r = self._resolve(name)
-        return None if r is _FAILED else r  # type: ignore[return-value]
+        return None if r is _FAILED else cast(Resolved, r)
 
     def _resolve(self, name: str) -> object:
         if name in self.memo:
@@ -119,7 +120,7 @@ class ParamTable:
         for link in reversed(chain):
             if result is not _FAILED:
                 raw = self.raws[link]
-                value, unit = result  # type: ignore[misc]
+                value, unit = cast(Resolved, result)  # not _FAILED
                 if isinstance(raw, Scalar) and raw.unit and unit:
                     self.error(f"${raw.param} already carries the unit {unit}", raw.loc)
                     result = _FAILED

@@ -180,7 +180,7 @@ def _decode_string(tok: Token, file: str) -> str:
     try:
         return json.loads(str(tok))
     except ValueError:
-        raise SigmaSyntaxError(f"bad escape in string {tok}", SourceLoc(file, tok.line, tok.column),
+        raise SigmaSyntaxError(f"bad escape in string {tok}", SourceLoc(file, tok.line or 0, tok.column or 0),
                          'strings allow \\" \\\\ \\n \\t and \\uXXXX escapes') from None
 
 
@@ -223,9 +223,9 @@ def parse_source(text: str, file: str, *, quote: bool = True) -> ParsedFile:
     for name, at in broken.names.items():
         pf.broken[name] = _loc_at(text, at, file)
     pf.cut = [(_line_col(text, s), _line_col(text, e)) for s, e in cut]
-    at = {(loc.line, loc.column) for loc in pf.broken.values()}
+    broken_at = {(loc.line, loc.column) for loc in pf.broken.values()}
     for st in stmts:
-        if isinstance(st, SubjectStmt) and (st.loc.line, st.loc.column) in at:
+        if isinstance(st, SubjectStmt) and (st.loc.line, st.loc.column) in broken_at:
             st.broken = True
     return pf
 
@@ -293,13 +293,14 @@ def _syntax_error(err: UnexpectedInput, text: str, file: str) -> Diagnostic:
     words = [_word(e) for e in expected]
     keywords = [w.strip("'") for w in words if w.startswith("'") and w.strip("'").isidentifier()]
     if isinstance(err, UnexpectedCharacters):
-        word = _word_at(text, err.pos_in_stream)
-        found = f"'{word}'" if word else f"character {text[err.pos_in_stream]!r}"
+        pos = cast(int, err.pos_in_stream)  # lark types it None on the base class; this error sets the offset
+        word = _word_at(text, pos)
+        found = f"'{word}'" if word else f"character {text[pos]!r}"
     elif at_end:
         return Diagnostic("unexpected end of file" + (f", expected {_one_of(words)}" if words else ""), loc,
                           "a `{` may be missing its `}`" if "'}'" in words else None)
     else:
-        word = str(err.token)
+        word = str(err.token) if isinstance(err, (UnexpectedToken, UnexpectedEOF)) else ""
         found = f"'{word}'"
     hint = did_you_mean(word, keywords) if word and keywords else None
     if hint is None and word and _TOKEN_WORDS["STRING"] in words and not word.startswith("$"):

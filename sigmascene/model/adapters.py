@@ -97,8 +97,9 @@ class SigmaLoraLoaderMixin(FluxLoraLoaderMixin):
                                   "without that LoRA")
 
     # -- loading -----------------------------------------------------------------------------------------------
-    def load_lora_weights(self, pretrained_model_name_or_path_or_dict: str | Path | dict, adapter_name: str | None = None,
-                          hotswap: bool = False, *, strict: bool = False, **kwargs: Any) -> LoraInfo:
+    def load_lora_weights(self, pretrained_model_name_or_path_or_dict: str | Path | dict,
+                          adapter_name: str | None = None, hotswap: bool = False, *, strict: bool = False,
+                          **kwargs: Any) -> LoraInfo:
         """`FluxKontextPipeline.load_lora_weights`, plus: returns the adapter's LoraInfo, refuses a LoRA made for
         another base size in one line, warns (or with `strict` refuses) about unmatched keys, and undoes a
         failed load completely."""
@@ -229,7 +230,7 @@ class SigmaLoraLoaderMixin(FluxLoraLoaderMixin):
         names = adapter_names or [n for n in self.get_active_adapters() if n in self.lora_infos]
         self._lora_state()["fused"].update({n: self.lora_infos[n] for n in names if n in self.lora_infos})
 
-    def unfuse_lora(self, components: list[str] = ["transformer", "text_encoder"], **kwargs: Any) -> None:  # noqa: B006
+    def unfuse_lora(self, components: list[str] = ["transformer", "text_encoder"], **kwargs: Any) -> None:  # noqa: B006 - diffusers' signature
         super().unfuse_lora(components=components, **kwargs)
         self._lora_state()["fused"].clear()
 
@@ -293,7 +294,8 @@ def _resolve(src: Any, weight_name: str | None, subfolder: str | None = None) ->
         elif not files and pickled.is_file():
             path = pickled
         else:
-            many = f"{len(files)} LoRA files ({', '.join(f.name for f in files[:3])}{', ...' if len(files) > 3 else ''})"
+            shown = ", ".join(f.name for f in files[:3]) + (", ..." if len(files) > 3 else "")
+            many = f"{len(files)} LoRA files ({shown})"
             raise ModelError(f"{path} is a folder with {many if files else 'no LoRA file'} in it",
                              hint="pass the file itself, or weight_name=FILE")
     check_lora_file(path)

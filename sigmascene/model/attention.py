@@ -119,7 +119,8 @@ class ConditionCache:
         self.filling = False
         return self
 
-    def keys_values(self, layer: int, k_main: "torch.Tensor", v_main: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
+    def keys_values(self, layer: int, k_main: "torch.Tensor",
+                    v_main: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
         """Keys/values [main, cond] for one layer, with this step's main part written in place."""
         import torch
 
@@ -141,7 +142,8 @@ class ConditionCache:
         return sum(t.numel() * t.element_size() for t in (*self._k, *self._v))
 
 
-def _sdpa(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor", mask: "torch.Tensor | None" = None) -> "torch.Tensor":
+def _sdpa(q: "torch.Tensor", k: "torch.Tensor", v: "torch.Tensor",
+          mask: "torch.Tensor | None" = None) -> "torch.Tensor":
     import torch.nn.functional as F
 
     if mask is not None and mask.is_floating_point() and mask.dtype != q.dtype:
@@ -204,7 +206,8 @@ def joint_attention(attn: Any, hidden_states: "torch.Tensor", encoder_hidden_sta
     import torch
 
     heads_dim = attn.head_dim
-    split = lambda t: t.unflatten(-1, (-1, heads_dim)).transpose(1, 2)  # noqa: E731 (B,S,HD) -> (B,H,S,D)
+    def split(t):  # (B,S,HD) -> (B,H,S,D)
+        return t.unflatten(-1, (-1, heads_dim)).transpose(1, 2)
     # QK-norms are RMSNorms over head_dim, the last axis, so they apply in (B, H, S, D) as well.
     q = attn.norm_q(split(attn.to_q(hidden_states)))
     k = attn.norm_k(split(attn.to_k(hidden_states)))

@@ -30,7 +30,8 @@ HOW_TO_GET_BASE = (
     "download a diffusers-format Flux.1 Kontext [dev] folder (e.g. `hf download "
     "black-forest-labs/FLUX.1-Kontext-dev --local-dir DIR` after accepting its licence), then pass --base DIR, "
     f"set {ENV_BASE}=DIR, or put `base = \"DIR\"` under [model] in {{config}}. For a quick offline test: "
-    "`python3 -c \"from sigmascene.testing.tiny_pipeline import save_tiny_pipeline; save_tiny_pipeline('tiny-model')\"` "
+    "`python3 -c \"from sigmascene.testing.tiny_pipeline import save_tiny_pipeline; "
+    "save_tiny_pipeline('tiny-model')\"` "
     "(random weights)"
 )
 

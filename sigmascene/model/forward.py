@@ -72,7 +72,7 @@ def _dual_block(block: Any, img: "torch.Tensor", txt: "torch.Tensor | None", tem
                 attention_mask: "torch.Tensor | None" = None):
     m = _mods(block.norm1, tembs, 6)  # shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp
     norm_img = _modulate(block.norm1.norm, img, lengths, [p[0] for p in m], [p[1] for p in m])
-    norm_txt = c = None
+    norm_txt, c = None, []
     if txt is not None:
         norm_txt, *c = block.norm1_context(txt, emb=temb_txt)  # c: gate_msa, shift_mlp, scale_mlp, gate_mlp
     attn_img, attn_txt = joint_attention(block.attn, norm_img, norm_txt, rotary, n_main=n_main,
@@ -166,6 +166,8 @@ def sigma_forward(transformer: Any, *, hidden_states: "torch.Tensor", cond_token
         img, lengths, tembs = x, [n_x], [temb]
         rot = _rotary(transformer, txt_ids, x_ids)
     else:
+        if cond_ids is None:  # was a TypeError from inside torch.cat
+            raise ValueError("cond_tokens need their RoPE ids: pass cond_ids (see model/layout.py sequence_ids)")
         c = transformer.x_embedder(cond_tokens.to(dtype)).expand(x.shape[0], -1, -1)
         t0 = torch.zeros_like(timestep) if cond_timestep is None else cond_timestep
         temb_c = timestep_embedding(transformer, t0, guidance, pooled_projections, dtype)

@@ -105,7 +105,8 @@ def unpack_latents(tokens: "torch.Tensor", grid: tuple[int, int]) -> "torch.Tens
 
 # -- RoPE ids ------------------------------------------------------------------------------------------------
 
-def grid_ids(rows: int, cols: int, axis0: int = CANVAS_AXIS, *, device: Any = None, dtype: Any = None) -> "torch.Tensor":
+def grid_ids(rows: int, cols: int, axis0: int = CANVAS_AXIS, *, device: Any = None,
+             dtype: Any = None) -> "torch.Tensor":
     """(rows*cols, 3) RoPE ids (axis0, i, j), row-major like `pack_latents`."""
     import torch
 
@@ -157,7 +158,8 @@ def to_uint8_rgb(image: Any) -> np.ndarray:
     return np.ascontiguousarray(arr[..., :3])
 
 
-def prepare_condition_image(image: Any, size: tuple[int, int] | None = None, *, nearest: bool = False) -> "torch.Tensor":
+def prepare_condition_image(image: Any, size: tuple[int, int] | None = None, *,
+                            nearest: bool = False) -> "torch.Tensor":
     """An image as a (1, 3, H, W) float tensor in [-1, 1], resized to `size` (H, W) when given.
 
     `nearest=True` for the control map I_C: its routing intensities (10, 20, ...) are labels, and a bilinear
@@ -168,7 +170,8 @@ def prepare_condition_image(image: Any, size: tuple[int, int] | None = None, *, 
 
     arr = to_uint8_rgb(image)
     if size is not None and arr.shape[:2] != tuple(size):
-        pil = Image.fromarray(arr).resize((size[1], size[0]), Image.NEAREST if nearest else Image.BICUBIC)
+        resample = Image.Resampling.NEAREST if nearest else Image.Resampling.BICUBIC
+        pil = Image.fromarray(arr).resize((size[1], size[0]), resample)
         arr = np.asarray(pil, dtype=np.uint8)
     t = torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
     return t.unsqueeze(0)
@@ -198,8 +201,8 @@ def encode_conditions(vae: Any, control: Any, identity: Any, *, canvas_hw: tuple
 
     ctrl = to_uint8_rgb(control)
     ident = to_uint8_rgb(identity)
-    canvas = canvas_hw or condition_image_size(*ctrl.shape[:2], vae_scale_factor)
-    ident_hw = condition_image_size(*ident.shape[:2], vae_scale_factor)
+    canvas = canvas_hw or condition_image_size(ctrl.shape[0], ctrl.shape[1], vae_scale_factor)
+    ident_hw = condition_image_size(ident.shape[0], ident.shape[1], vae_scale_factor)
     s = encode_image_latents(vae, prepare_condition_image(ident, ident_hw))
     c = encode_image_latents(vae, prepare_condition_image(ctrl, canvas, nearest=True))
-    return torch.cat([pack_latents(s), pack_latents(c)], dim=1), tuple(canvas), tuple(ident_hw)
+    return torch.cat([pack_latents(s), pack_latents(c)], dim=1), (canvas[0], canvas[1]), ident_hw

@@ -162,14 +162,15 @@ def load_pipeline(base: str | Path, lora: Any = None, *, transformer: str | Path
 def _load_loras(pipe: Any, loras: list[tuple[Path, float]], note: Optional[Callable[[str], None]]) -> None:
     """Each LoRA as its own adapter (named after its file stem, made unique), all active with their weights."""
     names = []
-    for path, weight in loras:
+    for path, _weight in loras:
         name, k = Path(path).stem, 1
         while name in names:
             k += 1
             name = f"{Path(path).stem}_{k}"
         info = pipe.load_lora_weights(str(path), adapter_name=name)
-        for line in info.warnings if note is not None else ():
-            note(f"warning: LoRA {path}: {line}")
+        if note is not None:
+            for line in info.warnings:
+                note(f"warning: LoRA {path}: {line}")
         names.append(name)
     if names and (len(names) > 1 or loras[0][1] != 1.0):
         pipe.set_adapters(names, [w for _, w in loras])

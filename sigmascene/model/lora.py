@@ -60,13 +60,16 @@ class LoraInfo:
         return d
 
 
-def add_sigma_lora(transformer: Any, *, rank: int, alpha: float, target_modules: tuple[str, ...] | list[str] = DEFAULT_TARGET_MODULES,
+def add_sigma_lora(transformer: Any, *, rank: int, alpha: float,
+                   target_modules: tuple[str, ...] | list[str] = DEFAULT_TARGET_MODULES,
                    adapter_name: str = "default", init_lora_weights: bool | str = True) -> None:
     """Inject a fresh LoRA into a FluxTransformer2DModel (the trainer's starting point)."""
     from peft import LoraConfig
 
-    transformer.add_adapter(LoraConfig(r=rank, lora_alpha=alpha, target_modules=list(target_modules),
-                                       init_lora_weights=init_lora_weights), adapter_name=adapter_name)
+    config = LoraConfig(r=rank, lora_alpha=alpha,  # type: ignore[arg-type]  # peft says int; a float works (alpha / r)
+                        target_modules=list(target_modules),
+                        init_lora_weights=init_lora_weights)  # type: ignore[arg-type]  # peft checks the name itself
+    transformer.add_adapter(config, adapter_name=adapter_name)
 
 
 def lora_state_dict(transformer: Any, adapter_name: str = "default") -> dict[str, "torch.Tensor"]:

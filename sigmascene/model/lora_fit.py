@@ -101,7 +101,7 @@ def check_fits(pipe: Any, state_dict: dict[str, Any], label: str) -> None:
             elif kind.startswith("B.") and v.shape[0] != layer.out_features:
                 bad += 1
                 example = example or (mod_name, "output", v.shape[0], layer.out_features)
-        if bad:
+        if bad and example is not None:  # example: the first misfit, set with the first `bad`
             mod, side, lora_n, base_n = example
             raise ModelError(f"LoRA {label} was trained for another base model: its {prefix} layer {mod} has "
                              f"{side} size {lora_n}, this base's has {base_n} ({bad} tensors do not fit)",

@@ -262,11 +262,13 @@ class SigmaPipeline(DiffusionPipeline, SigmaLoraLoaderMixin):
 
         # 2. Encode the prompt: P tokens from T5, the pooled CLIP vector for the timestep embedding.
         if prompt_embeds is None:
+            assert prompt is not None  # exactly one of the two was checked above
             with _lora_scale(self.text_encoder, lora_scale):
                 prompt_embeds, pooled_prompt_embeds = self.encode_prompt(
                     prompt, device=device, num_images_per_prompt=num_images_per_prompt,
                     max_sequence_length=max_sequence_length)
         else:
+            assert pooled_prompt_embeds is not None  # checked above with prompt_embeds
             prompt_embeds = prompt_embeds.to(device=device, dtype=dtype)
             pooled_prompt_embeds = pooled_prompt_embeds.to(device=device, dtype=dtype)
         batch = prompt_embeds.shape[0]
@@ -302,11 +304,11 @@ class SigmaPipeline(DiffusionPipeline, SigmaLoraLoaderMixin):
         latents = latents.to(device=device, dtype=dtype)
 
         # 5. Timesteps: Flux's shifted schedule from 1 (noise) to 0 (image), shift set by X's token count.
-        sigmas = np.linspace(1.0, 1.0 / num_inference_steps, num_inference_steps) if sigmas is None else sigmas
+        schedule = np.linspace(1.0, 1.0 / num_inference_steps, num_inference_steps) if sigmas is None else sigmas
         cfg = self.scheduler.config
         mu = calculate_shift(layout.n_x, cfg.get("base_image_seq_len", 256), cfg.get("max_image_seq_len", 4096),
                              cfg.get("base_shift", 0.5), cfg.get("max_shift", 1.15))
-        self.scheduler.set_timesteps(sigmas=sigmas, device=device, mu=mu)
+        self.scheduler.set_timesteps(sigmas=schedule, device=device, mu=mu)
         self.scheduler.set_begin_index(0)
         timesteps = self.scheduler.timesteps
         self._num_timesteps = len(timesteps)

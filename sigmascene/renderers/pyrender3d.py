@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -39,7 +39,7 @@ class ForkedAfterRenderError(RuntimeError):
 class Item3D:
     """One 3D subject: a trimesh in its own frame and its object-to-world matrix (T @ R @ S)."""
 
-    mesh: object
+    mesh: Any  # a trimesh.Trimesh
     matrix: np.ndarray
     loc: SourceLoc | None = None
 
@@ -206,7 +206,7 @@ def render_3d(items: list[Item3D], cam: Camera, width: int, height: int, *,
             r = _renderer(width, height)
         except (SigmaError, ForkedAfterRenderError):
             raise
-        except Exception as exc:  # no EGL / no GL driver: say what to install instead of a GL traceback
+        except Exception as exc:  # noqa: BLE001 - no EGL / no GL driver: say what to install, not a GL traceback
             raise _no_gl(exc, items) from None
         try:
             scene = pyrender.Scene(bg_color=(0.0, 0.0, 0.0, 0.0), ambient_light=(0.0, 0.0, 0.0))
@@ -225,7 +225,7 @@ def render_3d(items: list[Item3D], cam: Camera, width: int, height: int, *,
                 far_col, far_d = r.render(scene, flags=RenderFlags.SEG, seg_node_map=seg)
         except (SigmaError, ForkedAfterRenderError):
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a GL failure mid-render: the same "what to install" message
             raise _no_gl(exc, items) from None
         finally:
             _release(r)

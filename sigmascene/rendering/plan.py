@@ -21,7 +21,7 @@ from .lora_kinds import kind_label, read_header, recognise
 from .cutout_models import check_cutout_models
 from .method import METHOD_FLAGS, MethodSpec
 from .methods import SPECS, method_spec
-from .plan_record import LoraChoice, ModelPlan, RenderPlan  # noqa: F401 - RenderPlan re-exported: the plan's home
+from .plan_record import LoraChoice, ModelPlan, RenderPlan
 from .request import OUTPUT_TYPES, RenderRequest
 
 if TYPE_CHECKING:

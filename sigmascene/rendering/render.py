@@ -22,8 +22,8 @@ from ..core.files import png_mark
 from ..errors import ConfigError, ModelError, SigmaError
 from .method import MethodCall, MethodOutput
 from .methods import method_entry
-from .options import RenderOptions  # noqa: F401 - the old name of RenderRequest, re-exported
-from .plan import (DEFAULT_STEPS, MODES, ModelPlan, RenderPlan, check_cache_allowed, check_request,  # noqa: F401
+from .options import RenderOptions  # the old name of RenderRequest, re-exported
+from .plan import (DEFAULT_STEPS, MODES, ModelPlan, RenderPlan, check_cache_allowed, check_request,  # noqa: F401 - re-exported
                    parse_lora, resolve_model, resolve_plan)
 from .provenance import model_identity, plan_identity, render_sidecar
 from .request import RenderRequest

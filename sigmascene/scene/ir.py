@@ -35,7 +35,8 @@ class Canvas(Node):
     @classmethod
     def _multiple_of_16(cls, v: int) -> int:
         if v < TOKEN_PIXELS or v > MAX_CANVAS or v % TOKEN_PIXELS:
-            raise ValueError(f"canvas sides must be multiples of {TOKEN_PIXELS} between {TOKEN_PIXELS} and {MAX_CANVAS} "
+            raise ValueError(f"canvas sides must be multiples of {TOKEN_PIXELS} between {TOKEN_PIXELS} and "
+                             f"{MAX_CANVAS} "
                              f"pixels, got {v}")
         return v
 
@@ -75,7 +76,8 @@ class Subject(Node):
     @classmethod
     def _identifier(cls, v: str) -> str:
         if not NAME_RE.match(v):
-            raise ValueError(f"subject name {v!r} must be an identifier (letters, digits, _; not starting with a digit)")
+            raise ValueError(f"subject name {v!r} must be an identifier "
+                             "(letters, digits, _; not starting with a digit)")
         return v
 
 
@@ -107,8 +109,8 @@ def photo_canvas(width: int, height: int) -> tuple[int, int]:
     """The canvas a photo gives when the scene names none: its own size, scaled down to fit MAX_CANVAS and
     rounded down to whole tokens (the photo is then scaled and centre-cropped to cover it, like any canvas)."""
     scale = min(1.0, MAX_CANVAS / max(width, height))
-    return tuple(max(TOKEN_PIXELS, int(v * scale) // TOKEN_PIXELS * TOKEN_PIXELS)  # type: ignore[return-value]
-                 for v in (width, height))
+    w, h = (max(TOKEN_PIXELS, int(v * scale) // TOKEN_PIXELS * TOKEN_PIXELS) for v in (width, height))
+    return w, h
 
 
 # The one seed rule, the language's: a whole number from 0 to 2**53 (the largest a float, how the parser reads
@@ -166,7 +168,8 @@ class Scene(Node):
     @classmethod
     def _known_version(cls, v: int) -> int:
         if v not in SUPPORTED_VERSIONS:
-            raise ValueError(f"sigma {v} is not understood by this build (it reads sigma {', '.join(map(str, SUPPORTED_VERSIONS))})")
+            known = ", ".join(map(str, SUPPORTED_VERSIONS))
+            raise ValueError(f"sigma {v} is not understood by this build (it reads sigma {known})")
         return v
 
     # -- building -------------------------------------------------------------------------------------------
@@ -278,7 +281,8 @@ class Scene(Node):
                                   "add a `subject NAME { ref \"...\" box2d (...) }` block"))
         if len(self.subjects) > MAX_SUBJECTS:
             extra = self.subjects[MAX_SUBJECTS]
-            out.append(Diagnostic(f"a scene holds at most {MAX_SUBJECTS} subjects (routing intensities {ROUTING_STEP}..{ROUTING_STEP * MAX_SUBJECTS}), "
+            out.append(Diagnostic(f"a scene holds at most {MAX_SUBJECTS} subjects "
+                                  f"(routing intensities {ROUTING_STEP}..{ROUTING_STEP * MAX_SUBJECTS}), "
                                   f"this one has {len(self.subjects)}", extra.loc))
         seen: dict[str, Subject] = {}
         for s in self.subjects:
@@ -327,7 +331,9 @@ class Scene(Node):
         for far, near, rel in self.depth_edges():
             if far in graph and near in graph and far != near:
                 graph[far].append((near, rel))
-        out, state, stack = [], {n: 0 for n in graph}, []  # 0 new, 1 on the path, 2 done; stack: path edges
+        out: list[Diagnostic] = []
+        stack: list[tuple[str, str, Relation]] = []  # the path's edges
+        state = {n: 0 for n in graph}  # 0 new, 1 on the path, 2 done
         pos: dict[str, int] = {}  # node on the path -> index in `stack` of the edge leaving it
         for root in graph:
             if state[root]:

@@ -55,9 +55,9 @@ class Node(BaseModel):
     def __eq__(self, other: object) -> bool:
         if type(self) is not type(other):
             return NotImplemented
-        return self.model_dump() == other.model_dump()  # type: ignore[union-attr]
+        return self.model_dump() == other.model_dump()
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # equal by value and mutable, so unhashable (as pydantic's own)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_"):

@@ -37,7 +37,8 @@ def subject_phrase(name: str, caption: str | None) -> str:
     return caption.strip() if caption and caption.strip() else name.replace("_", " ")
 
 
-def rewrite_mentions(text: str, phrases: Mapping[str, str], *, field: str = "prompt", scene: "Scene | None" = None) -> str:
+def rewrite_mentions(text: str, phrases: Mapping[str, str], *, field: str = "prompt",
+                     scene: "Scene | None" = None) -> str:
     """Replace every ``@name`` by `phrases[name]`; an unknown name is a located SigmaError."""
 
     def sub(m) -> str:
@@ -75,7 +76,7 @@ def resolve_mode(scene: "Scene", mode: str = "auto") -> Literal["background", "f
     if mode == "full" and not has_compose:
         raise SceneValidationError("prompt mode `full` needs a `compose \"...\"` line in the scene", scene.loc,
                          hint="add `compose \"@a sits beside @b ...\"` or use --prompt-mode background")
-    return mode  # type: ignore[return-value]
+    return "full" if mode == "full" else "background"  # PROMPT_MODES less "auto"
 
 
 def build_prompt(scene: "Scene", mode: str = "auto") -> str:

@@ -132,6 +132,6 @@ def run_case(client: Any, case: Case, reset: Callable[[], None]) -> Outcome:
     reset()
     try:
         r = client.request(case.method, case.path, content=case.body, headers=case.headers)
-    except Exception as err:  # noqa: BLE001 - the app raising out of the client is a 500 the browser would see
+    except Exception as err:  # the app raising out of the client is a 500 the browser would see
         raise AssertionError(f"{case}: the app raised {type(err).__name__}: {err}") from err
     return Outcome(r.status_code, case)

@@ -26,7 +26,8 @@ SEEDS = [
     'sigma 1\ncanvas 64 x 64\nparam x = 0.3\nparam y = $x\ncamera { position (0, 1, 4) look_at (0, 0, 0) fov 50 deg }\n'
     'subject a {\n    ref "refs/cat.png"\n    box3d { center ($y, 0, -1) size (1, 1, 1) yaw 30 deg }\n}\n'
     'subject b { ref "refs/ball.png" box2d (0.1, 0.2, 0.6, 0.9) behind a }\n',
-    'sigma 1\ncanvas 128 x 64\ncompose "@a by @b"\n# lead\nsubject a { ref "refs/sofa.png" mask "masks/rug.png" depth 2 }\n'
+    'sigma 1\ncanvas 128 x 64\ncompose "@a by @b"\n# lead\n'
+    'subject a { ref "refs/sofa.png" mask "masks/rug.png" depth 2 }\n'
     'subject b { ref "refs/lamp.png" box2d (10 px, 0, 64 px, 1) in_front_of a depth_map "none.npy" }\n',
     'sigma 1\ninclude "furniture.sigma"\nsubject m { ref "refs/vase.png" mesh "meshes/vase.obj" { position (0, 0, -2) '
     'scale 0.5 pitch 0.1 rad } caption "a vase" }\nseed 4\nprompt "x"\n',

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..model.pipeline import SigmaPipeline
 
-TINY = {
+TINY: dict[str, Any] = {
     "latent_channels": 4,
     "vae_blocks": (8, 8, 8, 8),  # 4 levels -> 8x like Flux's VAE
     "heads": 2,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 # model folder names under the tiny root, by stage
 FOLDERS = {"image": "flux", "repose": "kontext", "detect": "owlv2", "segment": "sam", "depth": "depth",
@@ -193,7 +194,7 @@ def write_tiny_models(root: str | Path, seed: int = 0, llm: bool = False, ground
 def tiny_config(models: dict[str, Path], **build) -> dict:
     """A raw build config using the tiny folders: 64x64 targets, 2 steps, filters opened wide enough that random
     models keep samples (every stage still runs its model)."""
-    cfg = {
+    cfg: dict[str, Any] = {
         "build": {"seed": 0, "count": 6, "width": 64, "height": 64, "identity_size": 32, "subjects": [0.5, 0.5],
                   "shard_size": 3, "device": "cpu", "threads": 1},
         "stages": {

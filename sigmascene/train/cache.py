@@ -195,14 +195,15 @@ def encode_example(example: Any, latents: LatentEncoder, prompts: PromptEncoder,
     from .objective import Batch
 
     h, w = example.target.shape[:2]
-    ident_hw = condition_image_size(*example.identity.shape[:2], latents.vae_scale_factor)
+    ident_hw = condition_image_size(example.identity.shape[0], example.identity.shape[1], latents.vae_scale_factor)
     x0 = latents.encode(example.target, (h, w))
     s = latents.encode(example.identity, ident_hw)
     c = latents.encode(example.control, (h, w), nearest=True)
     embeds, pooled = prompts(example.prompt, device=device)
     layout = make_layout(embeds.shape[1], (h, w), ident_hw, latents.vae_scale_factor)
     ids = sequence_ids(layout, device=device, dtype=dtype)
-    put = lambda t: t.to(device=device, dtype=dtype)  # noqa: E731
+    def put(t):
+        return t.to(device=device, dtype=dtype)
     return Batch(x0=put(x0), cond=put(torch_cat([s, c])), embeds=put(embeds), pooled=put(pooled),
                  ids=ids, n_tokens=layout.n_x)
 

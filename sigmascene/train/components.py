@@ -57,8 +57,9 @@ def add_lora(transformer: Any, cfg: TrainConfig) -> list[str]:
     transformer.requires_grad_(False)
     targets = lora_targets(transformer, cfg.lora.target)
     # Exact names (not suffixes): a bare `proj_out` would also adapt the model's final projection.
-    transformer.add_adapter(LoraConfig(r=cfg.lora.rank, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                                       target_modules=targets, init_lora_weights=True))
+    transformer.add_adapter(LoraConfig(r=cfg.lora.rank,
+                                       lora_alpha=cfg.lora.alpha,  # type: ignore[arg-type]  # peft says int; float works
+                                       lora_dropout=cfg.lora.dropout, target_modules=targets, init_lora_weights=True))
     for p in transformer.parameters():
         if p.requires_grad:
             p.data = p.data.float()

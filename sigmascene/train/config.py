@@ -118,8 +118,9 @@ class OptimConfig(_Section):
     d_coef: float = Field(1.0, gt=0, description="Prodigy's multiplier on its step-size estimate d.")
     warmup_steps: int = Field(0, ge=0, description="Linear learning-rate warmup steps.")
     decay: Literal["constant", "linear", "cosine"] = Field(
-        "constant", description="Learning rate after the warmup: constant (paper: Prodigy sets it), or a linear or "
-                                "cosine decay to 0 at the last step (a cool-down, e.g. when continuing with lora.init).")
+        "constant", description="Learning rate after the warmup: constant (paper: Prodigy sets it), or a linear "
+                                "or cosine decay to 0 at the last step (a cool-down, e.g. when continuing with "
+                                "lora.init).")
     grad_accum: int = Field(1, ge=1, description="Samples per process per optimizer step (subject counts differ, "
                                                  "so each forward holds one sample).")
     max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping; 0 = off.")

@@ -62,7 +62,9 @@ def _locate(text: str, file: str, loc: tuple) -> SourceLoc | None:
     keys = [k for k in loc if isinstance(k, str)]
     if not keys or not text:
         return None
-    table, want_index, seen = [], next((k for k in loc if isinstance(k, int)), None), {}
+    table: list[str] = []
+    want_index = next((k for k in loc if isinstance(k, int)), None)
+    seen: dict[str, int] = {}
     best: SourceLoc | None = None
     for n, line in enumerate(text.splitlines(), 1):
         s = line.strip()

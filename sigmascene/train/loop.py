@@ -187,8 +187,8 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: ProgressFn | bool
     np.random.seed(seed + rank)
     torch.manual_seed(seed + rank)
     pipe = SigmaPipeline(**parts)  # inference's own object: prompt encoding and validation renders
-    lora_meta = {"rank": cfg.lora.rank, "alpha": cfg.lora.alpha, "condition_mask": cfg.lora.condition_mask,
-                 "config_hash": cfg.config_hash()}
+    lora_meta: dict[str, Any] = {"rank": cfg.lora.rank, "alpha": cfg.lora.alpha,
+                                 "condition_mask": cfg.lora.condition_mask, "config_hash": cfg.config_hash()}
 
     # 4. Encoders behind content-hash caches; with the text cache on, every prompt is encoded once, up front
     #    (each rank a slice), and T5/CLIP are freed: they are the largest thing in memory after the transformer.
@@ -367,8 +367,8 @@ def train(cfg: TrainConfig, *, resume: str = "auto", progress: ProgressFn | bool
                    "val_losses": {str(k): v for k, v in result.val_losses.items()}, "world_size": world,
                    "ranks_in_sync": len(set(digests)) == 1}
         _write_text_atomic(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-        done = "done" if result.losses else "already complete"
-        watch.note(f"{done}: {step} steps, LoRA at {result.lora}")
+        outcome = "done" if result.losses else "already complete"
+        watch.note(f"{outcome}: {step} steps, LoRA at {result.lora}")
     elif step >= total:
         result.lora = run_dir / "lora.safetensors"
     watch.close()

@@ -94,7 +94,8 @@ def choose_prompt_mode(rng: np.random.Generator, full_prob: float, has_full: boo
 def canvas_size(width: int, height: int, resolution: int) -> tuple[int, int]:
     """(W, H) multiples of 16: the sample's own size, or scaled so the longer side is `resolution`."""
     s = 1.0 if resolution <= 0 else resolution / max(width, height)
-    return tuple(max(16, int(round(v * s / 16)) * 16) for v in (width, height))  # type: ignore[return-value]
+    w, h = (max(16, int(round(v * s / 16)) * 16) for v in (width, height))
+    return w, h
 
 
 def jitter_box2d(box: Box2D, factor: float) -> Box2D:
@@ -228,7 +229,7 @@ class SampleBuilder:
         if target.shape[:2] != (h, w):
             from PIL import Image
 
-            target = np.asarray(Image.fromarray(target).resize((w, h), Image.LANCZOS))
+            target = np.asarray(Image.fromarray(target).resize((w, h), Image.Resampling.LANCZOS))
         return Example(index=index, sample_id=sample.id, structure=structure, prompt_mode=prompt_mode, prompt=prompt,
                        target=target, control=compiled.control, identity=compiled.identity,
                        n_subjects=len(scene.subjects), compiled=compiled, dilation=dilation, jitter=jitter)

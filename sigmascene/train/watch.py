@@ -13,7 +13,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence, TextIO
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -44,7 +44,7 @@ def _fit(im: Image.Image, w: int = TILE, h: int = TILE) -> Image.Image:
     im = im.convert("RGB")
     s = min(w / im.width, h / im.height)
     im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))),
-                   Image.NEAREST if s > 1 else Image.LANCZOS)
+                   Image.Resampling.NEAREST if s > 1 else Image.Resampling.LANCZOS)
     tile = Image.new("RGB", (w, h), BG)
     tile.paste(im, ((w - im.width) // 2, (h - im.height) // 2))
     return tile
@@ -91,7 +91,8 @@ class Watch:
                  note: NoteFn | None = None):
         self.enabled = enabled
         self.total, self.start_step = total, start
-        self.writer = self.metrics = None
+        self.writer: Any = None  # a TensorBoard SummaryWriter
+        self.metrics: TextIO | None = None
         self._progress = progress
         self._note = note or print_note
         self._t0 = time.perf_counter()
@@ -109,7 +110,7 @@ class Watch:
             self._progress("train", start, total, {"stage": "", "loss": "-"})
 
     def step(self, step: int, *, loss: float, stage: str, scalars: dict[str, float], log: bool) -> None:
-        if not self.enabled:
+        if not self.enabled or self.metrics is None:  # enabled: the metrics file is open
             return
         elapsed = time.perf_counter() - self._t0
         rate = (step - self.start_step) / elapsed if elapsed > 0 else 0.0

@@ -66,7 +66,7 @@ def test_build_settings_that_crashed_numpy_are_located_config_errors(tmp_path, l
     path = write_build_default(tmp_path / "build.toml")
     text = path.read_text()
     key = line.split(" =")[0]
-    old = next(l for l in text.splitlines() if l.startswith(f"{key} = "))
+    old = next(ln for ln in text.splitlines() if ln.startswith(f"{key} = "))
     path.write_text(text.replace(old, line, 1))
     with pytest.raises(ConfigError) as err:
         load_build_config(path)

@@ -17,7 +17,8 @@ canvas 512 x 512
 subject table {{ ref "{EXAMPLES}/refs/armchair.png" box2d (0.05, 0.3, 0.95, 0.95) depth 4 }}
 subject lemon {{ ref "{EXAMPLES}/refs/vase.png" box2d (0.40, 0.50, 0.46, 0.56) depth 3 }}
 subject cup {{ ref "{EXAMPLES}/refs/lamp.png" box2d (0.47, 0.52, 0.53, 0.58) depth 2.9 }}
-subject a_subject_with_a_really_long_descriptive_name {{ ref "{EXAMPLES}/refs/plant.png" box2d (0.7, 0.1, 0.98, 0.4) depth 6.5 }}
+subject a_subject_with_a_really_long_descriptive_name {{
+    ref "{EXAMPLES}/refs/plant.png" box2d (0.7, 0.1, 0.98, 0.4) depth 6.5 }}
 '''
 
 

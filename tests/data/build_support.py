@@ -16,7 +16,7 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 
         _CACHE["models"] = write_tiny_models(tmp_path_factory.mktemp("build-models"), llm=True,
                                              grounding=True)
-    return _CACHE["models"]  # type: ignore[return-value]
+    return _CACHE["models"]  # type: ignore[return-value]  # the cache holds one type per key
 
 
 def tiny_raw(models: dict[str, Path], llm: bool = False, grounding: bool = False, **build) -> dict:
@@ -53,4 +53,4 @@ def reference_build(tmp_path_factory, models: dict[str, Path]) -> tuple[Path, Pa
         cfg = write_toml(root / "build.toml", tiny_raw(models, **REFERENCE_BUILD))
         run_build(load_config(cfg), root / "ds", count=6)
         _CACHE["built"] = (cfg, root / "ds")
-    return _CACHE["built"]  # type: ignore[return-value]
+    return _CACHE["built"]  # type: ignore[return-value]  # the cache holds one type per key

@@ -70,7 +70,7 @@ def test_missing_annotation_for_a_mode_is_a_located_user_error(world):
     with pytest.raises(SigmaError, match="no box3d for structure box3d_depth"):
         sample_to_scene(stripped, world, "box3d_depth")
     with pytest.raises(SigmaError, match="unknown structure mode"):
-        sample_to_scene(sample, world, "depth_only")  # type: ignore[arg-type]
+        sample_to_scene(sample, world, "depth_only")
 
 
 def test_sample_round_trips_through_its_index_line(world):

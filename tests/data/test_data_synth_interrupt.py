@@ -50,7 +50,7 @@ def test_ctrl_c_while_workers_render_exits_within_seconds_and_leaves_no_process(
             rc = p.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
-            raise AssertionError(f"data synth hung after Ctrl-C ({moment})")
+            raise AssertionError(f"data synth hung after Ctrl-C ({moment})") from None
         assert rc == 130, p.stdout.read().decode()[-2000:]
         assert time.monotonic() - t0 < 10
         deadline = time.monotonic() + 5

@@ -11,9 +11,9 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
 
-from sigmascene.grammar import load  # noqa: E402
+from sigmascene.grammar import load
 
-from editor_support import H  # noqa: E402
+from editor_support import H
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -15,20 +15,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 
-import playwright.sync_api as playwright_api  # noqa: E402 - part of the [editor] extra: missing means a broken install
+import playwright.sync_api as playwright_api
+from editor_support import TOKEN
+from sigmascene.editor import create_app
+from sigmascene.grammar import load
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (scripts/setup.sh installs it)")]
-
-import uvicorn  # noqa: E402
-
-from sigmascene.editor import create_app  # noqa: E402
-from sigmascene.grammar import load  # noqa: E402
+              pytest.mark.skipif(CHROMIUM is None,
+                                 reason="Debian's chromium is not installed (scripts/setup.sh installs it)")]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-from editor_support import TOKEN  # noqa: E402
 
 
 class Server:
@@ -205,7 +204,8 @@ def test_a_dropped_reference_is_copied_into_the_folder(page, server):
         document.getElementById("dropzone").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true}));
     }""", data)
     wait_for(lambda: 'ref "refs/new_chair.png"' in server.api.get("/api/scene").json()["source"])
-    assert (server.scene.parent / "refs" / "new_chair.png").read_bytes() == (EXAMPLES / "refs" / "vase.png").read_bytes()
+    new_chair = server.scene.parent / "refs" / "new_chair.png"
+    assert new_chair.read_bytes() == (EXAMPLES / "refs" / "vase.png").read_bytes()
     settled(server, page)
     shot(page, "editor-inspector")
 

@@ -11,11 +11,11 @@ import pytest
 
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from starlette.testclient import TestClient  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from starlette.testclient import TestClient
 
-from sigmascene.editor import create_app, render_job  # noqa: E402
-from sigmascene.testing.editor_fuzz import cases, run_case  # noqa: E402
+from sigmascene.editor import create_app, render_job
+from sigmascene.testing.editor_fuzz import cases, run_case
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TOKEN = "fuzz-token"

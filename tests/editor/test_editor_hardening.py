@@ -17,11 +17,11 @@ import pytest
 
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from sigmascene.editor import create_app  # noqa: E402
-from sigmascene.editor import render_job  # noqa: E402
-from sigmascene.editor.security import browser_file, cookie_name, same_token  # noqa: E402
+from sigmascene.editor import create_app
+from sigmascene.editor import render_job
+from sigmascene.editor.security import browser_file, cookie_name, same_token
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TOKEN = "secret-token"

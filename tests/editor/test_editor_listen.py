@@ -26,7 +26,7 @@ def test_the_printed_url_answers_the_instant_it_is_printed(tmp_path: Path):
         url = None
         deadline = time.time() + 120
         while url is None and time.time() < deadline:
-            line = proc.stdout.readline()  # type: ignore[union-attr]
+            line = proc.stdout.readline()  # type: ignore[union-attr]  # started with stdout=PIPE
             if not line:
                 break
             m = re.search(r"(http://127\.0\.0\.1:(\d+)/\?token=([\w-]+))", line)

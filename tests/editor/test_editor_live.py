@@ -15,16 +15,16 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-import playwright.sync_api as playwright_api  # noqa: E402 - part of the [editor] extra
+import playwright.sync_api as playwright_api
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (scripts/setup.sh)")]
 
-import uvicorn  # noqa: E402
+import uvicorn  # noqa: E402 - after the module's skip marks, as in test_editor_browser
 
-from sigmascene.cli import app as cli  # noqa: E402
-from sigmascene.editor import create_app  # noqa: E402
+from sigmascene.cli import app as cli  # noqa: E402 - likewise after the marks
+from sigmascene.editor import create_app  # noqa: E402 - likewise after the marks
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TOKEN = "live-test-token"

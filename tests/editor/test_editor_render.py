@@ -12,11 +12,12 @@ from typer.testing import CliRunner
 
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from sigmascene.cli import app  # noqa: E402
+from sigmascene.cli import app
+from sigmascene.editor import create_app
 
-from editor_support import H  # noqa: E402
+from editor_support import TOKEN, H
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

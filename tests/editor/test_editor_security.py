@@ -12,9 +12,9 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
 
-from sigmascene.editor.security import MAX_UPLOAD, allowed_hosts  # noqa: E402
+from sigmascene.editor.security import MAX_UPLOAD, allowed_hosts
 
-from editor_support import H, TOKEN  # noqa: E402
+from editor_support import H, TOKEN
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

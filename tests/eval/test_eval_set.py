@@ -89,7 +89,8 @@ def test_a_missing_scene_file_names_the_case(tmp_path):
 def test_scene_errors_point_into_the_scene_file(tmp_path):
     folder = tmp_path / "cases" / "bad"
     folder.mkdir(parents=True)
-    (folder / "scene.sigma").write_text("sigma 1\ncanvas 32 x 32\nsubject a {\n  ref \"a.png\"\n  boxx2d (0,0,1,1)\n}\n")
+    (folder / "scene.sigma").write_text("sigma 1\ncanvas 32 x 32\n"
+                                        "subject a {\n  ref \"a.png\"\n  boxx2d (0,0,1,1)\n}\n")
     es = EvalSet(cases=[Case(id="bad", scene="cases/bad/scene.sigma")])
     es.save(tmp_path)
     with pytest.raises(SigmaError) as err:

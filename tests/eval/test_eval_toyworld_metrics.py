@@ -131,8 +131,8 @@ def test_eval_worlds_that_a_training_run_used_are_refused():
 
 def test_the_demo_training_world_is_refused_whatever_its_sample_indices():
     with pytest.raises(SigmaError, match="not held out"):
-        check_disjoint([1, 2], -1, train_seeds=range(0, 3000), train_world_seed=0)
-    check_disjoint([1, 2], HELDOUT_BASE, train_seeds=range(0, 3000), train_world_seed=0)
+        check_disjoint([1, 2], -1, train_seeds=range(3000), train_world_seed=0)
+    check_disjoint([1, 2], HELDOUT_BASE, train_seeds=range(3000), train_world_seed=0)
 
 
 # -- real held-out synthetic samples ---------------------------------------------------------------------------

@@ -27,23 +27,23 @@ def test_item_30_compile_accepts_a_path_and_refuses_text_or_other_values_with_a_
         sigmascene.compile(TOY.read_text())
     assert "sigmascene.loads" in err.value.format()
     with pytest.raises(SceneValidationError, match="compile takes a Scene, got int"):
-        sigmascene.compile(5)  # type: ignore[arg-type]
+        sigmascene.compile(5)  # type: ignore[arg-type]  # the wrong type on purpose
     with pytest.raises(SigmaError, match="no such scene file"):
         sigmascene.compile("missing.sigma")
 
 
 def test_item_30_loads_of_bytes_says_to_decode_and_load_of_a_number_says_path():
     with pytest.raises(SigmaError, match="takes the scene's text as a str, got bytes") as err:
-        sigmascene.loads(TOY.read_bytes())  # type: ignore[arg-type]
+        sigmascene.loads(TOY.read_bytes())  # type: ignore[arg-type]  # the wrong type on purpose
     assert "decode" in err.value.format()
     with pytest.raises(SigmaError, match="file path"):
-        sigmascene.load(5)  # type: ignore[arg-type]
+        sigmascene.load(5)  # type: ignore[arg-type]  # the wrong type on purpose
 
 
 def test_item_30_scene_base_dir_must_be_a_path():
     with pytest.raises(SceneValidationError, match="base_dir must be a folder path"):
-        Scene(base_dir=5)  # type: ignore[arg-type]
+        Scene(base_dir=5)  # type: ignore[arg-type]  # the wrong type on purpose
     s = Scene(base_dir=Path("examples"))
     with pytest.raises(SceneValidationError):
-        s.base_dir = 3.5  # type: ignore[assignment]
+        s.base_dir = 3.5  # type: ignore[assignment]  # the wrong type on purpose
     assert s.base_dir == Path("examples")

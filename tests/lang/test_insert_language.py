@@ -83,7 +83,8 @@ def test_depth_without_a_photo_and_twice_given_background_are_errors(room):
         loads('sigma 1\ncanvas 64 x 64\nbackground_depth "depth.npy"\nsubject a { ref "ref.png" box2d (0,0,1,1) }\n',
               base_dir=room)
     with pytest.raises(SigmaError, match="background is given twice"):
-        loads('sigma 1\ncanvas 64 x 64\nbackground "a.png"\nbackground "b.png"\nsubject a { ref "ref.png" box2d (0,0,1,1) }\n',
+        loads('sigma 1\ncanvas 64 x 64\nbackground "a.png"\nbackground "b.png"\n'
+              'subject a { ref "ref.png" box2d (0,0,1,1) }\n',
               base_dir=room)
 
 

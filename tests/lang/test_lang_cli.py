@@ -61,7 +61,8 @@ def test_check_never_shows_a_traceback_for_unreadable_inputs(tmp_path):
 
 def test_fmt_check_fails_on_unformatted_file_and_fmt_fixes_it_idempotently(tmp_path):
     f = tmp_path / "messy.sigma"
-    f.write_text('sigma 1   # version\ncanvas 512 x 512 subject a {box2d (0,0,1,1) ref "a.png"\n# the depth\ndepth 2}\n')
+    f.write_text('sigma 1   # version\ncanvas 512 x 512 subject a {box2d (0,0,1,1) ref "a.png"\n'
+                 '# the depth\ndepth 2}\n')
     res = runner.invoke(app, ["fmt", "--check", str(f)])
     assert res.exit_code == 1 and "would reformat" in res.output
     before = f.read_text()
@@ -69,7 +70,8 @@ def test_fmt_check_fails_on_unformatted_file_and_fmt_fixes_it_idempotently(tmp_p
     res = runner.invoke(app, ["fmt", str(f)])
     assert res.exit_code == 0
     formatted = f.read_text()
-    assert formatted == ('sigma 1  # version\ncanvas 512 x 512\n\nsubject a {\n    ref "a.png"\n    box2d (0, 0, 1, 1)\n'
+    assert formatted == ('sigma 1  # version\ncanvas 512 x 512\n\n'
+                         'subject a {\n    ref "a.png"\n    box2d (0, 0, 1, 1)\n'
                          '    # the depth\n    depth 2\n}\n')
     assert runner.invoke(app, ["fmt", "--check", str(f)]).exit_code == 0
     runner.invoke(app, ["fmt", str(f)])

@@ -9,11 +9,13 @@ OK_SUBJECT = 'subject b {\n    ref "b.png"\n    box2d (0, 0, 1, 1)\n}\n'
 
 CASES = [
     # (name, source, line, column, message fragment, hint fragment)
-    ("misspelt statement", 'sigma 1\ncanvas 512 x 512\nsubjct a {\n}\n', 3, 1, "unknown statement 'subjct'", "'subject'"),
+    ("misspelt statement", 'sigma 1\ncanvas 512 x 512\nsubjct a {\n}\n',
+     3, 1, "unknown statement 'subjct'", "'subject'"),
     ("misspelt item", 'sigma 1\nsubject a {\n    ref "a.png"\n    bx2d (0, 0, 1, 1)\n}\n', 4, 5, "'bx2d'", "'box2d'"),
     ("misspelt block field", 'sigma 1\nsubject a {\n  ref "a"\n  box3d { center (0, 0, -1) sise (1, 1, 1) }\n}\n',
      4, 29, "'sise'", "'size'"),
-    ("misspelt relation target", 'sigma 1\n' + OK_SUBJECT + 'subject a {\n  ref "a"\n  box2d (0, 0, 1, 1)\n  behind bb\n}\n',
+    ("misspelt relation target", 'sigma 1\n' + OK_SUBJECT
+     + 'subject a {\n  ref "a"\n  box2d (0, 0, 1, 1)\n  behind bb\n}\n',
      9, 10, "unknown subject 'bb'", "'b'"),
     ("unknown mention", 'sigma 1\ncompose "a @dgo and @b"\n' + OK_SUBJECT, 2, 12, "`@dgo`", None),
     ("missing version", 'canvas 512 x 512\n' + OK_SUBJECT, 1, 1, "sigma 1", "first line"),
@@ -24,21 +26,28 @@ CASES = [
     ("canvas fractional", 'sigma 1\ncanvas 512.5 x 512\n' + OK_SUBJECT, 2, 8, "whole number", None),
     ("box2d inverted", 'sigma 1\nsubject a {\n  ref "a"\n  box2d (0.5, 0, 0.2, 1)\n}\n', 4, 3, "x0 < x1", None),
     ("box2d out of canvas", 'sigma 1\nsubject a {\n  ref "a"\n  box2d (0, 0, 1.5, 1)\n}\n', 4, 3, "[0, 1]", None),
-    ("box2d px beyond canvas", 'sigma 1\ncanvas 256 x 256\nsubject a { ref "a" box2d (0, 0, 300 px, 1) }\n', 3, 21, "[0, 1]", None),
+    ("box2d px beyond canvas", 'sigma 1\ncanvas 256 x 256\nsubject a { ref "a" box2d (0, 0, 300 px, 1) }\n',
+     3, 21, "[0, 1]", None),
     ("box2d arity", 'sigma 1\nsubject a {\n  ref "a"\n  box2d (0, 0, 1)\n}\n', 4, 9, "takes 4 numbers", None),
-    ("box3d missing size", 'sigma 1\nsubject a {\n  ref "a"\n  box3d { center (0, 0, -2) }\n}\n', 4, 3, "needs size", "size (w, h, d)"),
-    ("box3d negative size", 'sigma 1\nsubject a { ref "a"\n box3d { center (0, 0, -2) size (1, -1, 1) } }\n', 3, 33, "positive", None),
+    ("box3d missing size", 'sigma 1\nsubject a {\n  ref "a"\n  box3d { center (0, 0, -2) }\n}\n',
+     4, 3, "needs size", "size (w, h, d)"),
+    ("box3d negative size", 'sigma 1\nsubject a { ref "a"\n box3d { center (0, 0, -2) size (1, -1, 1) } }\n',
+     3, 33, "positive", None),
     ("wrong unit", 'sigma 1\nsubject a { ref "a" box2d (0, 0, 1, 1)\n  depth 3 deg }\n', 3, 11, "unit 'deg'", None),
     ("no ref", 'sigma 1\nsubject a {\n  box2d (0, 0, 1, 1)\n}\n', 2, 9, "no `ref`", 'ref "refs/a.png"'),
     ("no placement", 'sigma 1\nsubject a {\n  ref "a.png"\n}\n', 2, 9, "no placement", "box2d"),
-    ("two placements", 'sigma 1\nsubject a {\n  ref "a"\n  box2d (0, 0, 1, 1)\n  mask "m.png"\n}\n', 5, 3, "placement twice", "exactly one"),
+    ("two placements", 'sigma 1\nsubject a {\n  ref "a"\n  box2d (0, 0, 1, 1)\n  mask "m.png"\n}\n',
+     5, 3, "placement twice", "exactly one"),
     ("duplicate subject", 'sigma 1\n' + OK_SUBJECT + OK_SUBJECT, 6, 1, "defined twice", None),
-    ("depth cycle", 'sigma 1\nsubject a { ref "a" box2d (0,0,1,1) behind b }\nsubject b { ref "b" box2d (0,0,1,1)\n behind a }\n',
+    ("depth cycle",
+     'sigma 1\nsubject a { ref "a" box2d (0,0,1,1) behind b }\nsubject b { ref "b" box2d (0,0,1,1)\n behind a }\n',
      2, 37, "cycle", None),
     ("self relation", 'sigma 1\nsubject a { ref "a" box2d (0,0,1,1) behind a }\n', 2, 37, "itself", None),
     ("unknown param", 'sigma 1\nsubject a { ref "a" box2d (0, 0, $w, 1) }\n', 2, 34, "unknown param $w", None),
-    ("string param as number", 'sigma 1\nparam p = "x"\nsubject a { ref "a" box2d (0, 0, $p, 1) }\n', 3, 34, "is a string", None),
-    ("unclosed block", 'sigma 1\nsubject a {\n  ref "a"\n  box2d (0, 0, 1, 1)\n', 4, 21, "end of file", "missing its `}`"),
+    ("string param as number", 'sigma 1\nparam p = "x"\nsubject a { ref "a" box2d (0, 0, $p, 1) }\n',
+     3, 34, "is a string", None),
+    ("unclosed block", 'sigma 1\nsubject a {\n  ref "a"\n  box2d (0, 0, 1, 1)\n',
+     4, 21, "end of file", "missing its `}`"),
     ("unquoted path", 'sigma 1\nsubject a {\n  ref a.png\n}\n', 3, 7, "unexpected 'a'", 'double quotes'),
     ("stray character", 'sigma 1\n' + OK_SUBJECT + '%\n', 6, 1, "'%'", None),
     ("bad escape", 'sigma 1\nprompt "a \\q"\n' + OK_SUBJECT, 2, 8, "bad escape", None),
@@ -47,7 +56,8 @@ CASES = [
      27, 1, "at most 25", None),
     ("no subjects", 'sigma 1\ncanvas 512 x 512\n', 1, 7, "at least one subject", None),
     ("polygon too few points", 'sigma 1\nsubject a { ref "a" polygon (0, 0) (1, 1) }\n', 2, 21, "at least 3", None),
-    ("camera looks at itself", 'sigma 1\ncamera { position (1, 1, 1) look_at (1, 1, 1) }\n' + OK_SUBJECT, 2, 1, "look_at", None),
+    ("camera looks at itself", 'sigma 1\ncamera { position (1, 1, 1) look_at (1, 1, 1) }\n' + OK_SUBJECT,
+     2, 1, "look_at", None),
 ]
 
 
@@ -77,7 +87,8 @@ def test_a_cycle_reports_every_relation_in_it():
 
 
 def test_every_error_is_listed_in_one_run():
-    src = 'sigma 1\ncanvas 500 x 512\nsubject a { ref "a" box2d (0.5, 0, 0.2, 1) }\nsubject b { ref "b" box2d (0,0,1,1) depth 2 deg }\n'
+    src = ('sigma 1\ncanvas 500 x 512\nsubject a { ref "a" box2d (0.5, 0, 0.2, 1) }\n'
+           'subject b { ref "b" box2d (0,0,1,1) depth 2 deg }\n')
     with pytest.raises(SigmaError) as exc:
         sigmascene.loads(src)
     assert len(exc.value.diagnostics) == 3

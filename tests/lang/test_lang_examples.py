@@ -43,7 +43,8 @@ def test_dumps_round_trips_every_example(path):
 def test_include_brings_subjects_with_paths_relative_to_the_included_file(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "more.sigma").write_text('subject b { ref "b.png" box2d (0, 0, 1, 1) }\n')
-    (tmp_path / "main.sigma").write_text('sigma 1\ninclude "sub/more.sigma"\nsubject a { ref "a.png" box2d (0, 0, 1, 1) }\n')
+    (tmp_path / "main.sigma").write_text('sigma 1\ninclude "sub/more.sigma"\n'
+                                         'subject a { ref "a.png" box2d (0, 0, 1, 1) }\n')
     scene = sigmascene.load(tmp_path / "main.sigma")
     assert [s.name for s in scene.subjects] == ["b", "a"]
     assert scene.resolve(scene.subject("b").ref) == tmp_path / "sub" / "b.png"

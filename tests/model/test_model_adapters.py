@@ -175,7 +175,8 @@ def test_a_stable_diffusion_lora_is_refused_with_a_hint_and_changes_nothing(tmp_
 
 
 def test_a_broken_lora_file_is_one_line_naming_what_is_wrong(tmp_path):
-    half = raw_file(tmp_path, "half.safetensors", {"transformer.transformer_blocks.0.attn.to_q.lora_A.weight": rnd(2, 32)})
+    half = raw_file(tmp_path, "half.safetensors",
+                    {"transformer.transformer_blocks.0.attn.to_q.lora_A.weight": rnd(2, 32)})
     ints = raw_file(tmp_path, "ints.safetensors", {
         "transformer.transformer_blocks.0.attn.to_q.lora_A.weight": torch.ones(2, 32, dtype=torch.int64),
         "transformer.transformer_blocks.0.attn.to_q.lora_B.weight": torch.ones(32, 2, dtype=torch.int64)})

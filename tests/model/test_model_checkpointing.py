@@ -22,7 +22,8 @@ def _inputs():
     ids = sequence_ids(layout)
     return dict(hidden_states=torch.randn(1, layout.n_x, 16, generator=g),
                 cond_tokens=torch.randn(1, layout.n_cond, 16, generator=g),
-                encoder_hidden_states=torch.randn(1, 7, 32, generator=g), pooled_projections=torch.randn(1, 32, generator=g),
+                encoder_hidden_states=torch.randn(1, 7, 32, generator=g),
+                pooled_projections=torch.randn(1, 32, generator=g),
                 timestep=torch.tensor([0.6]), guidance=torch.full((1,), 2.5),
                 txt_ids=ids["txt"], x_ids=ids["x"], cond_ids=ids["cond"], condition_mask=True)
 

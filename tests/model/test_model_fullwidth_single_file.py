@@ -43,7 +43,8 @@ def test_a_bfl_layout_single_file_loads_as_the_same_transformer(wide, prefix, tm
         loaded = load_transformer(path, base, torch.float32)
         torch.testing.assert_close(transformer_out(loaded), ref, atol=1e-5, rtol=1e-5)
         # the fused qkv was split back, not loaded whole or dropped
-        torch.testing.assert_close(loaded.transformer_blocks[0].attn.to_k.weight, tr.transformer_blocks[0].attn.to_k.weight)
+        torch.testing.assert_close(loaded.transformer_blocks[0].attn.to_k.weight,
+                                   tr.transformer_blocks[0].attn.to_k.weight)
     finally:
         path.unlink(missing_ok=True)
 
@@ -55,7 +56,8 @@ def test_a_bfl_layout_gguf_stays_quantized_and_computes_close(wide, tmp_path):
     path = write_gguf(tmp_path / "flux1-kontext-dev-Q8_0.gguf", bfl_checkpoint(tr))
     try:
         loaded = load_transformer(path, base, torch.float32)
-        for w in (loaded.single_transformer_blocks[0].attn.to_q.weight, loaded.single_transformer_blocks[0].proj_mlp.weight,
+        for w in (loaded.single_transformer_blocks[0].attn.to_q.weight,
+                  loaded.single_transformer_blocks[0].proj_mlp.weight,
                   loaded.transformer_blocks[0].attn.add_v_proj.weight):
             assert isinstance(w, GGUFParameter) and w.quant_type.name == "Q8_0"  # split, and still quantized
         out = transformer_out(loaded)

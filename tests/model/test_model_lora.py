@@ -28,7 +28,8 @@ def trained_transformer(rank=4, seed=0):
 
 def predict(tr):
     g = torch.Generator().manual_seed(1)
-    kw = dict(hidden_states=torch.randn(1, 6, 16, generator=g), encoder_hidden_states=torch.randn(1, 3, 32, generator=g),
+    kw = dict(hidden_states=torch.randn(1, 6, 16, generator=g),
+              encoder_hidden_states=torch.randn(1, 3, 32, generator=g),
               pooled_projections=torch.randn(1, 32, generator=g), timestep=torch.tensor([0.5]),
               img_ids=torch.zeros(6, 3), txt_ids=torch.zeros(3, 3), guidance=torch.tensor([2.5]), return_dict=False)
     with torch.no_grad():

@@ -7,6 +7,8 @@ into stock `FluxKontextPipeline` and once into `SigmaPipeline` on the same tiny 
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 from diffusers import FluxKontextPipeline
@@ -69,9 +71,11 @@ def raw_file(tmp_path, name, tensors):
     return tmp_path / name
 
 
-def rnd(*shape, seed=[0]):
-    seed[0] += 1
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed[0])) * 0.3
+_SEEDS = itertools.count(1)  # each tensor its own seed, in call order
+
+
+def rnd(*shape):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(next(_SEEDS))) * 0.3
 
 
 def network_alpha_file(tmp_path, with_alpha=True):

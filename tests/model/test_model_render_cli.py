@@ -58,7 +58,8 @@ def test_identity_size_option_reaches_the_compiler(env, base, lora):
 
 def test_same_seed_reproduces_the_image_and_batch_renders_k_seeds(env, base, lora):
     scene = write_scene(env / "s")
-    res = render(scene, "--base", base, "--lora", lora, "-o", env / "b.png", "--steps", "2", "--seed", "10", "--batch", "2")
+    res = render(scene, "--base", base, "--lora", lora, "-o", env / "b.png", "--steps", "2", "--seed", "10",
+                 "--batch", "2")
     assert res.exit_code == 0, res.output
     seeds = [json.loads((env / f"b_{s}.json").read_text())["seed"] for s in (10, 11)]
     assert seeds == [10, 11]

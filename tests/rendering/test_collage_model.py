@@ -61,7 +61,8 @@ def test_insertion_keeps_the_photo_exact_outside_the_blend_region():
     region[16:32, 16:40] = True
     seen = []
     out = render_collage(make_tiny_pipeline(0), _layout(), INSTRUCTION, generator=seed_generator(1),
-                         num_inference_steps=2, photo=photo, region=region, feather=2, callback=lambda i, n: seen.append((i, n)))
+                         num_inference_steps=2, photo=photo, region=region, feather=2,
+                         callback=lambda i, n: seen.append((i, n)))
     img = np.asarray(out.images[0])
     assert img.shape == photo.shape
     far = np.ones_like(region)

@@ -22,7 +22,7 @@ from sigmascene.testing.tiny_contextgen import make_tiny_contextgen_components, 
 from sigmascene.testing.tiny_pipeline import save_tiny_sigma_lora
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "model"))
-from contextgen_reference import reference_latents  # noqa: E402
+from contextgen_reference import reference_latents
 
 SCENE = '''sigma 1
 canvas {w} x {h}

@@ -16,7 +16,7 @@ from sigmascene.scene.prompts import build_prompt
 from sigmascene.testing.tiny_pipeline import save_tiny_pipeline, save_tiny_sigma_lora
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "model"))
-from test_model_pipeline import write_scene  # noqa: E402
+from test_model_pipeline import write_scene
 
 
 @pytest.fixture(scope="module")

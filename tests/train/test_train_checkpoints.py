@@ -83,7 +83,7 @@ def test_restore_lora_puts_back_the_saved_weights(tmp_path, transformer):
     other = load_components(CFG)["transformer"]
     add_lora(other, CFG)
     with torch.no_grad():
-        for name, p in transformer.named_parameters():
+        for p in transformer.parameters():
             if p.requires_grad:
                 p.add_(0.5)  # make the saved LoRA differ from a fresh one
     path = _save(tmp_path, 2, transformer)

@@ -15,7 +15,7 @@ def test_init_file_documents_every_setting_and_reads_back_as_the_defaults(tmp_pa
     cfg = load_config(path)
     assert cfg.model_dump() == TrainConfig().model_dump()
     for name in ("rank", "alpha", "condition_mask", "grad_accum", "full_prompt_prob", "box_jitter", "checkpoint_every"):
-        line = next(i for i, l in enumerate(text.splitlines()) if l.startswith(f"{name} ="))
+        line = next(i for i, ln in enumerate(text.splitlines()) if ln.startswith(f"{name} ="))
         assert text.splitlines()[line - 1].startswith("# "), f"{name} has no comment above it"
 
 
@@ -53,7 +53,7 @@ def test_bad_value_in_file_points_at_its_line(tmp_path):
     path.write_text(default_toml().replace("grad_accum = 1", "grad_accum = 0"))
     with pytest.raises(SigmaError) as err:
         load_config(path)
-    line = next(i for i, l in enumerate(path.read_text().splitlines(), 1) if l.startswith("grad_accum"))
+    line = next(i for i, ln in enumerate(path.read_text().splitlines(), 1) if ln.startswith("grad_accum"))
     d = err.value.diagnostics[0]
     assert d.loc is not None and d.loc.line == line and "optim.grad_accum" in d.message
 

@@ -11,7 +11,8 @@ from sigmascene.train.objective import Batch, flow_matching_loss, sample_timeste
 
 
 def test_flux_shift_moves_larger_images_to_higher_noise():
-    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    def g():
+        return torch.Generator().manual_seed(0)
     small = sample_timesteps(4000, scheme="flux", n_tokens=64, generator=g())
     large = sample_timesteps(4000, scheme="flux", n_tokens=4096, generator=g())
     plain = sample_timesteps(4000, scheme="logit_normal", n_tokens=4096, generator=g())

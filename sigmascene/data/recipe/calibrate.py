@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
 from ..io import load_dataset, load_depth, load_mask, resolve, write_bytes_atomic
 from .config import BuildConfig
 from .plan import Plan, load_stage, make_stage
-from .stages.segment import match
+from .stages.depth import DepthStage
+from .stages.segment import SegmentStage, match
 
 
 def abs_rel(est: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
@@ -34,6 +36,13 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum()) / union if union else 0.0
 
 
+def _written(path: str | None) -> str:
+    """A mask/depth path of the synthetic world, which writes both for every scene and subject."""
+    if path is None:
+        raise ValueError("the synthetic world wrote no mask or depth file")
+    return path
+
+
 def calibrate(cfg: BuildConfig, out: str | Path, n: int) -> dict:
     from ...errors import ConfigError
     from ..synth import SynthConfig, synthesize
@@ -47,7 +56,8 @@ def calibrate(cfg: BuildConfig, out: str | Path, n: int) -> dict:
     synthesize(world, n, SynthConfig(seed=b.seed, size=min(b.width, b.height), min_subjects=1,
                                      max_subjects=min(10, len(b.subjects))), workers=1)
     samples = load_dataset(world)
-    seg, depth = make_stage("segment", plan), make_stage("depth", plan)
+    seg = cast(SegmentStage, make_stage("segment", plan))
+    depth = cast(DepthStage, make_stage("depth", plan))
     load_stage(seg)
     load_stage(depth)
     from PIL import Image
@@ -61,14 +71,14 @@ def calibrate(cfg: BuildConfig, out: str | Path, n: int) -> dict:
         masks = seg.segment(image, [boxes[pairs[j]] for j in sorted(pairs)]) if pairs else []
         by_subject = dict(zip(sorted(pairs), masks))
         for j, sub in enumerate(s.subjects):
-            truth = load_mask(resolve(world, sub.mask))
+            truth = load_mask(resolve(world, _written(sub.mask)))
             if j in by_subject:
                 found += 1
                 ious.append(mask_iou(by_subject[j], truth))
             else:
                 ious.append(0.0)
         est = depth.estimate([image])[0]
-        a, a_s = abs_rel(est, load_depth(resolve(world, s.depth)))
+        a, a_s = abs_rel(est, load_depth(resolve(world, _written(s.depth))))
         errs.append(a)
         errs_scaled.append(a_s)
     seg.close()
@@ -87,7 +97,8 @@ def calibrate(cfg: BuildConfig, out: str | Path, n: int) -> dict:
 
 def render_calibration(result: dict) -> str:
     seg, dep = result["segment"], result["depth"]
-    names = lambda refs: " + ".join(Path(r["path"]).name for r in refs)  # noqa: E731
+    def names(refs):
+        return " + ".join(Path(r["path"]).name for r in refs)
     return "\n".join([
         f"calibration on {result['scenes']} synthetic scenes ({result['subjects']} subjects, exact truth)",
         f"  segmentation  {names(seg['models'])}: mean mask IoU {seg['mean_mask_iou']:.3f}, "

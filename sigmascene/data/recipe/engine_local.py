@@ -5,6 +5,7 @@ the suggested models in bf16 / fp8 with offload; none has to share it).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, Optional
 
 from .plan import Plan, make_stage, run_unit
@@ -42,7 +43,7 @@ def _run_shards(plan: Plan, parts: list[list[int]], totals: dict, on_stage: Stag
                 on_stage(name, k, len(parts))
             stage = make_stage(name, plan)
             try:
-                counts = run_unit(plan, stage, part, (lambda n, _s=name: tick(_s, n)) if tick else None)
+                counts = run_unit(plan, stage, part, partial(tick, name) if tick else None)
             finally:
                 stage.close()
             for key, v in counts.items():

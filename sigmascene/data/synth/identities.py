@@ -204,7 +204,8 @@ def _tile_shape(grid: Grid, role: str, period: float) -> tuple[int, int]:
     if role != "main":
         return 4, 4
     along_r, along_c = grid.size()
-    return tuple(int(np.clip(math.ceil(length / period * 10), 4, 256)) for length in (along_r, along_c))
+    rows, cols = (int(np.clip(math.ceil(length / period * 10), 4, 256)) for length in (along_r, along_c))
+    return rows, cols
 
 
 def _pack(shapes: list[tuple[int, int]], max_w: int = 512) -> tuple[list[tuple[int, int]], int, int]:

@@ -101,7 +101,8 @@ def room_nodes(room: Room) -> list[tuple[object, np.ndarray]]:
     tile = room.floor_tile
     floor = textured_quad(np.array([[-w, 0, zf], [w, 0, zf], [w, 0, zb], [-w, 0, zb]]), room.floor_image,
                           (2 * w / tile, (zf - zb) / tile))
-    wall_rep = lambda length: (length / 1.5, h / 1.5)  # noqa: E731 - 1.5 m wallpaper repeat
+    def wall_rep(length):  # 1.5 m wallpaper repeat
+        return (length / 1.5, h / 1.5)
     walls = [
         textured_quad(np.array([[-w, 0, zb], [w, 0, zb], [w, h, zb], [-w, h, zb]]), room.wall_image, wall_rep(2 * w)),
         textured_quad(np.array([[-w, 0, zf], [-w, 0, zb], [-w, h, zb], [-w, h, zf]]), room.wall_image,

@@ -15,7 +15,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, Optional, cast
 
 from ...errors import AssetError, ConfigError, SigmaError
 from ..lock import FolderLock
@@ -115,7 +115,7 @@ class _Workers:
 
     def imap(self, jobs: list[tuple]) -> Iterator[str]:
         """Index lines in job order, rendered W at a time."""
-        from multiprocessing.connection import wait
+        from multiprocessing.connection import Connection, wait
 
         pending = iter(enumerate(jobs))
         busy: dict = {}  # connection -> job number
@@ -131,7 +131,8 @@ class _Workers:
         for conn in self.conns:
             feed(conn)
         while busy:
-            for conn in wait(list(busy), timeout=1.0):
+            for ready in wait(list(busy), timeout=1.0):
+                conn = cast(Connection, ready)  # wait() hands back the connections it was given
                 try:
                     kind, value = conn.recv()
                 except (EOFError, OSError):

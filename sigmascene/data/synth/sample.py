@@ -138,14 +138,16 @@ def _identity_azimuth(rng: np.random.Generator, seen_from: float, extent: np.nda
     The visible width of the object's box from azimuth a is |w cos a| + |d sin a|; a view is accepted when it
     shows at least 75% of the widest one.
     """
-    width = lambda a: abs(extent[0] * math.cos(math.radians(a))) + abs(extent[2] * math.sin(math.radians(a)))  # noqa: E731
+    def width(a):
+        return abs(extent[0] * math.cos(math.radians(a))) + abs(extent[2] * math.sin(math.radians(a)))
     widest = max(width(a) for a in range(0, 180, 5))
-    best = None
+    best, best_width = seen_from, -1.0  # the first try always replaces this
     for _ in range(12):
         a = seen_from + float(rng.choice([-1, 1]) * rng.uniform(70, 180))
         if width(a) >= 0.75 * widest:
             return a
-        best = a if best is None or width(a) > width(best) else best
+        if width(a) > best_width:
+            best, best_width = a, width(a)
     return best
 
 
@@ -169,7 +171,8 @@ def _identity_image(rng: np.random.Generator, p: Placed, mesh, cam: CameraPose, 
     tone = str(rng.choice(list(LIGHT_TONES)))
     scene = pyrender.Scene(ambient_light=np.full(3, float(rng.uniform(0.25, 0.4))), bg_color=[1.0, 1.0, 1.0, 1.0])
     scene.add(mesh)  # the target's pyrender mesh: already on the GPU
-    scene.add(pyrender.PerspectiveCamera(yfov=math.radians(fov), znear=0.02, zfar=dist * 4), pose=look_at_pose(eye, centre))
+    scene.add(pyrender.PerspectiveCamera(yfov=math.radians(fov), znear=0.02, zfar=dist * 4),
+              pose=look_at_pose(eye, centre))
     light_az = azimuth + float(rng.uniform(-100, 100))
     scene.add(pyrender.DirectionalLight(color=np.asarray(LIGHT_TONES[tone]), intensity=float(rng.uniform(2.5, 4.5))),
               pose=_light_pose(light_az, float(rng.uniform(25, 70))))
@@ -179,14 +182,20 @@ def _identity_image(rng: np.random.Generator, p: Placed, mesh, cam: CameraPose, 
     return colour, view
 
 
-def _position_words(box: tuple[int, int, int, int], width: int) -> str:
-    cx = (box[0] + box[2]) / 2 / width
+def _centre_x(s: SubjectRecord) -> float:
+    if s.box2d is None:  # the generator gives every subject its box
+        raise ValueError(f"subject '{s.name}' has no box2d")
+    return (s.box2d[0] + s.box2d[2]) / 2
+
+
+def _position_words(s: SubjectRecord, width: int) -> str:
+    cx = _centre_x(s) / width
     return "on the left" if cx < 1 / 3 else "on the right" if cx > 2 / 3 else "in the middle"
 
 
 def _full_prompt(background: str, subjects: list[SubjectRecord], width: int) -> str:
-    order = sorted(subjects, key=lambda s: (s.box2d[0] + s.box2d[2]) / 2)
-    parts = [f"{s.caption} {_position_words(s.box2d, width)}" for s in order]
+    order = sorted(subjects, key=_centre_x)
+    parts = [f"{s.caption} {_position_words(s, width)}" for s in order]
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     verb = "stands" if len(parts) == 1 else "stand"
     return f"{background[0].upper()}{background[1:]}. On the floor {verb} {listed}."

@@ -129,8 +129,8 @@ def box(w: float, h: float, d: float, x: float = 0.0, y0: float = 0.0, z: float 
         (0, -1, 0): ((-hw, 0, -hd), (0, 0, d), (w, 0, 0)),
     }
     out = []
-    for nrm, (o, er, ec) in faces.items():
-        o, er, ec = (np.asarray(v, dtype=np.float64) for v in (o, er, ec))
+    for nrm, corner_edges in faces.items():
+        o, er, ec = (np.asarray(v, dtype=np.float64) for v in corner_edges)
         p = np.array([[o, o + ec], [o + er, o + er + ec]]) + np.array([x, y0, z])
         out.append(Grid(p, np.broadcast_to(np.asarray(nrm, dtype=np.float64), p.shape).copy(), role))
     return out

@@ -107,7 +107,7 @@ def _grain(rng: np.random.Generator, n: int, scale: float) -> np.ndarray:
     base = rng.random((n // 8 + 2, n // 8 + 2))
     from PIL import Image
 
-    img = Image.fromarray((base * 255).astype(np.uint8)).resize((n, n), Image.BICUBIC)
+    img = Image.fromarray((base * 255).astype(np.uint8)).resize((n, n), Image.Resampling.BICUBIC)
     return (np.asarray(img) / 255.0 - 0.5) * scale
 
 

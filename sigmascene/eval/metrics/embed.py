@@ -104,7 +104,7 @@ class TextEmbedder:
         self.image = image_embedder  # SigLIP-T embeds the output with the same model's image tower
         self.model = image_embedder.model
         self.device = image_embedder.device
-        self.tokenizer = getattr(image_embedder.processor, "tokenizer", None)
+        self.tokenizer: Any = getattr(image_embedder.processor, "tokenizer", None)
         if self.tokenizer is None:
             raise ModelError(f"the {image_embedder.name} folder has no tokenizer; text metrics need one")
         self.pad_to_max = pad_to_max  # SigLIP was trained on max-length padded text; CLIP on EOS pooling

@@ -49,8 +49,8 @@ class Musiq:
     def from_path(cls, path: Path | None, device: str | None = None) -> "Musiq":
         problems = []
         try:
-            import pyiqa  # noqa: F401  (needs torchvision)
-        except Exception as err:  # ImportError, or a torchvision ABI error while pyiqa imports it
+            import pyiqa
+        except Exception as err:  # noqa: BLE001 - ImportError, or a torchvision ABI error while pyiqa imports it
             problems.append(f"the pyiqa package (import failed: {type(err).__name__}; pyiqa needs torchvision, "
                             "which has no CPU build that fits this torch)")
         if path is None:

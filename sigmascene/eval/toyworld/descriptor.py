@@ -66,7 +66,7 @@ def region_histogram(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def foreground(identity: np.ndarray) -> np.ndarray:
     """The subject's pixels in an identity image: everything off the white backdrop."""
-    return (np.asarray(identity)[..., :3] < WHITE_BACKDROP).any(axis=-1)
+    return np.asarray((np.asarray(identity)[..., :3] < WHITE_BACKDROP).any(axis=-1))
 
 
 def reference_histogram(identity: np.ndarray) -> np.ndarray:

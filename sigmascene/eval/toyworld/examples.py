@@ -46,7 +46,7 @@ def _subject_count(case: Case) -> Optional[int]:
 def _cell(image, size: int = CELL):
     from PIL import Image
 
-    return image.convert("RGB").resize((size, size), Image.NEAREST)
+    return image.convert("RGB").resize((size, size), Image.Resampling.NEAREST)
 
 
 def references_picture(compiled, size: int = CELL):
@@ -65,7 +65,8 @@ def references_picture(compiled, size: int = CELL):
     draw = ImageDraw.Draw(cell)
     for k, colour in enumerate(palette(n)):
         x, y = (k % side) * step, (k // side) * step
-        block = Image.fromarray(compiled.identity[k * bh:(k + 1) * bh]).resize((step - 4, step - 4), Image.BILINEAR)
+        block = Image.fromarray(compiled.identity[k * bh:(k + 1) * bh]).resize((step - 4, step - 4),
+                                                                               Image.Resampling.BILINEAR)
         draw.rectangle((x, y, x + step - 1, y + step - 1), fill=colour)
         cell.paste(block, (x + 2, y + 2))
     return cell

@@ -64,7 +64,7 @@ def write_photos(evalset: EvalSet, seed_for, start=None) -> InsertSet:
     return out
 
 
-def unchanged_outside(image: np.ndarray, evalset: InsertSet, case: Case, sidecar: dict) -> tuple[int, int]:
+def unchanged_outside(image: np.ndarray, evalset: EvalSet, case: Case, sidecar: dict) -> tuple[int, int]:
     """(pixels equal to the photo, pixels) outside the blend region plus feather the render used."""
     from ...compiler.background import default_blend
     from ...compiler.compile import compile_scene
@@ -77,6 +77,8 @@ def unchanged_outside(image: np.ndarray, evalset: InsertSet, case: Case, sidecar
     feather = bg.get("feather_px")
     if feather is None:
         feather = default_blend(scene.canvas.width, scene.canvas.height)[1]
+    if compiled.blend_region is None:  # an InsertSet's scenes all have their background photo
+        raise ValueError(f"case '{case.id}' has no background photo to compare against")
     keep = feather_alpha(compiled.blend_region, int(feather)) == 0
     same = np.all(np.asarray(image)[..., :3] == np.asarray(compiled.background)[..., :3], axis=-1)
     return int((same & keep).sum()), int(keep.sum())

@@ -82,7 +82,7 @@ def fit_image(image, shape: tuple[int, int]) -> np.ndarray:
     im = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, dtype=np.uint8))
     im = im.convert("RGB")
     if im.size != (shape[1], shape[0]):
-        im = im.resize((shape[1], shape[0]), Image.BILINEAR)
+        im = im.resize((shape[1], shape[0]), Image.Resampling.BILINEAR)
     return np.asarray(im)
 
 

@@ -80,7 +80,8 @@ def vae_round_trip(pipe: "SigmaPipeline", image: np.ndarray, size: int) -> Any:
     side = pipe.vae_scale_factor * 2
     if size % side:
         raise ValueError(f"canvas {size} px is not a multiple of {side} px")
-    small = Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB").resize((size, size), Image.LANCZOS)
+    small = Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB").resize((size, size),
+                                                                                     Image.Resampling.LANCZOS)
     with torch.no_grad():
         latents = pack_latents(encode_image_latents(pipe.vae, prepare_condition_image(small)))
         return pipe.decode_latents(latents, (size // side, size // side), "pil")[0]
@@ -99,13 +100,13 @@ def validation_rows(v: Validation) -> list[dict]:
     rows = []
     keys = sorted(v.truth) + ["all"]
     for n in keys:
-        truth = v.truth[n] if n != "all" else v.overall("truth")
-        shuf = v.shuffled[n] if n != "all" else v.overall("shuffled")
-        trip = v.round_trip.get(n) if n != "all" else (v.overall("round_trip") if v.round_trip else None)
+        truth = v.truth[n] if not isinstance(n, str) else v.overall("truth")  # n: a subject count, or "all"
+        shuf = v.shuffled[n] if not isinstance(n, str) else v.overall("shuffled")
+        trip = v.round_trip.get(n) if not isinstance(n, str) else (v.overall("round_trip") if v.round_trip else None)
         row: dict = {"N": n}
         for m in METRICS:
             t, s = getattr(truth, m), getattr(shuf, m)
-            if n == "all":
+            if isinstance(n, str):  # the "all" row
                 chance = float(np.mean([c for cs in v.chance.values() for c in cs])) if m == "identity" and any(
                     v.chance.values()) else 0.5
             else:

@@ -8,10 +8,15 @@ with d <= 0, and depths beyond `max_m`, become 0 (unknown).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..store import Outcome, npy_bytes
 from .base import Stage, Work
+
+if TYPE_CHECKING:
+    from ..config import DepthStage as DepthSection
 
 METRIC_TYPES = ("zoedepth", "depth_pro")
 
@@ -33,6 +38,7 @@ def metric_depth(d: np.ndarray, max_m: float) -> np.ndarray:
 
 class DepthStage(Stage):
     name = "depth"
+    section: DepthSection  # the [stages.depth] table
 
     def load(self) -> None:
         from transformers import AutoImageProcessor, AutoModelForDepthEstimation

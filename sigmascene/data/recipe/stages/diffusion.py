@@ -7,12 +7,17 @@ incl. fp8 layerwise casting, accelerate offload), so a 24 GB card holds one of t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import inspect
 
 import numpy as np
 
 from ..store import Outcome, png_bytes
 from .base import Stage, Work
+
+if TYPE_CHECKING:
+    from ..config import ImageStage as ImageSection, ReposeStage as ReposeSection
 
 
 def prompt_text(scene: dict) -> str:
@@ -26,6 +31,7 @@ def prompt_text(scene: dict) -> str:
 
 class _Diffusion(Stage):
     role = ""
+    section: ImageSection  # [stages.image] or [stages.repose]: both diffusers pipelines
 
     def _load(self, cls):
         import torch
@@ -72,7 +78,10 @@ def cutout(image: np.ndarray, mask: np.ndarray, size: int, grey: int = 200) -> n
 
     from ...geometry import mask_box
 
-    x0, y0, x1, y1 = mask_box(mask)
+    box = mask_box(mask)
+    if box is None:  # the segment stage rejects empty masks, so a cut-out always has pixels
+        raise ValueError("cutout of an empty mask")
+    x0, y0, x1, y1 = box
     side = int(max(x1 - x0, y1 - y0) * 1.2) + 2
     cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
     canvas = np.full((side, side, 3), grey, dtype=np.uint8)
@@ -87,6 +96,7 @@ def cutout(image: np.ndarray, mask: np.ndarray, size: int, grey: int = 200) -> n
 
 class ReposeStage(_Diffusion):
     name, role = "repose", "repose"
+    section: ReposeSection
 
     def load(self) -> None:
         from diffusers import FluxKontextPipeline

@@ -5,14 +5,20 @@ above `max_similarity` it did not repose anything (a copy would teach the model 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..store import Outcome
 from .base import Stage, Work
 
+if TYPE_CHECKING:
+    from ..config import IdentityStage as IdentitySection
+
 
 class IdentityStage(Stage):
     name = "identity"
+    section: IdentitySection  # the [stages.identity] table
 
     def load(self) -> None:
         from transformers import AutoImageProcessor, AutoModel

@@ -8,6 +8,8 @@ seed, and a sample whose every answer is malformed is rejected with the last pro
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import re
 from functools import lru_cache
@@ -19,6 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ...schema import NAME_RE
 from ..store import Outcome
 from .base import Stage, Work
+
+if TYPE_CHECKING:
+    from ..config import PromptStage as PromptSection
 
 
 @lru_cache(maxsize=None)
@@ -127,6 +132,7 @@ def parse_llm_answer(text: str, n: int) -> dict:
 
 class PromptsStage(Stage):
     name = "prompts"
+    section: PromptSection  # the [stages.prompts] table
 
     def load(self) -> None:
         if self.section.kind != "llm":

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..store import Outcome, png_bytes
 from .base import Stage, Work
+
+if TYPE_CHECKING:
+    from ..config import SegmentStage as SegmentSection
 
 
 def match(n_subjects: int, labels: list[int], scores: list[float], threshold: float) -> dict[int, int]:
@@ -127,6 +130,7 @@ class GroundedSegmenter:
 
 class SegmentStage(Stage):
     name = "segment"
+    section: SegmentSection  # the [stages.segment] table
 
     def load(self) -> None:
         from ....model.loading import quiet_libraries
@@ -160,7 +164,7 @@ class SegmentStage(Stage):
         area = image.size[0] * image.size[1]
         for sub, m in zip(subjects, masks):
             frac = float(m.sum()) / area
-            if not s.min_area <= frac <= s.max_area:
+            if frac == 0 or not s.min_area <= frac <= s.max_area:  # empty: nothing to cut out, even at min_area 0
                 return Outcome.reject("segment.mask_area", f"mask of '{sub['name']}' covers {frac:.2%} of the image "
                                                            f"(allowed {s.min_area:.2%}..{s.max_area:.2%})")
         for a in range(len(masks)):
