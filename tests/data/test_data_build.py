@@ -211,7 +211,7 @@ def test_build_then_validate_then_train_a_few_steps_as_a_user_would(built, tmp_p
         "curriculum": {"stages": [{"name": "1", "steps": 3, "min_subjects": 1}]}})
     res = runner.invoke(app, ["train", str(cfg), "--no-progress", "--resume", "never"])
     assert res.exit_code == 0, res.output
-    assert (run / "lora.safetensors").is_file() and "LoRA:" in res.output
+    assert (run / "lora.safetensors").is_file() and "LoRA at" in res.output
 
 
 @pytest.mark.slow

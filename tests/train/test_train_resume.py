@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 
 def _start(cfg_path, log, **env):
-    return subprocess.Popen([PYTHON, "-m", "sigmascene.train", str(cfg_path), "--no-progress"], stdout=log,
+    return subprocess.Popen([PYTHON, "-m", "sigmascene.cli", "train", str(cfg_path), "--no-progress"], stdout=log,
                             stderr=subprocess.STDOUT, env=subprocess_env(**env))
 
 
