@@ -10,26 +10,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from .tiny_parts import byte_vocab, save_depth_anything, save_dinov2
 
 _WORDS = ("a photo of a dog cat chair lamp plant vase corgi armchair rug room garden good bad sunlit living "
           "wooden floor place these subjects in to compose the on with near red blue green small large").split()
 
-
-def _byte_vocab() -> dict[str, int]:
-    """CLIP's byte-level alphabet with no merges: every string tokenizes, the vocabulary stays ~500."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), 256))
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    chars = [chr(c) for c in cs]
-    vocab = {c: i for i, c in enumerate(chars)}
-    vocab.update({c + "</w>": len(chars) + i for i, c in enumerate(chars)})
-    vocab["<|startoftext|>"] = len(vocab)
-    vocab["<|endoftext|>"] = len(vocab)
-    return vocab
 
 
 def save_tiny_clip(folder: Path, seed: int = 0) -> Path:
@@ -37,7 +22,7 @@ def save_tiny_clip(folder: Path, seed: int = 0) -> Path:
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
 
     torch.manual_seed(seed)
-    vocab = _byte_vocab()
+    vocab = byte_vocab()
     tok = CLIPTokenizer(vocab=vocab, merges=[])
     cfg = CLIPConfig(
         text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
@@ -80,35 +65,12 @@ def save_tiny_siglip(folder: Path, seed: int = 0) -> Path:
 
 
 def save_tiny_dino(folder: Path, seed: int = 0) -> Path:
-    import torch
-    from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
-
-    torch.manual_seed(seed)
-    cfg = Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                       image_size=32, patch_size=8)
-    Dinov2Model(cfg).eval().save_pretrained(folder)
-    BitImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
-    return folder
+    return save_dinov2(folder, seed, size=32, patch=8)
 
 
 def save_tiny_depth(folder: Path, seed: int = 0) -> Path:
-    import torch
-    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor
-
-    torch.manual_seed(seed)
-    backbone = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64,
-                            image_size=32, patch_size=8, out_indices=[1, 2, 3, 4], reshape_hidden_states=False)
-    cfg = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=32, neck_hidden_sizes=[8, 16, 32, 32],
-                              fusion_hidden_size=16, head_hidden_size=8, patch_size=8)
-    model = DepthAnythingForDepthEstimation(cfg).eval()
-    with torch.no_grad():  # default init leaves the head's output ~1e-8; widen it so estimates vary per image
-        for conv in (model.head.conv1, model.head.conv2, model.head.conv3):
-            torch.nn.init.normal_(conv.weight, std=0.3)
-            torch.nn.init.constant_(conv.bias, 0.1)
-    model.save_pretrained(folder)
-    DPTImageProcessor(size={"height": 32, "width": 32}, keep_aspect_ratio=True, ensure_multiple_of=8,
-                      do_pad=False).save_pretrained(folder)
-    return folder
+    return save_depth_anything(folder, seed, size=32, patch=8, backbone_outputs={"out_indices": [1, 2, 3, 4]},
+                               keep_aspect_ratio=True, positive=False)
 
 
 def save_tiny_weights(root: str | Path, seed: int = 0) -> Path:

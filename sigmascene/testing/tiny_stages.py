@@ -13,26 +13,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from .tiny_parts import byte_vocab, save_depth_anything, save_dinov2
+
 # model folder names under the tiny root, by stage
 FOLDERS = {"image": "flux", "repose": "kontext", "detect": "owlv2", "segment": "sam", "depth": "depth",
            "identity": "dinov2", "llm": "gpt2", "grounding": "grounding-dino"}
-
-
-def _byte_vocab() -> dict[str, int]:
-    """CLIP's byte-level alphabet with no merges: every string tokenizes and the vocabulary stays ~500."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), 256))
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    chars = [chr(c) for c in cs]
-    vocab = {c: i for i, c in enumerate(chars)}
-    vocab.update({c + "</w>": len(chars) + i for i, c in enumerate(chars)})
-    vocab["<|startoftext|>"] = len(vocab)
-    vocab["<|endoftext|>"] = len(vocab)
-    return vocab
 
 
 def save_tiny_flux(folder: Path, seed: int = 0, kontext: bool = False) -> Path:
@@ -51,7 +36,7 @@ def save_tiny_owlv2(folder: Path, seed: int = 0) -> Path:
                               Owlv2Processor)
 
     torch.manual_seed(seed)
-    vocab = _byte_vocab()
+    vocab = byte_vocab()
     tok = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=16)
     cfg = Owlv2Config(
         text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
@@ -114,37 +99,13 @@ def save_tiny_sam(folder: Path, seed: int = 0) -> Path:
 
 
 def save_tiny_dinov2(folder: Path, seed: int = 0) -> Path:
-    import torch
-    from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
-
-    torch.manual_seed(seed)
-    cfg = Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                       image_size=56, patch_size=14)
-    Dinov2Model(cfg).eval().save_pretrained(folder)
-    BitImageProcessor(size={"shortest_edge": 56}, crop_size={"height": 56, "width": 56}).save_pretrained(folder)
-    return folder
+    return save_dinov2(folder, seed, size=56, patch=14)
 
 
 def save_tiny_depth(folder: Path, seed: int = 0) -> Path:
-    import torch
-    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor
-
-    torch.manual_seed(seed)
-    backbone = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64,
-                            image_size=56, patch_size=14, out_features=["stage1", "stage2", "stage3", "stage4"],
-                            reshape_hidden_states=False)
-    cfg = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=32, neck_hidden_sizes=[8, 16, 32, 32],
-                              fusion_hidden_size=16, head_hidden_size=8, patch_size=14)
-    model = DepthAnythingForDepthEstimation(cfg).eval()
-    with torch.no_grad():  # default init leaves the head's output ~1e-8; widen it so estimates vary per image
-        for conv in (model.head.conv1, model.head.conv2, model.head.conv3):
-            torch.nn.init.normal_(conv.weight, std=0.3)
-            torch.nn.init.constant_(conv.bias, 0.1)
-        torch.nn.init.constant_(model.head.conv3.bias, 2.0)  # keep the ReLU'd output positive
-    model.save_pretrained(folder)
-    DPTImageProcessor(size={"height": 56, "width": 56}, keep_aspect_ratio=False, ensure_multiple_of=14,
-                      do_pad=False).save_pretrained(folder)
-    return folder
+    return save_depth_anything(folder, seed, size=56, patch=14,
+                               backbone_outputs={"out_features": ["stage1", "stage2", "stage3", "stage4"]},
+                               keep_aspect_ratio=False, positive=True)
 
 
 def save_tiny_gpt2(folder: Path, seed: int = 0) -> Path:
@@ -152,7 +113,7 @@ def save_tiny_gpt2(folder: Path, seed: int = 0) -> Path:
     from transformers import GPT2Config, GPT2LMHeadModel, GPT2Tokenizer
 
     torch.manual_seed(seed)
-    vocab = {k: v for k, v in _byte_vocab().items() if not k.endswith("</w>") and not k.startswith("<|")}
+    vocab = {k: v for k, v in byte_vocab().items() if not k.endswith("</w>") and not k.startswith("<|")}
     vocab["<|endoftext|>"] = len(vocab)
     folder.mkdir(parents=True, exist_ok=True)
     import json
