@@ -30,6 +30,9 @@ def edit(
     """Edit a scene in the browser.
 
     Drag 2D and 3D placements, see the maps live, save the same file."""
+    from ..model.loading import quiet_library_imports
+
+    quiet_library_imports()  # the method list and renders import diffusers later: no warnings in the terminal
     with user_errors():
         try:
             import uvicorn

@@ -89,6 +89,16 @@ def _lora_list(lora: Any) -> list[tuple[Path, float]]:
 VERBOSE_ENV = "SIGMASCENE_VERBOSE"
 
 
+def quiet_library_imports(verbose: bool | None = None) -> bool:
+    """The cheap half of `quiet_libraries`, for a command that must not wait for diffusers to import (the
+    editor binds its socket first): transformers and diffusers read these variables when they are first imported
+    (and so do processes started later), so their import-time warnings stay quiet too. Returns `verbose`."""
+    verbose = os.environ.get(VERBOSE_ENV) == "1" if verbose is None else verbose
+    for name in ("TRANSFORMERS_VERBOSITY", "DIFFUSERS_VERBOSITY"):
+        os.environ[name] = "warning" if verbose else "error"
+    return verbose
+
+
 def quiet_libraries(verbose: bool | None = None) -> None:
     """For the CLI only (a library call never changes global logging): diffusers/transformers draw their own
     loading bars and deprecation chatter, and LoRA key warnings reach the user as notes; ours is the only output.
@@ -98,9 +108,7 @@ def quiet_libraries(verbose: bool | None = None) -> None:
 
     from .adapters import LoraKeysWarning
 
-    verbose = os.environ.get(VERBOSE_ENV) == "1" if verbose is None else verbose
-    for name in ("TRANSFORMERS_VERBOSITY", "DIFFUSERS_VERBOSITY"):  # processes started later read these
-        os.environ[name] = "warning" if verbose else "error"
+    verbose = quiet_library_imports(verbose)
     for log in (dlog, tlog):
         log.set_verbosity_warning() if verbose else log.set_verbosity_error()
         log.disable_progress_bar()

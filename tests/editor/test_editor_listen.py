@@ -42,10 +42,12 @@ def test_the_printed_url_answers_the_instant_it_is_printed(tmp_path: Path):
             maps = c.get("/api/maps").json()
             assert "order" in maps and not maps.get("error"), maps  # the template compiles as it stands
             assert c.post("/api/save").status_code == 200
+            assert "contextgen" in str(c.get("/api/methods").json())  # imports every method's diffusers classes
         assert scene.is_file() and (tmp_path / "refs" / "subject.png").is_file()
         check = subprocess.run([sys.executable, "-m", "sigmascene.cli", "check", str(scene)], capture_output=True,
                                text=True, env=env, timeout=300)
         assert check.returncode == 0, check.stdout + check.stderr
     finally:
         proc.terminate()
-        proc.wait(30)
+        rest = proc.communicate(timeout=30)[0]
+    assert "[transformers]" not in rest and "requires torchvision" not in rest, rest  # the terminal stays quiet
