@@ -26,3 +26,15 @@ def client_for() -> Callable[[Path], object]:
 @pytest.fixture
 def client(room: Path, client_for):
     return client_for(room)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless chromium per test module (Debian's, launched as root needs --no-sandbox)."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    from editor_support import CHROMIUM
+
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()

@@ -17,12 +17,11 @@ import httpx
 import pytest
 import uvicorn
 
-import playwright.sync_api as playwright_api
-from editor_support import TOKEN
+import playwright.sync_api  # noqa: F401 - the module's browser fixture (conftest) drives it: missing is an error
+from editor_support import CHROMIUM, TOKEN, copy_living_room
 from sigmascene.editor import create_app
 from sigmascene.grammar import load
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None,
                                  reason="Debian's chromium is not installed (scripts/setup.sh installs it)")]
@@ -50,21 +49,9 @@ class Server:
         self.thread.join(10)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def server(tmp_path: Path):
-    for name in ("living_room.sigma", "furniture.sigma"):
-        shutil.copy(EXAMPLES / name, tmp_path / name)
-    for sub in ("refs", "masks", "meshes"):
-        shutil.copytree(EXAMPLES / sub, tmp_path / sub)
-    srv = Server(tmp_path / "living_room.sigma")
+    srv = Server(copy_living_room(tmp_path))
     yield srv
     srv.stop()
 

@@ -4,7 +4,6 @@ answer is ever a 5xx. `benchmarks/fuzz.py --editor` runs 20,000+ with the same g
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from starlette.testclient import TestClient
 
 from sigmascene.editor import create_app, render_job
 from sigmascene.testing.editor_fuzz import cases, run_case
+from editor_support import copy_living_room
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TOKEN = "fuzz-token"
@@ -24,11 +24,7 @@ TOKEN = "fuzz-token"
 @pytest.fixture(scope="module")
 def editor(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fuzz") / "scene"
-    folder.mkdir()
-    for name in ("living_room.sigma", "furniture.sigma"):
-        shutil.copy(EXAMPLES / name, folder / name)
-    for sub in ("refs", "masks", "meshes"):
-        shutil.copytree(EXAMPLES / sub, folder / sub)
+    copy_living_room(folder)
     (folder / "afile").write_text("a file where a folder might be asked for")
     app = create_app(folder / "living_room.sigma", TOKEN, extra_hosts={"testserver"})
     st = app.app.state.editor

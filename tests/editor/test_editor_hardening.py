@@ -22,6 +22,7 @@ from starlette.testclient import TestClient
 from sigmascene.editor import create_app
 from sigmascene.editor import render_job
 from sigmascene.editor.security import browser_file, cookie_name, same_token
+from editor_support import copy_living_room
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TOKEN = "secret-token"
@@ -31,13 +32,9 @@ H = {"X-Sigmascene-Token": TOKEN}
 @pytest.fixture
 def room(tmp_path: Path) -> Path:
     folder = tmp_path / "scene"
-    folder.mkdir()
-    for name in ("living_room.sigma", "furniture.sigma"):
-        shutil.copy(EXAMPLES / name, folder / name)
-    for sub in ("refs", "masks", "meshes"):
-        shutil.copytree(EXAMPLES / sub, folder / sub)
+    scene = copy_living_room(folder)
     (tmp_path / "outside").mkdir()
-    return folder / "living_room.sigma"
+    return scene
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ edit."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import threading
 import time
@@ -15,9 +14,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-import playwright.sync_api as playwright_api
+import playwright.sync_api  # noqa: F401 - the module's browser fixture (conftest) drives it: missing is an error
+from editor_support import CHROMIUM, copy_living_room
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (scripts/setup.sh)")]
 
@@ -52,21 +51,9 @@ class Server:
         self.thread.join(10)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def room(tmp_path: Path):
-    for name in ("living_room.sigma", "furniture.sigma"):
-        shutil.copy(EXAMPLES / name, tmp_path / name)
-    for sub in ("refs", "masks", "meshes"):
-        shutil.copytree(EXAMPLES / sub, tmp_path / sub)
-    srv = Server(tmp_path / "living_room.sigma")
+    srv = Server(copy_living_room(tmp_path))
     yield srv
     srv.stop()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ pytest.importorskip("httpx")
 
 from sigmascene.editor.security import MAX_UPLOAD, allowed_hosts
 
-from editor_support import H, TOKEN
+from editor_support import H, TOKEN, copy_living_room
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -22,13 +21,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 @pytest.fixture
 def room(tmp_path: Path) -> Path:
     folder = tmp_path / "scene"
-    folder.mkdir()
-    for name in ("living_room.sigma", "furniture.sigma"):
-        shutil.copy(EXAMPLES / name, folder / name)
-    for sub in ("refs", "masks", "meshes"):
-        shutil.copytree(EXAMPLES / sub, folder / sub)
+    scene = copy_living_room(folder)
     (tmp_path / "secret.png").write_bytes((EXAMPLES / "refs" / "corgi.png").read_bytes())
-    return folder / "living_room.sigma"
+    return scene
 
 
 def test_no_token_is_refused_everywhere(client):
