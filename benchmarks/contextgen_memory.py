@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from memory_table import BYTES, GIB, param_counts
+from memory_table import BYTES, GIB, param_counts, transformer_bytes
 
 from sigmascene.model.contextgen.inputs import reference_base_size, uniform_resize_16x
 from sigmascene.model.contextgen.sequence import sequence_layout
@@ -45,11 +45,7 @@ def table(counts: dict[str, int], ns: range, canvas: int) -> list[dict]:
     t5, clip, vae = counts["t5"] * 2, counts["clip"] * 2, counts["vae"] * 2
     rows = []
     for fmt, b in BYTES.items():
-        if fmt.startswith("GGUF"):
-            q = counts["transformer_quantizable"]
-            tr = q * b + (counts["transformer"] - q) * 2
-        else:
-            tr = counts["transformer"] * b
+        tr = transformer_bytes(counts, fmt, b)
         lora = 0 if fmt == "bf16" else ADAPTER_PARAMS * 2
         for offload in (False, True):
             row = {"weights": fmt + (" (LoRA fused)" if lora == 0 else " + LoRA"), "offload":

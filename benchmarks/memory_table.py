@@ -58,16 +58,21 @@ def tokens(n: int, canvas: int = 1024, block: int = 512, n_txt: int = 512) -> tu
     return lay.total, lay.n_cond
 
 
+def transformer_bytes(counts: dict[str, int], fmt: str, b: float) -> float:
+    """The transformer's weights in `fmt` (`b` bytes a parameter): GGUF quantizes only the matmul weights, the
+    rest (norms, biases, embedders) stays bf16."""
+    if fmt.startswith("GGUF"):
+        q = counts["transformer_quantizable"]
+        return q * b + (counts["transformer"] - q) * 2
+    return counts["transformer"] * b
+
+
 def table(counts: dict[str, int], ns: range, cache: bool = False) -> list[dict]:
     inner, widest = 3072, 3 * 3072 + 12288 + 3072 + 3072
     rows = []
     vae_decode = 1.5 * GIB
     for fmt, b in BYTES.items():
-        if fmt.startswith("GGUF"):
-            q = counts["transformer_quantizable"]
-            tr = q * b + (counts["transformer"] - q) * 2
-        else:
-            tr = counts["transformer"] * b
+        tr = transformer_bytes(counts, fmt, b)
         t5, clip, vae = counts["t5"] * 2, counts["clip"] * 2, counts["vae"] * 2
         for offload in (False, True):
             row = {"weights": fmt, "offload": "model" if offload else "none"}
