@@ -41,13 +41,20 @@ OLD_MODES = {"single": "sigma"}
 LAYOUT = "layout"
 
 
+def method_names(text: str | list[str]) -> list[str]:
+    """The names in `--method a,b` (repeated or comma lists), in order, each once; not checked (that loads the
+    method table, whose modules import diffusers)."""
+    parts = [text] if isinstance(text, str) else list(text)
+    return list(dict.fromkeys(m.strip() for part in parts for m in str(part).split(",") if m.strip()))
+
+
 def parse_modes(text: str | list[str]) -> list[str]:
     """`single,iterative` / `collage,sigma,iterative` (or a list of such) into the compared methods, each checked
     against the method table before any model is looked for; `layout` follows `collage`."""
     from ...rendering.methods import method_spec
 
     parts = [text] if isinstance(text, str) else list(text)
-    modes = list(dict.fromkeys(m.strip() for part in parts for m in str(part).split(",") if m.strip()))
+    modes = method_names(text)
     if not modes:
         raise ConfigError(f"--method {','.join(parts)!r} names no method", hint="for example --method sigma,iterative")
     for m in modes:

@@ -67,11 +67,9 @@ def estimate_seconds(req: ToyworldRequest) -> float | None:
     counts = parse_subjects(req.subjects)
     per_scene = [SCENE_OVERHEAD_S * len(counts)]
     if not req.validate:
-        given = req.modes if req.modes is not None else "single,iterative"
-        for part in [given] if isinstance(given, str) else given:  # names only: checking them loads the methods
-            for mode in (m.strip() for m in str(part).split(",") if m.strip()):
-                per_scene.append(sum(DEMO_ITERATIVE_S_PER_SUBJECT * n if mode == "iterative" else DEMO_SINGLE_S
-                                     for n in counts))
+        for mode in tw_run.method_names(req.modes if req.modes is not None else "single,iterative"):
+            per_scene.append(sum(DEMO_ITERATIVE_S_PER_SUBJECT * n if mode == "iterative" else DEMO_SINGLE_S
+                                 for n in counts))
     return req.count * sum(per_scene)
 
 
