@@ -260,19 +260,21 @@ def _window(r, region: tuple[int, int, int, int] | None) -> Iterator[None]:
 
 
 def _read_window(inner, region: tuple[int, int, int, int], scene) -> tuple[np.ndarray, np.ndarray]:
-    """pyrender's Renderer._read_main_framebuffer (0.1.45) for one window: the same resolve blits, the same
-    depth linearisation in the same float32 arithmetic, so each value equals the full read's."""
+    """pyrender's Renderer._read_main_framebuffer (0.1.45) for one window: the same resolve blits (of the window),
+    the same depth linearisation in the same float32 arithmetic, so each value equals the full read's."""
     from OpenGL.GL import (GL_COLOR_BUFFER_BIT, GL_DEPTH_BUFFER_BIT, GL_DEPTH_COMPONENT, GL_DRAW_FRAMEBUFFER,
                            GL_FLOAT, GL_LINEAR, GL_NEAREST, GL_READ_FRAMEBUFFER, GL_RGB, GL_UNSIGNED_BYTE,
                            glBindFramebuffer, glBlitFramebuffer, glReadPixels)
 
-    width, height = inner._main_fb_dims[0], inner._main_fb_dims[1]
+    height = inner._main_fb_dims[1]
     x0, y0, x1, y1 = region
     w, h = x1 - x0, y1 - y0
     glBindFramebuffer(GL_READ_FRAMEBUFFER, inner._main_fb_ms)
     glBindFramebuffer(GL_DRAW_FRAMEBUFFER, inner._main_fb)
-    glBlitFramebuffer(0, 0, width, height, 0, 0, width, height, GL_COLOR_BUFFER_BIT, GL_LINEAR)
-    glBlitFramebuffer(0, 0, width, height, 0, 0, width, height, GL_DEPTH_BUFFER_BIT, GL_NEAREST)
+    # resolve only the window: a multisample resolve is per pixel, so these pixels are the full resolve's
+    box = (x0, height - y1, x1, height - y0)
+    glBlitFramebuffer(*box, *box, GL_COLOR_BUFFER_BIT, GL_LINEAR)
+    glBlitFramebuffer(*box, *box, GL_DEPTH_BUFFER_BIT, GL_NEAREST)
     glBindFramebuffer(GL_READ_FRAMEBUFFER, inner._main_fb)
     depth_im = np.frombuffer(glReadPixels(x0, height - y1, w, h, GL_DEPTH_COMPONENT, GL_FLOAT), dtype=np.float32)
     depth_im = np.flip(depth_im.reshape((h, w)), axis=0)
