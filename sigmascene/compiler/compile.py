@@ -105,18 +105,23 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None,
 
     layers_in: dict[str, dict] = {}
     info: dict[str, DepthInfo] = {}
+    coverage: dict[str, np.ndarray] = {}
+    extent: dict[str, tuple[list[int] | None, int]] = {}  # bbox and pixel count of each subject's coverage
     for s in subjects:
-        def layer(s: Subject = s) -> tuple[dict, DepthInfo, list[str]]:
+        def layer(s: Subject = s) -> tuple[dict, DepthInfo, list[str], np.ndarray, tuple[list[int] | None, int]]:
             said: list[str] = []
             spec, depth_info = _subject_layer(s, flat, items, ids3d, r3, depth_maps, scene, said)
-            return spec, depth_info, said
+            near, far = spec["near_mask"], spec["far_mask"]
+            cov = near if near is far else near | far  # a flat subject's one mask is its coverage as it is
+            return spec, depth_info, said, cov, (_extent(cov) if reuse is None else reuse.extent(cov, _extent))
 
         if reuse is not None and s.name in items and s.name not in depth_maps:
             key = (s.model_dump_json(), str(s.field_loc("depth")), ids3d[s.name], scene.camera.model_dump_json(),
                    width, height)  # the location too: a warning it gives names the line
-            layers_in[s.name], info[s.name], said = reuse.layer(key, ids3d[s.name], r3, layer)
+            out = reuse.layer(key, ids3d[s.name], r3, layer)
         else:
-            layers_in[s.name], info[s.name], said = layer()
+            out = layer()
+        layers_in[s.name], info[s.name], said, coverage[s.name], extent[s.name] = out
         warnings += said
 
     ordering = order_subjects(scene, info)
@@ -132,23 +137,25 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None,
             spec = dict(spec, near_mask=spec["near_mask"] & ~photo_hides(background.depth, spec["near_depth"],
                                                                          spec["metric"]),
                         far_mask=spec["far_mask"] & ~photo_hides(background.depth, spec["far_depth"], spec["metric"]))
-        layers.append(Layer(intensity=routing_intensity(k + 1), **spec))
+        box = extent[name][0]  # the coverage's box holds the masks (photo_hides only removes pixels)
+        layers.append(Layer(intensity=routing_intensity(k + 1), **spec, known_box=True,
+                            box=None if box is None else (slice(box[1], box[3]), slice(box[0], box[2]))))
     ir_asc, ir_desc, visible = (composite if reuse is None else reuse.composite)(layers, height, width)
     has_depth = visible > 0
     structure = encode_depth(visible, has_depth)
     control = np.ascontiguousarray(np.stack([ir_asc, ir_desc, structure], axis=2))
 
-    coverage = {name: layers_in[name]["near_mask"] | layers_in[name]["far_mask"] for name in order}
-    identity = stack([blocks[n][0] for n in order], bh, bw)
+    coverage = {name: coverage[name] for name in order}
+    identity = (stack if reuse is None else reuse.stack)([blocks[n][0] for n in order], bh, bw)
     by_name = {s.name: s for s in subjects}
     entries = []
-    asc_counts = np.bincount(ir_asc.ravel(), minlength=256)  # pixels per intensity, one pass per map
-    desc_counts = np.bincount(ir_desc.ravel(), minlength=256)
     for k, name in enumerate(order):
-        s, cov, blk = by_name[name], coverage[name], blocks[name][1]
-        n_cov = int(np.count_nonzero(cov))
-        n_asc, n_desc = (int(c[routing_intensity(k + 1)]) if routing_intensity(k + 1) < 256 else 0
-                         for c in (asc_counts, desc_counts))
+        s, blk = by_name[name], blocks[name][1]
+        box, n_cov = extent[name]
+        # a subject's intensity appears only inside its own coverage: count it in that box, not the canvas
+        n_asc, n_desc = (0, 0) if box is None or routing_intensity(k + 1) >= 256 else \
+            (int(np.count_nonzero(m[box[1]:box[3], box[0]:box[2]] == routing_intensity(k + 1)))
+             for m in (ir_asc, ir_desc))
         if n_cov == 0:
             where = "outside the camera view" if name in items else "outside the canvas (it covers no pixel)"
             if name in items and camera_inside(items[name], scene.camera):
@@ -162,7 +169,7 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None,
             warnings.append(_at(s.field_loc("ref"), f"reference of '{name}' is {blk.source_size[0]}x"
                                 f"{blk.source_size[1]} px, enlarged {blk.scale:.1f}x to fit its {bw}x{bh} "
                                 f"block; identity detail will be soft"))
-        entries.append(_entry(s, k, ordering, cov, n_cov, n_asc, blk, bh))
+        entries.append(_entry(s, k, ordering, box, n_cov, n_asc, blk, bh))
     manifest = {
         "generator": GENERATOR, "version": __version__, "format": FORMAT,
         "source": scene.file, "canvas": [width, height], "identity_block": [bh, bw],
@@ -178,14 +185,13 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None,
         region = blend_region([lay.near_mask | lay.far_mask for lay in layers], (height, width), blend_margin)
         manifest["background"] = _background_entry(scene, background, region, blend_margin)
     return CompiledScene(scene=scene, order=order, control=control, identity=identity, manifest=manifest,
-                         coverage=coverage, depth=np.where(has_depth, visible, 0).astype(np.float32),
+                         coverage=coverage, depth=_visible_depth(visible, has_depth),
                          warnings=warnings, background=None if background is None else background.rgb,
                          blend_region=region)
 
 
 def _background_entry(scene: Scene, background, region: np.ndarray, margin: int) -> dict:
-    rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
-    bbox = None if rows.size == 0 else [int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1]
+    bbox = _bbox(region)
     assert scene.background is not None  # called for scenes with a background only
     return {"path": scene.background.path, "depth": scene.background.depth,
             "photo_size": list(background.photo_size), "fit": "cover, centre crop",
@@ -247,9 +253,27 @@ def _subject_layer(s: Subject, flat: dict, items: dict, ids3d: dict, r3: Render3
     return spec, DepthInfo(own=own, source=source, lo=lo, hi=hi)
 
 
-def _entry(s: Subject, k: int, ordering, cov: np.ndarray, n_cov: int, n_asc: int, blk, bh: int) -> dict:
-    rows, cols = np.flatnonzero(cov.any(axis=1)), np.flatnonzero(cov.any(axis=0))
-    bbox = None if rows.size == 0 else [int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1]
+def _extent(mask: np.ndarray) -> tuple[list[int] | None, int]:
+    """(bbox, pixel count) of a coverage mask."""
+    return _bbox(mask), int(np.count_nonzero(mask))
+
+
+def _visible_depth(visible: np.ndarray, has_depth: np.ndarray) -> np.ndarray:
+    """`where(visible > 0, visible, 0)` as float32. When no value has its sign bit set and none is NaN (read as
+    int32: all of them in 0..0x7f800000), that is `visible` itself, bit for bit: no 4 MB copy per compile."""
+    bits = visible.view(np.int32) if visible.dtype == np.float32 else None
+    if bits is not None and int(bits.min(initial=0)) >= 0 and int(bits.max(initial=0)) <= 0x7F800000:
+        return visible
+    return np.where(has_depth, visible, 0).astype(np.float32)
+
+
+def _bbox(mask: np.ndarray) -> list[int] | None:
+    """[x0, y0, x1, y1] of the true pixels, or None."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return None if rows.size == 0 else [int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1]
+
+
+def _entry(s: Subject, k: int, ordering, bbox: list[int] | None, n_cov: int, n_asc: int, blk, bh: int) -> dict:
     d = ordering.depth[s.name]
     return {
         "name": s.name, "index": k + 1, "intensity": routing_intensity(k + 1),

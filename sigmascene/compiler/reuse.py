@@ -25,6 +25,7 @@ from ..renderers.camera import camera_to_world
 from ..renderers.pyrender3d import Z_NEAR, Item3D, Render3D, far_plane, render_3d, world_bounds
 from ..scene import Camera, Scene, Subject
 from ..scene.kinds.mask import Mask
+from .identity import stack
 from .routing import Layer, composite
 
 FLAT_ENTRIES = 64
@@ -49,6 +50,8 @@ class CompileReuse:
         self._layers: OrderedDict[tuple, tuple[object, Any]] = OrderedDict()
         self._lineage: tuple[Render3D, Render3D, set[int]] | None = None  # previous pass, its windowed successor, ids
         self._composite: tuple[list[tuple], list, tuple[int, int], tuple[np.ndarray, ...]] | None = None
+        self._extents: OrderedDict[int, tuple[np.ndarray, Any]] = OrderedDict()
+        self._stack: tuple[tuple, list[np.ndarray], np.ndarray] | None = None
         self.last_3d = "none"  # what the latest compile did for 3D: none | reused | window | full (benchmarks)
 
     # -- flat placements -------------------------------------------------------------------------------------
@@ -73,6 +76,36 @@ class CompileReuse:
             self._flat[key] = value
             while len(self._flat) > FLAT_ENTRIES:
                 self._flat.popitem(last=False)
+        return value
+
+    # -- per-mask summaries and the identity stack: the same arrays in, the same answer -------------------------
+    def extent(self, mask: np.ndarray, compute: Callable[[np.ndarray], Any]) -> Any:
+        """compute(mask), remembered for this very array (a flat subject's cached coverage is the same object from
+        one compile to the next)."""
+        with self._lock:
+            hit = self._extents.get(id(mask))
+            if hit is not None and hit[0] is mask:
+                self._extents.move_to_end(id(mask))
+                return hit[1]
+        value = compute(mask)
+        with self._lock:
+            self._extents[id(mask)] = (mask, value)  # holding the mask keeps its id from being reused
+            while len(self._extents) > FLAT_ENTRIES:
+                self._extents.popitem(last=False)
+        return value
+
+    def stack(self, blocks: list[np.ndarray], height: int, width: int) -> np.ndarray:
+        """identity.stack, unchanged while the same reference blocks come in the same order (every drag that
+        does not reorder the subjects)."""
+        key = (tuple(id(b) for b in blocks), height, width)
+        with self._lock:
+            prev = self._stack
+            if prev is not None and prev[0] == key and all(a is b for a, b in zip(prev[1], blocks)):
+                return prev[2]
+        value = stack(blocks, height, width)
+        value.setflags(write=False)
+        with self._lock:
+            self._stack = (key, list(blocks), value)
         return value
 
     # -- a 3D subject's layer: its masks and depth ranges cut from a 3D pass this object returned -------------

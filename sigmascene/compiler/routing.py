@@ -24,8 +24,12 @@ class Layer:
     near_depth: np.ndarray | float
     far_depth: np.ndarray | float
     metric: np.ndarray | bool  # where near_depth is real geometry (feeds I_T); False for ordering-only depth
+    known_box: bool = False  # `box` was given: a (rows, cols) box holding every pixel of both masks, or None
+    box: tuple[slice, slice] | None = None
 
     def bbox(self) -> tuple[slice, slice] | None:
+        if self.known_box:
+            return self.box
         m = self.near_mask | self.far_mask
         rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
         if rows.size == 0:
