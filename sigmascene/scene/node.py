@@ -34,15 +34,17 @@ class Node(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
 
+    # The dicts below are `default={}`, which pydantic gives each node as a fresh copy: `default_factory=dict`
+    # means the same, but pydantic inspects the factory's signature on every node it builds (a third of a parse).
     _loc: SourceLoc | None = PrivateAttr(default=None)
     # field path -> (text as written, value it meant then); the printer reuses the text while the value holds.
-    _src: dict[str, tuple[str, Any]] = PrivateAttr(default_factory=dict)
+    _src: dict[str, tuple[str, Any]] = PrivateAttr(default={})
     # statement key ("" = the node itself) -> [comment lines before it, comment at the end of its line]
-    _comments: dict[str, list] = PrivateAttr(default_factory=dict)
-    _locs: dict[str, SourceLoc] = PrivateAttr(default_factory=dict)
+    _comments: dict[str, list] = PrivateAttr(default={})
+    _locs: dict[str, SourceLoc] = PrivateAttr(default={})
     # field path -> (start, end) character offsets of its text in its file ("" = the node's whole statement,
     # "item:<field>" = a subject item's statement): where the editor changes text, without tokenizing it again.
-    _spans: dict[str, tuple[int, int]] = PrivateAttr(default_factory=dict)
+    _spans: dict[str, tuple[int, int]] = PrivateAttr(default={})
 
     @property
     def loc(self) -> SourceLoc | None:
