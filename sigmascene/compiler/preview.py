@@ -9,6 +9,8 @@ belongs to which region (the identity dictionary with each block tagged in its s
 from __future__ import annotations
 
 import colorsys
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -61,6 +63,22 @@ def _small(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(mask).take(rows, axis=0).take(cols, axis=1).astype(np.uint8) != 0
 
 
+def _small_boxed(mask: np.ndarray, size: tuple[int, int], bbox) -> tuple[np.ndarray, tuple[slice, slice]]:
+    """_small(mask, size) and the (rows, cols) window of it that can be true, drawn only there; `bbox` is the
+    mask's [x0, y0, x1, y1] in canvas pixels (None: empty; "unknown": the whole mask is looked at)."""
+    if isinstance(bbox, str):
+        return _small(mask, size), (slice(0, size[1]), slice(0, size[0]))
+    out = np.zeros((size[1], size[0]), bool)
+    if bbox is None:
+        return out, (slice(0, 0), slice(0, 0))
+    rows, cols = _nearest((mask.shape[0], mask.shape[1]), size)  # both ascending: the window is a search away
+    r0, r1 = (int(v) for v in np.searchsorted(rows, [bbox[1], bbox[3]]))
+    c0, c1 = (int(v) for v in np.searchsorted(cols, [bbox[0], bbox[2]]))
+    box = (slice(r0, r1), slice(c0, c1))
+    out[box] = np.asarray(mask).take(rows[r0:r1], axis=0).take(cols[c0:c1], axis=1) != 0
+    return out, box
+
+
 def _outline(mask: np.ndarray, width: int = 2) -> np.ndarray:
     """Boundary pixels of a mask, `width` pixels thick (inside the shape, so it never spills over)."""
     inner = mask.copy()
@@ -74,10 +92,26 @@ def _outline(mask: np.ndarray, width: int = 2) -> np.ndarray:
     return mask & ~inner
 
 
+_THUMBS: OrderedDict[tuple[int, int, int, int], tuple[np.ndarray, Image.Image]] = OrderedDict()
+_THUMB_LOCK = threading.Lock()
+
+
 def _thumb(compiled: CompiledScene, k: int, size: int) -> Image.Image:
+    """Block k of I_S shrunk to `size`, kept for the identity array it came from: the editor draws the layout on
+    every step of a drag, where I_S (the same array while nothing is reordered) does not change."""
     bh, _ = compiled.block_size
+    key = (id(compiled.identity), k, size, bh)
+    with _THUMB_LOCK:
+        hit = _THUMBS.get(key)
+        if hit is not None and hit[0] is compiled.identity:
+            _THUMBS.move_to_end(key)
+            return hit[1]
     block = Image.fromarray(compiled.identity[k * bh:(k + 1) * bh])
     block.thumbnail((size, size), Image.Resampling.LANCZOS)
+    with _THUMB_LOCK:
+        _THUMBS[key] = (compiled.identity, block)  # holding the array keeps its id from being reused
+        while len(_THUMBS) > 64:
+            _THUMBS.popitem(last=False)
     return block
 
 
@@ -97,12 +131,15 @@ def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool =
         rgb[:] = np.asarray(Image.fromarray(photo).resize(size, Image.Resampling.BILINEAR), np.float32)
         if compiled.blend_region is not None:  # set with the photo
             rgb[_outline(_small(compiled.blend_region, size), 1)] = 255.0
-    masks = [_small(compiled.coverage[n], size) for n in compiled.order]
-    for m, c in zip(masks, cols):
-        rgb[m] = 0.45 * rgb[m] + 0.55 * np.asarray(c, np.float32)
-    for m, c in zip(masks, cols):
-        edge = _outline(m)
-        rgb[edge] = np.asarray(c, np.float32) * 0.6
+    boxes = {e["name"]: e["bbox_px"] for e in compiled.manifest.get("subjects", [])}
+    small = [_small_boxed(compiled.coverage[n], size, boxes.get(n, "unknown")) for n in compiled.order]
+    masks = [m for m, _ in small]
+    for (m, box), c in zip(small, cols):  # each fill and outline inside the subject's box: the same pixels
+        win = rgb[box]
+        np.copyto(win, 0.45 * win + 0.55 * np.asarray(c, np.float32), where=m[box][..., None])
+    for (m, box), c in zip(small, cols):
+        pad = tuple(slice(max(0, b.start - 2), b.stop + 2) for b in box)  # _outline looks 2 pixels around
+        rgb[pad][_outline(m[pad])] = np.asarray(c, np.float32) * 0.6
     img = Image.fromarray(rgb.astype(np.uint8))
     draw = ImageDraw.Draw(img)
     tsize = max(28, min(72, size[1] // 7))

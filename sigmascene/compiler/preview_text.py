@@ -4,6 +4,7 @@ neither another label nor the subject it names. Its own module so the panels (pr
 from __future__ import annotations
 
 import importlib.util
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,10 @@ from PIL import Image, ImageDraw, ImageFont
 INK = (30, 30, 34)
 
 
+@lru_cache(maxsize=32)
 def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """DejaVu from matplotlib's data (a declared dependency) without importing matplotlib itself."""
+    """DejaVu from matplotlib's data (a declared dependency) without importing matplotlib itself; loaded once per
+    size (the editor's layout picture asks for the same font for every label of every frame)."""
     spec = importlib.util.find_spec("matplotlib")
     if spec and spec.submodule_search_locations:
         name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"

@@ -85,7 +85,11 @@ def stroke_colours(page) -> dict[str, str]:
 
 
 def test_a_drag_brings_several_map_updates_before_the_mouse_is_released(browser, room):
+    """...paced by the frames: the page sends about one PATCH per maps frame (a fast mouse does not queue parses
+    the server never compiles); the source pane and the subject list, left alone mid-drag, catch up on release."""
     page, errors = open_page(browser, room)
+    patches: list[str] = []
+    page.on("request", lambda r: patches.append(r.url) if r.method == "PATCH" else None)
     page.locator("[data-subject=corgi] .body").click()
     hb = page.locator("[data-subject=corgi] [data-handle=move3d]").bounding_box()
     x, y = hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2
@@ -100,13 +104,20 @@ def test_a_drag_brings_several_map_updates_before_the_mouse_is_released(browser,
         page.mouse.move(x - k * 1.5, y + k * 0.5)
         page.wait_for_timeout(50)
     during = frames(page) - start
+    sent = len(patches)
     page.mouse.up()
     assert during >= 3, f"only {during} map updates arrived during a 6 s drag"
+    assert sent <= during + 3, f"{sent} PATCHes for {during} maps frames during {k} mouse moves"
     assert page.locator("#layout").get_attribute("src") != layout0
     rev = room.api.get("/api/status").json()["revision"]
     page.wait_for_function(f"Number(document.body.dataset.mapsRevision) >= {rev}", timeout=60_000)
     page.wait_for_function(f"Number(document.body.dataset.layoutRevision) >= {rev}", timeout=60_000)
     assert room.api.get("/api/status").json()["can_undo"]
+    final = room.api.get("/api/scene").json()
+    assert page.locator("#source").input_value() == final["source"]
+    corgi = next(s for s in final["scene"]["subjects"] if s["name"] == "corgi")
+    shown = page.locator("#subjects li[data-name=corgi] .meta").inner_text()
+    assert shown.startswith(corgi["placement"]["kind"]) and "%" in shown  # the list was drawn with the new maps
     shot(page, "editor-live-drag")
     assert not errors, errors
 
