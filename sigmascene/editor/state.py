@@ -12,6 +12,7 @@ from ..compiler.compiled import CompiledScene
 from ..errors import Diagnostic, SigmaError
 from ..grammar import parse_text
 from ..compiler.reuse import CompileReuse
+from . import heap
 from .document import Document, Parsed
 from .new_scene import copy_placeholder, with_placeholder
 from .security import editor_hints
@@ -84,6 +85,7 @@ class EditorState:
     def _compile_now(self) -> tuple[CompiledScene | None, list[dict], int]:
         from ..compiler import compile_scene
 
+        heap.settle()  # after the imports of the first compile or a lazy import: no full collection mid-drag
         with self.compile_lock:
             p, rev = self.doc.parsed(), self.doc.revision
             hit = self._compiled.get(p.text)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import threading
 from collections import OrderedDict
@@ -107,7 +106,7 @@ def map_size(compiled: CompiledScene, long_side: int) -> tuple[int, int]:
     return max(1, round(w * s)), max(1, round(h * s))
 
 
-_PNGS: OrderedDict[tuple, tuple[CompiledScene, bytes]] = OrderedDict()
+_PNGS: OrderedDict[tuple, tuple[object, bytes]] = OrderedDict()
 _PNG_LOCK = threading.Lock()
 
 
@@ -115,16 +114,17 @@ def map_png(compiled: CompiledScene, name: str, long_side: int = 1024) -> bytes:
     """One map as a PNG with the canvas's aspect (long side `long_side`), coloured as `preview` colours it
     (the layout in the stable subject colours). The page asks for the size it shows, which keeps redrawing
     during a drag cheap; a picture asked for twice is drawn once."""
-    key: tuple = (id(compiled), name, long_side)
-    if name == "i_s":  # the same references in the same order: the same picture, whatever moved
-        key = (hashlib.blake2b(np.ascontiguousarray(compiled.identity).data, digest_size=16).digest(), name, long_side)
+    # I_S depends on the identity array alone, which the editor's incremental compile hands on unchanged while
+    # the same references stay in the same order (compiler/reuse.py): the same picture, whatever moved
+    owner: object = compiled.identity if name == "i_s" else compiled
+    key: tuple = (id(owner), name, long_side)
     with _PNG_LOCK:
         hit = _PNGS.get(key)
-        if hit is not None and (name == "i_s" or hit[0] is compiled):
+        if hit is not None and hit[0] is owner:
             return hit[1]
     data = _draw_png(compiled, name, long_side)
     with _PNG_LOCK:
-        _PNGS[key] = (compiled, data)  # holding the scene keeps its id from being reused while the entry lives
+        _PNGS[key] = (owner, data)  # holding the owner keeps its id from being reused while the entry lives
         while len(_PNGS) > 48:
             _PNGS.popitem(last=False)
     return data
