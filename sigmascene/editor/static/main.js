@@ -15,6 +15,12 @@ onState((st) => {
   showSaved();
   $("undo").disabled = !st.can_undo;
   $("redo").disabled = !st.can_redo;
+  if (store.dragging && st.scene) {
+    // mid-drag the shapes follow the mouse on their own (view.js): only the maps are fetched; the source pane,
+    // lists and panels catch up with the release's answer, so each step costs the page no relayout
+    refreshMaps();
+    return;
+  }
   if (source.value !== st.source && !sendSource.pending()) {
     const [a, b] = [source.selectionStart, source.selectionEnd];
     source.value = st.source;
@@ -75,13 +81,16 @@ function selectAt(line, column) {
 // -- live maps: one GET /api/frame per redraw (maps JSON + pictures), never two at once. A state that arrives
 // while a frame is on its way asks for one more when it lands, so a drag gets frames back to back and the last
 // position always gets its own; there is no timer between an edit and its maps.
-let frameBusy = false, frameAgain = false;
+// `store.frameQueued` tells a drag (view.js) that the server already holds a text whose maps are not on their way
+// yet: it holds its next PATCH until they are, so the server parses about one text per frame it draws.
+let frameBusy = false;
 function refreshMaps() {
-  if (frameBusy) { frameAgain = true; return; }
+  if (frameBusy) { store.frameQueued = true; return; }
   frameBusy = true;
   loadFrame().finally(() => {
     frameBusy = false;
-    if (frameAgain) { frameAgain = false; refreshMaps(); }
+    if (store.frameQueued) { store.frameQueued = false; refreshMaps(); }
+    window.dispatchEvent(new Event("sigmascene:frame"));
   });
 }
 
@@ -92,6 +101,9 @@ function px(el, fallback) {
 
 function showWarnings(items) {
   const warn = $("warnings");
+  const key = JSON.stringify(items);
+  if (warn.dataset.shown === key) return;  // unchanged (most drag steps): no DOM work
+  warn.dataset.shown = key;
   warn.innerHTML = "";
   for (const text of items) { const li = document.createElement("li"); li.textContent = text; warn.appendChild(li); }
 }
@@ -102,16 +114,23 @@ async function loadFrame() {
   const lay = px($("view"), 680);
   const mapsQ = `layout=0&maps=${px($("map-ir_asc"), 170)}` +
     (store.dragging ? "&identity=0" : `&method=${encodeURIComponent($("method").value)}`);
-  const layoutQ = `maps=0&layout=${store.dragging ? Math.max(64, Math.round(lay / 2)) : lay}`;
-  const layout = call("GET", `/api/frame?${layoutQ}`, undefined, { quiet: true }).then((f) => {
-    if (f.error || Number(document.body.dataset.layoutRevision || -1) > f.revision) return;
-    $("layout").src = f.images.layout;
-    document.body.dataset.layoutRevision = f.revision;
-  }).catch(() => {});
+  // mid-drag the maps do not wait for the layout picture, and a layout still on its way is not asked for twice
+  const layout = store.dragging ? (layoutJob ? null : loadLayout(Math.max(64, Math.round(lay / 2))))
+    : (layoutJob || Promise.resolve()).then(() => loadLayout(lay));
   let info;
   try { info = await call("GET", `/api/frame?${mapsQ}`, undefined, { quiet: true }); } catch { await layout; return; }
   await showFrame(info);
-  await layout;
+  if (!store.dragging) await layout;
+}
+
+let layoutJob = null;
+function loadLayout(size) {
+  layoutJob = call("GET", `/api/frame?maps=0&layout=${size}`, undefined, { quiet: true }).then((f) => {
+    if (f.error || Number(document.body.dataset.layoutRevision || -1) > f.revision) return;
+    $("layout").src = f.images.layout;
+    document.body.dataset.layoutRevision = f.revision;
+  }).catch(() => {}).finally(() => { layoutJob = null; });
+  return layoutJob;
 }
 
 async function showFrame(info) {
@@ -135,11 +154,13 @@ async function showFrame(info) {
   $("mapsrev").textContent = `revision ${info.revision}`;
   showWarnings(info.warnings.concat(info.subjects.filter((e) => e.visible_fraction < 0.1)
     .map((e) => `${e.name} is almost hidden: ${(100 * e.visible_fraction).toFixed(0)}% visible`)));
-  renderLegend(info);
   if (wasError) { showDiagnostics(store.state ? store.state.diagnostics : []); $("verror").hidden = !!(store.state && store.state.scene); }
   document.body.dataset.mapsRevision = info.revision;
   document.body.dataset.mapsFrames = Number(document.body.dataset.mapsFrames || 0) + 1;
-  if (!store.dragging) { draw(); status(`maps updated (revision ${info.revision})`); }
+  if (store.dragging) return;  // the legend and the subject list follow on release (see onState)
+  renderLegend(info);
+  draw();
+  status(`maps updated (revision ${info.revision})`);
   renderSubjects();
 }
 

@@ -142,12 +142,15 @@ let lastDown = null;
 let inFlight = null;  // the PATCH being answered
 let queued = false;  // a newer position waits for it
 function send() {
-  if (inFlight) { queued = true; return; }
+  // one PATCH at a time, and none while the server holds a text whose maps wait for the frame on its way
+  // (main.js): a fast mouse then costs the server one parse per frame, not one per mouse event
+  if (inFlight || store.frameQueued) { queued = true; return; }
   inFlight = flushDrag(false).finally(() => {
     inFlight = null;
     if (queued) { queued = false; send(); }
   });
 }
+window.addEventListener("sigmascene:frame", () => { if (queued && drag) { queued = false; send(); } });
 
 function grab(shape, subject, mode) {
   shape.addEventListener("pointerdown", (e) => {
@@ -203,7 +206,10 @@ async function flushDrag(final) {
   if (!final && d.sent === d.body) return;  // nothing new since the last PATCH
   d.sent = d.body;
   const body = { ...d.body, coalesce: d.key };
-  try { await call("PATCH", `/api/subjects/${encodeURIComponent(d.name)}`, body); } catch (err) { /* status shows it */ }
+  try { await call("PATCH", `/api/subjects/${encodeURIComponent(d.name)}`, body); } catch (err) {
+    // the status line shows why; after the release, the panels skipped mid-drag are drawn from the server's state
+    if (final) await call("GET", "/api/scene").catch(() => {});
+  }
 }
 
 function dragTo(s, d, pt, snap) {
