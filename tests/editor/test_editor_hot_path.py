@@ -9,7 +9,6 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
 
 from sigmascene.compiler import compile_scene
 from sigmascene.compiler.reuse import CompileReuse
