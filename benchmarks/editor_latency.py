@@ -1,7 +1,9 @@
 """Editor latency: one edit -> new maps, for the 10-subject 1024x1024 scene of compile_speed.py.
 
 Rows (edits alternate a 3D box and a 2D box, a few centimetres / pixels each, every one a new text):
-- warm compile: `compile_scene` of the scene from scratch, and with the editor's CompileReuse after one edit;
+- warm compile: `compile_scene` of the scene from scratch, and with the editor's CompileReuse after one edit; and
+  after moving the sofa, the corner farthest from the camera: the far plane moves with it, which changes the depth
+  buffer's quantisation everywhere, so the 3D pass is drawn whole (the worst case of a drag);
 - server over HTTP (uvicorn on 127.0.0.1, one keep-alive connection): PATCH /api/subjects/NAME, GET /api/maps,
   GET /api/maps/ir_asc.png — the round trip a script makes;
 - browser (headless Debian chromium through Playwright): the page's own PATCH until the new maps (IR_asc,
@@ -88,8 +90,19 @@ def compile_rows(path: Path, repeats: int) -> list[str]:
         compile_scene(scene, reuse=reuse)
         reused.append(time.perf_counter() - t)
         reused_cpu.append(time.process_time() - c)
+    far, far_cpu = [], []  # the sofa reaches farthest: moving it moves the far plane, which redraws the 3D pass
+    for k in range(repeats):
+        s = scene.subject("sofa")
+        assert s is not None
+        s.placement = s.placement.model_copy(update={"center": (0.002 * (k + 1), 0.45, -1.5)})
+        t, c = time.perf_counter(), time.process_time()
+        compile_scene(scene, reuse=reuse)
+        far.append(time.perf_counter() - t)
+        far_cpu.append(time.process_time() - c)
+        assert reuse.last_3d == "full"
     return [row("warm compile, from scratch", plain, plain_cpu),
-            row("warm compile after one edit (CompileReuse)", reused, reused_cpu)]
+            row("warm compile after one edit (CompileReuse)", reused, reused_cpu),
+            row("warm compile after moving the subject that sets the far plane (whole 3D pass)", far, far_cpu)]
 
 
 class Served:

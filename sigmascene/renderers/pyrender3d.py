@@ -148,14 +148,12 @@ def _cameras(cam: Camera, width: int, height: int, zfar: float):
     return pyrender.PerspectiveCamera(**kw), FarthestCamera(**kw)
 
 
-def _far_linear(d: np.ndarray, zfar: float) -> np.ndarray:
-    """pyrender linearises assuming the ordinary projection; undo that for the reversed camera."""
+def _far_linear_values(d: np.ndarray, zfar: float) -> np.ndarray:
+    """pyrender linearises assuming the ordinary projection; undo that for the reversed camera (positive depths
+    in, metres out, computed in float64)."""
     n, f = Z_NEAR, zfar
-    out = np.zeros_like(d)
-    hit = d > 0
-    z_rev = (f + n - 2.0 * n * f / d[hit].astype(np.float64)) / (f - n)
-    out[hit] = 2.0 * n * f / (f + n + z_rev * (f - n))
-    return out
+    z_rev = (f + n - 2.0 * n * f / d.astype(np.float64)) / (f - n)
+    return 2.0 * n * f / (f + n + z_rev * (f - n))
 
 
 def _no_gl(exc: Exception, items: list[Item3D]) -> SigmaError:
@@ -218,7 +216,9 @@ def render_3d(items: list[Item3D], cam: Camera, width: int, height: int, *,
             pose = camera_to_world(cam)
             near_node = scene.add(near_cam, pose=pose)
             far_node = scene.add(far_cam, pose=pose)
-            with _window(r, region):
+            # our own read-back (the red channel, depth linearised where there is geometry) for any 4-aligned
+            # window, the whole canvas included; pyrender's for a canvas whose rows are not
+            with _window(r, region if region is not None or width % 4 else (0, 0, width, height)):
                 scene.main_camera_node = near_node
                 near_col, near_d = r.render(scene, flags=RenderFlags.SEG, seg_node_map=seg)
                 scene.main_camera_node = far_node
@@ -231,8 +231,13 @@ def render_3d(items: list[Item3D], cam: Camera, width: int, height: int, *,
             _release(r)
     near_id = np.ascontiguousarray(near_col[..., 0])
     far_id = np.ascontiguousarray(far_col[..., 0])
-    near_depth = np.where(near_id > 0, near_d, 0.0).astype(np.float32)
-    far_depth = np.where(far_id > 0, _far_linear(far_d, zfar), 0.0).astype(np.float32)
+    # where(id > 0, depth, 0) for the near pass, and the far pass's depth re-linearised where it has a subject:
+    # written in place, the same numbers without two canvas-sized copies per pass
+    near_depth = np.array(near_d, np.float32, copy=not near_d.flags.writeable or not near_d.flags.c_contiguous)
+    near_depth[near_id == 0] = 0.0
+    far_depth = np.zeros(far_id.shape, np.float32)
+    hit = (far_id > 0) & (far_d > 0)
+    far_depth[hit] = _far_linear_values(far_d[hit], zfar)
     return Render3D(near_id, near_depth, far_id, far_depth)
 
 
@@ -263,7 +268,7 @@ def _read_window(inner, region: tuple[int, int, int, int], scene) -> tuple[np.nd
     """pyrender's Renderer._read_main_framebuffer (0.1.45) for one window: the same resolve blits (of the window),
     the same depth linearisation in the same float32 arithmetic, so each value equals the full read's."""
     from OpenGL.GL import (GL_COLOR_BUFFER_BIT, GL_DEPTH_BUFFER_BIT, GL_DEPTH_COMPONENT, GL_DRAW_FRAMEBUFFER,
-                           GL_FLOAT, GL_LINEAR, GL_NEAREST, GL_READ_FRAMEBUFFER, GL_RGB, GL_UNSIGNED_BYTE,
+                           GL_FLOAT, GL_LINEAR, GL_NEAREST, GL_READ_FRAMEBUFFER, GL_RED, GL_UNSIGNED_BYTE,
                            glBindFramebuffer, glBlitFramebuffer, glReadPixels)
 
     height = inner._main_fb_dims[1]
@@ -276,14 +281,14 @@ def _read_window(inner, region: tuple[int, int, int, int], scene) -> tuple[np.nd
     glBlitFramebuffer(*box, *box, GL_COLOR_BUFFER_BIT, GL_LINEAR)
     glBlitFramebuffer(*box, *box, GL_DEPTH_BUFFER_BIT, GL_NEAREST)
     glBindFramebuffer(GL_READ_FRAMEBUFFER, inner._main_fb)
-    depth_im = np.frombuffer(glReadPixels(x0, height - y1, w, h, GL_DEPTH_COMPONENT, GL_FLOAT), dtype=np.float32)
-    depth_im = np.flip(depth_im.reshape((h, w)), axis=0)
-    inf_inds = depth_im == 1.0
-    depth_im = 2.0 * depth_im - 1.0
+    raw = np.frombuffer(glReadPixels(x0, height - y1, w, h, GL_DEPTH_COMPONENT, GL_FLOAT), dtype=np.float32)
+    raw = np.flip(raw.reshape((h, w)), axis=0)
     z_near = scene.main_camera_node.camera.znear
     z_far = scene.main_camera_node.camera.zfar
-    noninf = np.logical_not(inf_inds)
-    depth_im[noninf] = (2.0 * z_near * z_far) / (z_far + z_near - depth_im[noninf] * (z_far - z_near))
-    depth_im[inf_inds] = 0.0
-    color = np.frombuffer(glReadPixels(x0, height - y1, w, h, GL_RGB, GL_UNSIGNED_BYTE), dtype=np.uint8)
-    return np.flip(color.reshape((h, w, 3)), axis=0), depth_im
+    noninf = raw != 1.0
+    d = 2.0 * raw[noninf] - 1.0  # pyrender's float32 steps, on the pixels with geometry only
+    depth_im = np.zeros((h, w), np.float32)
+    depth_im[noninf] = (2.0 * z_near * z_far) / (z_far + z_near - d * (z_far - z_near))
+    # the segmentation id is the red channel: one byte per pixel read back instead of three (w is 4-aligned)
+    red = np.frombuffer(glReadPixels(x0, height - y1, w, h, GL_RED, GL_UNSIGNED_BYTE), dtype=np.uint8)
+    return np.flip(red.reshape((h, w, 1)), axis=0), depth_im
