@@ -80,3 +80,23 @@ def test_the_layout_picture_drawn_in_boxes_equals_the_whole_canvas_drawing(name)
         a = preview._layout_panel(compiled, size)
         b = preview._layout_panel(unboxed, size)
         assert a.tobytes() == b.tobytes(), size
+
+
+def test_the_3d_pass_read_back_equals_pyrenders_own(monkeypatch):
+    """render_3d reads the whole canvas with its window reader (red channel, depth linearised where there is
+    geometry); pyrender's own read-back, used when no window is installed, gives the same four arrays."""
+    import contextlib
+
+    from sigmascene.compiler.compile import _item
+    from sigmascene.renderers import pyrender3d
+    from sigmascene.scene import KINDS
+
+    scene = load(EXAMPLES / "living_room.sigma")
+    items = [_item(s, scene) for s in scene.subjects if KINDS[s.placement.kind].solid]
+    ours = pyrender3d.render_3d(items, scene.camera, 320, 240)
+    monkeypatch.setattr(pyrender3d, "_window", lambda r, region: contextlib.nullcontext())
+    theirs = pyrender3d.render_3d(items, scene.camera, 320, 240)
+    assert (ours.near_id > 0).any() and (ours.far_depth > 0).any()
+    for field in ("near_id", "near_depth", "far_id", "far_depth"):
+        a, b = getattr(ours, field), getattr(theirs, field)
+        assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
