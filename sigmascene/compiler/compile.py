@@ -113,7 +113,9 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None,
             spec, depth_info = _subject_layer(s, flat, items, ids3d, r3, depth_maps, scene, said)
             near, far = spec["near_mask"], spec["far_mask"]
             cov = near if near is far else near | far  # a flat subject's one mask is its coverage as it is
-            return spec, depth_info, said, cov, (_extent(cov) if reuse is None else reuse.extent(cov, _extent))
+            # a cached flat mask (read-only: the same array next compile) keeps its summary; a fresh one is summed
+            summary = reuse.extent(cov, _extent) if reuse is not None and not cov.flags.writeable else _extent(cov)
+            return spec, depth_info, said, cov, summary
 
         if reuse is not None and s.name in items and s.name not in depth_maps:
             key = (s.model_dump_json(), str(s.field_loc("depth")), ids3d[s.name], scene.camera.model_dump_json(),

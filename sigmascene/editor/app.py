@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import SigmaError
-from . import scene_ops
+from . import heap, scene_ops
 from .document import ExternalChange, disk_error
 from .files import get_file, upload_file
 from .render_job import cancel_render, render_image, start_render
@@ -166,6 +166,7 @@ def create_app(scene_path: str | Path, token: str, *, root: str | Path | None = 
         from ..rendering.methods import method_names, method_spec
 
         names = method_names()
+        await run_in_threadpool(heap.settle)  # the list just imported diffusers: settle now, not in the next drag
         return JSONResponse({"methods": [{"name": n, "summary": method_spec(n).summary,
                                           "picture": n in METHOD_PICTURES} for n in names],
                              "default": "sigma" if "sigma" in names else names[0]})
