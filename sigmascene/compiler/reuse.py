@@ -150,12 +150,12 @@ class CompileReuse:
         else:
             assert prev is not None
             part = render_3d(items, cam, width, height, region=region)
-            result = _paste(prev.result, part, region)
             x0, y0, x1, y1 = region
             touched: set[int] = set()
             for arr in (prev.result.near_id[y0:y1, x0:x1], prev.result.far_id[y0:y1, x0:x1], part.near_id,
                         part.far_id):
                 touched |= {int(v) for v in np.unique(arr)}
+            result = _paste(prev.result, part, region)  # after `touched`: the paste writes over the old window
             self._lineage = (prev.result, result, touched)
             self.last_3d = "window"
         for arr in (result.near_id, result.near_depth, result.far_id, result.far_depth):
@@ -188,7 +188,12 @@ class CompileReuse:
             assert prev is not None
             part = composite([_crop_layer(lay, window) for lay in layers],
                              window[0].stop - window[0].start, window[1].stop - window[1].start)
-            out = tuple(full.copy() for full in prev[3])  # type: ignore[assignment]  # same maps, copied
+            # the routing maps are written in place (compile_scene stacks them into I_C and keeps neither); the
+            # visible depth is copied, since a compiled scene hands it out as its `depth`
+            asc, desc, visible = prev[3]
+            asc.setflags(write=True)
+            desc.setflags(write=True)
+            out = (asc, desc, visible.copy())
             for full, win in zip(out, part):
                 full[window] = win
         for arr in out:
@@ -250,12 +255,15 @@ def _window(corner_sets: list[np.ndarray], cam: Camera, width: int, height: int)
 
 
 def _paste(base: Render3D, part: Render3D, region: tuple[int, int, int, int]) -> Render3D:
+    """The window drawn again, written into the previous pass's own arrays (10 MB not copied per step), returned
+    as a new record: the layer cache tells passes apart by the record. Nothing outside this object reads the old
+    values: a subject whose id was not in the window, before or after, has no pixel there, so the depths its cached
+    layer shares with the pass are unchanged under its masks; every subject that had or has one is recomputed."""
     x0, y0, x1, y1 = region
-    out = []
     for full, win in ((base.near_id, part.near_id), (base.near_depth, part.near_depth),
                       (base.far_id, part.far_id), (base.far_depth, part.far_depth)):
-        arr = full.copy()
-        arr[y0:y1, x0:x1] = win
-        out.append(arr)
-    return Render3D(*out)
+        full.setflags(write=True)
+        full[y0:y1, x0:x1] = win
+        full.setflags(write=False)
+    return Render3D(base.near_id, base.near_depth, base.far_id, base.far_depth)
 

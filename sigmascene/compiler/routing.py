@@ -46,16 +46,19 @@ _SCRATCH = threading.local()
 
 
 def _scratch(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """The two running-best depth buffers, +inf and -inf: this thread's from its previous call when the size is
-    the same. They never leave composite, and filling pages the process already has is a fraction of what
-    faulting in 8 fresh megabytes costs (most of a whole-canvas composite in the editor's server)."""
+    """The two running-best depth buffers, +inf and -inf, as views into this thread's buffers, which grow to the
+    largest size asked for and are kept: they never leave composite, and filling pages the process already has is
+    a fraction of what faulting in 8 fresh megabytes costs (most of a whole-canvas composite in the editor's
+    server, which also composites windows of every size in between)."""
     bufs = getattr(_SCRATCH, "bufs", None)
-    if bufs is None or bufs[0].shape != (height, width):
-        bufs = (np.empty((height, width), np.float32), np.empty((height, width), np.float32))
+    if bufs is None or bufs[0].shape[0] < height or bufs[0].shape[1] < width:
+        h, w = max(height, 0 if bufs is None else bufs[0].shape[0]), max(width, 0 if bufs is None else bufs[0].shape[1])
+        bufs = (np.empty((h, w), np.float32), np.empty((h, w), np.float32))
         _SCRATCH.bufs = bufs
-    bufs[0].fill(np.inf)
-    bufs[1].fill(-np.inf)
-    return bufs
+    near, far = bufs[0][:height, :width], bufs[1][:height, :width]
+    near.fill(np.inf)
+    far.fill(-np.inf)
+    return near, far
 
 
 def composite(layers: list[Layer], height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

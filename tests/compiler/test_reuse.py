@@ -95,3 +95,18 @@ def test_a_small_3d_move_redraws_only_a_window_and_a_2d_move_reuses_the_3d_pass(
     scene.camera = scene.camera.model_copy(update={"fov": scene.camera.fov + 5})
     same(compile_scene(scene, reuse=reuse), compile_scene(scene))
     assert reuse.last_3d == "full"
+
+
+def test_windows_drawn_one_after_another_into_the_same_pass_keep_every_map_identical():
+    """The window is written into the previous pass's arrays (no copy): consecutive windows of different
+    subjects, each overlapping the last, must still give a plain compile's bytes at every step."""
+    scene = load(EXAMPLES / "living_room.sigma")
+    reuse = CompileReuse()
+    compile_scene(scene, reuse=reuse)
+    seen = set()
+    for k in range(10):
+        name = ("corgi", "vase")[k % 2]
+        _moved(scene, name, 0.012 * (1 if k % 4 < 2 else -1), 0.004)
+        same(compile_scene(scene, reuse=reuse), compile_scene(scene))
+        seen.add(reuse.last_3d)
+    assert "window" in seen
