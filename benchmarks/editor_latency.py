@@ -5,7 +5,8 @@ Rows (edits alternate a 3D box and a 2D box, a few centimetres / pixels each, ev
   after moving the sofa, the corner farthest from the camera: the far plane moves with it, which changes the depth
   buffer's quantisation everywhere, so the 3D pass is drawn whole (the worst case of a drag);
 - server over HTTP (uvicorn on 127.0.0.1, one keep-alive connection): PATCH /api/subjects/NAME, GET /api/maps,
-  GET /api/maps/ir_asc.png — the round trip a script makes;
+  GET /api/maps/ir_asc.png — the round trip a script makes; then against `sigmascene edit` running as its own
+  process, with the same edits and with a mixed cycle whose every fifth edit moves the far plane;
 - browser (headless Debian chromium through Playwright): the page's own PATCH until the new maps (IR_asc,
   IR_desc, I_T, I_S) are on screen, and until the big layout picture under the shapes (asked for side by side,
   drawn larger) is too;
@@ -144,6 +145,49 @@ def over_http(srv: Served, repeats: int) -> tuple[list[float], list[float]]:
     return out, cpu
 
 
+def mixed_edit(k: int) -> tuple[str, dict]:
+    """A cycle over the kinds a user drags: a mesh, a polygon, the far-plane sofa, a 2D box, a mesh's yaw."""
+    d = 0.001 * (k % 300 + 1)  # every edit a new text for the first 300
+    return [("ball", {"placement": {"position": [-0.6 + d, 0.3, 1.2]}}),
+            ("plant", {"placement": {"points": [[0.8 - d, 0.5], [0.95 - d, 0.5], [0.92 - d, 0.9], [0.83 - d, 0.9]]}}),
+            ("sofa", {"placement": {"center": [d, 0.45, -1.5]}}),
+            ("tv", {"placement": {"x0": 0.35 + d, "x1": 0.65 + d}}),
+            ("ring", {"placement": {"yaw": 1.0 * (k % 300)}})][k % 5]
+
+
+def own_process(path: Path, repeats: int) -> tuple[list[float], list[float]]:
+    """`sigmascene edit` as its own process (the client no longer shares its interpreter), the same round trip,
+    with the editor's own edits (`edits`) and with the mixed cycle (`mixed_edit`)."""
+    import re
+    import subprocess
+    import sys
+
+    import httpx
+
+    proc = subprocess.Popen([sys.executable, "-m", "sigmascene.cli", "edit", str(path), "--no-browser", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        match = re.search(r"(http://\S+)/\?token=(\S+)", proc.stdout.readline())
+        assert match, "sigmascene edit printed no URL"
+        out: tuple[list[float], list[float]] = ([], [])
+        with httpx.Client(base_url=match[1], headers={"X-Sigmascene-Token": match[2]}, timeout=120) as c:
+            c.get("/api/maps")
+            c.get("/api/methods")  # as the page does on load: the method list imports diffusers
+            for times, edit in zip(out, (edits, mixed_edit)):
+                for k in range(repeats):
+                    name, body = edit(k)  # a fresh server on the file as saved: every edit is new to it
+                    t = time.perf_counter()
+                    assert c.patch(f"/api/subjects/{name}", json=body).status_code == 200
+                    assert "order" in c.get("/api/maps").json()
+                    assert c.get("/api/maps/ir_asc.png").status_code == 200
+                    times.append(time.perf_counter() - t)
+        return out
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 def in_browser(srv: Served, repeats: int, drag_seconds: float) -> tuple[list[float], list[float], float, int]:
     from playwright.sync_api import sync_playwright
 
@@ -202,6 +246,10 @@ def main() -> None:
         srv = Served(path)
         try:
             rows.append(row("server over HTTP: PATCH + maps JSON + IR_asc PNG", *over_http(srv, args.repeats)))
+            plain, mixed = own_process(path, args.repeats)
+            rows.append(row("the same against `sigmascene edit` in its own process", plain))
+            rows.append(row("the same, its own process, mixed edits (mesh, polygon, far-plane sofa, 2D box, yaw)",
+                            mixed))
             drag = ""
             if not args.no_browser and shutil.which("chromium"):
                 ms, lay, rate, moves = in_browser(srv, args.repeats, args.drag_seconds)
