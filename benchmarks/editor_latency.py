@@ -19,17 +19,18 @@ Rows (edits alternate a 3D box and a 2D box, a few centimetres / pixels each, ev
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib.util
 import os
 import platform
 import shutil
-import socket
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sigmascene.editor.serve import ServedInThread
 
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 TOKEN = "bench"
@@ -106,29 +107,7 @@ def compile_rows(path: Path, repeats: int) -> list[str]:
             row("warm compile after moving the subject that sets the far plane (whole 3D pass)", far, far_cpu)]
 
 
-class Served:
-    """The editor on its own listening socket, as `sigmascene edit` serves it."""
-
-    def __init__(self, path: Path):
-        import uvicorn
-
-        from sigmascene.editor import create_app
-
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # as `edit` makes it
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(create_app(path, TOKEN, port=self.port), log_level="warning"))
-        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve([self.sock])), daemon=True)
-        self.thread.start()
-        self.base = f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
-def over_http(srv: Served, repeats: int) -> tuple[list[float], list[float]]:
+def over_http(srv: ServedInThread, repeats: int) -> tuple[list[float], list[float]]:
     import httpx
 
     out, cpu = [], []
@@ -188,7 +167,7 @@ def own_process(path: Path, repeats: int) -> tuple[list[float], list[float]]:
         proc.wait(30)
 
 
-def in_browser(srv: Served, repeats: int, drag_seconds: float) -> tuple[list[float], list[float], float, int]:
+def in_browser(srv: ServedInThread, repeats: int, drag_seconds: float) -> tuple[list[float], list[float], float, int]:
     from playwright.sync_api import sync_playwright
 
     out: list[float] = []
@@ -243,7 +222,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = make_file(Path(tmp))
         rows = compile_rows(path, args.repeats)
-        srv = Served(path)
+        from sigmascene.editor.serve import ServedInThread
+
+        srv = ServedInThread(path, TOKEN)  # the editor served as `sigmascene edit` serves it
         try:
             rows.append(row("server over HTTP: PATCH + maps JSON + IR_asc PNG", *over_http(srv, args.repeats)))
             plain, mixed = own_process(path, args.repeats)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import threading
 import webbrowser
 from pathlib import Path
@@ -35,10 +34,9 @@ def edit(
     quiet_library_imports()  # the method list and renders import diffusers later: no warnings in the terminal
     with user_errors():
         try:
-            import uvicorn
-
             from ..editor import create_app
             from ..editor.security import browser_file, new_token
+            from ..editor.serve import listen, server_for
         except ImportError as err:
             raise SigmaError(f"the editor needs its extra packages ({err.name} is missing)",
                              hint='pip install "sigmascene[editor]"') from None
@@ -55,7 +53,7 @@ def edit(
         if host not in ("127.0.0.1", "localhost", "::1"):
             console.print(f"warning: serving on {host}: other machines can reach this editor; the token is the only "
                           f"protection", style="yellow")
-        sock = _listen(host, port)
+        sock = listen(host, port)
         port = sock.getsockname()[1]
         token = new_token()
         asgi = create_app(file, token, host=host, port=port, extra_hosts=set(allow_host))
@@ -69,26 +67,5 @@ def edit(
         if not no_browser:
             page = browser_file(url)  # the token stays off the browser's command line (/proc is world-readable)
             threading.Thread(target=webbrowser.open, args=(page.as_uri(),), daemon=True).start()
-        server = uvicorn.Server(uvicorn.Config(asgi, log_level="warning"))
-        asyncio.run(server.serve(sockets=[sock]))
+        asyncio.run(server_for(asgi).serve(sockets=[sock]))
 
-
-def _listen(host: str, port: int) -> socket.socket:
-    """Bind and listen before anything is printed, and hand this very socket to uvicorn (no second bind that
-    another program could win, no timer guessing when the server is up)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP named explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say they are TCP;
-    # with proto 0 every answer written in two parts (headers, body) waited ~40 ms for the client's delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if os.name != "nt":
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError as err:
-        sock.close()
-        raise SigmaError(f"cannot serve on {host}:{port}: {err.strerror}",
-                         hint="pass another --port, or --port 0 for any free one") from None
-    sock.set_inheritable(True)
-    return sock

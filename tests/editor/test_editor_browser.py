@@ -6,20 +6,14 @@ Set SIGMASCENE_EDITOR_SHOTS=DIR to keep the screenshots (docs/editor.md's pictur
 from __future__ import annotations
 
 import base64
-import os
 import shutil
-import socket
-import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 
 import playwright.sync_api  # noqa: F401 - the module's browser fixture (conftest) drives it: missing is an error
-from editor_support import CHROMIUM, TOKEN, copy_living_room
-from sigmascene.editor import create_app
+from editor_support import CHROMIUM, TOKEN, EditorServer, copy_living_room, open_page, shot
 from sigmascene.grammar import load
 
 pytestmark = [pytest.mark.slow,
@@ -29,50 +23,19 @@ pytestmark = [pytest.mark.slow,
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-class Server:
-    def __init__(self, scene: Path):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.scene = scene
-        app = create_app(scene, TOKEN, port=self.port)
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.05)
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.api = httpx.Client(base_url=self.base, headers={"X-Sigmascene-Token": TOKEN}, timeout=120)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 @pytest.fixture
 def server(tmp_path: Path):
-    srv = Server(copy_living_room(tmp_path))
+    srv = EditorServer(copy_living_room(tmp_path))
     yield srv
     srv.stop()
 
 
 @pytest.fixture
 def page(browser, server):
-    pg = browser.new_page(viewport={"width": 1440, "height": 1000})
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.goto(f"{server.base}/?token={TOKEN}")
-    pg.wait_for_selector("body[data-maps-revision]", timeout=90_000)
+    pg, errors = open_page(browser, server)
     yield pg
     pg.close()
     assert not errors, errors
-
-
-def shot(page, name: str) -> None:
-    folder = os.environ.get("SIGMASCENE_EDITOR_SHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"))
 
 
 def wait_for(cond, timeout: float = 60.0):
@@ -97,7 +60,7 @@ def canvas_scale(page) -> float:
     return page.locator("#overlay").bounding_box()["width"] / 1024
 
 
-def settled(server: Server, page) -> None:
+def settled(server: EditorServer, page) -> None:
     """The server's newest revision has reached the maps on the page."""
     rev = server.api.get("/api/status").json()["revision"]
     page.wait_for_function(f"Number(document.body.dataset.mapsRevision) >= {rev}", timeout=60_000)
@@ -247,7 +210,7 @@ def test_3d_handles_polygon_points_masks_and_outside_changes(page, server):
 
 @pytest.fixture
 def new_file_page(browser, tmp_path):
-    srv = Server(tmp_path / "fresh.sigma")
+    srv = EditorServer(tmp_path / "fresh.sigma")
     pg = browser.new_page(viewport={"width": 1440, "height": 1000})
     pg.goto(f"{srv.base}/?token={TOKEN}")
     yield pg, srv
@@ -283,11 +246,9 @@ def test_render_button_streams_progress_shows_the_image_and_cancels(browser, tmp
     pytest.importorskip("diffusers")
     shutil.copy(EXAMPLES / "toy_room.sigma", tmp_path / "toy_room.sigma")
     shutil.copytree(EXAMPLES / "toy", tmp_path / "toy")
-    srv = Server(tmp_path / "toy_room.sigma")
+    srv = EditorServer(tmp_path / "toy_room.sigma")
     try:
-        page = browser.new_page(viewport={"width": 1440, "height": 1000})
-        page.goto(f"{srv.base}/?token={TOKEN}")
-        page.wait_for_selector("body[data-maps-revision]", timeout=90_000)
+        page, _ = open_page(browser, srv)
         page.click("#render")
         page.wait_for_function("document.getElementById('status').textContent.startsWith('rendering: step')",
                                timeout=180_000)

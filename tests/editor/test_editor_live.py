@@ -4,74 +4,29 @@ edit."""
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
 import playwright.sync_api  # noqa: F401 - the module's browser fixture (conftest) drives it: missing is an error
-from editor_support import CHROMIUM, copy_living_room
+from editor_support import CHROMIUM, EditorServer, copy_living_room, open_page, shot
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (scripts/setup.sh)")]
 
-import uvicorn  # noqa: E402 - after the module's skip marks, as in test_editor_browser
-
-from sigmascene.cli import app as cli  # noqa: E402 - likewise after the marks
-from sigmascene.editor import create_app  # noqa: E402 - likewise after the marks
+from sigmascene.cli import app as cli  # noqa: E402 - after the module's skip marks, as in test_editor_browser
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TOKEN = "live-test-token"
 
 
-class Server:
-    """The editor on its own listening socket, as `sigmascene edit` runs it."""
-
-    def __init__(self, scene: Path):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # as `edit` makes it
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.scene = scene
-        app = create_app(scene, TOKEN, port=self.port)
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-        self.thread = threading.Thread(target=lambda: __import__("asyncio").run(self.server.serve([self.sock])),
-                                       daemon=True)
-        self.thread.start()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.api = httpx.Client(base_url=self.base, headers={"X-Sigmascene-Token": TOKEN}, timeout=120)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 @pytest.fixture
 def room(tmp_path: Path):
-    srv = Server(copy_living_room(tmp_path))
+    srv = EditorServer(copy_living_room(tmp_path), TOKEN)
     yield srv
     srv.stop()
-
-
-def open_page(browser, srv: Server):
-    pg = browser.new_page(viewport={"width": 1440, "height": 1000})
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.goto(f"{srv.base}/?token={TOKEN}")
-    pg.wait_for_selector("body[data-maps-revision]", timeout=90_000)
-    return pg, errors
-
-
-def shot(page, name: str) -> None:
-    folder = os.environ.get("SIGMASCENE_EDITOR_SHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"))
 
 
 def frames(page) -> int:
@@ -123,7 +78,7 @@ def test_a_drag_brings_several_map_updates_before_the_mouse_is_released(browser,
 
 
 def test_a_brand_new_scene_compiles_and_saves_a_file_check_accepts(browser, tmp_path):
-    srv = Server(tmp_path / "fresh.sigma")
+    srv = EditorServer(tmp_path / "fresh.sigma", TOKEN)
     try:
         page, errors = open_page(browser, srv)
         page.wait_for_function("document.getElementById('filename').textContent.includes('(new)')")
