@@ -12,10 +12,8 @@ docs/reliability.md quotes the table.
 from __future__ import annotations
 
 import os
-import struct
 import sys
 import tempfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -25,19 +23,11 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 
 
-def _png_claiming(path: Path, w: int, h: int) -> None:
-    from PIL import Image
-
-    Image.new("1", (8, 8)).save(path)
-    b = bytearray(path.read_bytes())
-    b[16:24] = struct.pack(">II", w, h)
-    b[29:33] = struct.pack(">I", zlib.crc32(bytes(b[12:29])))
-    path.write_bytes(bytes(b))
-
-
 def cases(d: Path) -> list[tuple[str, str, str, object]]:
     """(name, kind, file name, maker) — kind is the scene item that names the file."""
     from PIL import Image
+
+    from sigmascene.testing.files import png_claiming_size
 
     rgb = Image.new("RGB", (32, 24), (200, 80, 40))
     exif = Image.Exif()
@@ -56,10 +46,10 @@ def cases(d: Path) -> list[tuple[str, str, str, object]]:
         ("text named .png", "ref", "text.png", write("text.png", b"hello")),
         ("truncated PNG", "ref", "trunc.png", lambda: (rgb.save(d / "t.png"), (d / "trunc.png").write_bytes(
             (d / "t.png").read_bytes()[:60]))),
-        ("0x0 PNG header", "ref", "zero.png", lambda: _png_claiming(d / "zero.png", 0, 0)),
-        ("decompression bomb (30000^2)", "ref", "bomb.png", lambda: _png_claiming(d / "bomb.png", 30000, 30000)),
-        ("bomb as mask", "mask", "bombm.png", lambda: _png_claiming(d / "bombm.png", 30000, 30000)),
-        ("over 50 MP header", "ref", "big.png", lambda: _png_claiming(d / "big.png", 8000, 7000)),
+        ("0x0 PNG header", "ref", "zero.png", lambda: png_claiming_size(d / "zero.png", 0, 0)),
+        ("decompression bomb (30000^2)", "ref", "bomb.png", lambda: png_claiming_size(d / "bomb.png", 30000, 30000)),
+        ("bomb as mask", "mask", "bombm.png", lambda: png_claiming_size(d / "bombm.png", 30000, 30000)),
+        ("over 50 MP header", "ref", "big.png", lambda: png_claiming_size(d / "big.png", 8000, 7000)),
         ("16-bit grey PNG", "ref", "g16.png", save(Image.fromarray(np.full((24, 32), 32768, np.uint16)), "g16.png")),
         ("16-bit mask", "mask", "m16.png", save(Image.fromarray(np.full((24, 32), 40000, np.uint16)), "m16.png")),
         ("EXIF rotated JPEG", "ref", "rot.jpg", save(rgb, "rot.jpg", exif=exif.tobytes())),

@@ -14,4 +14,5 @@ they load through the same code as real weights is the point):
   DINOv2, GPT-2): 56 px vision inputs through 14 px patches; SAM 64 px.
 - tiny_eval: the eval backbones (CLIP, SigLIP, DINOv2, Depth Anything): 32 px inputs through 8 px patches.
 - tiny_parts: what two factories share (the byte vocabulary, DINOv2, Depth Anything), sized by the caller.
+- files: small files that stand in for big ones (a PNG whose header claims any size).
 """

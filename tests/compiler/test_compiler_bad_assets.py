@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import errno
 import os
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +18,7 @@ from sigmascene.cli import app
 from sigmascene.compiler import assets
 from sigmascene.compiler.assets import MAX_PIXELS, load_mask, load_rgb
 from sigmascene.errors import AssetError, SigmaError
+from sigmascene.testing.files import png_claiming_size
 
 runner = CliRunner()
 
@@ -99,17 +98,9 @@ def test_an_animated_reference_uses_its_first_frame_with_a_note(tmp_path):
     assert compiled.identity[..., 0].max() > 200  # red: the first frame
 
 
-def _png_with_size(path: Path, w: int, h: int) -> None:
-    Image.new("1", (8, 8)).save(path)
-    b = bytearray(path.read_bytes())
-    b[16:24] = struct.pack(">II", w, h)
-    b[29:33] = struct.pack(">I", zlib.crc32(bytes(b[12:29])))
-    path.write_bytes(bytes(b))
-
-
 @pytest.mark.parametrize("kind", ["ref", "mask"])
 def test_a_decompression_bomb_is_refused_before_decoding(tmp_path, kind):
-    _png_with_size(tmp_path / "bomb.png", 30000, 30000)  # 900 megapixels claimed by a tiny file
+    png_claiming_size(tmp_path / "bomb.png", 30000, 30000)  # 900 megapixels claimed by a tiny file
     (tmp_path / "r.png").write_bytes((tmp_path / "bomb.png").read_bytes() if kind == "ref" else b"")
     Image.new("RGB", (8, 8)).save(tmp_path / "ok.png")
     body = ('subject a { ref "bomb.png" box2d (0, 0, 1, 1) }\n' if kind == "ref"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ from typer.testing import CliRunner
 import sigmascene
 from sigmascene.cli import app
 from sigmascene.compiler.compiled import CompiledScene
+from sigmascene.testing.files import png_claiming_size
 
 SCENE = """sigma 1
 canvas 128 x 96
@@ -53,15 +52,6 @@ def project(tmp_path) -> Path:
     return tmp_path
 
 
-def _png_with_size(path: Path, w: int, h: int) -> None:
-    """A PNG whose header claims w x h (the pixel data is tiny): tests size checks without big files."""
-    Image.new("1", (8, 8)).save(path)
-    b = bytearray(path.read_bytes())
-    b[16:24] = struct.pack(">II", w, h)
-    b[29:33] = struct.pack(">I", zlib.crc32(bytes(b[12:29])))
-    path.write_bytes(bytes(b))
-
-
 def _corrupt_png(path: Path) -> None:
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(path)
     path.write_bytes(path.read_bytes()[:300])
@@ -71,9 +61,9 @@ BAD_REFS = {
     "missing": (lambda p: p.unlink(), "not found"),
     "corrupt": (_corrupt_png, "corrupt"),
     "not_an_image": (lambda p: p.write_text("this is a text file"), "not an image"),
-    "zero_by_zero": (lambda p: _png_with_size(p, 0, 0), "empty"),
+    "zero_by_zero": (lambda p: png_claiming_size(p, 0, 0), "empty"),
     "empty_file": (lambda p: p.write_bytes(b""), "empty"),
-    "too_big": (lambda p: _png_with_size(p, 8000, 7000), "megapixel"),
+    "too_big": (lambda p: png_claiming_size(p, 8000, 7000), "megapixel"),
     "directory": (lambda p: (p.unlink(), p.mkdir()), "not a file"),
 }
 

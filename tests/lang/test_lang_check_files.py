@@ -115,19 +115,11 @@ def test_check_with_language_errors_still_skips_paths_outside_a_confined_root(tm
 
 
 def test_check_refuses_a_decompression_bomb_with_the_loaders_own_message(tmp_path):
-    import struct
-    import zlib
-
-    from PIL import Image
-
     from sigmascene.compiler.assets import MAX_PIXELS
+    from sigmascene.testing.files import png_claiming_size
 
     bomb = tmp_path / "bomb.png"  # a tiny PNG whose header claims 30000 x 30000 pixels
-    Image.new("1", (8, 8)).save(bomb)
-    b = bytearray(bomb.read_bytes())
-    b[16:24] = struct.pack(">II", 30000, 30000)
-    b[29:33] = struct.pack(">I", zlib.crc32(bytes(b[12:29])))
-    bomb.write_bytes(bytes(b))
+    png_claiming_size(bomb, 30000, 30000)
     f = tmp_path / "s.sigma"
     f.write_text('sigma 1\ncanvas 64 x 64\nsubject a { ref "bomb.png" box2d (0, 0, 1, 1) }\n')
     (problem,) = check_scene_file(f)
