@@ -9,14 +9,13 @@ belongs to which region (the identity dictionary with each block tagged in its s
 from __future__ import annotations
 
 import colorsys
-import threading
-from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..core.owned_cache import OwnedCache
 from .compiled import CompiledScene
 from .depth import decode_depth
 from .preview_text import INK, _label, _label_size, _place, _text_box, elide, font
@@ -92,27 +91,20 @@ def _outline(mask: np.ndarray, width: int = 2) -> np.ndarray:
     return mask & ~inner
 
 
-_THUMBS: OrderedDict[tuple[int, int, int, int], tuple[np.ndarray, Image.Image]] = OrderedDict()
-_THUMB_LOCK = threading.Lock()
+_THUMBS = OwnedCache(64)
 
 
 def _thumb(compiled: CompiledScene, k: int, size: int) -> Image.Image:
     """Block k of I_S shrunk to `size`, kept for the identity array it came from: the editor draws the layout on
     every step of a drag, where I_S (the same array while nothing is reordered) does not change."""
     bh, _ = compiled.block_size
-    key = (id(compiled.identity), k, size, bh)
-    with _THUMB_LOCK:
-        hit = _THUMBS.get(key)
-        if hit is not None and hit[0] is compiled.identity:
-            _THUMBS.move_to_end(key)
-            return hit[1]
-    block = Image.fromarray(compiled.identity[k * bh:(k + 1) * bh])
-    block.thumbnail((size, size), Image.Resampling.LANCZOS)
-    with _THUMB_LOCK:
-        _THUMBS[key] = (compiled.identity, block)  # holding the array keeps its id from being reused
-        while len(_THUMBS) > 64:
-            _THUMBS.popitem(last=False)
-    return block
+
+    def shrink() -> Image.Image:
+        block = Image.fromarray(compiled.identity[k * bh:(k + 1) * bh])
+        block.thumbnail((size, size), Image.Resampling.LANCZOS)
+        return block
+
+    return _THUMBS.get(compiled.identity, shrink, k, size, bh)
 
 
 def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool = True,

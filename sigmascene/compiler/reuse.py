@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..core.owned_cache import OwnedCache
 from ..renderers.camera import camera_to_world
 from ..renderers.pyrender3d import Z_NEAR, Item3D, Render3D, far_plane, render_3d, world_bounds
 from ..scene import Camera, Scene, Subject
@@ -50,7 +51,7 @@ class CompileReuse:
         self._layers: OrderedDict[tuple, tuple[object, Any]] = OrderedDict()
         self._lineage: tuple[Render3D, Render3D, set[int]] | None = None  # previous pass, its windowed successor, ids
         self._composite: tuple[list[tuple], list, tuple[int, int], tuple[np.ndarray, ...]] | None = None
-        self._extents: OrderedDict[int, tuple[np.ndarray, Any]] = OrderedDict()
+        self._extents = OwnedCache(FLAT_ENTRIES)
         self._stack: tuple[tuple, list[np.ndarray], np.ndarray] | None = None
         self.last_3d = "none"  # what the latest compile did for 3D: none | reused | window | full (benchmarks)
 
@@ -82,17 +83,7 @@ class CompileReuse:
     def extent(self, mask: np.ndarray, compute: Callable[[np.ndarray], Any]) -> Any:
         """compute(mask), remembered for this very array (a flat subject's cached coverage is the same object from
         one compile to the next)."""
-        with self._lock:
-            hit = self._extents.get(id(mask))
-            if hit is not None and hit[0] is mask:
-                self._extents.move_to_end(id(mask))
-                return hit[1]
-        value = compute(mask)
-        with self._lock:
-            self._extents[id(mask)] = (mask, value)  # holding the mask keeps its id from being reused
-            while len(self._extents) > FLAT_ENTRIES:
-                self._extents.popitem(last=False)
-        return value
+        return self._extents.get(mask, lambda: compute(mask))
 
     def stack(self, blocks: list[np.ndarray], height: int, width: int) -> np.ndarray:
         """identity.stack, unchanged while the same reference blocks come in the same order (every drag that

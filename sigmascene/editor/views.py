@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import threading
-from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from ..compiler.compiled import CompiledScene
+from ..core.owned_cache import OwnedCache
 from ..scene import KINDS, Node, Scene
 from .camera import camera_json
 
@@ -106,8 +105,7 @@ def map_size(compiled: CompiledScene, long_side: int) -> tuple[int, int]:
     return max(1, round(w * s)), max(1, round(h * s))
 
 
-_PNGS: OrderedDict[tuple, tuple[object, bytes]] = OrderedDict()
-_PNG_LOCK = threading.Lock()
+_PNGS = OwnedCache(48)
 
 
 def map_png(compiled: CompiledScene, name: str, long_side: int = 1024) -> bytes:
@@ -117,17 +115,7 @@ def map_png(compiled: CompiledScene, name: str, long_side: int = 1024) -> bytes:
     # I_S depends on the identity array alone, which the editor's incremental compile hands on unchanged while
     # the same references stay in the same order (compiler/reuse.py): the same picture, whatever moved
     owner: object = compiled.identity if name == "i_s" else compiled
-    key: tuple = (id(owner), name, long_side)
-    with _PNG_LOCK:
-        hit = _PNGS.get(key)
-        if hit is not None and hit[0] is owner:
-            return hit[1]
-    data = _draw_png(compiled, name, long_side)
-    with _PNG_LOCK:
-        _PNGS[key] = (owner, data)  # holding the owner keeps its id from being reused while the entry lives
-        while len(_PNGS) > 48:
-            _PNGS.popitem(last=False)
-    return data
+    return _PNGS.get(owner, lambda: _draw_png(compiled, name, long_side), name, long_side)
 
 
 def _draw_png(compiled: CompiledScene, name: str, long_side: int) -> bytes:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 import numpy as np
 
+from ..core.owned_cache import OwnedCache
 from ..errors import SigmaError, SourceLoc
 from ..scene import Camera
 from .camera import camera_to_world
@@ -26,7 +26,7 @@ from .camera import camera_to_world
 Z_NEAR = 0.01
 
 _renderers: dict[tuple[int, int], object] = {}
-_gpu_meshes: "OrderedDict[tuple, tuple]" = OrderedDict()
+_gpu_meshes = OwnedCache(64)
 _lock = threading.Lock()
 _unit_box = None
 
@@ -121,16 +121,7 @@ def _gpu_mesh(size: tuple[int, int], tm) -> object:
     """pyrender meshes are bound to one GL context, so they are cached per renderer."""
     import pyrender
 
-    key = (size, id(tm))
-    hit = _gpu_meshes.get(key)
-    if hit is not None and hit[0] is tm:
-        _gpu_meshes.move_to_end(key)
-        return hit[1]
-    pm = pyrender.Mesh.from_trimesh(tm, smooth=False)
-    _gpu_meshes[key] = (tm, pm)  # holding tm keeps id(tm) from being reused while the entry lives
-    while len(_gpu_meshes) > 64:
-        _gpu_meshes.popitem(last=False)
-    return pm
+    return _gpu_meshes.get(tm, lambda: pyrender.Mesh.from_trimesh(tm, smooth=False), size)
 
 
 def _cameras(cam: Camera, width: int, height: int, zfar: float):
