@@ -12,6 +12,7 @@ import numpy as np
 
 from ..version import __version__
 from ..errors import ConfigError, SceneValidationError, SourceLoc
+from ..core.masks import mask_box
 from ..renderers.camera import object_matrix, view_depth
 from ..renderers.pyrender3d import Item3D, Render3D, camera_inside, render_3d, unit_box, world_bounds
 from ..renderers.raster import flat_coverage
@@ -193,11 +194,12 @@ def compile_scene(scene: Scene, *, identity_size: tuple[int, int] | None = None,
 
 
 def _background_entry(scene: Scene, background, region: np.ndarray, margin: int) -> dict:
-    bbox = _bbox(region)
+    box = mask_box(region)
     assert scene.background is not None  # called for scenes with a background only
     return {"path": scene.background.path, "depth": scene.background.depth,
             "photo_size": list(background.photo_size), "fit": "cover, centre crop",
-            "blend_margin_px": margin, "blend_bbox_px": bbox, "blend_pixels": int(region.sum())}
+            "blend_margin_px": margin, "blend_bbox_px": None if box is None else list(box),
+            "blend_pixels": int(region.sum())}
 
 
 def _subject_layer(s: Subject, flat: dict, items: dict, ids3d: dict, r3: Render3D, depth_maps: dict,
@@ -256,8 +258,9 @@ def _subject_layer(s: Subject, flat: dict, items: dict, ids3d: dict, r3: Render3
 
 
 def _extent(mask: np.ndarray) -> tuple[list[int] | None, int]:
-    """(bbox, pixel count) of a coverage mask."""
-    return _bbox(mask), int(np.count_nonzero(mask))
+    """([x0, y0, x1, y1] as the manifest lists it, pixel count) of a coverage mask."""
+    box = mask_box(mask)
+    return None if box is None else list(box), int(np.count_nonzero(mask))
 
 
 def _visible_depth(visible: np.ndarray, has_depth: np.ndarray) -> np.ndarray:
@@ -267,12 +270,6 @@ def _visible_depth(visible: np.ndarray, has_depth: np.ndarray) -> np.ndarray:
     if bits is not None and int(bits.min(initial=0)) >= 0 and int(bits.max(initial=0)) <= 0x7F800000:
         return visible
     return np.where(has_depth, visible, 0).astype(np.float32)
-
-
-def _bbox(mask: np.ndarray) -> list[int] | None:
-    """[x0, y0, x1, y1] of the true pixels, or None."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    return None if rows.size == 0 else [int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1]
 
 
 def _entry(s: Subject, k: int, ordering, bbox: list[int] | None, n_cov: int, n_asc: int, blk, bh: int) -> dict:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
+from ..core.masks import mask_box
 from ..errors import AssetError, SourceLoc
 from ..scene.prompts import subject_phrase
 from .assets import cached, existing_file, load_image
@@ -99,8 +100,9 @@ def load_matte(path: Path, loc: SourceLoc | None, ref_size: tuple[int, int]) -> 
 
 
 def _crop(rgba: np.ndarray, mask: np.ndarray, source: CutoutSource) -> Cutout:
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    box = mask_box(mask)
+    assert box is not None  # a cut-out is made of a mask with pixels (its callers check)
+    x0, y0, x1, y1 = box
     out = np.array(rgba[y0:y1, x0:x1], dtype=np.uint8)
     out[..., 3] = np.where(mask[y0:y1, x0:x1], 255, 0)
     out.setflags(write=False)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..core.masks import mask_box
 from ..core.vocab import routing_intensity
 from .cutouts import MATTE_THRESHOLD, Cutout, Segmenter, scene_cutouts
 
@@ -70,13 +71,6 @@ class LayoutImage:
         return Image.fromarray(self.rgba, "RGBA")
 
 
-def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
-        return None
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
-
-
 def fit_cutout(cutout: Cutout, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray,
                                                                           tuple[int, int, int, int]]:
     """(rgb h x w x 3, subject mask h x w, placed box) of a cut-out resized (Lanczos, aspect kept, alpha
@@ -113,7 +107,7 @@ def build_layout_image(compiled: "CompiledScene", cutouts: dict[str, Cutout], *,
     layers = []
     for k, name in enumerate(compiled.order):
         cov = compiled.coverage[name]
-        regions[name] = region = _bbox(cov)
+        regions[name] = region = mask_box(cov)
         if region is None:
             boxes[name] = None
             continue

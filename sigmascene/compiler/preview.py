@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..core.masks import mask_box
 from ..core.owned_cache import OwnedCache
 from .compiled import CompiledScene
 from .depth import decode_depth
@@ -145,10 +146,10 @@ def _layout_panel(compiled: CompiledScene, size: tuple[int, int], thumbs: bool =
         name, m, c = compiled.order[k], masks[k], cols[k]
         seen = ir_small == routing_intensity(k + 1)  # tag the part a viewer sees, when there is one
         anchor = seen if seen.any() else m
-        rows, cols_ = np.flatnonzero(anchor.any(axis=1)), np.flatnonzero(anchor.any(axis=0))
-        if rows.size == 0:
+        spot = mask_box(anchor)
+        if spot is None:
             continue
-        bx0, by0, bx1, by1 = int(cols_[0]), int(rows[0]), int(cols_[-1]) + 1, int(rows[-1]) + 1
+        bx0, by0, bx1, by1 = spot
         text = f"{routing_intensity(k + 1)} {name}"
         lw, lh = _label_size(text, 13)
         if thumbs:

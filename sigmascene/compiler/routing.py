@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.masks import mask_box
+
 FAR_AWAY = np.float32(1e30)  # depth of a subject with no depth information: behind everything
 
 
@@ -31,11 +33,8 @@ class Layer:
     def bbox(self) -> tuple[slice, slice] | None:
         if self.known_box:
             return self.box
-        m = self.near_mask | self.far_mask
-        rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
-        if rows.size == 0:
-            return None
-        return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+        box = mask_box(self.near_mask | self.far_mask)
+        return None if box is None else (slice(box[1], box[3]), slice(box[0], box[2]))
 
 
 def _crop(v: np.ndarray | float | bool, sl: tuple[slice, slice]):

@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..core.masks import mask_box
 from ..renderers.camera import box_corners as corners_of
 from ..renderers.camera import intrinsics_from_fov, project_camera, rot_x, rot_y, rot_z, rotation_matrix
 from .schema import Box3DRecord, CameraRecord
@@ -82,15 +83,6 @@ def camera_up(cam: CameraRecord) -> np.ndarray | None:
     r = np.asarray(cam.cam_to_world, dtype=np.float64)[:3, :3]
     up = r.T @ np.array([0.0, 1.0, 0.0])
     return up / np.linalg.norm(up)
-
-
-def mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Tight pixel-edge box (x0, y0, x1, y1) of the non-zero pixels, None when the mask is empty."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 def box_iou_2d(a: Sequence[float], b: Sequence[float]) -> float:

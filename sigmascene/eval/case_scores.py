@@ -18,6 +18,7 @@ from PIL import Image
 from ..compiler import compile_scene
 from ..errors import AssetError, SigmaError, did_you_mean
 from ..core.files import write_text_atomic
+from ..core.masks import mask_box
 from .evalset import Case, EvalSet, case_text, control_label, subject_group
 from .metrics import MetricSuite
 from .metrics.embed import cosine100
@@ -100,7 +101,8 @@ def score_image(image: np.ndarray, layout: Layout, references: dict[str, Path], 
     for k, name in enumerate(layout.order, start=1):
         region = layout.regions.get(name)
         region = np.zeros(image.shape[:2], bool) if region is None else region
-        row = SubjectScore(name, k, int(region.sum()), _bbox(region), str(references[name]))
+        box = mask_box(region)
+        row = SubjectScore(name, k, int(region.sum()), None if box is None else list(box), str(references[name]))
         subjects.append(row)
         crop = crop_subject(image, region)
         if crop is not None and (suite.dino or suite.siglip_i):
@@ -135,11 +137,6 @@ def score_image(image: np.ndarray, layout: Layout, references: dict[str, Path], 
     if suite.musiq is not None:
         values["musiq"] = float(suite.musiq.score([image])[0])
     return values, subjects
-
-
-def _bbox(region: np.ndarray) -> list[int] | None:
-    ys, xs = np.nonzero(region)
-    return None if ys.size == 0 else [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
 
 
 def _stamp(render: Path, case: Case, weights_fp: dict, active: list[str], scene_key: list) -> str:
